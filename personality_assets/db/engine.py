@@ -1,0 +1,136 @@
+"""Engines for the research database, with the two-schema layout and the reference-write guard.
+
+* PostgreSQL: the symbolic schemas map to real schemas. Writes to the reference schema are
+  refused by a statement trigger unless the transaction set ``personality_assets.reference_writer``
+  (only :func:`reference_transaction` does). This guards against accidents; for hard isolation
+  give experiment code a role without write grants on the reference schema.
+* SQLite: the URL names a main file; each schema is a file beside it
+  (``research.reference.sqlite``, ``research.<experiment schema>.sqlite``) attached under the
+  schema's name. Experiment engines attach the reference file read-only (``mode=ro``), so
+  SQLite itself refuses the write.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+
+from personality_assets.db.models import EXPERIMENT, REFERENCE
+
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+REFERENCE_WRITER_SETTING = "personality_assets.reference_writer"
+
+
+class DatabaseConfigError(ValueError):
+    """The database URL or schema names are not usable."""
+
+
+@dataclass(frozen=True)
+class DatabaseTarget:
+    url: str
+    reference_schema: str = "reference"
+    experiment_schema: str = "experiments"
+
+    def __post_init__(self) -> None:
+        for label, name in (("reference schema", self.reference_schema), ("experiment schema", self.experiment_schema)):
+            if not _IDENTIFIER.match(name) or name in {"main", "temp", "public"}:
+                raise DatabaseConfigError(
+                    f"{label} {name!r} is not usable: use lower-case letters, digits and _ (not main/temp/public)"
+                )
+        if self.reference_schema == self.experiment_schema:
+            raise DatabaseConfigError("the experiment schema must differ from the reference schema")
+        if self.reference_schema == EXPERIMENT or self.experiment_schema == REFERENCE:
+            # The symbolic names of the models would be translated twice.
+            raise DatabaseConfigError(f"the reference schema cannot be called {EXPERIMENT!r}, nor the experiment schema {REFERENCE!r}")
+        if self.dialect not in {"sqlite", "postgresql"}:
+            raise DatabaseConfigError(f"unsupported database {self.safe_url}: use sqlite:/// or postgresql+psycopg://")
+        if self.dialect == "sqlite" and not make_url(self.url).database:
+            raise DatabaseConfigError("an in-memory SQLite database cannot hold two schemas: give a file path")
+
+    @property
+    def dialect(self) -> str:
+        return make_url(self.url).get_backend_name()
+
+    @property
+    def safe_url(self) -> str:
+        """The URL with any password masked, for logs and metadata."""
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    @property
+    def schema_map(self) -> dict[str, str]:
+        return {REFERENCE: self.reference_schema, EXPERIMENT: self.experiment_schema}
+
+    def sqlite_file(self, schema: str | None = None) -> Path:
+        """The main SQLite file, or the file that holds a (real) schema."""
+        main = Path(make_url(self.url).database).resolve()
+        return main if schema is None else main.with_name(f"{main.stem}.{schema}{main.suffix}")
+
+    def qualified(self, table) -> str:
+        """Real ``schema.table`` name of a model's table, for raw SQL such as COPY."""
+        return f"{self.schema_map[table.schema]}.{table.name}"
+
+
+def _postgres_url(url: str) -> str:
+    # SQLAlchemy 2.1 reads plain postgresql:// as psycopg 3 already; spelling it out keeps
+    # 2.0 working too. psycopg 3 is used for its COPY API (reference loads).
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+@cache
+def get_engine(target: DatabaseTarget, *, reference_writable: bool = False) -> Engine:
+    """One pooled engine per target and access mode (cached per process)."""
+    if target.dialect == "sqlite":
+        engine = _sqlite_engine(target, reference_writable)
+    else:
+        engine = create_engine(_postgres_url(target.url), pool_pre_ping=True)
+    return engine.execution_options(schema_translate_map=target.schema_map)
+
+
+def _sqlite_engine(target: DatabaseTarget, reference_writable: bool) -> Engine:
+    main = target.sqlite_file()
+    main.parent.mkdir(parents=True, exist_ok=True)
+    attachments = []
+    for schema in (target.reference_schema, target.experiment_schema):
+        path = target.sqlite_file(schema)
+        read_only = schema == target.reference_schema and not reference_writable
+        if read_only and not path.exists():
+            sqlite3.connect(path).close()  # mode=ro cannot open a file that does not exist yet
+        attachments.append((schema, f"file:{path}?mode=ro" if read_only else f"file:{path}"))
+
+    engine = create_engine(f"sqlite:///{main}", connect_args={"uri": True, "timeout": 60})
+
+    @event.listens_for(engine, "connect")
+    def _attach(dbapi_connection, _record) -> None:
+        dbapi_connection.execute("PRAGMA foreign_keys = ON")
+        for schema, uri in attachments:
+            dbapi_connection.execute(f"ATTACH DATABASE ? AS {schema}", (uri,))
+
+    return engine
+
+
+@contextmanager
+def reference_transaction(target: DatabaseTarget) -> Iterator[Connection]:
+    """A transaction allowed to write the reference schema. Only reference loaders use it."""
+    engine = get_engine(target, reference_writable=True)
+    with engine.begin() as connection:
+        if target.dialect == "postgresql":
+            connection.execute(text(f"SET LOCAL {REFERENCE_WRITER_SETTING} = 'on'"))
+        yield connection
+
+
+@contextmanager
+def experiment_transaction(target: DatabaseTarget) -> Iterator[Connection]:
+    """A transaction for experiment code: experiment schema writable, reference schema read-only."""
+    with get_engine(target).begin() as connection:
+        yield connection

@@ -1,0 +1,256 @@
+"""SQLAlchemy models of the research database.
+
+Two schemas, named symbolically here and mapped to real names at connection time
+(``schema_translate_map``): ``reference`` (reference populations and questionnaire
+definitions; written only by the reference loaders) and ``experiment`` (personas,
+experiments, answers; the user picks its real name, so several experiments can share one
+reference schema). On PostgreSQL these are schemas; on SQLite attached database files.
+
+Answer ranges are enforced by the database: every answer row has a composite foreign key to
+its questionnaire's answer codes, and every question number to its questionnaire's items.
+SQLite cannot point a foreign key into another attached file, so each schema keeps its own
+copy of the questionnaire definitions (written by the ``questionnaires`` asset).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+REFERENCE = "reference"
+EXPERIMENT = "experiment"
+
+JSONDocument = JSON().with_variant(JSONB(), "postgresql")
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class ReferenceBase(DeclarativeBase):
+    metadata = MetaData(schema=REFERENCE, naming_convention=NAMING)
+
+
+class ExperimentBase(DeclarativeBase):
+    metadata = MetaData(schema=EXPERIMENT, naming_convention=NAMING)
+
+
+def _created() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+class _QuestionnaireColumns:
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    scoring: Mapped[str] = mapped_column(String(32))
+    item_count: Mapped[int] = mapped_column(Integer)
+    min_answer: Mapped[int] = mapped_column(Integer)
+    max_answer: Mapped[int] = mapped_column(Integer)
+    definition_sha256: Mapped[str] = mapped_column(String(64))
+
+
+class _ItemColumns:
+    questionnaire: Mapped[str] = mapped_column(String(64), primary_key=True)
+    question_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32))
+    scale: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str | None] = mapped_column(Text)
+
+
+class _AnswerCodeColumns:
+    questionnaire: Mapped[str] = mapped_column(String(64), primary_key=True)
+    answer: Mapped[int] = mapped_column(Integer, primary_key=True)
+    label: Mapped[str] = mapped_column(Text)
+
+
+# --- reference schema -------------------------------------------------------------------------
+
+
+class RefQuestionnaire(_QuestionnaireColumns, ReferenceBase):
+    __tablename__ = "questionnaires"
+
+
+class RefQuestionnaireItem(_ItemColumns, ReferenceBase):
+    __tablename__ = "questionnaire_items"
+    __table_args__ = (ForeignKeyConstraint(["questionnaire"], [f"{REFERENCE}.questionnaires.name"], ondelete="CASCADE"),)
+
+
+class RefAnswerCode(_AnswerCodeColumns, ReferenceBase):
+    __tablename__ = "questionnaire_answer_codes"
+    __table_args__ = (ForeignKeyConstraint(["questionnaire"], [f"{REFERENCE}.questionnaires.name"], ondelete="CASCADE"),)
+
+
+class ReferencePopulation(ReferenceBase):
+    """One row per loaded population (a partition of the reference_questionnaires asset)."""
+
+    __tablename__ = "reference_populations"
+    population: Mapped[str] = mapped_column(String(128), primary_key=True)
+    source: Mapped[str] = mapped_column(Text)  # file path, "synthetic sample (seed N)" or "derived from X"
+    source_format: Mapped[str] = mapped_column(String(32))
+    synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
+    derived_from: Mapped[str | None] = mapped_column(String(128))
+    respondents: Mapped[int] = mapped_column(Integer)
+    answers: Mapped[int] = mapped_column(Integer)
+    excluded_rows: Mapped[int] = mapped_column(Integer)
+    loaded: Mapped[datetime] = _created()
+
+
+class ReferenceQuestionnaire(ReferenceBase):
+    """Reference answers in long format. Question text, scale (category) and key live in
+    ``questionnaire_items``; the view ``reference_questionnaires_labelled`` has the seed's
+    full shape (personality_id, question_number, question, category, key, answer)."""
+
+    __tablename__ = "reference_questionnaires"
+    population: Mapped[str] = mapped_column(String(128), primary_key=True)
+    personality_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    questionnaire: Mapped[str] = mapped_column(String(64), primary_key=True)
+    question_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    answer: Mapped[int] = mapped_column(Integer, nullable=False)
+    __table_args__ = (
+        ForeignKeyConstraint(["population"], [f"{REFERENCE}.reference_populations.population"], ondelete="CASCADE"),
+        ForeignKeyConstraint(
+            ["questionnaire", "question_number"],
+            [f"{REFERENCE}.questionnaire_items.questionnaire", f"{REFERENCE}.questionnaire_items.question_number"],
+        ),
+        ForeignKeyConstraint(
+            ["questionnaire", "answer"],
+            [f"{REFERENCE}.questionnaire_answer_codes.questionnaire", f"{REFERENCE}.questionnaire_answer_codes.answer"],
+        ),
+    )
+
+
+# --- experiment schema ------------------------------------------------------------------------
+
+
+class ExpQuestionnaire(_QuestionnaireColumns, ExperimentBase):
+    __tablename__ = "questionnaires"
+
+
+class ExpQuestionnaireItem(_ItemColumns, ExperimentBase):
+    __tablename__ = "questionnaire_items"
+    __table_args__ = (ForeignKeyConstraint(["questionnaire"], [f"{EXPERIMENT}.questionnaires.name"], ondelete="CASCADE"),)
+
+
+class ExpAnswerCode(_AnswerCodeColumns, ExperimentBase):
+    __tablename__ = "questionnaire_answer_codes"
+    __table_args__ = (ForeignKeyConstraint(["questionnaire"], [f"{EXPERIMENT}.questionnaires.name"], ondelete="CASCADE"),)
+
+
+class Persona(ExperimentBase):
+    __tablename__ = "personas"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ref_personality_id: Mapped[int] = mapped_column(Integer, index=True)
+    ref_population: Mapped[str | None] = mapped_column(String(128))
+    population: Mapped[str] = mapped_column(String(128), index=True)
+    model: Mapped[str] = mapped_column(String(128), index=True)
+    name: Mapped[str | None] = mapped_column(Text)
+    age: Mapped[int | None] = mapped_column(Integer)
+    gender: Mapped[str | None] = mapped_column(String(64), index=True)
+    gender_original: Mapped[str | None] = mapped_column(Text)
+    sexual_orientation: Mapped[str | None] = mapped_column(String(64))
+    sexual_orientation_original: Mapped[str | None] = mapped_column(Text)
+    race: Mapped[str | None] = mapped_column(String(64), index=True)
+    race_original: Mapped[str | None] = mapped_column(Text)
+    ethnicity: Mapped[str | None] = mapped_column(Text)
+    religious_belief: Mapped[str | None] = mapped_column(Text)
+    occupation: Mapped[str | None] = mapped_column(Text)
+    political_orientation: Mapped[str | None] = mapped_column(Text)
+    location: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    created: Mapped[datetime] = _created()
+
+
+class ExperimentsGroup(ExperimentBase):
+    __tablename__ = "experiments_groups"
+    experiments_group_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created: Mapped[datetime] = _created()
+    description: Mapped[str | None] = mapped_column(Text)
+    system_role: Mapped[str | None] = mapped_column(Text)
+    base_prompt: Mapped[str | None] = mapped_column(Text)
+    temperature: Mapped[float | None] = mapped_column(Float)
+    top_p: Mapped[float | None] = mapped_column(Float)
+    concluded: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    processed: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+
+
+class ExperimentsList(ExperimentBase):
+    __tablename__ = "experiments_list"
+    experiment_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    experiments_group_id: Mapped[int] = mapped_column(
+        ForeignKey(f"{EXPERIMENT}.experiments_groups.experiments_group_id", ondelete="CASCADE"), index=True
+    )
+    questionnaire: Mapped[str] = mapped_column(ForeignKey(f"{EXPERIMENT}.questionnaires.name"))
+    language_instructions: Mapped[str | None] = mapped_column(String(32))
+    language_questionnaire: Mapped[str | None] = mapped_column(String(32))
+    model_provider: Mapped[str | None] = mapped_column(String(64))
+    model: Mapped[str] = mapped_column(String(128))
+    population: Mapped[str] = mapped_column(String(128))
+    personality_id: Mapped[int] = mapped_column(Integer, index=True)
+    repeated: Mapped[int] = mapped_column(Integer, default=0)
+    succeeded: Mapped[bool | None] = mapped_column(Boolean)  # NULL = pending
+    llm_explanation: Mapped[str | None] = mapped_column(Text)
+    repo_sha: Mapped[str | None] = mapped_column(String(64))
+    created: Mapped[datetime] = _created()
+    updated: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), onupdate=func.now())
+    # Target of eval_questionnaires' composite key, so an answer row names its questionnaire.
+    __table_args__ = (UniqueConstraint("experiment_id", "questionnaire"),)
+
+
+class EvalQuestionnaire(ExperimentBase):
+    __tablename__ = "eval_questionnaires"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    experiment_id: Mapped[int] = mapped_column(Integer, index=True)
+    questionnaire: Mapped[str] = mapped_column(String(64))
+    question_number: Mapped[int] = mapped_column(Integer, index=True)
+    answer: Mapped[int] = mapped_column(Integer)
+    created: Mapped[datetime] = _created()
+    __table_args__ = (
+        UniqueConstraint("experiment_id", "question_number"),  # one answer per experiment and question
+        ForeignKeyConstraint(
+            ["experiment_id", "questionnaire"],
+            [f"{EXPERIMENT}.experiments_list.experiment_id", f"{EXPERIMENT}.experiments_list.questionnaire"],
+            ondelete="CASCADE",
+        ),
+        ForeignKeyConstraint(
+            ["questionnaire", "question_number"],
+            [f"{EXPERIMENT}.questionnaire_items.questionnaire", f"{EXPERIMENT}.questionnaire_items.question_number"],
+        ),
+        ForeignKeyConstraint(
+            ["questionnaire", "answer"],
+            [f"{EXPERIMENT}.questionnaire_answer_codes.questionnaire", f"{EXPERIMENT}.questionnaire_answer_codes.answer"],
+        ),
+    )
+
+
+class ExperimentRequestMetadata(ExperimentBase):
+    __tablename__ = "experiment_request_metadata"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    experiment_id: Mapped[int] = mapped_column(
+        ForeignKey(f"{EXPERIMENT}.experiments_list.experiment_id", ondelete="CASCADE"), index=True
+    )
+    request_json: Mapped[dict | None] = mapped_column(JSONDocument)
+    response_json: Mapped[dict | None] = mapped_column(JSONDocument)
+    request_metadata: Mapped[dict | None] = mapped_column(JSONDocument)
+    created: Mapped[datetime] = _created()
+

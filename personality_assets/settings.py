@@ -1,0 +1,35 @@
+"""Where things live. Every path and URL the project uses is resolved here, from the environment.
+
+| variable | default |
+|---|---|
+| PERSONALITY_ASSETS_DATA_DIR | ./data (relative to the working directory, i.e. the project root) |
+| PERSONALITY_ASSETS_DATABASE_URL | sqlite:///<data dir>/research.sqlite |
+| PERSONALITY_ASSETS_EXPERIMENT_SCHEMA | experiments |
+| PERSONALITY_ASSETS_REFERENCE_SCHEMA | reference |
+| PERSONALITY_ASSETS_DROP_DIR | <data dir>/populations/incoming |
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("PERSONALITY_ASSETS_DATA_DIR", "data")).resolve()
+
+
+def database_url() -> str:
+    return os.environ.get("PERSONALITY_ASSETS_DATABASE_URL") or f"sqlite:///{data_dir() / 'research.sqlite'}"
+
+
+def experiment_schema() -> str:
+    return os.environ.get("PERSONALITY_ASSETS_EXPERIMENT_SCHEMA", "experiments")
+
+
+def reference_schema() -> str:
+    return os.environ.get("PERSONALITY_ASSETS_REFERENCE_SCHEMA", "reference")
+
+
+def drop_dir() -> Path:
+    return Path(os.environ.get("PERSONALITY_ASSETS_DROP_DIR") or data_dir() / "populations" / "incoming")

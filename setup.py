@@ -1,0 +1,30 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="personality_assets",
+    version="0.1.0",
+    description="LLM persona research as reproducible Dagster assets",
+    python_requires=">=3.11",
+    packages=find_packages(exclude=["personality_assets_tests", "benchmarks"]),
+    include_package_data=True,
+    package_data={
+        "personality_assets": [
+            "questionnaires/definitions/*",
+            "db/migrations/*.mako",
+            "db/migrations/*_versions/*.py",
+        ]
+    },
+    install_requires=[
+        "dagster==1.13.*",
+        "dagster-webserver==1.13.*",
+        # Dagster's own PostgreSQL storage (psycopg2); the research database uses psycopg 3 for COPY.
+        "dagster-postgres>=0.29,<0.30",
+        "sqlalchemy>=2.0.36,<2.2",
+        "psycopg[binary]>=3.2,<4",
+        "alembic>=1.14",
+        # We write parquet ourselves (no dagster-polars IO manager), so polars 2 is fine.
+        "polars>=1.30,<3",
+        "numpy>=1.26",
+    ],
+    extras_require={"test": ["pytest>=8", "pytest-xdist>=3.5"]},
+)
