@@ -31,12 +31,13 @@ def alembic_config(kind: str, connection, target: DatabaseTarget) -> Config:
 
 def _run(target: DatabaseTarget, kinds, action) -> None:
     engine = get_engine(target, reference_writable=True)
-    with engine.begin() as connection:
-        if target.dialect == "postgresql":
-            for schema in target.schema_map.values():
-                connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
     for kind in kinds:
         with engine.begin() as connection:
+            if target.dialect == "postgresql":
+                # Parallel steps may all start by migrating: serialise them (SQLite's file lock does this there).
+                connection.execute(text("SELECT pg_advisory_xact_lock(hashtext('personality_assets.migrate'))"))
+                for schema in target.schema_map.values():
+                    connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
             action(alembic_config(kind, connection, target))
 
 

@@ -1,0 +1,47 @@
+# Two commands on a fresh machine: `make run` and `make test`. Everything else is optional.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export DAGSTER_HOME := $(CURDIR)/.dagster_home
+DAGSTER_CONFIG ?= dagster.yaml
+# Steps run in the materialize process itself: quicker for a handful of steps on a laptop.
+IN_PROCESS := --config-json '{"execution":{"config":{"in_process":{}}}}'
+MATERIALIZE := $(BIN)/dagster asset materialize -m personality_assets
+SAMPLE_POPULATIONS := sample sample_maxN sample_maxP
+
+.PHONY: install run test ui validate benchmark clean
+
+$(BIN)/.installed: setup.py pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $@
+
+install: $(BIN)/.installed
+
+$(DAGSTER_HOME)/dagster.yaml: $(DAGSTER_CONFIG)
+	mkdir -p $(DAGSTER_HOME)
+	cp $(DAGSTER_CONFIG) $@
+
+# The main job on the embedded defaults: questionnaires, the sample population and its
+# derived MaxN/MaxP populations, into the SQLite research database under ./data.
+run: install $(DAGSTER_HOME)/dagster.yaml
+	$(MATERIALIZE) --select questionnaires $(IN_PROCESS)
+	$(BIN)/python -m personality_assets.cli populations add $(SAMPLE_POPULATIONS)
+	for population in $(SAMPLE_POPULATIONS); do \
+		$(MATERIALIZE) --select reference_questionnaires --partition $$population $(IN_PROCESS) || exit 1; \
+	done
+	$(BIN)/python -m personality_assets.cli summary
+	@echo "Dagster runs and metadata: $(DAGSTER_HOME) -- browse them with 'make ui' (http://127.0.0.1:3000)"
+
+test: install
+	$(BIN)/python -m pytest
+
+ui: install $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+validate: install
+	$(BIN)/dagster definitions validate -m personality_assets
+
+clean:
+	rm -rf $(VENV) $(DAGSTER_HOME) data

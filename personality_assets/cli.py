@@ -1,0 +1,85 @@
+"""Small command line for what Dagster's CLI does not cover.
+
+    python -m personality_assets.cli populations add sample sample_maxN   # register partitions
+    python -m personality_assets.cli db upgrade | downgrade [REVISION] | current
+    python -m personality_assets.cli summary                              # what is in the database
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import polars as pl
+from sqlalchemy import select
+
+from personality_assets import settings
+from personality_assets.db import migrate
+from personality_assets.db.engine import experiment_transaction
+from personality_assets.db.models import ReferencePopulation
+from personality_assets.resources import ResearchDatabase
+
+
+def _add_populations(keys: list[str]) -> None:
+    from dagster import DagsterInstance
+
+    from personality_assets.partitions import population_partitions
+
+    instance = DagsterInstance.get()  # needs DAGSTER_HOME, as every persistent Dagster command does
+    existing = set(instance.get_dynamic_partitions(population_partitions.name))
+    new = [key for key in keys if key not in existing]
+    if new:
+        instance.add_dynamic_partitions(population_partitions.name, new)
+    print(f"population partitions added: {new or 'none'}; already there: {sorted(set(keys) & existing) or 'none'}")
+
+
+def _summary() -> None:
+    target = ResearchDatabase().target
+    with experiment_transaction(target) as connection:
+        table = ReferencePopulation.__table__
+        rows = connection.execute(select(table).order_by(table.c.population)).all()
+    frame = pl.DataFrame(
+        [
+            {"population": r.population, "respondents": r.respondents, "answers": r.answers,
+             "excluded_rows": r.excluded_rows, "synthetic": r.synthetic, "source": r.source[:60]}
+            for r in rows
+        ]  # fmt: skip
+    )
+    with pl.Config(tbl_rows=-1, tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True, fmt_str_lengths=60, tbl_width_chars=160):
+        print(f"\nResearch database: {target.safe_url}")
+        if target.dialect == "sqlite":
+            print(f"  reference schema  -> {target.sqlite_file(target.reference_schema)}")
+            print(f"  experiment schema -> {target.sqlite_file(target.experiment_schema)}")
+        print(f"Reference populations ({len(rows)}):\n{frame}")
+        print(f"Drop new population files into {settings.drop_dir()} (the sensor loads them while `make ui` runs).")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m personality_assets.cli", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    populations = commands.add_parser("populations", help="manage population partitions")
+    populations.add_argument("action", choices=["add"])
+    populations.add_argument("keys", nargs="+")
+    db = commands.add_parser("db", help="research database migrations")
+    db.add_argument("action", choices=["upgrade", "downgrade", "current"])
+    db.add_argument("revision", nargs="?")
+    commands.add_parser("summary", help="print what the research database holds")
+    args = parser.parse_args(argv)
+
+    if args.command == "populations":
+        _add_populations(args.keys)
+    elif args.command == "db":
+        target = ResearchDatabase().target
+        if args.action == "upgrade":
+            migrate.upgrade(target, args.revision or "head")
+        elif args.action == "downgrade":
+            migrate.downgrade(target, args.revision or "base")
+        print(f"{target.safe_url}: {migrate.current_revisions(target)}")
+    else:
+        _summary()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

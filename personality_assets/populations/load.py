@@ -1,0 +1,253 @@
+"""Load one reference population (a partition) into the reference schema, in one transaction.
+
+Which source a population key means:
+1. an explicit ``path`` (the drop-folder sensor passes one);
+2. ``sample``: the synthetic sample shipped with the package;
+3. ``<base>_max<SCALE>`` (e.g. ``sample_maxN``): a copy of population ``<base>`` with every item of
+   scale SCALE set to its keyed extreme, as the MaxN/MaxP conditions of the original study;
+4. a file in the drop folder whose name (without extension) is the key.
+Re-loading a population replaces its rows and touches nothing else.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+from sqlalchemy import delete, select, update
+
+from personality_assets import settings
+from personality_assets.db.engine import DatabaseTarget, experiment_transaction, reference_transaction
+from personality_assets.db.models import ReferencePopulation, ReferenceQuestionnaire
+from personality_assets.populations.readers import (
+    Exclusions,
+    PopulationFileError,
+    detect_format,
+    read_long_csv,
+    read_open_psychometrics,
+)
+from personality_assets.populations.sample import SAMPLE_POPULATION, SAMPLE_SEED, SAMPLE_SIZE, sample_answers
+from personality_assets.questionnaires import all_questionnaires, get_questionnaire, score
+
+DERIVED_KEY = re.compile(r"^(?P<base>.+)_max(?P<scale>[A-Za-z]+)$")
+POPULATION_KEY = re.compile(r"^[A-Za-z0-9_]{1,128}$")
+FILE_SUFFIXES = (".csv", ".tsv", ".txt")
+ANSWER_COLUMNS = ["population", "personality_id", "questionnaire", "question_number", "answer"]
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    path: str | None = None
+    skip_bad_rows: bool = False
+    ipc_filter: bool = False
+    require_complete: bool = True
+    long_csv_questionnaire: str = "bigfive"
+    chunk_rows: int = 100_000
+
+
+@dataclass
+class LoadResult:
+    population: str
+    source: str
+    source_format: str
+    synthetic: bool
+    derived_from: str | None
+    respondents: int = 0
+    answers: int = 0
+    exclusions: Exclusions = field(default_factory=Exclusions)
+    person_scores: pl.DataFrame | None = None  # personality_id, questionnaire, scale, score
+    preview: pl.DataFrame | None = None
+
+    def scale_summary(self) -> pl.DataFrame:
+        """Mean and sd of each scale score across respondents."""
+        return (
+            self.person_scores.group_by("questionnaire", "scale")
+            .agg(
+                pl.len().alias("respondents"),
+                pl.col("score").mean().round(3).alias("mean"),
+                pl.col("score").std().round(3).alias("sd"),
+            )
+            .sort("questionnaire", "scale")
+        )
+
+
+def population_key_for_file(path: Path) -> str:
+    """Partition key for a dropped file: its name without extension, made safe."""
+    return re.sub(r"[^A-Za-z0-9_]+", "_", path.stem).strip("_")[:128] or "population"
+
+
+def find_dropped_file(population: str) -> Path | None:
+    drop = settings.drop_dir()
+    for suffix in FILE_SUFFIXES:
+        for candidate in drop.glob(f"*{suffix}"):
+            if population_key_for_file(candidate) == population:
+                return candidate
+    return None
+
+
+def load_population(
+    target: DatabaseTarget, population: str, options: LoadOptions = LoadOptions(), log: Callable[[str], None] = print
+) -> LoadResult:
+    if not POPULATION_KEY.match(population):
+        raise PopulationFileError(f"population key {population!r}: use letters, digits and _ only")
+    path = Path(options.path) if options.path else None
+    derived = DERIVED_KEY.match(population)
+    if path is None and population == SAMPLE_POPULATION:
+        result = LoadResult(population, f"synthetic sample (seed {SAMPLE_SEED}, {SAMPLE_SIZE} people)", "sample", True, None)
+        batches: Iterable[pl.DataFrame] = [sample_answers(list(all_questionnaires().values()))]
+    elif path is None and derived:
+        base, scale = derived["base"], derived["scale"]
+        base_row = _population_row(target, base)
+        if base_row is None:
+            raise PopulationFileError(
+                f"population {population!r} is derived from {base!r}, which is not loaded: materialise {base!r} first"
+            )
+        result = LoadResult(population, f"derived from {base}: every {scale} item at its keyed extreme",
+                            "derived", base_row.synthetic, base)
+        batches = [_maximised(_read_population(target, base), scale)]
+    else:
+        path = path or find_dropped_file(population)
+        if path is None:
+            raise PopulationFileError(
+                f"population {population!r}: no source. Use 'sample', '<population>_max<SCALE>', or put a file "
+                f"named {population}.csv/.tsv in {settings.drop_dir()} (or pass path in the run config)"
+            )
+        if not path.exists():
+            raise PopulationFileError(f"{path}: file not found")
+        source_format = detect_format(path)
+        result = LoadResult(population, str(path), source_format, False, None)
+        if source_format == "open_psychometrics":
+            batches = read_open_psychometrics(
+                path, questionnaire=get_questionnaire("bigfive"), exclusions=result.exclusions,
+                skip_bad_rows=options.skip_bad_rows, ipc_filter=options.ipc_filter,
+                require_complete=options.require_complete, chunk_rows=options.chunk_rows,
+            )  # fmt: skip
+        else:
+            batches = read_long_csv(
+                path, default_questionnaire=options.long_csv_questionnaire, exclusions=result.exclusions,
+                skip_bad_rows=options.skip_bad_rows, require_complete=options.require_complete,
+            )  # fmt: skip
+    _store(target, result, batches, log)
+    return result
+
+
+def _population_row(target: DatabaseTarget, population: str):
+    with experiment_transaction(target) as connection:
+        return connection.execute(
+            select(ReferencePopulation).where(ReferencePopulation.population == population)
+        ).first()
+
+
+def _read_population(target: DatabaseTarget, population: str) -> pl.DataFrame:
+    table = ReferenceQuestionnaire.__table__
+    query = select(table.c.personality_id, table.c.questionnaire, table.c.question_number, table.c.answer).where(
+        table.c.population == population
+    )
+    with experiment_transaction(target) as connection:
+        return pl.read_database(query, connection, schema_overrides={"answer": pl.Int16, "personality_id": pl.Int32,
+                                                                     "question_number": pl.Int32})
+
+
+def _maximised(answers: pl.DataFrame, scale: str) -> pl.DataFrame:
+    """Set every item of ``scale`` (in whichever questionnaires define it) to its keyed extreme."""
+    extremes = []
+    for questionnaire in all_questionnaires().values():
+        items = questionnaire.items.filter(pl.col("scale") == scale)
+        extremes += [
+            (questionnaire.name, number, questionnaire.extreme_answer(key))
+            for number, key in zip(items["number"], items["key"], strict=True)
+        ]
+    if not extremes:
+        known = sorted({s for q in all_questionnaires().values() for s in q.scales})
+        raise PopulationFileError(f"derived population: no questionnaire has a scale {scale!r}; scales: {known}")
+    extreme = pl.DataFrame(
+        extremes, schema={"questionnaire": pl.String, "question_number": pl.Int32, "extreme": pl.Int16}, orient="row"
+    )
+    return (
+        answers.join(extreme, on=["questionnaire", "question_number"], how="left")
+        .with_columns(pl.coalesce("extreme", "answer").alias("answer"))
+        .drop("extreme")
+    )
+
+
+def _store(target: DatabaseTarget, result: LoadResult, batches: Iterable[pl.DataFrame], log) -> None:
+    """Replace the population's rows in one transaction, streaming the batches."""
+    scores = []
+    with reference_transaction(target) as connection:
+        connection.execute(delete(ReferenceQuestionnaire).where(ReferenceQuestionnaire.population == result.population))
+        connection.execute(delete(ReferencePopulation).where(ReferencePopulation.population == result.population))
+        connection.execute(
+            ReferencePopulation.__table__.insert().values(
+                population=result.population, source=result.source, source_format=result.source_format,
+                synthetic=result.synthetic, derived_from=result.derived_from, respondents=0, answers=0, excluded_rows=0,
+            )
+        )  # fmt: skip
+        write = _copy_writer(target, connection) if target.dialect == "postgresql" else _insert_writer(target, connection)
+        for batch in _non_empty(batches):
+            batch = batch.select(pl.lit(result.population).alias("population"), *ANSWER_COLUMNS[1:])
+            write(batch)
+            result.answers += batch.height
+            if result.preview is None:
+                result.preview = _preview(batch)
+            for (name,), group in batch.group_by("questionnaire"):
+                scores.append(
+                    score(group, get_questionnaire(name), by=["personality_id"]).select(
+                        "personality_id", pl.lit(name).alias("questionnaire"), "scale", "score"
+                    )
+                )
+            log(f"{result.population}: {result.answers:,} answers written")
+        result.person_scores = pl.concat(scores) if scores else pl.DataFrame(
+            schema={"personality_id": pl.Int32, "questionnaire": pl.String, "scale": pl.String, "score": pl.Float64}
+        )
+        result.respondents = result.person_scores["personality_id"].n_unique()
+        if result.respondents == 0:
+            raise PopulationFileError(
+                f"{result.source}: no respondent left to load ({dict(result.exclusions.by_reason) or 'empty file'})"
+            )
+        connection.execute(
+            update(ReferencePopulation)
+            .where(ReferencePopulation.population == result.population)
+            .values(respondents=result.respondents, answers=result.answers, excluded_rows=result.exclusions.total)
+        )
+
+
+def _non_empty(batches: Iterable[pl.DataFrame]) -> Iterator[pl.DataFrame]:
+    return (batch for batch in batches if batch.height)
+
+
+def _copy_writer(target: DatabaseTarget, connection):
+    """PostgreSQL: stream each batch through COPY (psycopg 3) inside the open transaction."""
+    cursor = connection.connection.driver_connection.cursor()
+    statement = f"COPY {target.qualified(ReferenceQuestionnaire.__table__)} ({', '.join(ANSWER_COLUMNS)}) FROM STDIN"
+
+    def write(batch: pl.DataFrame) -> None:
+        with cursor.copy(statement) as copy:
+            copy.write(batch.write_csv(separator="\t", include_header=False))
+
+    return write
+
+
+def _insert_writer(target: DatabaseTarget, connection):
+    """SQLite: executemany on the raw connection (the ORM would build a dict per row)."""
+    raw = connection.connection.driver_connection
+    statement = (
+        f"INSERT INTO {target.qualified(ReferenceQuestionnaire.__table__)} ({', '.join(ANSWER_COLUMNS)}) "
+        f"VALUES ({', '.join('?' * len(ANSWER_COLUMNS))})"
+    )
+
+    def write(batch: pl.DataFrame) -> None:
+        raw.executemany(statement, batch.iter_rows())
+
+    return write
+
+
+def _preview(batch: pl.DataFrame, people: int = 5, items: int = 10) -> pl.DataFrame:
+    first_people = batch["personality_id"].unique(maintain_order=True).head(people)
+    return (
+        batch.filter(pl.col("personality_id").is_in(first_people.implode()) & (pl.col("question_number") <= items))
+        .with_columns((pl.col("questionnaire") + "_q" + pl.col("question_number").cast(pl.String)).alias("item"))
+        .pivot(on="item", index="personality_id", values="answer")
+    )

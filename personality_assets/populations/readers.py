@@ -1,0 +1,249 @@
+"""Readers for reference population files. Each yields long-format polars batches
+(``personality_id, questionnaire, question_number, answer``) and fills an :class:`Exclusions`
+tally; a bad row raises :class:`PopulationFileError` naming file, row and column unless the
+caller asked to skip bad rows.
+
+Formats:
+* ``open_psychometrics``: the IPIP-FFM ``data-final.csv`` layout (tab-separated, 110 columns,
+  answers EXT1..OPN10, ``0`` = unanswered, ``NULL`` rows). ``personality_id`` is the data row
+  number in the file (1 = first row after the header), so ids are stable across re-loads.
+* ``long_csv``: the research table's CSV export (personality_id, question_number, question,
+  category, key, answer; optionally questionnaire). Question text, category and key are taken
+  from the questionnaire definition, not from the file.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from personality_assets.questionnaires import Questionnaire, get_questionnaire
+
+LONG_SCHEMA = {"personality_id": pl.Int32, "questionnaire": pl.String, "question_number": pl.Int32, "answer": pl.Int16}
+OPEN_PSYCHOMETRICS_METADATA_COLUMNS = [
+    "dateload", "screenw", "screenh", "introelapse", "testelapse", "endelapse",
+    "IPC", "country", "lat_appx_lots_of_err", "long_appx_lots_of_err",
+]  # fmt: skip
+LONG_CSV_REQUIRED = ["personality_id", "question_number", "answer"]
+LONG_CSV_OPTIONAL = ["questionnaire", "question", "category", "key"]
+UNANSWERED = 0  # Open Psychometrics code for a skipped item
+
+
+class PopulationFileError(ValueError):
+    """A population file cannot be loaded as it is; the message names file, row and column."""
+
+
+@dataclass
+class Exclusions:
+    """Source rows left out of a load, by reason (shown in the materialisation metadata)."""
+
+    by_reason: Counter = field(default_factory=Counter)
+
+    def add(self, reason: str, count: int) -> None:
+        if count:
+            self.by_reason[reason] += count
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_reason.values())
+
+
+def detect_format(path: Path) -> str:
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        header = handle.readline().rstrip("\r\n")
+    if not header:
+        raise PopulationFileError(f"{path}: the file is empty (no header row)")
+    if "\t" in header and "EXT1" in header.split("\t"):
+        return "open_psychometrics"
+    if "personality_id" in header.split(","):
+        return "long_csv"
+    raise PopulationFileError(
+        f"{path}: row 1 (header): not a known population format; expected the tab-separated Open "
+        f"Psychometrics layout (EXT1..OPN10, ...) or a long CSV with personality_id,question_number,answer; "
+        f"got {header[:120]!r}"
+    )
+
+
+def _bad_row_error(path: Path, frame: pl.DataFrame, problem_columns: dict[str, pl.Expr], what: str) -> str:
+    """Message naming the first bad row (by file line) and column, with the total count."""
+    for column, is_bad in problem_columns.items():
+        bad = frame.filter(is_bad)
+        if bad.height:
+            row = bad.row(0, named=True)
+            return (
+                f"{path}: row {row['__row']}, column {column!r}: {what} (value {row[column]!r}); "
+                f"set skip_bad_rows to exclude such rows and count them instead"
+            )
+    raise AssertionError("no bad row found")  # pragma: no cover - callers check first
+
+
+def read_open_psychometrics(
+    path: Path,
+    *,
+    questionnaire: Questionnaire,
+    exclusions: Exclusions,
+    skip_bad_rows: bool = False,
+    ipc_filter: bool = False,
+    require_complete: bool = True,
+    chunk_rows: int = 100_000,
+) -> Iterator[pl.DataFrame]:
+    codes = questionnaire.codes
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        header = handle.readline().rstrip("\r\n").split("\t")
+    known = set(codes) | {f"{code}_E" for code in codes} | set(OPEN_PSYCHOMETRICS_METADATA_COLUMNS)
+    unknown = [column for column in header if column not in known]
+    if unknown:
+        raise PopulationFileError(f"{path}: row 1 (header): unknown columns {unknown[:10]} (Open Psychometrics layout)")
+    missing = [code for code in codes if code not in header]
+    if ipc_filter and "IPC" not in header:
+        missing.append("IPC")
+    if missing:
+        raise PopulationFileError(f"{path}: row 1 (header): missing columns {missing}")
+
+    valid_answers = [UNANSWERED, *questionnaire.answer_codes]
+    number_of = dict(zip(codes, questionnaire.items["number"].to_list(), strict=True))
+    scan = pl.scan_csv(
+        path, separator="\t", infer_schema=False, quote_char=None, row_index_name="__row", row_index_offset=2
+    ).select("__row", *codes, *(["IPC"] if ipc_filter else []))
+    for raw in scan.collect_batches(chunk_size=chunk_rows):
+        empty = pl.all_horizontal(pl.col(code) == "NULL" for code in codes)
+        raw = raw.with_columns(__empty=empty.fill_null(False))
+        exclusions.add("empty (NULL) rows", int(raw["__empty"].sum()))
+        raw = raw.filter(~pl.col("__empty"))
+        parsed = raw.with_columns(pl.col(code).cast(pl.Int16, strict=False).alias(f"__{code}") for code in codes)
+        problems = {
+            "missing value (truncated or malformed row)": {code: pl.col(code).is_null() for code in codes},
+            "not an integer": {code: pl.col(code).is_not_null() & pl.col(f"__{code}").is_null() for code in codes},
+            f"answer out of range {valid_answers}": {
+                code: pl.col(f"__{code}").is_not_null() & ~pl.col(f"__{code}").is_in(valid_answers) for code in codes
+            },
+        }
+        any_bad = pl.any_horizontal(expr for checks in problems.values() for expr in checks.values())
+        bad_count = int(parsed.select(any_bad.sum()).item())
+        if bad_count:
+            if not skip_bad_rows:
+                for what, checks in problems.items():
+                    if parsed.select(pl.any_horizontal(*checks.values()).any()).item():
+                        raise PopulationFileError(_bad_row_error(path, parsed, checks, what))
+            exclusions.add("bad rows (skipped)", bad_count)
+            parsed = parsed.filter(~any_bad)
+        if ipc_filter:
+            keep = pl.col("IPC") == "1"
+            exclusions.add("IPC != 1", int(parsed.select((~keep).sum()).item()))
+            parsed = parsed.filter(keep)
+        answers = parsed.select(
+            (pl.col("__row") - 1).cast(pl.Int32).alias("personality_id"),
+            *(pl.col(f"__{code}").alias(code) for code in codes),
+        )
+        if require_complete:
+            incomplete = pl.any_horizontal(pl.col(code) == UNANSWERED for code in codes)
+            exclusions.add("incomplete (some items unanswered)", int(answers.select(incomplete.sum()).item()))
+            answers = answers.filter(~incomplete)
+        yield (
+            answers.unpivot(index="personality_id", on=codes, variable_name="code", value_name="answer")
+            .filter(pl.col("answer") != UNANSWERED)
+            .select(
+                "personality_id",
+                pl.lit(questionnaire.name).alias("questionnaire"),
+                pl.col("code").replace_strict(number_of, return_dtype=pl.Int32).alias("question_number"),
+                "answer",
+            )
+        )
+
+
+def read_long_csv(
+    path: Path,
+    *,
+    default_questionnaire: str,
+    exclusions: Exclusions,
+    skip_bad_rows: bool = False,
+    require_complete: bool = True,
+) -> Iterator[pl.DataFrame]:
+    try:
+        raw = pl.read_csv(path, infer_schema=False, row_index_name="__row", row_index_offset=2)
+    except pl.exceptions.ComputeError as exc:
+        raise PopulationFileError(f"{path}: malformed CSV: {exc}") from exc
+    columns = [c for c in raw.columns if c != "__row"]
+    unknown = [c for c in columns if c not in LONG_CSV_REQUIRED + LONG_CSV_OPTIONAL]
+    missing = [c for c in LONG_CSV_REQUIRED if c not in columns]
+    if unknown or missing:
+        raise PopulationFileError(
+            f"{path}: row 1 (header): " + "; ".join(
+                part for part in (unknown and f"unknown columns {unknown}", missing and f"missing columns {missing}") if part
+            ) + f" (expected {LONG_CSV_REQUIRED} and optionally {LONG_CSV_OPTIONAL})"
+        )
+    if "questionnaire" not in columns:
+        raw = raw.with_columns(pl.lit(default_questionnaire).alias("questionnaire"))
+
+    frames = []
+    for name, group in raw.group_by("questionnaire", maintain_order=True):
+        name = name[0]
+        try:
+            questionnaire = get_questionnaire(name)
+        except ValueError as exc:
+            first = group.row(0, named=True)["__row"]
+            raise PopulationFileError(f"{path}: row {first}, column 'questionnaire': {exc}") from exc
+        frames.append(_validate_long(path, group, questionnaire, exclusions, skip_bad_rows, require_complete))
+    yield pl.concat(frames) if frames else pl.DataFrame(schema=LONG_SCHEMA)
+
+
+def _validate_long(path, raw, questionnaire: Questionnaire, exclusions, skip_bad_rows, require_complete):
+    numbers = questionnaire.items["number"].to_list()
+    parsed = raw.with_columns(
+        pl.col(c).cast(pl.Int32, strict=False).alias(f"__{c}") for c in LONG_CSV_REQUIRED
+    )
+    problems = {
+        "missing value": {c: pl.col(c).is_null() for c in LONG_CSV_REQUIRED},
+        "not an integer": {c: pl.col(c).is_not_null() & pl.col(f"__{c}").is_null() for c in LONG_CSV_REQUIRED},
+        f"not a question of {questionnaire.name} ({min(numbers)}..{max(numbers)})": {
+            "question_number": pl.col("__question_number").is_not_null() & ~pl.col("__question_number").is_in(numbers)
+        },
+        f"answer out of range {sorted(questionnaire.answer_codes)}": {
+            "answer": pl.col("__answer").is_not_null() & ~pl.col("__answer").is_in(list(questionnaire.answer_codes))
+        },
+    }
+    any_bad = pl.any_horizontal(expr for checks in problems.values() for expr in checks.values())
+    if parsed.select(any_bad.any()).item():
+        if not skip_bad_rows:
+            for what, checks in problems.items():
+                if parsed.select(pl.any_horizontal(*checks.values()).any()).item():
+                    raise PopulationFileError(_bad_row_error(path, parsed, checks, what))
+        exclusions.add("bad rows (skipped)", int(parsed.select(any_bad.sum()).item()))
+        parsed = parsed.filter(~any_bad)
+
+    duplicated = pl.struct("__personality_id", "__question_number").is_duplicated()
+    duplicates = parsed.filter(duplicated)
+    if duplicates.height:
+        if not skip_bad_rows:
+            first = duplicates.row(0, named=True)
+            rows = duplicates.filter(
+                (pl.col("__personality_id") == first["__personality_id"])
+                & (pl.col("__question_number") == first["__question_number"])
+            )["__row"].to_list()
+            raise PopulationFileError(
+                f"{path}: rows {rows}, columns 'personality_id','question_number': duplicate answer for person "
+                f"{first['__personality_id']} question {first['__question_number']} ({questionnaire.name}); "
+                f"set skip_bad_rows to exclude duplicated people"
+            )
+        people = duplicates["__personality_id"].unique()
+        dropped = parsed.filter(pl.col("__personality_id").is_in(people.implode()))
+        exclusions.add("duplicate people (all their rows)", dropped.height)
+        parsed = parsed.filter(~pl.col("__personality_id").is_in(people.implode()))
+
+    answers = parsed.select(
+        pl.col("__personality_id").alias("personality_id"),
+        pl.lit(questionnaire.name).alias("questionnaire"),
+        pl.col("__question_number").alias("question_number"),
+        pl.col("__answer").cast(pl.Int16).alias("answer"),
+    )
+    if require_complete:
+        counts = answers.group_by("personality_id").len()
+        short = counts.filter(pl.col("len") < questionnaire.item_count)["personality_id"]
+        incomplete = answers.filter(pl.col("personality_id").is_in(short.implode()))
+        exclusions.add("incomplete (some items unanswered)", incomplete.height)
+        answers = answers.filter(~pl.col("personality_id").is_in(short.implode()))
+    return answers
