@@ -13,7 +13,6 @@ from personality_assets.populations.load import FILE_SUFFIXES, population_key_fo
 load_population_job = dg.define_asset_job(
     "load_population",
     selection=[reference_questionnaires],
-    partitions_def=population_partitions,
     description="Load one reference population (partition) into the reference schema.",
 )
 

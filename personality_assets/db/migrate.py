@@ -24,6 +24,7 @@ KINDS = (REFERENCE, EXPERIMENT)
 def alembic_config(kind: str, connection, target: DatabaseTarget) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("path_separator", "os")
     config.set_main_option("version_locations", str(MIGRATIONS_DIR / f"{kind}_versions"))
     config.attributes.update(kind=kind, connection=connection, schemas=target.schema_map, dialect=target.dialect)
     return config

@@ -1,0 +1,87 @@
+"""Shared fixtures: the research database on both engines, and an isolated data folder.
+
+PostgreSQL comes from $PERSONALITY_ASSETS_TEST_POSTGRES_URL (default: the local server's
+personality_assets_test database). Without a server the PostgreSQL cases skip with the reason,
+except under CI=true, where they fail: CI must test both engines.
+"""
+
+import os
+import uuid
+from functools import cache
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from personality_assets.db import migrate
+from personality_assets.db.engine import DatabaseTarget, get_engine
+
+POSTGRES_URL = os.environ.get(
+    "PERSONALITY_ASSETS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/personality_assets_test"
+)
+
+
+@cache
+def postgres_unavailable_reason() -> str | None:
+    """None when the test database is reachable (created on first use), else why not."""
+    url = make_url(POSTGRES_URL)
+    try:
+        server = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with server.connect() as connection:
+            exists = connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": url.database}).first()
+            if not exists:
+                connection.execute(text(f'CREATE DATABASE "{url.database}"'))
+        server.dispose()
+    except Exception as exc:  # noqa: BLE001 - any failure means "no server to test against"
+        return f"PostgreSQL not reachable at {url.render_as_string()}: {str(exc).splitlines()[0]}"
+    return None
+
+
+def require_postgres() -> None:
+    reason = postgres_unavailable_reason()
+    if reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true requires PostgreSQL: {reason}")
+        pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def isolated_data_dir(tmp_path, monkeypatch) -> Path:
+    """Every test gets its own data folder and drop folder, never the project's ./data."""
+    data = tmp_path / "data"
+    monkeypatch.setenv("PERSONALITY_ASSETS_DATA_DIR", str(data))
+    monkeypatch.delenv("PERSONALITY_ASSETS_DATABASE_URL", raising=False)
+    monkeypatch.delenv("PERSONALITY_ASSETS_DROP_DIR", raising=False)
+    monkeypatch.delenv("PERSONALITY_ASSETS_EPQR_A_TEXTS", raising=False)
+    return data
+
+
+def _unique_target(url: str) -> DatabaseTarget:
+    suffix = uuid.uuid4().hex[:8]
+    return DatabaseTarget(url, reference_schema=f"ref_{suffix}", experiment_schema=f"exp_{suffix}")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def empty_target(request, tmp_path) -> DatabaseTarget:
+    """A database target with fresh schema names and no tables yet, on each engine."""
+    if request.param == "sqlite":
+        yield _unique_target(f"sqlite:///{tmp_path / 'research.sqlite'}")
+        return
+    require_postgres()
+    target = _unique_target(POSTGRES_URL)
+    yield target
+    with get_engine(target, reference_writable=True).begin() as connection:
+        for schema in target.schema_map.values():
+            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+
+
+@pytest.fixture
+def db_target(empty_target) -> DatabaseTarget:
+    """A migrated database with the questionnaire definitions loaded."""
+    from personality_assets.questionnaires import all_questionnaires
+    from personality_assets.questionnaires.store import store_questionnaires
+
+    migrate.upgrade(empty_target)
+    store_questionnaires(empty_target, list(all_questionnaires().values()))
+    return empty_target

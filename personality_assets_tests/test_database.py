@@ -1,0 +1,129 @@
+"""Migrations, the two-schema layout and the constraints, on SQLite and PostgreSQL."""
+
+import pytest
+from sqlalchemy import inspect, insert, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from personality_assets.db import migrate
+from personality_assets.db.engine import (
+    DatabaseConfigError,
+    DatabaseTarget,
+    experiment_transaction,
+    get_engine,
+    reference_transaction,
+)
+from personality_assets.db.models import EvalQuestionnaire, ExperimentsGroup, ExperimentsList, RefQuestionnaire
+
+REFERENCE_TABLES = {"questionnaires", "questionnaire_items", "questionnaire_answer_codes", "reference_populations",
+                    "reference_questionnaires", "alembic_version"}
+EXPERIMENT_TABLES = {"questionnaires", "questionnaire_items", "questionnaire_answer_codes", "personas",
+                     "experiments_groups", "experiments_list", "eval_questionnaires", "experiment_request_metadata",
+                     "alembic_version"}
+
+
+def _tables(target: DatabaseTarget, schema: str) -> set[str]:
+    with get_engine(target, reference_writable=True).connect() as connection:
+        return set(inspect(connection).get_table_names(schema=schema))
+
+
+def test_migrations_apply_and_roll_back(empty_target):
+    migrate.upgrade(empty_target)
+    assert migrate.current_revisions(empty_target) == {"reference": "r0001", "experiment": "e0001"}
+    assert _tables(empty_target, empty_target.reference_schema) == REFERENCE_TABLES
+    assert _tables(empty_target, empty_target.experiment_schema) == EXPERIMENT_TABLES
+    with get_engine(empty_target, reference_writable=True).connect() as connection:
+        indexes = {ix["name"] for ix in inspect(connection).get_indexes("personas", schema=empty_target.experiment_schema)}
+    assert {"ix_personas_ref_personality_id", "ix_personas_population", "ix_personas_model", "ix_personas_gender",
+            "ix_personas_race"} <= indexes
+
+    migrate.upgrade(empty_target)  # idempotent
+    migrate.downgrade(empty_target)
+    assert migrate.current_revisions(empty_target) == {"reference": None, "experiment": None}
+    assert _tables(empty_target, empty_target.reference_schema) <= {"alembic_version"}
+    assert _tables(empty_target, empty_target.experiment_schema) <= {"alembic_version"}
+    migrate.upgrade(empty_target)  # and up again after a full roll back
+    assert _tables(empty_target, empty_target.experiment_schema) == EXPERIMENT_TABLES
+
+
+def test_json_columns_are_jsonb_on_postgres(db_target):
+    with get_engine(db_target).connect() as connection:
+        columns = inspect(connection).get_columns("experiment_request_metadata", schema=db_target.experiment_schema)
+    types = {c["name"]: type(c["type"]).__name__ for c in columns}
+    expected = "JSONB" if db_target.dialect == "postgresql" else "JSON"
+    assert types["request_json"] == types["response_json"] == types["request_metadata"] == expected
+
+
+def test_experiment_code_cannot_write_the_reference_schema(db_target):
+    row = {"name": "x", "title": "x", "scoring": "likert", "item_count": 1, "min_answer": 1, "max_answer": 5,
+           "definition_sha256": "0"}
+    with pytest.raises(DBAPIError, match="read-only|readonly"):
+        with experiment_transaction(db_target) as connection:
+            connection.execute(insert(RefQuestionnaire).values(row))
+    with pytest.raises(DBAPIError, match="read-only|readonly"):
+        with experiment_transaction(db_target) as connection:
+            connection.execute(text(f"DELETE FROM {db_target.reference_schema}.questionnaire_items"))
+    # ... while it can read it, and the reference loader can write it.
+    with experiment_transaction(db_target) as connection:
+        assert connection.execute(text(f"SELECT count(*) FROM {db_target.reference_schema}.questionnaires")).scalar() >= 2
+    with reference_transaction(db_target) as connection:
+        connection.execute(insert(RefQuestionnaire).values(row))
+
+
+def _experiment(connection, questionnaire="bigfive") -> int:
+    group = connection.execute(insert(ExperimentsGroup).values(description="t").returning(
+        ExperimentsGroup.experiments_group_id)).scalar_one()
+    return connection.execute(
+        insert(ExperimentsList).values(experiments_group_id=group, questionnaire=questionnaire, model="m",
+                                       population="p", personality_id=1).returning(ExperimentsList.experiment_id)
+    ).scalar_one()
+
+
+@pytest.mark.parametrize(
+    ("answers", "problem"),
+    [
+        ([("bigfive", 1, 6)], "answer above the range"),
+        ([("bigfive", 1, 0)], "answer below the range"),
+        ([("bigfive", 51, 3)], "question not in the questionnaire"),
+        ([("bigfive", 1, 3), ("bigfive", 1, 4)], "two answers to one question"),
+        ([("epqr_a", 1, 1)], "answer under another questionnaire than the experiment's"),
+    ],
+)
+def test_answers_are_constrained(db_target, answers, problem):
+    with pytest.raises(IntegrityError):
+        with experiment_transaction(db_target) as connection:
+            experiment_id = _experiment(connection)
+            for questionnaire, number, answer in answers:
+                connection.execute(insert(EvalQuestionnaire).values(
+                    experiment_id=experiment_id, questionnaire=questionnaire, question_number=number, answer=answer))
+
+
+def test_valid_answers_are_stored(db_target):
+    with experiment_transaction(db_target) as connection:
+        experiment_id = _experiment(connection, "epqr_a")
+        connection.execute(insert(EvalQuestionnaire), [
+            {"experiment_id": experiment_id, "questionnaire": "epqr_a", "question_number": n, "answer": n % 2}
+            for n in range(1, 25)
+        ])  # fmt: skip
+    with experiment_transaction(db_target) as connection:
+        assert connection.execute(text(f"SELECT count(*) FROM {db_target.experiment_schema}.eval_questionnaires")).scalar() == 24
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"experiment_schema": "Bad-Name"}, "not usable"),
+        ({"experiment_schema": "reference"}, "must differ"),
+        ({"reference_schema": "experiment"}, "cannot be called"),
+        ({"url": "sqlite://"}, "in-memory"),
+        ({"url": "mysql://x/y"}, "unsupported database"),
+    ],
+)
+def test_bad_database_settings_are_explained(tmp_path, kwargs, message):
+    settings = {"url": f"sqlite:///{tmp_path}/r.sqlite", **kwargs}
+    with pytest.raises(DatabaseConfigError, match=message):
+        DatabaseTarget(**settings)
+
+
+def test_password_never_shown():
+    target = DatabaseTarget("postgresql+psycopg://user:s3cret@db.example/research")
+    assert "s3cret" not in target.safe_url and "***" in target.safe_url
