@@ -1,0 +1,234 @@
+"""Population loaders on good and bad files, on SQLite and PostgreSQL."""
+
+import polars as pl
+import pytest
+from sqlalchemy import func, select
+
+from personality_assets.db.engine import experiment_transaction
+from personality_assets.db.models import ReferencePopulation, ReferenceQuestionnaire
+from personality_assets.populations.load import LoadOptions, load_population
+from personality_assets.populations.open_psychometrics_file import (
+    open_psychometrics_columns,
+    write_open_psychometrics_file,
+)
+from personality_assets.populations.readers import PopulationFileError
+from personality_assets.populations.sample import sample_answers
+from personality_assets.questionnaires import all_questionnaires, get_questionnaire
+
+QUIET = {"log": lambda message: None}
+
+
+def _stored(target, population) -> pl.DataFrame:
+    table = ReferenceQuestionnaire.__table__
+    with experiment_transaction(target) as connection:
+        return pl.read_database(select(table).where(table.c.population == population), connection)
+
+
+def _population_row(target, population):
+    with experiment_transaction(target) as connection:
+        return connection.execute(
+            select(ReferencePopulation.__table__).where(ReferencePopulation.population == population)
+        ).first()
+
+
+def _wide_file(path, rows: list[list[str]], header: list[str] | None = None):
+    header = header or open_psychometrics_columns()
+    path.write_text("\t".join(header) + "\n" + "".join("\t".join(row) + "\n" for row in rows))
+    return path
+
+
+def _row(answers: list[int], ipc: int = 1) -> list[str]:
+    """One Open Psychometrics row: 50 answers, 50 timings, the 10 metadata columns."""
+    return [str(a) for a in answers] + ["1000"] * 50 + ["2016-03-03 02:01:01", "1920", "1080", "5", "200", "3",
+                                                       str(ipc), "US", "40.1", "-70.2"]
+
+
+# --- Open Psychometrics layout -----------------------------------------------------------------
+
+
+def test_open_psychometrics_file_loads(db_target, tmp_path):
+    path = write_open_psychometrics_file(tmp_path / "data-final.csv", 2_000, null_share=0.01)
+    result = load_population(db_target, "openpsy", LoadOptions(path=str(path), chunk_rows=700), **QUIET)
+    raw = pl.read_csv(path, separator="\t", infer_schema=False)
+    nulls = (raw["EXT1"] == "NULL").sum()
+    codes = get_questionnaire("bigfive").codes
+    answered = raw.filter(pl.col("EXT1") != "NULL").select(pl.col(codes).cast(pl.Int64))
+    complete = answered.filter(pl.all_horizontal(pl.col(c) != 0 for c in codes))
+    assert result.respondents == complete.height
+    assert result.answers == complete.height * 50
+    assert result.exclusions.by_reason == {"empty (NULL) rows": nulls,
+                                           "incomplete (some items unanswered)": answered.height - complete.height}
+    stored = _stored(db_target, "openpsy")
+    assert stored.height == result.answers
+    # personality_id is the data row number: check one person's answers against the file.
+    first_complete = raw.with_row_index("rownumber", offset=1).filter(
+        pl.all_horizontal(pl.col(c) != "0" for c in get_questionnaire("bigfive").codes) & (pl.col("EXT1") != "NULL")
+    ).row(0, named=True)
+    person = stored.filter(pl.col("personality_id") == first_complete["rownumber"]).sort("question_number")
+    assert person["answer"].to_list() == [int(first_complete[c]) for c in get_questionnaire("bigfive").codes]
+    row = _population_row(db_target, "openpsy")
+    assert (row.respondents, row.answers, row.excluded_rows, row.synthetic) == (
+        result.respondents, result.answers, result.exclusions.total, False)
+
+
+def test_ipc_filter_and_incomplete_people(db_target, tmp_path):
+    path = _wide_file(tmp_path / "f.tsv", [_row([3] * 50, ipc=1), _row([4] * 50, ipc=2), _row([0] + [2] * 49)])
+    result = load_population(db_target, "ipc", LoadOptions(path=str(path), ipc_filter=True), **QUIET)
+    assert (result.respondents, dict(result.exclusions.by_reason)) == (
+        1, {"IPC != 1": 1, "incomplete (some items unanswered)": 1})
+    kept = load_population(db_target, "partial", LoadOptions(path=str(path), require_complete=False), **QUIET)
+    assert (kept.respondents, kept.answers) == (3, 149)  # the unanswered item is not stored
+
+
+@pytest.mark.parametrize(
+    ("rows", "header", "message"),
+    [
+        ([_row([3] * 50)[:30]], None, r"row 2, column 'CSN1': missing value"),
+        ([_row([3] * 50), _row([3] * 10 + [7] + [3] * 39)], None, r"row 3, column 'EST1': answer out of range"),
+        ([_row(["x"] + [3] * 49)], None, r"row 2, column 'EXT1': not an integer"),
+        ([_row([3] * 50)], [*open_psychometrics_columns()[:-1], "favourite_colour"], r"unknown columns \['favourite_colour'\]"),
+        ([["3"] * 10], open_psychometrics_columns()[:10], r"missing columns \['EST1'"),
+    ],
+    ids=["truncated row", "out of range", "not an integer", "unknown column", "missing columns"],
+)
+def test_bad_open_psychometrics_files_are_named(db_target, tmp_path, rows, header, message):
+    path = _wide_file(tmp_path / "bad.tsv", rows, header)
+    with pytest.raises(PopulationFileError, match=message) as error:
+        load_population(db_target, "bad", LoadOptions(path=str(path)), **QUIET)
+    assert str(path) in str(error.value)
+    assert _population_row(db_target, "bad") is None
+
+
+def test_bad_rows_can_be_skipped_and_counted(db_target, tmp_path):
+    path = _wide_file(tmp_path / "f.tsv", [_row([3] * 50), _row([9] * 50), _row(["?"] * 50), _row([2] * 50)])
+    result = load_population(db_target, "skip", LoadOptions(path=str(path), skip_bad_rows=True), **QUIET)
+    assert (result.respondents, result.exclusions.by_reason["bad rows (skipped)"]) == (2, 2)
+    assert _population_row(db_target, "skip").excluded_rows == 2
+
+
+def test_unknown_format_is_named(db_target, tmp_path):
+    path = tmp_path / "notes.csv"
+    path.write_text("name,age\nann,3\n")
+    with pytest.raises(PopulationFileError, match=r"notes.csv: row 1 \(header\): not a known population format"):
+        load_population(db_target, "notes", LoadOptions(path=str(path)), **QUIET)
+
+
+# --- long CSV ----------------------------------------------------------------------------------
+
+
+def _long_csv(path, people=2, questionnaire=None, extra=""):
+    q = get_questionnaire("bigfive")
+    lines = ["personality_id,question_number,question,category,key,answer" + (",questionnaire" if questionnaire else "")]
+    for person in range(1, people + 1):
+        for item in q.items.iter_rows(named=True):
+            text = item["text"].replace('"', "")
+            lines.append(f'{person},{item["number"]},"{text}",{item["scale"]},{item["key"]},{(person + item["number"]) % 5 + 1}'
+                         + (f",{questionnaire}" if questionnaire else ""))
+    path.write_text("\n".join(lines) + "\n" + extra)
+    return path
+
+
+def test_long_csv_loads(db_target, tmp_path):
+    path = _long_csv(tmp_path / "export.csv", people=3)
+    result = load_population(db_target, "export", LoadOptions(path=str(path)), **QUIET)
+    assert (result.respondents, result.answers, result.exclusions.total) == (3, 150, 0)
+    stored = _stored(db_target, "export").filter(pl.col("personality_id") == 2, pl.col("question_number") == 4)
+    assert stored["answer"].to_list() == [(2 + 4) % 5 + 1]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ('9,1,"x",EXT,+,6\n', r"row 102, column 'answer': answer out of range"),
+        ('9,77,"x",EXT,+,3\n', r"row 102, column 'question_number': not a question of bigfive"),
+        ('1,1,"x",EXT,+,3\n', r"rows \[2, 102\], columns 'personality_id','question_number': duplicate answer for person 1"),
+        ('abc,1,"x",EXT,+,3\n', r"row 102, column 'personality_id': not an integer"),
+    ],
+    ids=["out of range", "unknown question", "duplicate person", "bad id"],
+)
+def test_bad_long_csv_is_named(db_target, tmp_path, extra, message):
+    path = _long_csv(tmp_path / "export.csv", extra=extra)
+    with pytest.raises(PopulationFileError, match=message):
+        load_population(db_target, "export", LoadOptions(path=str(path)), **QUIET)
+
+
+def test_long_csv_duplicates_skipped_and_counted(db_target, tmp_path):
+    path = _long_csv(tmp_path / "export.csv", people=3, extra='1,1,"x",EXT,+,3\n')
+    result = load_population(db_target, "export", LoadOptions(path=str(path), skip_bad_rows=True), **QUIET)
+    assert (result.respondents, result.exclusions.by_reason) == (2, {"duplicate people (all their rows)": 51})
+
+
+def test_long_csv_unknown_columns(db_target, tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_text("personality_id,question_number,answer,shoe_size\n1,1,3,42\n")
+    with pytest.raises(PopulationFileError, match=r"export.csv: row 1 \(header\): unknown columns \['shoe_size'\]"):
+        load_population(db_target, "export", LoadOptions(path=str(path)), **QUIET)
+
+
+def test_truncated_long_csv(db_target, tmp_path):
+    path = _long_csv(tmp_path / "export.csv")
+    path.write_text(path.read_text() + "3,1")  # cut off mid-row
+    with pytest.raises(PopulationFileError, match=r"row 102, column 'answer': missing value"):
+        load_population(db_target, "export", LoadOptions(path=str(path)), **QUIET)
+
+
+# --- sample and derived populations, replacement -----------------------------------------------
+
+
+def test_sample_population_is_reproducible_and_plausible():
+    questionnaires = list(all_questionnaires().values())
+    first, second = sample_answers(questionnaires, size=300), sample_answers(questionnaires, size=300)
+    assert first.equals(second)
+    assert first["personality_id"].n_unique() == 300
+    from personality_assets.questionnaires import score
+
+    scores = pl.concat(
+        score(first.filter(pl.col("questionnaire") == name), get_questionnaire(name), by=["personality_id"])
+        .with_columns(pl.lit(name).alias("q"))
+        for name in ("bigfive", "epqr_a")
+    ).with_columns((pl.col("q") + "." + pl.col("scale")).alias("scale")).pivot(on="scale", index="personality_id",
+                                                                               values="score")
+    # The same trait measured twice agrees; stability and neuroticism disagree; traits intercorrelate mildly.
+    assert scores.select(pl.corr("bigfive.EXT", "epqr_a.E")).item() > 0.6
+    assert scores.select(pl.corr("bigfive.EST", "epqr_a.N")).item() < -0.6
+    assert 0.0 < scores.select(pl.corr("bigfive.AGR", "bigfive.CSN")).item() < 0.5
+
+
+def test_derived_population_sets_scale_to_extreme(db_target):
+    load_population(db_target, "sample", **QUIET)
+    result = load_population(db_target, "sample_maxN", **QUIET)
+    assert result.derived_from == "sample" and result.synthetic
+    base, derived = _stored(db_target, "sample"), _stored(db_target, "sample_maxN")
+    n_items = get_questionnaire("epqr_a").items.filter(pl.col("scale") == "N")["number"]
+    is_n = (pl.col("questionnaire") == "epqr_a") & pl.col("question_number").is_in(n_items.implode())
+    assert derived.filter(is_n)["answer"].unique().to_list() == [1]  # every N item keyed "yes"
+    assert derived.filter(~is_n).drop("population").sort(pl.all()).equals(base.filter(~is_n).drop("population").sort(pl.all()))
+    n_scores = result.scale_summary().filter(pl.col("scale") == "N")
+    assert (n_scores["mean"].item(), n_scores["sd"].item()) == (6.0, 0.0)
+
+
+def test_derived_population_needs_its_base(db_target):
+    with pytest.raises(PopulationFileError, match="derived from 'nothere', which is not loaded"):
+        load_population(db_target, "nothere_maxN", **QUIET)
+
+
+def test_reload_replaces_one_partition_only(db_target, tmp_path):
+    load_population(db_target, "sample", **QUIET)
+    first = _long_csv(tmp_path / "a.csv", people=3)
+    load_population(db_target, "export", LoadOptions(path=str(first)), **QUIET)
+    second = _long_csv(tmp_path / "b.csv", people=2)
+    load_population(db_target, "export", LoadOptions(path=str(second)), **QUIET)
+    assert _stored(db_target, "export")["personality_id"].n_unique() == 2
+    assert _stored(db_target, "sample").height == 300 * 74
+
+
+def test_failed_reload_keeps_the_previous_version(db_target, tmp_path):
+    good = write_open_psychometrics_file(tmp_path / "good.tsv", 500, null_share=0)
+    before = load_population(db_target, "pop", LoadOptions(path=str(good)), **QUIET)
+    # A file whose bad row comes after several batches have already been written.
+    bad = tmp_path / "bad.tsv"
+    bad.write_text(good.read_text() + "\t".join(_row([8] * 50)) + "\n")
+    with pytest.raises(PopulationFileError, match="row 502"):
+        load_population(db_target, "pop", LoadOptions(path=str(bad), chunk_rows=100), **QUIET)
+    assert _stored(db_target, "pop").height == before.answers
+    assert _population_row(db_target, "pop").source == str(good)
