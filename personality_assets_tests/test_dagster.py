@@ -1,0 +1,154 @@
+"""The Dagster side: assets, metadata, the drop-folder sensor, the CLI and both instance storages."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
+
+from personality_assets import defs
+from personality_assets.assets.reference import questionnaires, reference_questionnaires
+from personality_assets.db.engine import experiment_transaction
+from personality_assets.db.models import ReferenceQuestionnaire
+from personality_assets.partitions import population_partitions
+from personality_assets.populations.open_psychometrics_file import write_open_psychometrics_file
+from personality_assets.resources import ResearchDatabase
+from personality_assets.sensors import load_population_job, population_drop_sensor
+from personality_assets_tests.conftest import POSTGRES_URL, require_postgres
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _resources(target):
+    return {"research_db": ResearchDatabase(url=target.url, reference_schema=target.reference_schema,
+                                            experiment_schema=target.experiment_schema)}
+
+
+def _answers(target, population):
+    with experiment_transaction(target) as connection:
+        return connection.execute(
+            select(func.count()).where(ReferenceQuestionnaire.population == population)
+        ).scalar_one()
+
+
+def test_definitions_load():
+    repository = defs.get_repository_def()
+    keys = {key.to_user_string() for key in repository.asset_graph.get_all_asset_keys()}
+    assert {"questionnaires", "reference_questionnaires"} <= keys
+    assert repository.get_sensor_def("population_drop_sensor")
+
+
+def test_materialise_population_partition_with_metadata(empty_target):
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(population_partitions.name, ["sample"])
+    resources = _resources(empty_target)
+    assert dg.materialize([questionnaires], resources=resources, instance=instance).success
+    result = dg.materialize([questionnaires, reference_questionnaires], selection=[reference_questionnaires],
+                            partition_key="sample", resources=resources, instance=instance)
+    assert result.success
+    metadata = result.asset_materializations_for_node("reference_questionnaires")[0].metadata
+    assert metadata["respondents"].value == 300
+    assert metadata["dagster/row_count"].value == 300 * 74 == _answers(empty_target, "sample")
+    assert metadata["excluded_rows"].value == 0 and metadata["synthetic"].value is True
+    assert "| bigfive" in metadata["scale_scores"].value and "| personality_id" in metadata["preview"].value
+    assert 2.0 < metadata["bigfive.EXT.mean"].value < 4.0
+    assert [c.name for c in metadata["dagster/column_schema"].schema.columns][:2] == ["population", "personality_id"]
+
+
+def test_sensor_adds_a_partition_and_a_run_per_new_file(db_target, tmp_path, monkeypatch):
+    drop = tmp_path / "incoming"
+    drop.mkdir()
+    monkeypatch.setenv("PERSONALITY_ASSETS_DROP_DIR", str(drop))
+    instance = dg.DagsterInstance.ephemeral()
+    assert isinstance(population_drop_sensor(dg.build_sensor_context(instance=instance)), dg.SkipReason)
+
+    write_open_psychometrics_file(drop / "Wave 2 (IPIP).tsv", 300)
+    result = population_drop_sensor(dg.build_sensor_context(instance=instance))
+    assert result.dynamic_partitions_requests[0].partition_keys == ["Wave_2_IPIP"]
+    (run,) = result.run_requests
+    assert run.partition_key == "Wave_2_IPIP"
+
+    # Do what the daemon does with the result, then run the request: the population loads.
+    instance.add_dynamic_partitions(population_partitions.name, ["Wave_2_IPIP"])
+    job = defs.resolve_job_def(load_population_job.name)
+    executed = job.execute_in_process(run_config=run.run_config, partition_key=run.partition_key, instance=instance,
+                                      resources=_resources(db_target))
+    assert executed.success and _answers(db_target, "Wave_2_IPIP") > 0
+
+    # Nothing new: skip. A changed file: a new run for the same partition.
+    again = population_drop_sensor(dg.build_sensor_context(instance=instance, cursor=result.cursor))
+    assert isinstance(again, dg.SkipReason)
+    os.utime(drop / "Wave 2 (IPIP).tsv", ns=(1, 1))
+    changed = population_drop_sensor(dg.build_sensor_context(instance=instance, cursor=result.cursor))
+    assert [r.partition_key for r in changed.run_requests] == ["Wave_2_IPIP"]
+    assert changed.dynamic_partitions_requests[0].partition_keys == []
+
+
+def _run(command: list[str], env: dict) -> subprocess.CompletedProcess:
+    completed = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, f"{command} failed:\n{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}"
+    return completed
+
+
+def _cli_env(dagster_home: Path, data_dir: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PERSONALITY_ASSETS_", "DAGSTER_"))}
+    return {**env, "DAGSTER_HOME": str(dagster_home), "PERSONALITY_ASSETS_DATA_DIR": str(data_dir)}
+
+
+IN_PROCESS = ["--config-json", '{"execution":{"config":{"in_process":{}}}}']
+
+
+@pytest.mark.slow
+def test_definitions_validate_cli(tmp_path):
+    (tmp_path / "home").mkdir()
+    _run([sys.executable, "-m", "dagster", "definitions", "validate", "-m", "personality_assets"],
+         _cli_env(tmp_path / "home", tmp_path / "data"))
+
+
+@pytest.mark.slow
+def test_asset_materialize_cli_with_sqlite_instance(tmp_path):
+    home, data = tmp_path / "dagster_home", tmp_path / "data"
+    home.mkdir()
+    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+    env = _cli_env(home, data)
+    materialize = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "personality_assets", *IN_PROCESS]
+    _run([*materialize, "--select", "questionnaires"], env)
+    _run([sys.executable, "-m", "personality_assets.cli", "populations", "add", "sample"], env)
+    _run([*materialize, "--select", "reference_questionnaires", "--partition", "sample"], env)
+    summary = _run([sys.executable, "-m", "personality_assets.cli", "summary"], env).stdout
+    assert "sample" in summary and "22200" in summary
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        event = instance.get_latest_materialization_event(dg.AssetKey("reference_questionnaires"))
+        assert event.asset_materialization.partition == "sample"
+        assert event.asset_materialization.metadata["respondents"].value == 300
+    assert (home / "storage").is_dir() and (data / "research.reference.sqlite").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_asset_materialize_cli_with_postgres_instance(tmp_path):
+    require_postgres()
+    url = make_url(POSTGRES_URL)
+    instance_db = f"{url.database}_instance"
+    server = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with server.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{instance_db}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{instance_db}"'))
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(ROOT / "dagster.postgres.yaml", home / "dagster.yaml")
+    env = {**_cli_env(home, tmp_path / "data"), "DAGSTER_PG_HOST": url.host or "127.0.0.1",
+           "DAGSTER_PG_PORT": str(url.port or 5432), "DAGSTER_PG_USER": url.username or "postgres",
+           "DAGSTER_PG_PASSWORD": url.password or "", "DAGSTER_PG_DB": instance_db}
+    _run([sys.executable, "-m", "dagster", "asset", "materialize", "-m", "personality_assets", *IN_PROCESS,
+          "--select", "questionnaires"], env)
+    with create_engine(url.set(database=instance_db)).connect() as connection:
+        statuses = connection.execute(text("SELECT status FROM runs")).scalars().all()
+        materialized = connection.execute(
+            text("SELECT count(*) FROM event_logs WHERE dagster_event_type = 'ASSET_MATERIALIZATION'")).scalar_one()
+    assert statuses == ["SUCCESS"] and materialized == 1
