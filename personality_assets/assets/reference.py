@@ -56,7 +56,7 @@ class PopulationLoadConfig(dg.Config):
     long_csv_questionnaire: str = Field(
         default="bigfive", description="questionnaire of a long CSV that has no questionnaire column"
     )
-    chunk_rows: int = Field(default=100_000, description="rows of a wide file read per batch")
+    chunk_rows: int = Field(default=50_000, description="rows of a wide file read per batch")
 
 
 @dg.asset(

@@ -6,8 +6,9 @@ definitions; written only by the reference loaders) and ``experiment`` (personas
 experiments, answers; the user picks its real name, so several experiments can share one
 reference schema). On PostgreSQL these are schemas; on SQLite attached database files.
 
-Answer ranges are enforced by the database: every answer row has a composite foreign key to
-its questionnaire's answer codes, and every question number to its questionnaire's items.
+Answer ranges of experiment answers are enforced by the database: every eval_questionnaires row
+has a composite foreign key to its questionnaire's answer codes and items. Reference answers are
+bulk-loaded and validated by the loaders (see ReferenceQuestionnaire).
 SQLite cannot point a foreign key into another attached file, so each schema keeps its own
 copy of the questionnaire definitions (written by the ``questionnaires`` asset).
 """
@@ -119,7 +120,8 @@ class ReferencePopulation(ReferenceBase):
 class ReferenceQuestionnaire(ReferenceBase):
     """Reference answers in long format. Question text, scale (category) and key live in
     ``questionnaire_items``; the view ``reference_questionnaires_labelled`` has the seed's
-    full shape (personality_id, question_number, question, category, key, answer)."""
+    full shape (personality_id, question_number, question, category, key, answer).
+    No foreign keys (see migration r0001): the loaders validate every row before writing."""
 
     __tablename__ = "reference_questionnaires"
     population: Mapped[str] = mapped_column(String(128), primary_key=True)
@@ -127,17 +129,6 @@ class ReferenceQuestionnaire(ReferenceBase):
     questionnaire: Mapped[str] = mapped_column(String(64), primary_key=True)
     question_number: Mapped[int] = mapped_column(Integer, primary_key=True)
     answer: Mapped[int] = mapped_column(Integer, nullable=False)
-    __table_args__ = (
-        ForeignKeyConstraint(["population"], [f"{REFERENCE}.reference_populations.population"], ondelete="CASCADE"),
-        ForeignKeyConstraint(
-            ["questionnaire", "question_number"],
-            [f"{REFERENCE}.questionnaire_items.questionnaire", f"{REFERENCE}.questionnaire_items.question_number"],
-        ),
-        ForeignKeyConstraint(
-            ["questionnaire", "answer"],
-            [f"{REFERENCE}.questionnaire_answer_codes.questionnaire", f"{REFERENCE}.questionnaire_answer_codes.answer"],
-        ),
-    )
 
 
 # --- experiment schema ------------------------------------------------------------------------

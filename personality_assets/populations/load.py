@@ -45,7 +45,7 @@ class LoadOptions:
     ipc_filter: bool = False
     require_complete: bool = True
     long_csv_questionnaire: str = "bigfive"
-    chunk_rows: int = 100_000
+    chunk_rows: int = 50_000
 
 
 @dataclass

@@ -89,7 +89,7 @@ def read_open_psychometrics(
     skip_bad_rows: bool = False,
     ipc_filter: bool = False,
     require_complete: bool = True,
-    chunk_rows: int = 100_000,
+    chunk_rows: int = 50_000,
 ) -> Iterator[pl.DataFrame]:
     codes = questionnaire.codes
     with open(path, encoding="utf-8", errors="replace") as handle:

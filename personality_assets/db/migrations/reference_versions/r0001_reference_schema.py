@@ -33,6 +33,9 @@ def upgrade() -> None:
         sa.Column("loaded", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
         schema=S,
     )
+    # No per-row foreign keys here: a population is millions of rows written by COPY, and
+    # PostgreSQL checks foreign keys row by row (they doubled the load time). The loaders, the
+    # only writers, validate every row against the questionnaire definition instead.
     op.create_table(
         "reference_questionnaires",
         sa.Column("population", sa.String(128), primary_key=True),
@@ -40,18 +43,6 @@ def upgrade() -> None:
         sa.Column("questionnaire", sa.String(64), primary_key=True),
         sa.Column("question_number", sa.Integer, primary_key=True),
         sa.Column("answer", sa.Integer, nullable=False),
-        sa.ForeignKeyConstraint(["population"], [f"{S}.reference_populations.population"], ondelete="CASCADE",
-                                name="fk_reference_questionnaires_population"),
-        sa.ForeignKeyConstraint(
-            ["questionnaire", "question_number"],
-            [f"{S}.questionnaire_items.questionnaire", f"{S}.questionnaire_items.question_number"],
-            name="fk_reference_questionnaires_item",
-        ),
-        sa.ForeignKeyConstraint(
-            ["questionnaire", "answer"],
-            [f"{S}.questionnaire_answer_codes.questionnaire", f"{S}.questionnaire_answer_codes.answer"],
-            name="fk_reference_questionnaires_answer_code",
-        ),
         schema=S,
     )
     context = op.get_context()
