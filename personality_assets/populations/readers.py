@@ -68,17 +68,31 @@ def detect_format(path: Path) -> str:
     )
 
 
-def _bad_row_error(path: Path, frame: pl.DataFrame, problem_columns: dict[str, pl.Expr], what: str) -> str:
-    """Message naming the first bad row (by file line) and column, with the total count."""
-    for column, is_bad in problem_columns.items():
-        bad = frame.filter(is_bad)
-        if bad.height:
-            row = bad.row(0, named=True)
-            return (
-                f"{path}: row {row['__row']}, column {column!r}: {what} (value {row[column]!r}); "
-                f"set skip_bad_rows to exclude such rows and count them instead"
-            )
-    raise AssertionError("no bad row found")  # pragma: no cover - callers check first
+def _without_bad_rows(
+    path: Path, parsed: pl.DataFrame, problems: dict[str, dict[str, pl.Expr]], skip_bad_rows: bool,
+    exclusions: Exclusions,
+) -> pl.DataFrame:
+    """Raise on the first bad row (naming file, row and column), or drop and count the bad rows.
+
+    ``problems`` maps a description ("answer out of range") to a check expression per column.
+    """
+    any_bad = pl.any_horizontal(expr for checks in problems.values() for expr in checks.values())
+    bad_count = int(parsed.select(any_bad.sum()).item())
+    if not bad_count:
+        return parsed
+    if skip_bad_rows:
+        exclusions.add("bad rows (skipped)", bad_count)
+        return parsed.filter(~any_bad)
+    for what, checks in problems.items():
+        for column, is_bad in checks.items():
+            bad = parsed.filter(is_bad)
+            if bad.height:
+                row = bad.row(0, named=True)
+                raise PopulationFileError(
+                    f"{path}: row {row['__row']}, column {column!r}: {what} (value {row[column]!r}); "
+                    f"set skip_bad_rows to exclude such rows and count them instead"
+                )
+    raise AssertionError("a bad row was counted but not found")  # pragma: no cover
 
 
 def read_open_psychometrics(
@@ -122,15 +136,7 @@ def read_open_psychometrics(
                 code: pl.col(f"__{code}").is_not_null() & ~pl.col(f"__{code}").is_in(valid_answers) for code in codes
             },
         }
-        any_bad = pl.any_horizontal(expr for checks in problems.values() for expr in checks.values())
-        bad_count = int(parsed.select(any_bad.sum()).item())
-        if bad_count:
-            if not skip_bad_rows:
-                for what, checks in problems.items():
-                    if parsed.select(pl.any_horizontal(*checks.values()).any()).item():
-                        raise PopulationFileError(_bad_row_error(path, parsed, checks, what))
-            exclusions.add("bad rows (skipped)", bad_count)
-            parsed = parsed.filter(~any_bad)
+        parsed = _without_bad_rows(path, parsed, problems, skip_bad_rows, exclusions)
         if ipc_filter:
             keep = pl.col("IPC") == "1"
             exclusions.add("IPC != 1", int(parsed.select((~keep).sum()).item()))
@@ -206,14 +212,7 @@ def _validate_long(path, raw, questionnaire: Questionnaire, exclusions, skip_bad
             "answer": pl.col("__answer").is_not_null() & ~pl.col("__answer").is_in(list(questionnaire.answer_codes))
         },
     }
-    any_bad = pl.any_horizontal(expr for checks in problems.values() for expr in checks.values())
-    if parsed.select(any_bad.any()).item():
-        if not skip_bad_rows:
-            for what, checks in problems.items():
-                if parsed.select(pl.any_horizontal(*checks.values()).any()).item():
-                    raise PopulationFileError(_bad_row_error(path, parsed, checks, what))
-        exclusions.add("bad rows (skipped)", int(parsed.select(any_bad.sum()).item()))
-        parsed = parsed.filter(~any_bad)
+    parsed = _without_bad_rows(path, parsed, problems, skip_bad_rows, exclusions)
 
     duplicated = pl.struct("__personality_id", "__question_number").is_duplicated()
     duplicates = parsed.filter(duplicated)
