@@ -10,6 +10,7 @@ setup(
     package_data={
         "personality_assets": [
             "questionnaires/definitions/*",
+            "llm/models.yaml",
             "db/migrations/*.mako",
             "db/migrations/*_versions/*.py",
         ]
@@ -25,6 +26,11 @@ setup(
         # We write parquet ourselves (no dagster-polars IO manager), so polars 2 is fine.
         "polars>=1.30,<3",
         "numpy>=1.26",
+        "pyyaml>=6",
+        "openai>=1.50",
+        "boto3>=1.35",
+        "tenacity>=8.2",
+        "pydantic>=2.6",
     ],
-    extras_require={"test": ["pytest>=8", "pytest-xdist>=3.5"]},
+    extras_require={"test": ["pytest>=8", "pytest-xdist>=3.5", "aiohttp>=3.9"]},
 )

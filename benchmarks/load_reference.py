@@ -70,7 +70,7 @@ def child_load(engine: str, path: str, pg_url: str) -> dict:
 
 
 def child_bare_copy(pg_url: str) -> dict:
-    """Export the loaded rows (untimed), empty the table, then time one bare COPY of them back."""
+    """Export the loaded rows (untimed), truncate the table, then time one bare COPY of them back."""
     from personality_assets.db.engine import reference_transaction
     from personality_assets.db.models import ReferenceQuestionnaire
     from personality_assets.populations.load import ANSWER_COLUMNS
@@ -86,7 +86,8 @@ def child_bare_copy(pg_url: str) -> dict:
         ) as copy:
             for block in copy:
                 handle.write(block)
-        cursor.execute(f"DELETE FROM {table} WHERE population = '{POPULATION}'")
+        # TRUNCATE, not DELETE: the COPY must go into a clean table and index, as the load did.
+        cursor.execute(f"TRUNCATE {table}")
     with reference_transaction(target) as connection:
         cursor = connection.connection.driver_connection.cursor()
         start = time.perf_counter()

@@ -3,12 +3,12 @@
 import dagster as dg
 
 from personality_assets.assets import reference
-from personality_assets.resources import ResearchDatabase
+from personality_assets.resources import ResearchDatabase, default_llm_resource
 from personality_assets.sensors import load_population_job, population_drop_sensor
 
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules([reference]),
     jobs=[load_population_job],
     sensors=[population_drop_sensor],
-    resources={"research_db": ResearchDatabase()},
+    resources={"research_db": ResearchDatabase(), "llm": default_llm_resource()},
 )

@@ -1,12 +1,19 @@
 """Dagster resources."""
 
 
+import os
+from pathlib import Path
+
+import dagster as dg
 from dagster import ConfigurableResource, InitResourceContext
 from pydantic import Field
 
 from personality_assets import settings
 from personality_assets.db import migrate
 from personality_assets.db.engine import DatabaseTarget
+from personality_assets.llm.config import ModelsConfig, load_models_config
+from personality_assets.llm.engine import CallEngine, Providers
+from personality_assets.llm.providers import BedrockProvider, OpenAIProvider, SimulatedProvider
 
 
 class ResearchDatabase(ConfigurableResource):
@@ -35,3 +42,45 @@ class ResearchDatabase(ConfigurableResource):
     def setup_for_execution(self, context: InitResourceContext) -> None:
         if self.auto_migrate:
             migrate.upgrade(self.target)
+
+
+class LLMEngineResource(ConfigurableResource):
+    """The call engine with its providers and the models configuration. Assets call
+    ``llm.engine(context, research_db)`` and then ``.run(requests, persist=...)``."""
+
+    openai: OpenAIProvider
+    bedrock: BedrockProvider
+    simulated: SimulatedProvider
+    models_file: str | None = Field(default=None, description="default $PERSONALITY_ASSETS_MODELS_FILE, merged "
+                                    "over the package's models.yaml")
+    cache: bool | None = Field(default=None, description="force the response cache on/off; default per model")
+    progress_every_s: float = Field(default=10.0, description="seconds between progress lines in the log")
+
+    def models(self) -> ModelsConfig:
+        return load_models_config(Path(self.models_file) if self.models_file else None)
+
+    def engine(self, context, research_db: ResearchDatabase | None = None) -> CallEngine:
+        return CallEngine(
+            self.models(),
+            Providers(openai=self.openai, bedrock=self.bedrock, simulated=self.simulated),
+            target=research_db.target if research_db is not None else None,
+            log=context.log,
+            run_id=context.run.run_id if hasattr(context, "run") else None,
+            progress_every_s=self.progress_every_s,
+            cache=self.cache,
+        )
+
+
+def default_llm_resource() -> LLMEngineResource:
+    """Secrets and endpoints from the environment, as Dagster EnvVars (never stored in config).
+    An EnvVar is only bound when its variable is set, so the offline default needs none."""
+
+    def env(name: str):
+        return dg.EnvVar(name) if os.environ.get(name) else None
+
+    return LLMEngineResource(
+        openai=OpenAIProvider(api_key=env("OPENAI_API_KEY"), base_url=env("OPENAI_BASE_URL")),
+        bedrock=BedrockProvider(region_name=env("AWS_REGION"), profile_name=env("AWS_PROFILE"),
+                                endpoint_url=env("PERSONALITY_ASSETS_BEDROCK_ENDPOINT_URL")),
+        simulated=SimulatedProvider(),
+    )

@@ -245,3 +245,30 @@ class ExperimentRequestMetadata(ExperimentBase):
     request_metadata: Mapped[dict | None] = mapped_column(JSONDocument)
     created: Mapped[datetime] = _created()
 
+
+
+class LLMCall(ExperimentBase):
+    """Every model call (one row per request, after its retries) with tokens, latency, cost and
+    status. Successful rows double as the response cache, looked up by ``cache_key``."""
+
+    __tablename__ = "llm_calls"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created: Mapped[datetime] = _created()
+    run_id: Mapped[str | None] = mapped_column(String(64))
+    model: Mapped[str] = mapped_column(String(128))
+    provider: Mapped[str] = mapped_column(String(32))
+    provider_model_id: Mapped[str] = mapped_column(String(256))
+    purpose: Mapped[str] = mapped_column(String(32))
+    cache_key: Mapped[str] = mapped_column(String(64), index=True)
+    tag: Mapped[str | None] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16))  # ok | invalid | failed
+    attempts: Mapped[int] = mapped_column(Integer)
+    input_tokens: Mapped[int] = mapped_column(Integer)
+    output_tokens: Mapped[int] = mapped_column(Integer)
+    latency_ms: Mapped[float] = mapped_column(Float)
+    cost_usd: Mapped[float] = mapped_column(Float)
+    simulated: Mapped[bool] = mapped_column(Boolean)
+    error: Mapped[str | None] = mapped_column(Text)
+    response_text: Mapped[str | None] = mapped_column(Text)
+    request_json: Mapped[dict | None] = mapped_column(JSONDocument)
+    response_json: Mapped[dict | None] = mapped_column(JSONDocument)

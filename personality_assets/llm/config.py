@@ -1,0 +1,95 @@
+"""The models configuration: which model key means which provider, model id, prices and limits.
+
+Read from the package's ``models.yaml``, then a user file ($PERSONALITY_ASSETS_MODELS_FILE)
+merged over it entry by entry, then single fields from the environment
+(``PERSONALITY_ASSETS_MODEL_<KEY>_<FIELD>``, e.g. ``PERSONALITY_ASSETS_MODEL_GPT4O_RPM=500``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+PACKAGE_MODELS_FILE = Path(__file__).with_name("models.yaml")
+MODELS_FILE_ENV = "PERSONALITY_ASSETS_MODELS_FILE"
+FIELD_ENV_PREFIX = "PERSONALITY_ASSETS_MODEL_"
+
+Provider = Literal["openai", "bedrock", "simulated"]
+
+
+class ModelConfigError(ValueError):
+    """The models configuration is invalid, or a model key is unknown."""
+
+
+class ModelConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key: str
+    provider: Provider
+    model_id: str
+    temperature: float = Field(1.0, ge=0, le=2)
+    top_p: float = Field(1.0, gt=0, le=1)
+    max_tokens: int = Field(2048, gt=0)
+    price_input_per_million: float = Field(0.0, ge=0)
+    price_output_per_million: float = Field(0.0, ge=0)
+    rpm: int | None = Field(None, gt=0, description="requests per minute; None = unlimited")
+    tpm: int | None = Field(None, gt=0, description="tokens (in + out) per minute; None = unlimited")
+    max_concurrency: int = Field(8, gt=0)
+    cache: bool = Field(False, description="reuse a stored response for an identical request")
+    timeout_seconds: float = Field(120.0, gt=0)
+    max_attempts: int = Field(5, gt=0, description="attempts per request, for transient errors and invalid output")
+
+    def cost(self, input_tokens: int, output_tokens: int) -> float:
+        return (input_tokens * self.price_input_per_million + output_tokens * self.price_output_per_million) / 1e6
+
+
+class ModelsConfig(BaseModel):
+    default_model: str
+    models: dict[str, ModelConfig]
+
+    def get(self, key: str | None) -> ModelConfig:
+        key = key or self.default_model
+        if key not in self.models:
+            raise ModelConfigError(f"unknown model key {key!r}; configured: {sorted(self.models)}")
+        return self.models[key]
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        content = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ModelConfigError(f"{path}: cannot read the models configuration: {exc}") from exc
+    if not isinstance(content, dict):
+        raise ModelConfigError(f"{path}: expected a mapping with default_model and models")
+    return content
+
+
+def load_models_config(path: Path | None = None, environ: dict[str, str] | None = None) -> ModelsConfig:
+    environ = os.environ if environ is None else environ
+    raw = _read_yaml(PACKAGE_MODELS_FILE)
+    user_file = path or (Path(environ[MODELS_FILE_ENV]) if environ.get(MODELS_FILE_ENV) else None)
+    sources = [str(PACKAGE_MODELS_FILE)]
+    if user_file:
+        user = _read_yaml(user_file)
+        sources.append(str(user_file))
+        raw["default_model"] = user.get("default_model", raw["default_model"])
+        for key, entry in (user.get("models") or {}).items():
+            raw["models"][key] = {**raw["models"].get(key, {}), **(entry or {})}
+    for name, value in environ.items():
+        if name.startswith(FIELD_ENV_PREFIX):
+            rest = name[len(FIELD_ENV_PREFIX):].lower()
+            key = next((k for k in sorted(raw["models"], key=len, reverse=True) if rest.startswith(k + "_")), None)
+            if key is None:
+                raise ModelConfigError(f"{name}: no configured model key matches; keys: {sorted(raw['models'])}")
+            raw["models"][key][rest[len(key) + 1:]] = value
+    try:
+        return ModelsConfig(
+            default_model=raw["default_model"],
+            models={key: ModelConfig(key=key, **entry) for key, entry in raw["models"].items()},
+        )
+    except ValidationError as exc:
+        raise ModelConfigError(f"invalid models configuration ({' + '.join(sources)}, environment): {exc}") from exc

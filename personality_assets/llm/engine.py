@@ -1,0 +1,358 @@
+"""The call engine: every model call of the project goes through :meth:`CallEngine.run`.
+
+Per model: ``max_concurrency`` workers, a strict RPM/TPM limiter shared by them, retries with
+exponential backoff and jitter (tenacity) on transient errors honouring ``Retry-After``, a
+per-request timeout, pydantic validation of JSON replies (an invalid reply is retried with the
+validation error fed back), the response cache, cost accounting, progress in the log, and
+totals for the materialisation metadata. Errors only the user can fix stop the batch with a
+message that says what to do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import statistics
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+from pydantic import ValidationError
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+
+from personality_assets.db.engine import DatabaseTarget
+from personality_assets.llm.config import ModelConfig, ModelsConfig
+from personality_assets.llm.ratelimit import SlidingWindowLimiter
+from personality_assets.llm.store import Persist, ResultWriter, lookup_cached
+from personality_assets.llm.types import (
+    ChatRequest,
+    InvalidOutput,
+    PermanentError,
+    ProviderReply,
+    TransientError,
+    UserActionRequired,
+)
+
+# Typical reply lengths, for estimates and token budgeting before the real usage is known.
+TYPICAL_OUTPUT_TOKENS = {"chat": 200, "persona": 450, "questionnaire": 350, "journal": 500, "judge": 150}
+
+
+@dataclass
+class CallResult:
+    request: ChatRequest
+    model: ModelConfig
+    cache_key: str
+    status: str  # ok | invalid | failed
+    text: str | None = None
+    parsed: Any = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    latency_s: float = 0.0
+    attempts: int = 0
+    cached: bool = False
+    simulated: bool = False
+    error: str | None = None
+    raw_request: dict | None = None
+    raw_response: dict | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+@dataclass
+class RunSummary:
+    calls: int = 0
+    ok: int = 0
+    failed: int = 0
+    invalid: int = 0
+    cached: int = 0
+    attempts: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    wall_s: float = 0.0
+    latencies: list[float] = field(default_factory=list, repr=False)
+    errors: Counter = field(default_factory=Counter)
+
+    def add(self, result: CallResult) -> None:
+        self.calls += 1
+        self.cached += result.cached
+        self.ok += result.status == "ok"
+        self.failed += result.status == "failed"
+        self.invalid += result.status == "invalid"
+        self.attempts += result.attempts
+        self.input_tokens += result.input_tokens
+        self.output_tokens += result.output_tokens
+        self.cost_usd += result.cost_usd
+        if not result.cached:
+            self.latencies.append(result.latency_s)
+        if result.error and not result.ok:
+            self.errors[result.error.split(":")[0][:80]] += 1
+
+    def latency_quantile(self, q: float) -> float:
+        if not self.latencies:
+            return 0.0
+        return statistics.quantiles(self.latencies, n=100, method="inclusive")[int(q * 100) - 1] if len(
+            self.latencies) > 1 else self.latencies[0]
+
+    def metadata(self) -> dict[str, Any]:
+        """Totals for a Dagster materialisation."""
+        return {
+            "llm_calls": self.calls, "llm_ok": self.ok, "llm_failed": self.failed, "llm_invalid": self.invalid,
+            "llm_cached": self.cached, "llm_attempts": self.attempts, "llm_input_tokens": self.input_tokens,
+            "llm_output_tokens": self.output_tokens, "llm_cost_usd": round(self.cost_usd, 6),
+            "llm_latency_p50_s": round(self.latency_quantile(0.5), 4),
+            "llm_latency_p95_s": round(self.latency_quantile(0.95), 4),
+            "llm_wall_s": round(self.wall_s, 2),
+            "llm_failure_reasons": dict(self.errors),
+        }  # fmt: skip
+
+
+class Providers:
+    """The provider objects by name (the Dagster resources, or plain instances in tests)."""
+
+    def __init__(self, **providers: Any):
+        self._providers = providers
+
+    def get(self, name: str):
+        if name not in self._providers or self._providers[name] is None:
+            raise UserActionRequired(f"provider {name!r} is not configured; configured: {sorted(self._providers)}")
+        return self._providers[name]
+
+
+class CallEngine:
+    def __init__(
+        self,
+        models: ModelsConfig,
+        providers: Providers,
+        target: DatabaseTarget | None = None,
+        log: logging.Logger | Any = None,
+        run_id: str | None = None,
+        progress_every_s: float = 10.0,
+        rate_window_s: float = 60.0,  # tests shorten it; limits are per minute
+        feedback_on_invalid: bool = True,
+        cache: bool | None = None,  # None: each model's own setting
+    ):
+        self.models, self.providers, self.target = models, providers, target
+        self.log = log or logging.getLogger(__name__)
+        self.run_id, self.progress_every_s, self.rate_window_s = run_id, progress_every_s, rate_window_s
+        self.feedback_on_invalid, self.cache = feedback_on_invalid, cache
+
+    # --- estimate --------------------------------------------------------------------------------
+
+    def estimate(self, requests: Sequence[ChatRequest]) -> pl.DataFrame:
+        """What a batch will do before any call: calls, cache hits, tokens and cost per model."""
+        rows = []
+        cached = self._cached(requests)
+        for request in requests:
+            model = self.models.get(request.model)
+            hit = request.cache_key(model) in cached
+            out_tokens = min(request.parameters(model)["max_tokens"], TYPICAL_OUTPUT_TOKENS[request.purpose])
+            in_tokens = request.estimated_input_tokens()
+            rows.append({"model": model.key, "provider": model.provider, "calls": 0 if hit else 1, "cached": int(hit),
+                         "input_tokens": 0 if hit else in_tokens, "output_tokens": 0 if hit else out_tokens,
+                         "cost_usd": 0.0 if hit else model.cost(in_tokens, out_tokens)})  # fmt: skip
+        if not rows:
+            return pl.DataFrame(schema={"model": pl.String, "calls": pl.Int64, "cost_usd": pl.Float64})
+        return (
+            pl.DataFrame(rows)
+            .group_by("model", "provider")
+            .agg(pl.col("calls", "cached", "input_tokens", "output_tokens", "cost_usd").sum())
+            .with_columns(pl.col("cost_usd").round(4))
+            .sort("model")
+        )
+
+    # --- run -------------------------------------------------------------------------------------
+
+    def run(self, requests: Sequence[ChatRequest], persist: Persist | None = None,
+            on_result: Callable[[CallResult], None] | None = None) -> RunSummary:  # fmt: skip
+        """Make every request; each result is stored (and ``persist`` called in the same
+        transaction) as soon as it is final. Returns the totals."""
+        writer = ResultWriter(self.target, persist, self.run_id) if self.target is not None else None
+        try:
+            summary = asyncio.run(self._run(list(requests), writer, on_result))
+        finally:
+            if writer is not None:
+                writer.close()
+        return summary
+
+    def _uses_cache(self, model: ModelConfig) -> bool:
+        return self.target is not None and (model.cache if self.cache is None else self.cache)
+
+    def _cached(self, requests: Sequence[ChatRequest]) -> dict[str, dict]:
+        keys = [r.cache_key(m) for r in requests if self._uses_cache(m := self.models.get(r.model))]
+        return lookup_cached(self.target, keys) if keys else {}
+
+    async def _run(self, requests, writer, on_result) -> RunSummary:
+        started = time.perf_counter()
+        summary = RunSummary()
+        models = {r.model: self.models.get(r.model) for r in requests}  # unknown keys fail before any call
+        for model in {m.key: m for m in models.values()}.values():
+            if model.provider != "simulated":
+                self.providers.get(model.provider)
+
+        def finish(result: CallResult) -> None:
+            summary.add(result)
+            if writer is not None:
+                writer.put(result)
+            if on_result is not None:
+                on_result(result)
+
+        cached = self._cached(requests)
+        queues: dict[str, asyncio.Queue] = {}
+        for request in requests:
+            model = models[request.model]
+            key = request.cache_key(model)
+            if key in cached:
+                finish(self._from_cache(request, model, key, cached[key]))
+            else:
+                queues.setdefault(model.key, asyncio.Queue()).put_nowait((request, key))
+        total = len(requests)
+        self.log.info(f"{total:,} requests: {summary.cached:,} from cache, {total - summary.cached:,} to call "
+                      f"({', '.join(f'{k}: {q.qsize():,}' for k, q in queues.items()) or 'none'})")
+
+        stop = asyncio.Event()
+        fatal: list[BaseException] = []
+        workers = []
+        for key, work in queues.items():
+            model = self.models.get(key)
+            limiter = SlidingWindowLimiter(model.rpm, model.tpm, self.rate_window_s)
+            provider = self.providers.get(model.provider)
+            for _ in range(min(model.max_concurrency, work.qsize())):
+                workers.append(asyncio.create_task(self._worker(work, model, provider, limiter, finish, stop, fatal)))
+        progress = asyncio.create_task(self._progress(summary, total, started))
+        try:
+            await asyncio.gather(*workers)
+        finally:
+            progress.cancel()
+        summary.wall_s = time.perf_counter() - started
+        self._log_progress(summary, total, started, final=True)
+        if fatal:
+            raise fatal[0]
+        return summary
+
+    async def _worker(self, work, model, provider, limiter, finish, stop, fatal) -> None:
+        while not stop.is_set():
+            try:
+                request, key = work.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            try:
+                finish(await self._call(request, key, model, provider, limiter))
+            except UserActionRequired as exc:
+                fatal.append(exc)
+                stop.set()  # nothing else can succeed until the user acts
+
+    async def _call(self, request: ChatRequest, key: str, model: ModelConfig, provider, limiter) -> CallResult:
+        result = CallResult(request=request, model=model, cache_key=key, status="failed")
+        messages = request.messages
+        started = time.perf_counter()
+
+        async def attempt() -> tuple[ProviderReply, Any]:
+            nonlocal messages
+            result.attempts += 1
+            this_request = request if messages is request.messages else _with_messages(request, messages)
+            reserved = this_request.estimated_input_tokens() + TYPICAL_OUTPUT_TOKENS[request.purpose]
+            event = await limiter.acquire(reserved)
+            try:
+                reply = await asyncio.wait_for(provider.call(this_request, model), model.timeout_seconds + 5)
+            except TimeoutError:
+                raise TransientError(f"timeout after {model.timeout_seconds}s") from None
+            limiter.settle(event, reply.input_tokens + reply.output_tokens)
+            result.input_tokens += reply.input_tokens
+            result.output_tokens += reply.output_tokens
+            result.raw_request, result.raw_response, result.text = reply.raw_request, reply.raw_response, reply.text
+            result.simulated = reply.simulated
+            if request.response_model is None:
+                return reply, None
+            try:
+                return reply, request.response_model.model_validate_json(_strip_fences(reply.text))
+            except ValidationError as exc:
+                problem = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'reply'}: {e['msg']}" for e in exc.errors()[:5])
+                if self.feedback_on_invalid:
+                    messages = (*request.messages, ("assistant", reply.text),
+                                ("user", f"That reply was not valid: {problem}. Reply again with only the JSON "
+                                         f"object, matching this schema: {request.json_schema()}"))
+                raise InvalidOutput(problem) from None
+
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(model.max_attempts),
+            wait=_wait_honouring_retry_after,
+            retry=retry_if_exception_type((TransientError, InvalidOutput)),
+            reraise=True,
+        )
+        try:
+            _, parsed = await retrying(attempt)
+            result.status, result.parsed = "ok", parsed
+        except InvalidOutput as exc:
+            result.status, result.error = "invalid", f"invalid output after {result.attempts} attempts: {exc}"
+        except TransientError as exc:
+            if exc.unreachable:
+                raise UserActionRequired(f"{model.provider} endpoint unreachable for model {model.key!r}: {exc}. "
+                                         f"Check base_url / endpoint_url and that the server runs.") from None
+            result.error = f"gave up after {result.attempts} attempts: {exc}"
+        except PermanentError as exc:
+            result.error = f"not retried: {exc}"
+        result.latency_s = time.perf_counter() - started
+        result.cost_usd = model.cost(result.input_tokens, result.output_tokens)
+        return result
+
+    def _from_cache(self, request, model, key, row) -> CallResult:
+        parsed = None
+        if request.response_model is not None:
+            parsed = request.response_model.model_validate_json(_strip_fences(row["response_text"]))
+        return CallResult(request=request, model=model, cache_key=key, status="ok", text=row["response_text"],
+                          parsed=parsed, cached=True, simulated=row["simulated"], raw_response=row["response_json"],
+                          error=None)  # fmt: skip
+
+    async def _progress(self, summary: RunSummary, total: int, started: float) -> None:
+        while True:
+            await asyncio.sleep(self.progress_every_s)
+            self._log_progress(summary, total, started)
+
+    def _log_progress(self, summary: RunSummary, total: int, started: float, final: bool = False) -> None:
+        elapsed = max(time.perf_counter() - started, 1e-9)
+        called = summary.calls - summary.cached
+        rate = called / elapsed
+        remaining = total - summary.calls
+        eta = f"{remaining / rate:,.0f}s" if rate > 0 and remaining else "-"
+        self.log.info(
+            f"{'done: ' if final else ''}{summary.calls:,}/{total:,} ({100 * summary.calls / max(total, 1):.0f}%), "
+            f"{rate:,.1f} calls/s, ETA {eta}, failed {summary.failed + summary.invalid:,}, "
+            f"tokens {summary.input_tokens:,} in / {summary.output_tokens:,} out, ${summary.cost_usd:,.4f}"
+        )
+
+
+_backoff = wait_exponential_jitter(initial=0.5, max=30, jitter=0.5)
+
+
+def _wait_honouring_retry_after(retry_state) -> float:
+    """The server's Retry-After when it gave one (plus up to 10% jitter), else exponential backoff."""
+    exc = retry_state.outcome.exception()
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        return retry_after * (1 + random.random() * 0.1)
+    if isinstance(exc, InvalidOutput):
+        return 0.0  # a new answer, not a busy server: no need to wait
+    return _backoff(retry_state)
+
+
+def _with_messages(request: ChatRequest, messages) -> ChatRequest:
+    from dataclasses import replace
+
+    return replace(request, messages=messages)
+
+
+def _strip_fences(text: str) -> str:
+    """Models often wrap JSON in ```json fences; take what is inside."""
+    text = text.strip()
+    if text.startswith("```"):
+        text = text.split("\n", 1)[1] if "\n" in text else text[3:]
+        text = text.rsplit("```", 1)[0]
+    return text.strip()

@@ -1,0 +1,109 @@
+"""Where call results go: ``llm_calls`` (accounting and the response cache), written by one
+background thread that commits whatever has arrived in one transaction (group commit).
+
+A caller's own rows for a result (answers, request metadata) are written by ``persist`` in the
+same transaction as the result's ``llm_calls`` row, so a killed run keeps every result that
+was committed and nothing half of one.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Connection, insert, select
+
+from personality_assets.db.engine import DatabaseTarget, experiment_transaction
+from personality_assets.db.models import LLMCall
+
+if TYPE_CHECKING:
+    from personality_assets.llm.engine import CallResult
+
+Persist = Callable[[Connection, "CallResult"], None]
+_STOP = object()
+
+
+def lookup_cached(target: DatabaseTarget, cache_keys: Iterable[str]) -> dict[str, dict]:
+    """The latest successful call for each key that has one."""
+    keys = sorted(set(cache_keys))
+    found: dict[str, dict] = {}
+    table = LLMCall.__table__
+    with experiment_transaction(target) as connection:
+        for start in range(0, len(keys), 500):
+            rows = connection.execute(
+                select(table.c.cache_key, table.c.response_text, table.c.response_json, table.c.input_tokens,
+                       table.c.output_tokens, table.c.simulated, table.c.id)
+                .where(table.c.cache_key.in_(keys[start:start + 500]), table.c.status == "ok")
+                .order_by(table.c.id)
+            ).mappings()  # fmt: skip
+            for row in rows:
+                found[row["cache_key"]] = dict(row)
+    return found
+
+
+def call_row(result: CallResult, run_id: str | None) -> dict:
+    return {
+        "run_id": run_id, "model": result.model.key, "provider": result.model.provider,
+        "provider_model_id": result.model.model_id, "purpose": result.request.purpose, "cache_key": result.cache_key,
+        "tag": None if result.request.tag is None else str(result.request.tag)[:128], "status": result.status,
+        "attempts": result.attempts, "input_tokens": result.input_tokens, "output_tokens": result.output_tokens,
+        "latency_ms": result.latency_s * 1000, "cost_usd": result.cost_usd, "simulated": result.simulated,
+        "error": result.error, "response_text": result.text, "request_json": result.raw_request,
+        "response_json": result.raw_response,
+    }  # fmt: skip
+
+
+class ResultWriter:
+    """Background thread: takes results from a queue and commits them in groups."""
+
+    def __init__(self, target: DatabaseTarget, persist: Persist | None = None, run_id: str | None = None,
+                 max_group: int = 500):  # fmt: skip
+        self.target, self.persist, self.run_id, self.max_group = target, persist, run_id, max_group
+        self._queue: queue.Queue = queue.Queue()
+        self._error: BaseException | None = None
+        self.written = 0
+        self._thread = threading.Thread(target=self._loop, name="llm-result-writer", daemon=True)
+        self._thread.start()
+
+    def put(self, result: CallResult) -> None:
+        if self._error is not None:
+            raise RuntimeError(f"storing results failed: {self._error!r}") from self._error
+        self._queue.put(result)
+
+    def close(self) -> None:
+        """Write everything queued, stop the thread, and raise if a write failed."""
+        self._queue.put(_STOP)
+        self._thread.join()
+        if self._error is not None:
+            raise RuntimeError(f"storing results failed: {self._error!r}") from self._error
+
+    def _loop(self) -> None:
+        stopping = False
+        while not stopping:
+            group = [self._queue.get()]
+            while len(group) < self.max_group:
+                try:
+                    group.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            if _STOP in group:
+                stopping = True
+                group = [item for item in group if item is not _STOP]
+            if not group or self._error is not None:
+                continue
+            try:
+                self._write(group)
+            except BaseException as exc:  # noqa: BLE001 - reported to the caller by put()/close()
+                self._error = exc
+
+    def _write(self, group: list) -> None:
+        with experiment_transaction(self.target) as connection:
+            rows = [call_row(result, self.run_id) for result in group if not result.cached]
+            if rows:
+                connection.execute(insert(LLMCall), rows)
+            if self.persist is not None:
+                for result in group:
+                    self.persist(connection, result)
+        self.written += len(group)

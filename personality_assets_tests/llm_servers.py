@@ -1,0 +1,426 @@
+"""Local fake LLM servers that the real SDK clients talk to over real HTTP on 127.0.0.1.
+
+* ``FakeOpenAIServer``  - OpenAI Chat Completions (``POST /v1/chat/completions``) for the ``openai`` SDK:
+  ``OpenAI(base_url=server.base_url, api_key="test")``.
+* ``FakeBedrockServer`` - AWS Bedrock Runtime *Converse* (``POST /model/{modelId}/converse``) for boto3:
+  ``boto3.client("bedrock-runtime", endpoint_url=server.url, region_name="us-east-1", ...)``.
+
+Each server runs aiohttp on its own asyncio loop in a daemon thread, bound to 127.0.0.1 on a free port.
+Per-request work is kept minimal (no access log, one small dict appended to ``requests``), so a
+benchmark can push several hundred requests per second through it.
+
+Switches (plain attributes, or ``configure(**kw)``; settable while the server runs):
+
+``latency``       seconds slept before every reply (default 0).
+``fault_rate``    probability (0..1) that a request gets a fault drawn from ``fault_kinds``; drawn from a
+                  seeded ``random.Random`` so a run with the same request order is reproducible.
+``fault_kinds``   kinds drawn by ``fault_rate`` (default ``["429", "500"]``; any kind below is allowed).
+``retry_after``   seconds announced in ``Retry-After`` (and ``retry-after-ms`` for OpenAI) on 429s.
+``hang_seconds``  how long a ``"hang"`` request sleeps before replying normally (default 30).
+``reply``         ``(request_json) -> str`` giving the assistant text; a non-str result is JSON-encoded.
+                  Default: ``json.dumps({"echo": <last user message text>})``.
+
+``fail_next(n, kind)`` queues ``kind`` for the next ``n`` requests (before ``fault_rate`` applies). Kinds:
+``"429"`` throttled, ``"500"`` server error, ``"403"`` access denied, ``"400"`` validation error,
+``"hang"`` sleep ``hang_seconds`` then reply (``stop()`` wakes it), ``"malformed"`` 200 whose content is
+not valid JSON, ``"bad_json_shape"`` 200 whose content is ``{"unexpected": true}``.
+
+``requests`` logs every request as ``{"time": time.monotonic() at arrival, "path", "json", "headers"
+(lower-case keys), "fault": kind or None}``; ``request_count`` is its length. ``reset()`` clears the log,
+the queued faults and restores the switches given to the constructor (and re-seeds the fault draw).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import unquote
+
+import pytest
+from aiohttp import web
+
+__all__ = [
+    "FAULT_KINDS",
+    "FakeBedrockServer",
+    "FakeLLMServer",
+    "FakeOpenAIServer",
+    "bedrock_server",
+    "default_reply",
+    "last_user_text",
+    "openai_server",
+]
+
+FAULT_KINDS = frozenset({"429", "500", "403", "400", "hang", "malformed", "bad_json_shape"})
+MALFORMED_CONTENT = '{"answer": "this reply was cut off mid-way, "score": '
+BAD_SHAPE_CONTENT = '{"unexpected": true}'
+_SWITCHES = ("latency", "fault_rate", "fault_kinds", "retry_after", "hang_seconds", "reply")
+_JSON = "application/json"
+
+
+def _text_of(content: Any) -> str:
+    """Text of an OpenAI content (str or list of parts) or a Bedrock content block list."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return ""
+
+
+def last_user_text(request_json: dict) -> str:
+    """The last user message's text, for both the OpenAI and the Bedrock Converse request shapes."""
+    for message in reversed(request_json.get("messages") or ()):
+        if isinstance(message, dict) and message.get("role") == "user":
+            return _text_of(message.get("content"))
+    return ""
+
+
+def default_reply(request_json: dict) -> str:
+    return json.dumps({"echo": last_user_text(request_json)})
+
+
+def _estimate_tokens(text: str) -> int:
+    return len(text) // 4 + 1
+
+
+def _format_seconds(seconds: float) -> str:
+    return format(float(seconds), "g")
+
+
+class FakeLLMServer:
+    """Shared machinery: the background loop, the switches, the request log and fault selection."""
+
+    def __init__(
+        self,
+        *,
+        latency: float = 0.0,
+        fault_rate: float = 0.0,
+        fault_kinds: Iterable[str] = ("429", "500"),
+        retry_after: float = 0.05,
+        hang_seconds: float = 30.0,
+        reply: Callable[[dict], Any] | None = None,
+        seed: int = 0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        shutdown_timeout: float = 0.5,
+    ) -> None:
+        self.host, self._requested_port, self.seed = host, port, seed
+        self.shutdown_timeout = shutdown_timeout
+        self._defaults = {
+            "latency": latency, "fault_rate": fault_rate, "fault_kinds": list(fault_kinds),
+            "retry_after": retry_after, "hang_seconds": hang_seconds, "reply": reply or default_reply,
+        }
+        self.requests: list[dict] = []
+        self._lock = threading.Lock()
+        self._pending: deque[str] = deque()
+        self._ids = itertools.count(1)
+        self._port: int | None = None
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._stopping: asyncio.Event | None = None
+        self.configure(**self._defaults)
+        self._rng = random.Random(seed)
+
+    # ----------------------------------------------------------------- switches and log
+    def configure(self, **switches: Any) -> FakeLLMServer:
+        unknown = set(switches) - set(_SWITCHES)
+        if unknown:
+            raise TypeError(f"unknown switch(es) {sorted(unknown)}; known: {list(_SWITCHES)}")
+        if "fault_kinds" in switches:
+            kinds = list(switches["fault_kinds"])
+            bad = set(kinds) - FAULT_KINDS
+            if bad or not kinds:
+                raise ValueError(f"fault_kinds must be a non-empty list among {sorted(FAULT_KINDS)}, got {kinds}")
+            switches["fault_kinds"] = kinds
+        if "fault_rate" in switches and not 0.0 <= switches["fault_rate"] <= 1.0:
+            raise ValueError(f"fault_rate must be within 0..1, got {switches['fault_rate']}")
+        if switches.get("reply", 1) is None:
+            switches["reply"] = default_reply
+        for name, value in switches.items():
+            setattr(self, name, value)
+        return self
+
+    def fail_next(self, n: int = 1, kind: str = "500") -> FakeLLMServer:
+        """The next ``n`` requests get fault ``kind`` (queued after any faults already pending)."""
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; known: {sorted(FAULT_KINDS)}")
+        with self._lock:
+            self._pending.extend([kind] * n)
+        return self
+
+    def reset(self) -> FakeLLMServer:
+        """Clear the request log and queued faults; restore the constructor's switches and seed."""
+        with self._lock:
+            self._pending.clear()
+            self._rng = random.Random(self.seed)
+            self.requests.clear()
+        return self.configure(**self._defaults)
+
+    @property
+    def request_count(self) -> int:
+        return len(self.requests)
+
+    def _next_fault(self) -> str | None:
+        if self._pending:
+            with self._lock:
+                if self._pending:
+                    return self._pending.popleft()
+        rate = self.fault_rate
+        if rate > 0.0:
+            with self._lock:
+                if self._rng.random() < rate:
+                    return self._rng.choice(self.fault_kinds)
+        return None
+
+    # ----------------------------------------------------------------- lifecycle
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError(f"{type(self).__name__} is not running; call start() first")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        return self.url
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> FakeLLMServer:
+        if self.running:
+            return self
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def serve() -> None:
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self._open(loop))
+            except BaseException as exc:  # noqa: BLE001 - handed to the starting thread
+                failure.append(exc)
+                ready.set()
+                loop.close()
+                return
+            ready.set()
+            try:
+                loop.run_forever()
+            finally:
+                loop.close()
+
+        self._thread = threading.Thread(target=serve, name=f"{type(self).__name__}:{id(self):x}", daemon=True)
+        self._thread.start()
+        if not ready.wait(10):
+            raise RuntimeError(f"{type(self).__name__} did not start within 10 s")
+        if failure:
+            self._thread.join()
+            self._thread = None
+            raise RuntimeError(f"{type(self).__name__} failed to start") from failure[0]
+        return self
+
+    async def _open(self, loop: asyncio.AbstractEventLoop) -> None:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        self._add_routes(app)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=self.shutdown_timeout)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self._requested_port, backlog=1024)
+        await site.start()
+        self._loop, self._runner, self._stopping = loop, runner, asyncio.Event()
+        self._port = runner.addresses[0][1]
+
+    async def _close(self) -> None:
+        self._stopping.set()  # wakes "hang" requests
+        await self._runner.cleanup()
+
+    def stop(self) -> None:
+        thread, loop = self._thread, self._loop
+        if thread is None:
+            return
+        if loop is not None and thread.is_alive():
+            try:
+                asyncio.run_coroutine_threadsafe(self._close(), loop).result(self.shutdown_timeout + 5)
+            finally:
+                loop.call_soon_threadsafe(loop.stop)
+                thread.join(5)
+        self._thread = self._loop = self._runner = self._stopping = None
+        self._port = None
+
+    def __enter__(self) -> FakeLLMServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        where = self.url if self._port is not None else "stopped"
+        return f"<{type(self).__name__} {where} requests={self.request_count}>"
+
+    # ----------------------------------------------------------------- request handling
+    def _add_routes(self, app: web.Application) -> None:
+        raise NotImplementedError
+
+    async def _receive(self, request: web.Request) -> tuple[dict, str | None, float]:
+        """Log the request, pick its fault and wait out the latency (and a hang)."""
+        arrived = time.monotonic()
+        body = await request.read()
+        try:
+            payload = json.loads(body) if body else {}
+        except ValueError:
+            payload = {"_unparsable_body": body.decode("utf-8", "replace")}
+        fault = self._next_fault()
+        self.requests.append({"time": arrived, "path": request.path, "json": payload,
+                              "headers": {k.lower(): v for k, v in request.headers.items()}, "fault": fault})
+        latency = self.latency
+        if latency > 0:
+            await asyncio.sleep(latency)
+        if fault == "hang":
+            try:
+                await asyncio.wait_for(self._stopping.wait(), self.hang_seconds)
+            except asyncio.TimeoutError:
+                pass
+        return payload, fault, arrived
+
+    def _assistant_text(self, payload: dict, fault: str | None) -> str:
+        if fault == "malformed":
+            return MALFORMED_CONTENT
+        if fault == "bad_json_shape":
+            return BAD_SHAPE_CONTENT
+        text = self.reply(payload)
+        return text if isinstance(text, str) else json.dumps(text)
+
+    @staticmethod
+    def _json(body: dict, status: int = 200, headers: dict | None = None) -> web.Response:
+        return web.Response(body=json.dumps(body).encode(), status=status, headers=headers, content_type=_JSON)
+
+
+class FakeOpenAIServer(FakeLLMServer):
+    """OpenAI-compatible ``POST /v1/chat/completions`` (also ``/chat/completions``); ``base_url`` ends in /v1."""
+
+    _ERRORS = {
+        "429": (429, "Rate limit reached for requests. Please try again later.", "requests", "rate_limit_exceeded"),
+        "500": (500, "The server had an error while processing your request. Sorry about that!", "server_error",
+                None),
+        "403": (403, "You don't have access to the model with the specified model ID.", "invalid_request_error",
+                "model_not_found"),
+        "400": (400, "Invalid request: the fake server was told to reject this request.", "invalid_request_error",
+                None),
+    }
+
+    @property
+    def base_url(self) -> str:
+        return self.url + "/v1"
+
+    def _add_routes(self, app: web.Application) -> None:
+        app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_post("/chat/completions", self._chat)
+
+    def _error(self, kind: str) -> web.Response:
+        status, message, error_type, code = self._ERRORS[kind]
+        headers = None
+        if kind == "429":
+            headers = {"Retry-After": _format_seconds(self.retry_after),
+                       "retry-after-ms": str(round(self.retry_after * 1000))}
+        return self._json({"error": {"message": message, "type": error_type, "param": None, "code": code}},
+                          status, headers)
+
+    async def _chat(self, request: web.Request) -> web.Response:
+        payload, fault, _ = await self._receive(request)
+        if fault in self._ERRORS:
+            return self._error(fault)
+        if payload.get("stream"):
+            return self._json({"error": {"message": "stream=true is not supported by FakeOpenAIServer",
+                                         "type": "invalid_request_error", "param": "stream", "code": None}}, 400)
+        try:
+            text = self._assistant_text(payload, fault)
+        except Exception as exc:  # noqa: BLE001 - a broken reply callable shows up as a 500 with its message
+            return self._json({"error": {"message": f"reply callable failed: {exc!r}", "type": "server_error",
+                                         "param": None, "code": None}}, 500)
+        prompt = "\n".join(_text_of(m.get("content")) for m in payload.get("messages") or () if isinstance(m, dict))
+        prompt_tokens, completion_tokens = _estimate_tokens(prompt), _estimate_tokens(text)
+        return self._json({
+            "id": f"chatcmpl-fake{next(self._ids)}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": payload.get("model") or "fake-model",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "logprobs": None,
+                         "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                      "total_tokens": prompt_tokens + completion_tokens},
+        })
+
+
+class FakeBedrockServer(FakeLLMServer):
+    """AWS Bedrock Runtime Converse: ``POST /model/{modelId}/converse`` with Bedrock-style errors."""
+
+    _ERRORS = {
+        "429": (429, "ThrottlingException", "Too many requests, please wait before trying again."),
+        "500": (500, "InternalServerException", "The server encountered an internal error."),
+        "403": (403, "AccessDeniedException", "You don't have access to the model with the specified model ID."),
+        "400": (400, "ValidationException", "The fake server was told to reject this request as invalid."),
+    }
+
+    def _add_routes(self, app: web.Application) -> None:
+        # A catch-all: the model id is taken from the raw path, so any percent-encoding (':' or an ARN's '/')
+        # survives exactly as the SDK sent it.
+        app.router.add_post("/model/{tail:.+}", self._converse)
+
+    def _error(self, kind: str, message: str | None = None) -> web.Response:
+        status, error_type, default_message = self._ERRORS[kind]
+        headers = {"x-amzn-ErrorType": error_type, "x-amzn-RequestId": f"fake-{next(self._ids)}"}
+        if kind == "429":
+            headers["Retry-After"] = _format_seconds(self.retry_after)
+        return self._json({"message": message or default_message}, status, headers)
+
+    async def _converse(self, request: web.Request) -> web.Response:
+        raw = request.raw_path.split("?", 1)[0]
+        if not raw.endswith("/converse"):
+            return web.Response(status=404, headers={"x-amzn-ErrorType": "UnknownOperationException"},
+                                body=b'{"message": "only /model/{modelId}/converse is faked"}', content_type=_JSON)
+        payload, fault, arrived = await self._receive(request)
+        payload.setdefault("modelId", unquote(raw[len("/model/"):-len("/converse")]))
+        if fault in self._ERRORS:
+            return self._error(fault)
+        if not payload.get("messages"):
+            return self._error("400", "A conversation must start with a user message.")
+        try:
+            text = self._assistant_text(payload, fault)
+        except Exception as exc:  # noqa: BLE001 - a broken reply callable shows up as a 500 with its message
+            return self._error("500", f"reply callable failed: {exc!r}")
+        prompt = "\n".join(
+            [_text_of(payload.get("system"))]
+            + [_text_of(m.get("content")) for m in payload["messages"] if isinstance(m, dict)]
+        )
+        input_tokens, output_tokens = _estimate_tokens(prompt), _estimate_tokens(text)
+        return self._json({
+            "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
+            "stopReason": "end_turn",
+            "usage": {"inputTokens": input_tokens, "outputTokens": output_tokens,
+                      "totalTokens": input_tokens + output_tokens},
+            "metrics": {"latencyMs": int((time.monotonic() - arrived) * 1000)},
+        }, headers={"x-amzn-RequestId": f"fake-{next(self._ids)}"})
+
+
+@pytest.fixture
+def openai_server():
+    """A running FakeOpenAIServer for one test (``OpenAI(base_url=openai_server.base_url, api_key="test")``)."""
+    with FakeOpenAIServer() as server:
+        yield server
+
+
+@pytest.fixture
+def bedrock_server():
+    """A running FakeBedrockServer for one test (``boto3.client("bedrock-runtime", endpoint_url=....url)``)."""
+    with FakeBedrockServer() as server:
+        yield server
