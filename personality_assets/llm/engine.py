@@ -259,12 +259,15 @@ class CallEngine:
             result.attempts += 1
             this_request = request if messages is request.messages else _with_messages(request, messages)
             reserved = this_request.estimated_input_tokens() + TYPICAL_OUTPUT_TOKENS[request.purpose]
-            event = await limiter.acquire(reserved)
+            reservation = await limiter.acquire(reserved)
+            used = None
             try:
                 reply = await asyncio.wait_for(provider.call(this_request, model), model.timeout_seconds + 5)
+                used = reply.input_tokens + reply.output_tokens
             except TimeoutError:
                 raise TransientError(f"timeout after {model.timeout_seconds}s") from None
-            limiter.settle(event, reply.input_tokens + reply.output_tokens)
+            finally:
+                await limiter.release(reservation, used)
             result.input_tokens += reply.input_tokens
             result.output_tokens += reply.output_tokens
             result.raw_request, result.raw_response, result.text = reply.raw_request, reply.raw_response, reply.text
@@ -329,7 +332,7 @@ class CallEngine:
         )
 
 
-_backoff = wait_exponential_jitter(initial=0.5, max=30, jitter=0.5)
+_backoff = wait_exponential_jitter(multiplier=0.5, max=30, jitter=0.5)
 
 
 def _wait_honouring_retry_after(retry_state) -> float:

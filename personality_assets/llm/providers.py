@@ -33,9 +33,12 @@ class OpenAIProvider(dg.ConfigurableResource):
     api_key: str | None = Field(default=None, description="use EnvVar('OPENAI_API_KEY'); never logged")
     base_url: str | None = Field(default=None, description="default https://api.openai.com/v1")
     _client: Any = PrivateAttr(default=None)
+    _client_loop: Any = PrivateAttr(default=None)
 
     def _async_client(self):
-        if self._client is None:
+        # An async client belongs to the event loop it was made in; each engine run has its own.
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._client_loop is not loop:
             import openai
 
             if not self.api_key:
@@ -44,6 +47,7 @@ class OpenAIProvider(dg.ConfigurableResource):
                     "without auth any value works, e.g. OPENAI_API_KEY=local)."
                 )
             self._client = openai.AsyncOpenAI(api_key=self.api_key, base_url=self.base_url, max_retries=0)
+            self._client_loop = loop
         return self._client
 
     async def call(self, request: ChatRequest, model: ModelConfig) -> ProviderReply:

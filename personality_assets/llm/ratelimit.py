@@ -1,9 +1,10 @@
 """A strict sliding-window limiter for requests and tokens per minute.
 
-Strict: within any window of ``window_seconds`` the admitted requests never exceed ``rpm`` and
-their tokens never exceed ``tpm``. (A token bucket would let up to twice the limit through
-around a refill.) Tokens are reserved from an estimate before the call and corrected with the
-real usage after it.
+Strict as the provider counts: a request occupies the window from the moment it is sent until
+``window_seconds`` after its reply came back. So however late a request reaches the server, no
+window of that length on the server's clock sees more than ``rpm`` requests or ``tpm`` tokens.
+(A token bucket would let up to twice the limit through around a refill.) Tokens are reserved
+from an estimate before the call and replaced with the real usage when it returns.
 """
 
 from __future__ import annotations
@@ -16,34 +17,45 @@ from collections import deque
 class SlidingWindowLimiter:
     def __init__(self, rpm: int | None, tpm: int | None, window_seconds: float = 60.0):
         self.rpm, self.tpm, self.window = rpm, tpm, window_seconds
-        self._events: deque[list] = deque()  # [admitted_at, tokens]
-        self._tokens = 0
-        self._lock = asyncio.Lock()
+        self._in_flight = 0
+        self._in_flight_tokens = 0
+        self._done: deque[tuple[float, int]] = deque()  # (finished_at, tokens), in finishing order
+        self._done_tokens = 0
+        self._changed = asyncio.Condition()
 
     def _prune(self, now: float) -> None:
-        while self._events and self._events[0][0] <= now - self.window:
-            self._tokens -= self._events.popleft()[1]
+        while self._done and self._done[0][0] <= now - self.window:
+            self._done_tokens -= self._done.popleft()[1]
 
-    async def acquire(self, tokens: int) -> list:
-        """Wait until one request with ``tokens`` fits; returns a handle for :meth:`settle`."""
+    def _fits(self, tokens: int) -> bool:
+        fits_requests = self.rpm is None or self._in_flight + len(self._done) < self.rpm
+        fits_tokens = self.tpm is None or self._in_flight_tokens + self._done_tokens + tokens <= self.tpm
+        return fits_requests and fits_tokens
+
+    async def acquire(self, tokens: int) -> int:
+        """Wait until a request of ``tokens`` fits; returns the reservation to pass to :meth:`release`."""
         if self.tpm is not None:
-            tokens = min(tokens, self.tpm)  # a request bigger than the budget still gets through alone
-        async with self._lock:  # FIFO: waiters are served in arrival order
+            tokens = min(tokens, self.tpm)  # a request bigger than the budget still goes, alone
+        async with self._changed:
             while True:
-                now = time.monotonic()
-                self._prune(now)
-                fits_requests = self.rpm is None or len(self._events) < self.rpm
-                fits_tokens = self.tpm is None or self._tokens + tokens <= self.tpm
-                if fits_requests and fits_tokens:
-                    event = [now, tokens]
-                    self._events.append(event)
-                    self._tokens += tokens
-                    return event
-                # Sleep until the oldest admitted request leaves the window.
-                await asyncio.sleep(max(self._events[0][0] + self.window - now, 0.001))
+                self._prune(time.monotonic())
+                if self._fits(tokens):
+                    self._in_flight += 1
+                    self._in_flight_tokens += tokens
+                    return tokens
+                # Wake when a finished request leaves the window, or when one in flight finishes.
+                timeout = self._done[0][0] + self.window - time.monotonic() if self._done else None
+                try:
+                    await asyncio.wait_for(self._changed.wait(), timeout=None if timeout is None else max(timeout, 0.001))
+                except TimeoutError:
+                    pass
 
-    def settle(self, event: list, actual_tokens: int) -> None:
-        """Replace a request's reserved tokens with what it really used."""
-        if event in self._events:
-            self._tokens += actual_tokens - event[1]
-            event[1] = actual_tokens
+    async def release(self, reserved: int, used_tokens: int | None) -> None:
+        """The request is finished (answered or failed): it stays counted for one more window."""
+        async with self._changed:
+            self._in_flight -= 1
+            self._in_flight_tokens -= reserved
+            used = reserved if used_tokens is None else used_tokens
+            self._done.append((time.monotonic(), used))
+            self._done_tokens += used
+            self._changed.notify_all()
