@@ -1,0 +1,25 @@
+"""Run the test suite's fake OpenAI-compatible server in its own process (for benchmarks).
+
+    python benchmarks/serve_fake_openai.py --latency 0.05 [--fault-rate 0.1]
+Prints the base URL on the first line, then serves until stdin closes. Writes the request log
+(arrival times) to --log on exit.
+"""
+
+import argparse
+import json
+import sys
+
+from personality_assets_tests.llm_servers import FakeOpenAIServer
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--latency", type=float, default=0.05)
+parser.add_argument("--fault-rate", type=float, default=0.0)
+parser.add_argument("--log", default=None)
+args = parser.parse_args()
+with FakeOpenAIServer(latency=args.latency, fault_rate=args.fault_rate, fault_kinds=("429", "500"),
+                      retry_after=0.05) as server:
+    print(server.base_url, flush=True)
+    sys.stdin.read()
+    if args.log:
+        with open(args.log, "w") as handle:
+            json.dump([{"time": r["time"], "fault": r["fault"]} for r in server.requests], handle)

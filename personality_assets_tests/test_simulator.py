@@ -1,0 +1,68 @@
+"""The offline simulated provider: deterministic, marked, and plausible enough to analyse."""
+
+import json
+import statistics
+from collections import Counter
+
+from personality_assets.llm.config import ModelConfig
+from personality_assets.llm.engine import CallEngine, Providers
+from personality_assets.llm.config import ModelsConfig
+from personality_assets.llm.providers import SimulatedProvider
+from personality_assets.llm.schemas import SCHWARTZ_VALUES, JournalReply, JudgeReply, PersonaReply, QuestionnaireReply
+from personality_assets.llm.simulator import simulate_reply
+from personality_assets.llm.types import ChatRequest
+
+SIM_A = ModelConfig(key="sim_a", provider="simulated", model_id="sim")
+SIM_B = ModelConfig(key="sim_b", provider="simulated", model_id="sim")
+
+
+def _request(purpose, hints=None, repetition=0, text="go"):
+    return ChatRequest(model="sim_a", messages=(("user", text),), purpose=purpose, hints=hints or {},
+                       repetition=repetition)
+
+
+def test_replies_are_deterministic_and_marked():
+    request = _request("persona", {"traits": {"EXT": 1.5}})
+    assert simulate_reply(request, SIM_A) == simulate_reply(request, SIM_A)
+    assert simulate_reply(request, SIM_A) != simulate_reply(_request("persona", {"traits": {"EXT": 1.5}}, 1), SIM_A)
+    for purpose in ("persona", "questionnaire", "journal", "judge"):
+        assert json.loads(simulate_reply(_request(purpose), SIM_A))["simulated"] is True
+
+
+def test_every_prompt_kind_validates_against_its_schema():
+    PersonaReply.model_validate_json(simulate_reply(_request("persona"), SIM_A))
+    JournalReply.model_validate_json(simulate_reply(_request("journal"), SIM_A))
+    labels = JudgeReply.model_validate_json(simulate_reply(_request("judge", text="I helped my neighbour"), SIM_A))
+    assert labels.benevolence == 1 and all(getattr(labels, v) in (-1, 0, 1) for v in SCHWARTZ_VALUES)
+
+
+def test_personas_follow_traits_and_models_differ_in_demographics():
+    persona = PersonaReply.model_validate_json(simulate_reply(_request("persona", {"traits": {"EXT": 2.0}}), SIM_A))
+    assert "outgoing" in persona.description
+    genders = {
+        model.key: Counter(
+            json.loads(simulate_reply(_request("persona", repetition=i), model))["gender"] for i in range(600)
+        )
+        for model in (SIM_A, SIM_B)
+    }
+    assert set(genders["sim_a"]) <= {"female", "male", "non-binary"} and len(genders["sim_a"]) >= 2
+    assert genders["sim_a"] != genders["sim_b"]
+
+
+def test_answers_follow_the_reference_person_with_noise():
+    profile = {n: (n % 5) + 1 for n in range(1, 51)}
+    reply = QuestionnaireReply.model_validate_json(
+        simulate_reply(_request("questionnaire", {"profile": profile, "min": 1, "max": 5}), SIM_A))
+    answers = [reply.answers[n] for n in range(1, 51)]
+    assert set(reply.answers) == set(profile) and all(1 <= a <= 5 for a in answers)
+    same = sum(a == profile[n] for n, a in zip(range(1, 51), answers, strict=True))
+    assert 25 <= same < 50  # mostly the person's own answer, not a copy
+    assert statistics.correlation(answers, [profile[n] for n in range(1, 51)]) > 0.7
+
+
+def test_simulator_through_the_engine_needs_no_network(db_target):
+    engine = CallEngine(ModelsConfig(default_model="sim_a", models={"sim_a": SIM_A.model_copy(update={"cache": True})}),
+                        Providers(simulated=SimulatedProvider()), target=db_target)
+    requests = [_request("persona", repetition=i) for i in range(50)]
+    first, second = engine.run(requests), engine.run(requests)
+    assert (first.ok, first.cost_usd, second.cached) == (50, 0.0, 50)
