@@ -30,6 +30,8 @@ setup(
         "openai>=1.50",
         "boto3>=1.35",
         "tenacity>=8.2",
+        # A faster event loop for the call engine (less CPU per call); the engine runs without it too.
+        "uvloop>=0.19; sys_platform != 'win32'",
         "pydantic>=2.6",
     ],
     extras_require={"test": ["pytest>=8", "pytest-xdist>=3.5", "aiohttp>=3.9"]},

@@ -8,8 +8,10 @@ Prints the base URL on the first line, then serves until stdin closes. Writes th
 import argparse
 import json
 import sys
+from pathlib import Path
 
-from personality_assets_tests.llm_servers import FakeOpenAIServer
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from personality_assets_tests.llm_servers import FakeOpenAIServer  # noqa: E402
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--latency", type=float, default=0.05)
