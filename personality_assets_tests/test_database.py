@@ -18,7 +18,7 @@ REFERENCE_TABLES = {"questionnaires", "questionnaire_items", "questionnaire_answ
                     "reference_questionnaires", "alembic_version"}
 EXPERIMENT_TABLES = {"questionnaires", "questionnaire_items", "questionnaire_answer_codes", "personas",
                      "experiments_groups", "experiments_list", "eval_questionnaires", "experiment_request_metadata",
-                     "llm_calls", "alembic_version"}
+                     "llm_calls", "questionnaire_scores", "alembic_version"}
 
 
 def _tables(target: DatabaseTarget, schema: str) -> set[str]:
@@ -28,7 +28,7 @@ def _tables(target: DatabaseTarget, schema: str) -> set[str]:
 
 def test_migrations_apply_and_roll_back(empty_target):
     migrate.upgrade(empty_target)
-    assert migrate.current_revisions(empty_target) == {"reference": "r0001", "experiment": "e0002"}
+    assert migrate.current_revisions(empty_target) == {"reference": "r0001", "experiment": "e0003"}
     assert _tables(empty_target, empty_target.reference_schema) == REFERENCE_TABLES
     assert _tables(empty_target, empty_target.experiment_schema) == EXPERIMENT_TABLES
     with get_engine(empty_target, reference_writable=True).connect() as connection:

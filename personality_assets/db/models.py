@@ -24,6 +24,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     ForeignKeyConstraint,
+    Index,
     Integer,
     MetaData,
     String,
@@ -169,7 +170,13 @@ class Persona(ExperimentBase):
     political_orientation: Mapped[str | None] = mapped_column(Text)
     location: Mapped[str | None] = mapped_column(Text)
     description: Mapped[str | None] = mapped_column(Text)
+    persona_number: Mapped[int] = mapped_column(Integer, default=0)  # 0..N-1 personas per reference person
+    simulated: Mapped[bool] = mapped_column(Boolean, default=False)
     created: Mapped[datetime] = _created()
+    __table_args__ = (
+        Index("uq_personas_model_ref_persona", "model", "ref_population", "ref_personality_id", "persona_number",
+              unique=True),
+    )
 
 
 class ExperimentsGroup(ExperimentBase):
@@ -183,6 +190,11 @@ class ExperimentsGroup(ExperimentBase):
     top_p: Mapped[float | None] = mapped_column(Float)
     concluded: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     processed: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # Registration finds its group again by the hash of its configuration (idempotent re-runs).
+    config_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    model: Mapped[str | None] = mapped_column(String(128))
+    population: Mapped[str | None] = mapped_column(String(128))
+    questionnaire: Mapped[str | None] = mapped_column(String(64))
 
 
 class ExperimentsList(ExperimentBase):
@@ -205,7 +217,11 @@ class ExperimentsList(ExperimentBase):
     created: Mapped[datetime] = _created()
     updated: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), onupdate=func.now())
     # Target of eval_questionnaires' composite key, so an answer row names its questionnaire.
-    __table_args__ = (UniqueConstraint("experiment_id", "questionnaire"),)
+    __table_args__ = (
+        UniqueConstraint("experiment_id", "questionnaire"),
+        Index("uq_experiments_list_group_persona_repeated", "experiments_group_id", "personality_id", "repeated",
+              unique=True),
+    )
 
 
 class EvalQuestionnaire(ExperimentBase):
@@ -272,3 +288,21 @@ class LLMCall(ExperimentBase):
     response_text: Mapped[str | None] = mapped_column(Text)
     request_json: Mapped[dict | None] = mapped_column(JSONDocument)
     response_json: Mapped[dict | None] = mapped_column(JSONDocument)
+
+
+class QuestionnaireScore(ExperimentBase):
+    """Scale score of one experiment, with the reference person's score on the same scale."""
+
+    __tablename__ = "questionnaire_scores"
+    experiment_id: Mapped[int] = mapped_column(
+        ForeignKey(f"{EXPERIMENT}.experiments_list.experiment_id", ondelete="CASCADE"), primary_key=True
+    )
+    scale: Mapped[str] = mapped_column(String(32), primary_key=True)
+    model: Mapped[str] = mapped_column(String(128))
+    population: Mapped[str] = mapped_column(String(128))
+    questionnaire: Mapped[str] = mapped_column(String(64))
+    persona_id: Mapped[int] = mapped_column(Integer)
+    ref_personality_id: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float] = mapped_column(Float)
+    reference_score: Mapped[float | None] = mapped_column(Float)
+    difference: Mapped[float | None] = mapped_column(Float)

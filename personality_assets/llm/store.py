@@ -1,8 +1,8 @@
 """Where call results go: ``llm_calls`` (accounting and the response cache), written by one
 background thread that commits whatever has arrived in one transaction (group commit).
 
-A caller's own rows for a result (answers, request metadata) are written by ``persist`` in the
-same transaction as the result's ``llm_calls`` row, so a killed run keeps every result that
+A caller's own rows for the results (answers, request metadata) are written by ``persist`` in
+the same transaction as the results' ``llm_calls`` rows, so a killed run keeps every result that
 was committed and nothing half of one.
 """
 
@@ -21,7 +21,7 @@ from personality_assets.db.models import LLMCall
 if TYPE_CHECKING:
     from personality_assets.llm.engine import CallResult
 
-Persist = Callable[[Connection, "CallResult"], None]
+Persist = Callable[[Connection, list["CallResult"]], None]  # called once per committed group
 _STOP = object()
 
 
@@ -104,6 +104,5 @@ class ResultWriter:
             if rows:
                 connection.execute(insert(LLMCall), rows)
             if self.persist is not None:
-                for result in group:
-                    self.persist(connection, result)
+                self.persist(connection, group)
         self.written += len(group)

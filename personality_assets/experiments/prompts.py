@@ -1,0 +1,80 @@
+"""The prompts of the persona study, and the reply models that validate the answers."""
+
+from __future__ import annotations
+
+import polars as pl
+from pydantic import BaseModel, ConfigDict, create_model, field_validator
+
+from personality_assets.questionnaires import Questionnaire
+
+# The original study's impersonation instruction (seed 002); {description} is the persona's.
+DEFAULT_SYSTEM_ROLE = (
+    "You are required to adopt and impersonate the personality of the human described as follow:\n{description}"
+)
+
+PERSONA_INSTRUCTION = (
+    "Below are one real person's answers to a personality questionnaire. Invent a realistic person "
+    "whose personality matches these answers. Reply with only a JSON object with the fields: name, "
+    "age (integer), gender, sexual_orientation, race, ethnicity, religious_belief, occupation, "
+    "political_orientation, location, description (a paragraph describing the person's life and "
+    "personality, written in the third person)."
+)
+
+
+def answer_scale_text(questionnaire: Questionnaire) -> str:
+    return ", ".join(f"{code} = {label}" for code, label in sorted(questionnaire.answer_codes.items()))
+
+
+def persona_prompt(answers: pl.DataFrame, questionnaires: dict[str, Questionnaire]) -> str:
+    """``answers``: one person's long-format answers (questionnaire, question_number, answer).
+    Items with texts are shown as statements; items without (EPQR-A unless supplied) are left out."""
+    blocks = []
+    for (name,), group in answers.sort("questionnaire", "question_number").group_by("questionnaire",
+                                                                                     maintain_order=True):
+        questionnaire = questionnaires[name]
+        if not questionnaire.has_texts:
+            continue
+        texts = dict(zip(questionnaire.items["number"], questionnaire.items["text"], strict=True))
+        lines = [f"- {texts[number]} {answer}" for number, answer in zip(group["question_number"], group["answer"],
+                                                                            strict=True)]
+        blocks.append(f"{questionnaire.title} (answers: {answer_scale_text(questionnaire)}):\n" + "\n".join(lines))
+    return PERSONA_INSTRUCTION + "\n\n" + "\n\n".join(blocks)
+
+
+def questionnaire_prompt(questionnaire: Questionnaire) -> str:
+    items = "\n".join(f"{n}. {text}" for n, text in zip(questionnaire.items["number"], questionnaire.items["text"],
+                                                         strict=True))
+    first = questionnaire.items["number"][0]
+    return (
+        f"Answer every statement of this questionnaire as the person you impersonate. Answer codes: "
+        f"{answer_scale_text(questionnaire)}. Reply with only a JSON object of the form "
+        f'{{"answers": {{"{first}": <code>, ...}}}} with one answer for each of the {questionnaire.item_count} '
+        f"numbered statements.\n\n{items}"
+    )
+
+
+def answers_model(questionnaire: Questionnaire) -> type[BaseModel]:
+    """A reply model that accepts only a complete set of in-range answers for this questionnaire."""
+    numbers = set(questionnaire.items["number"].to_list())
+    codes = set(questionnaire.answer_codes)
+
+    def check(cls, answers: dict[int, int]) -> dict[int, int]:
+        missing, extra = sorted(numbers - set(answers)), sorted(set(answers) - numbers)
+        bad = {n: a for n, a in answers.items() if a not in codes}
+        problems = []
+        if missing:
+            problems.append(f"missing answers for items {missing}")
+        if extra:
+            problems.append(f"no items numbered {extra}")
+        if bad:
+            problems.append(f"answers {bad} not in the codes {sorted(codes)}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return answers
+
+    return create_model(
+        f"{questionnaire.name.title().replace('_', '')}Answers",
+        __config__=ConfigDict(extra="ignore"),
+        __validators__={"complete": field_validator("answers")(check)},
+        answers=(dict[int, int], ...),
+    )
