@@ -2,12 +2,12 @@
 
 import dagster as dg
 
-from personality_assets.assets import reference
+from personality_assets.assets import experiments, reference
 from personality_assets.resources import ResearchDatabase, default_llm_resource
 from personality_assets.sensors import load_population_job, population_drop_sensor
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([reference]),
+    assets=dg.load_assets_from_modules([reference, experiments]),
     jobs=[load_population_job],
     sensors=[population_drop_sensor],
     resources={"research_db": ResearchDatabase(), "llm": default_llm_resource()},

@@ -1,0 +1,190 @@
+"""The persona study as assets partitioned by model x population:
+personas -> experiment_registrations -> questionnaire_answers -> questionnaire_scores."""
+
+import dagster as dg
+import polars as pl
+from pydantic import Field
+
+from personality_assets import settings
+from personality_assets.assets.reference import reference_questionnaires
+from personality_assets.experiments import pipeline
+from personality_assets.experiments.prompts import DEFAULT_SYSTEM_ROLE
+from personality_assets.metadata import markdown_table, table_schema
+from personality_assets.partitions import experiment_partitions, model_and_population
+from personality_assets.questionnaires import all_questionnaires
+from personality_assets.resources import LLMEngineResource, ResearchDatabase
+
+GROUP = "persona_study"
+# Steps that call models share the `llm` pool (dagster.yaml): parallel runs cannot pile onto a
+# provider; within a run the engine's limiter keeps each model under its rpm/tpm.
+LLM_POOL = "llm"
+
+
+def parquet_path(kind: str, model: str, population: str):
+    path = settings.data_dir() / "parquet" / kind / f"model={model}" / f"population={population}.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+class PersonasConfig(dg.Config):
+    max_people: int | None = Field(default=None, description="only the first N reference people (by id)")
+    personas_per_person: int = Field(default=1, ge=1, description="personas written per reference person")
+
+
+@dg.asset(
+    group_name=GROUP, partitions_def=experiment_partitions, deps=[reference_questionnaires], pool=LLM_POOL,
+    kinds={"sql", "parquet"}, retry_policy=dg.RetryPolicy(max_retries=1, delay=30),
+)  # fmt: skip
+def personas(context: dg.AssetExecutionContext, config: PersonasConfig, research_db: ResearchDatabase,
+             llm: LLMEngineResource) -> dg.MaterializeResult:  # fmt: skip
+    """For each reference person, the model writes a persona from that person's answers. Only
+    missing personas are asked for, so a re-run or a resumed run pays for nothing twice."""
+    model, population = model_and_population(context)
+    target = research_db.target
+    outcome = pipeline.generate_personas(llm.engine(context, research_db), target, model, population,
+                                         config.max_people, config.personas_per_person)  # fmt: skip
+    frame = pipeline.read_personas(target, model, population)
+    path = parquet_path("personas", model, population)
+    frame.write_parquet(path)
+    demographics = {
+        column: markdown_table(frame.group_by(column).len().sort("len", descending=True).rename({"len": "personas"}))
+        for column in ("gender", "race", "sexual_orientation")
+    }
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": frame.height, "new_personas": outcome.new, "reference_people": outcome.people,
+        "population_tag": pipeline.population_tag(model, population), "parquet": dg.MetadataValue.path(str(path)),
+        **{f"{column}_counts": table for column, table in demographics.items()},
+        "preview": markdown_table(frame.select("id", "ref_personality_id", "name", "age", "gender", "race",
+                                               "occupation").head(5)),
+        **outcome.summary.metadata(),
+    })  # fmt: skip
+
+
+class RegistrationsConfig(dg.Config):
+    questionnaires: list[str] | None = Field(
+        default=None, description="default: every questionnaire whose item texts are available")
+    repetitions: int = Field(default=1, ge=1, description="experiments per persona and questionnaire")
+    description: str = Field(default="", description="experiment group description")
+    system_role: str = Field(default=DEFAULT_SYSTEM_ROLE, description="system prompt; {description} = the persona's")
+
+
+@dg.asset(group_name=GROUP, partitions_def=experiment_partitions, deps=[personas], kinds={"sql"})
+def experiment_registrations(context: dg.AssetExecutionContext, config: RegistrationsConfig,
+                             research_db: ResearchDatabase, llm: LLMEngineResource) -> dg.MaterializeResult:  # fmt: skip
+    """An experiments_groups row per questionnaire and configuration, and an experiments_list
+    row per persona and repetition. The same configuration never registers twice; a changed
+    one makes a new group."""
+    model, population = model_and_population(context)
+    available = [name for name, q in all_questionnaires().items() if q.has_texts]
+    names = config.questionnaires or available
+    missing_texts = [name for name in names if name not in available]
+    if missing_texts:
+        raise dg.Failure(f"questionnaires {missing_texts} have no item texts: supply them (see the questionnaires "
+                         f"asset's metadata) or leave them out of `questionnaires`")
+    skipped = sorted(set(all_questionnaires()) - set(names))
+    if skipped and config.questionnaires is None:
+        context.log.info(f"not registered (no item texts): {skipped}")
+    counts = pipeline.register_experiments(
+        research_db.target, llm.engine(context), model, population,
+        pipeline.RegistrationConfig(names, config.repetitions, config.description, config.system_role),
+    )  # fmt: skip
+    return dg.MaterializeResult(metadata={
+        "registrations": markdown_table(counts), "new_experiments": int(counts["new"].sum()),
+        "dagster/row_count": int(counts["registered"].sum()), "questionnaires": names,
+    })  # fmt: skip
+
+
+class AnswersConfig(dg.Config):
+    max_experiments: int | None = Field(default=None, description="process at most N pending experiments")
+    max_failed_share: float = Field(default=0.05, description="check: failed share of experiments allowed")
+
+
+ANSWER_CHECKS = [
+    dg.AssetCheckSpec("complete_answers", asset="questionnaire_answers",
+                      description="every succeeded experiment has an answer to every item"),
+    dg.AssetCheckSpec("answers_in_range", asset="questionnaire_answers",
+                      description="every answer is one of its questionnaire's answer codes"),
+    dg.AssetCheckSpec("one_answer_per_item", asset="questionnaire_answers",
+                      description="no experiment answers an item twice"),
+    dg.AssetCheckSpec("failed_share", asset="questionnaire_answers",
+                      description="the share of experiments still failing is under max_failed_share"),
+]  # fmt: skip
+
+
+@dg.asset(
+    group_name=GROUP, partitions_def=experiment_partitions, deps=[experiment_registrations], pool=LLM_POOL,
+    kinds={"sql"}, check_specs=ANSWER_CHECKS,
+)  # fmt: skip
+def questionnaire_answers(context: dg.AssetExecutionContext, config: AnswersConfig, research_db: ResearchDatabase,
+                          llm: LLMEngineResource) -> dg.MaterializeResult:  # fmt: skip
+    """Runs the partition's pending experiments (succeeded IS NULL) through the call engine.
+    Each experiment's answers, request metadata and success flag are written in one
+    transaction; a failed one stays pending with its reason in llm_explanation."""
+    model, population = model_and_population(context)
+    target = research_db.target
+    summary = pipeline.answer_questionnaires(llm.engine(context, research_db), target, model, population,
+                                             config.max_experiments)  # fmt: skip
+    status = pipeline.answer_status(target, model, population)
+    answers = pipeline.partition_answers(target, model, population)
+    per_questionnaire = status.group_by("questionnaire").agg(
+        pl.len().alias("experiments"), pl.col("succeeded").fill_null(False).sum().alias("succeeded"),
+        pl.col("succeeded").is_null().sum().alias("pending"),
+    ).sort("questionnaire")  # fmt: skip
+    failures = (status.filter(pl.col("succeeded").is_null() & pl.col("llm_explanation").is_not_null())
+                .group_by("llm_explanation").len().sort("len", descending=True).head(10))  # fmt: skip
+    return dg.MaterializeResult(
+        metadata={"dagster/row_count": answers.height, "experiments": markdown_table(per_questionnaire),
+                  "failure_reasons": markdown_table(failures), **summary.metadata()},
+        check_results=_answer_checks(answers, status, config.max_failed_share),
+    )  # fmt: skip
+
+
+def _answer_checks(answers: pl.DataFrame, status: pl.DataFrame, max_failed_share: float) -> list[dg.AssetCheckResult]:
+    questionnaires = all_questionnaires()
+    expected = {name: q.item_count for name, q in questionnaires.items()}
+    counts = answers.group_by("experiment_id", "questionnaire").agg(pl.col("question_number").n_unique().alias("n"))
+    incomplete = counts.filter(pl.col("n") < pl.col("questionnaire").replace_strict(expected, return_dtype=pl.Int64))
+    succeeded = status.filter(pl.col("succeeded").fill_null(False))
+    without_answers = set(succeeded["experiment_id"]) - set(counts["experiment_id"])
+    codes = {name: sorted(q.answer_codes) for name, q in questionnaires.items()}
+    out_of_range = answers.filter(
+        ~pl.struct("questionnaire", "answer").map_elements(lambda r: r["answer"] in codes[r["questionnaire"]],
+                                                           return_dtype=pl.Boolean))  # fmt: skip
+    duplicates = answers.filter(pl.struct("experiment_id", "question_number").is_duplicated())
+    failed = int(status.filter(pl.col("succeeded").is_null() & pl.col("llm_explanation").is_not_null()).height)
+    share = failed / status.height if status.height else 0.0
+    return [
+        dg.AssetCheckResult(check_name="complete_answers", passed=incomplete.is_empty() and not without_answers,
+                            metadata={"incomplete_experiments": incomplete.height + len(without_answers)}),
+        dg.AssetCheckResult(check_name="answers_in_range", passed=out_of_range.is_empty(),
+                            metadata={"out_of_range": out_of_range.height}),
+        dg.AssetCheckResult(check_name="one_answer_per_item", passed=duplicates.is_empty(),
+                            metadata={"duplicate_answers": duplicates.height}),
+        dg.AssetCheckResult(check_name="failed_share", passed=share <= max_failed_share,
+                            severity=dg.AssetCheckSeverity.WARN,
+                            metadata={"failed": failed, "share": round(share, 4), "threshold": max_failed_share}),
+    ]  # fmt: skip
+
+
+@dg.asset(
+    group_name=GROUP, partitions_def=experiment_partitions, deps=[questionnaire_answers], kinds={"sql", "parquet"},
+    automation_condition=dg.AutomationCondition.eager(),
+)  # fmt: skip
+def questionnaire_scores(context: dg.AssetExecutionContext, research_db: ResearchDatabase) -> dg.MaterializeResult:
+    """Scale scores per experiment (keyed and reversed items), the reference person's score on
+    the same scale and the difference; a table in the experiment schema and parquet."""
+    model, population = model_and_population(context)
+    target = research_db.target
+    scores = pipeline.score_partition(pipeline.partition_answers(target, model, population),
+                                      pipeline.reference_answers(target, population))  # fmt: skip
+    pipeline.store_scores(target, model, population, scores)
+    path = parquet_path("questionnaire_scores", model, population)
+    scores.write_parquet(path)
+    per_persona = scores.group_by("persona_id", "questionnaire", "scale").agg(
+        pl.col("score").mean(), pl.col("reference_score").first(), pl.col("difference").mean())
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": scores.height, "experiments": scores["experiment_id"].n_unique(),
+        "personas": per_persona["persona_id"].n_unique(), "parquet": dg.MetadataValue.path(str(path)),
+        "summary": markdown_table(pipeline.score_summary(scores)),
+        "dagster/column_schema": table_schema(dict(scores.schema)),
+    })  # fmt: skip
