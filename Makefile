@@ -8,6 +8,8 @@ DAGSTER_CONFIG ?= dagster.yaml
 IN_PROCESS := --config-json '{"execution":{"config":{"in_process":{}}}}'
 MATERIALIZE := $(BIN)/dagster asset materialize -m personality_assets
 SAMPLE_POPULATIONS := sample sample_maxN sample_maxP
+MODEL ?= simulated
+STUDY_ASSETS := personas,experiment_registrations,questionnaire_answers,questionnaire_scores
 
 .PHONY: install run test ui validate benchmark clean
 
@@ -23,13 +25,17 @@ $(DAGSTER_HOME)/dagster.yaml: $(DAGSTER_CONFIG)
 	mkdir -p $(DAGSTER_HOME)
 	cp $(DAGSTER_CONFIG) $@
 
-# The main job on the embedded defaults: questionnaires, the sample population and its
-# derived MaxN/MaxP populations, into the SQLite research database under ./data.
+# The main job on the embedded defaults: questionnaires, the sample population and its derived
+# MaxN/MaxP populations, then the persona study (personas, registrations, answers, scores) with
+# MODEL (default: the offline simulator) for each, into the SQLite research database under ./data.
 run: install $(DAGSTER_HOME)/dagster.yaml
 	$(MATERIALIZE) --select questionnaires $(IN_PROCESS)
 	$(BIN)/python -m personality_assets.cli populations add $(SAMPLE_POPULATIONS)
 	for population in $(SAMPLE_POPULATIONS); do \
 		$(MATERIALIZE) --select reference_questionnaires --partition $$population $(IN_PROCESS) || exit 1; \
+	done
+	for population in $(SAMPLE_POPULATIONS); do \
+		$(MATERIALIZE) --select $(STUDY_ASSETS) --partition "$(MODEL)|$$population" $(IN_PROCESS) || exit 1; \
 	done
 	$(BIN)/python -m personality_assets.cli summary
 	@echo "Dagster runs and metadata: $(DAGSTER_HOME) -- browse them with 'make ui' (http://127.0.0.1:3000)"

@@ -51,7 +51,39 @@ def _summary() -> None:
             print(f"  reference schema  -> {target.sqlite_file(target.reference_schema)}")
             print(f"  experiment schema -> {target.sqlite_file(target.experiment_schema)}")
         print(f"Reference populations ({len(rows)}):\n{frame}")
+        study = _study_summary(target)
+        if study.height:
+            print(f"Persona study (model x population):\n{study}")
+            print(f"Parquet: {settings.data_dir() / 'parquet'} (personas/, questionnaire_scores/)")
         print(f"Drop new population files into {settings.drop_dir()} (the sensor loads them while `make ui` runs).")
+
+
+def _study_summary(target) -> pl.DataFrame:
+    """Per partition: personas, experiments (succeeded/pending), mean |persona - reference| score."""
+    from sqlalchemy import func
+
+    from personality_assets.db.models import ExperimentsGroup, ExperimentsList, Persona, QuestionnaireScore
+
+    with experiment_transaction(target) as connection:
+        personas = connection.execute(select(Persona.model, Persona.ref_population, func.count())
+                                      .group_by(Persona.model, Persona.ref_population)).all()  # fmt: skip
+        experiments = connection.execute(
+            select(ExperimentsGroup.model, ExperimentsGroup.population, func.count(),
+                   func.count(ExperimentsList.succeeded))  # count() of a column skips NULLs (pending)
+            .join(ExperimentsList, ExperimentsList.experiments_group_id == ExperimentsGroup.experiments_group_id)
+            .group_by(ExperimentsGroup.model, ExperimentsGroup.population)).all()  # fmt: skip
+        differences = connection.execute(
+            select(QuestionnaireScore.model, QuestionnaireScore.population,
+                   func.avg(func.abs(QuestionnaireScore.difference)))
+            .group_by(QuestionnaireScore.model, QuestionnaireScore.population)).all()  # fmt: skip
+    rows: dict[tuple, dict] = {}
+    for model, population, count in personas:
+        rows.setdefault((model, population), {})["personas"] = count
+    for model, population, total, answered in experiments:
+        rows.setdefault((model, population), {}).update(experiments=total, answered=answered, pending=total - answered)
+    for model, population, difference in differences:
+        rows.setdefault((model, population), {})["mean_abs_score_difference"] = round(float(difference or 0), 3)
+    return pl.DataFrame([{"model": m, "population": p, **values} for (m, p), values in sorted(rows.items())])
 
 
 def main(argv: list[str] | None = None) -> int:

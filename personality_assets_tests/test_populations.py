@@ -199,12 +199,22 @@ def test_derived_population_sets_scale_to_extreme(db_target):
     result = load_population(db_target, "sample_maxN", **QUIET)
     assert result.derived_from == "sample" and result.synthetic
     base, derived = _stored(db_target, "sample"), _stored(db_target, "sample_maxN")
-    n_items = get_questionnaire("epqr_a").items.filter(pl.col("scale") == "N")["number"]
-    is_n = (pl.col("questionnaire") == "epqr_a") & pl.col("question_number").is_in(n_items.implode())
+    epqr_n = get_questionnaire("epqr_a").items.filter(pl.col("scale") == "N")["number"]
+    bigfive_est = get_questionnaire("bigfive").items.filter(pl.col("scale") == "EST")
+    is_n = (pl.col("questionnaire") == "epqr_a") & pl.col("question_number").is_in(epqr_n.implode())
+    is_est = (pl.col("questionnaire") == "bigfive") & pl.col("question_number").is_in(bigfive_est["number"].implode())
     assert derived.filter(is_n)["answer"].unique().to_list() == [1]  # every N item keyed "yes"
-    assert derived.filter(~is_n).drop("population").sort(pl.all()).equals(base.filter(~is_n).drop("population").sort(pl.all()))
-    n_scores = result.scale_summary().filter(pl.col("scale") == "N")
-    assert (n_scores["mean"].item(), n_scores["sd"].item()) == (6.0, 0.0)
+    # Neuroticism is also Big Five's reversed Emotional Stability: those items go to the neurotic end.
+    est = derived.filter(is_est).join(bigfive_est.select(pl.col("number").alias("question_number"), "key"),
+                                      on="question_number")
+    assert est.select(((pl.col("key") == "+") == (pl.col("answer") == 1)).all()).item()
+    assert est.select(((pl.col("key") == "-") == (pl.col("answer") == 5)).all()).item()
+    unchanged = ~is_n & ~is_est
+    assert derived.filter(unchanged).drop("population").sort(pl.all()).equals(
+        base.filter(unchanged).drop("population").sort(pl.all()))
+    scores = result.scale_summary()
+    assert scores.filter(pl.col("scale") == "N").select("mean", "sd").row(0) == (6.0, 0.0)
+    assert scores.filter(pl.col("scale") == "EST").select("mean", "sd").row(0) == (1.0, 0.0)
 
 
 def test_derived_population_needs_its_base(db_target):

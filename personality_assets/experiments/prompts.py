@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 from pydantic import BaseModel, ConfigDict, create_model, field_validator
 
-from personality_assets.questionnaires import Questionnaire
+from personality_assets.questionnaires import Questionnaire, score
 
 # The original study's impersonation instruction (seed 002); {description} is the persona's.
 DEFAULT_SYSTEM_ROLE = (
@@ -27,12 +27,16 @@ def answer_scale_text(questionnaire: Questionnaire) -> str:
 
 def persona_prompt(answers: pl.DataFrame, questionnaires: dict[str, Questionnaire]) -> str:
     """``answers``: one person's long-format answers (questionnaire, question_number, answer).
-    Items with texts are shown as statements; items without (EPQR-A unless supplied) are left out."""
+    Items with texts are shown as statements; a questionnaire without texts (EPQR-A unless they
+    are supplied) is shown as its scale scores."""
     blocks = []
     for (name,), group in answers.sort("questionnaire", "question_number").group_by("questionnaire",
                                                                                      maintain_order=True):
         questionnaire = questionnaires[name]
         if not questionnaire.has_texts:
+            scores = score(group.with_columns(pl.lit(0).alias("person")), questionnaire, by=["person"])
+            blocks.append(f"{questionnaire.title}, scale scores ({questionnaire.scoring}): " + ", ".join(
+                f"{questionnaire.scales[row['scale']]} {row['score']:g}" for row in scores.iter_rows(named=True)))
             continue
         texts = dict(zip(questionnaire.items["number"], questionnaire.items["text"], strict=True))
         lines = [f"- {texts[number]} {answer}" for number, answer in zip(group["question_number"], group["answer"],

@@ -105,7 +105,7 @@ def load_population(
             raise PopulationFileError(
                 f"population {population!r} is derived from {base!r}, which is not loaded: materialise {base!r} first"
             )
-        result = LoadResult(population, f"derived from {base}: every {scale} item at its keyed extreme",
+        result = LoadResult(population, f"derived from {base}: {scale} at its extreme in every questionnaire",
                             "derived", base_row.synthetic, base)
         batches = [_maximised(_read_population(target, base), scale)]
     else:
@@ -151,13 +151,27 @@ def _read_population(target: DatabaseTarget, population: str) -> pl.DataFrame:
                                                                      "question_number": pl.Int32})
 
 
+# Constructs measured by both questionnaires: maximising one sets its items in each of them
+# (Big Five Emotional Stability is the reverse of neuroticism), so a MaxN population is
+# maximally neurotic whichever questionnaire a persona is shown or answers.
+SHARED_CONSTRUCTS = {
+    "N": [("epqr_a", "N", True), ("bigfive", "EST", False)],
+    "E": [("epqr_a", "E", True), ("bigfive", "EXT", True)],
+}
+
+
 def _maximised(answers: pl.DataFrame, scale: str) -> pl.DataFrame:
-    """Set every item of ``scale`` (in whichever questionnaires define it) to its keyed extreme."""
+    """Set every item of ``scale`` to its keyed extreme, in every questionnaire that measures it
+    (a scale of that name, or the shared constructs above)."""
+    targets = SHARED_CONSTRUCTS.get(scale) or [(name, scale, True) for name in all_questionnaires()]
     extremes = []
-    for questionnaire in all_questionnaires().values():
-        items = questionnaire.items.filter(pl.col("scale") == scale)
+    for name, scale_code, high in targets:
+        questionnaire = all_questionnaires().get(name)
+        if questionnaire is None:
+            continue
+        items = questionnaire.items.filter(pl.col("scale") == scale_code)
         extremes += [
-            (questionnaire.name, number, questionnaire.extreme_answer(key))
+            (questionnaire.name, number, questionnaire.extreme_answer(key, high=high))
             for number, key in zip(items["number"], items["key"], strict=True)
         ]
     if not extremes:

@@ -1,0 +1,45 @@
+"""Jobs and schedules of the persona study."""
+
+import dagster as dg
+from sqlalchemy import select
+
+from personality_assets.db.engine import experiment_transaction
+from personality_assets.db.models import ExperimentsGroup, ExperimentsList
+from personality_assets.partitions import experiment_partitions
+from personality_assets.resources import ResearchDatabase
+
+persona_study_job = dg.define_asset_job(
+    "persona_study",
+    selection=dg.AssetSelection.groups("persona_study"),
+    description="Personas, registrations, answers and scores of one model x population partition.",
+)
+
+answer_pending_job = dg.define_asset_job(
+    "answer_pending_experiments",
+    selection=dg.AssetSelection.assets("questionnaire_answers", "questionnaire_scores"),
+    description="Run the pending experiments of a partition, then score it.",
+)
+
+
+def partitions_with_pending(research_db: ResearchDatabase) -> list[dg.MultiPartitionKey]:
+    experiments, groups = ExperimentsList.__table__, ExperimentsGroup.__table__
+    with experiment_transaction(research_db.target) as connection:
+        rows = connection.execute(
+            select(groups.c.model, groups.c.population).distinct()
+            .join(experiments, experiments.c.experiments_group_id == groups.c.experiments_group_id)
+            .where(experiments.c.succeeded.is_(None))
+        ).all()  # fmt: skip
+    return [dg.MultiPartitionKey({"model": model, "population": population}) for model, population in sorted(rows)]
+
+
+@dg.schedule(job=answer_pending_job, cron_schedule="0 * * * *", default_status=dg.DefaultScheduleStatus.STOPPED)
+def pending_experiments_schedule(context: dg.ScheduleEvaluationContext, research_db: ResearchDatabase):
+    """Hourly: one run per partition that still has pending experiments (failed ones are retried
+    this way). Turn it on in the UI (Automation) when a study is running."""
+    keys = partitions_with_pending(research_db)
+    if not keys:
+        return dg.SkipReason("no pending experiments")
+    return [
+        dg.RunRequest(run_key=f"{key}:{context.scheduled_execution_time:%Y%m%d%H}", partition_key=str(key))
+        for key in keys
+    ]
