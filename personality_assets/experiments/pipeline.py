@@ -337,7 +337,8 @@ def answer_status(target: DatabaseTarget, model: str, population: str) -> pl.Dat
             .join(groups, groups.c.experiments_group_id == experiments.c.experiments_group_id)
             .where(groups.c.model == model, groups.c.population == population),
             connection, infer_schema_length=None,
-        )  # fmt: skip
+        ).cast({"experiment_id": pl.Int64, "questionnaire": pl.String, "succeeded": pl.Boolean,
+                "llm_explanation": pl.String})  # typed even when empty  # fmt: skip
 
 
 def partition_answers(target: DatabaseTarget, model: str, population: str) -> pl.DataFrame:
@@ -355,7 +356,7 @@ def partition_answers(target: DatabaseTarget, model: str, population: str) -> pl
     with experiment_transaction(target) as connection:
         return pl.read_database(query, connection, schema_overrides={
             "experiment_id": pl.Int64, "question_number": pl.Int64, "answer": pl.Int64, "persona_id": pl.Int64,
-            "ref_personality_id": pl.Int64})  # fmt: skip
+            "ref_personality_id": pl.Int64}).cast({"questionnaire": pl.String})  # fmt: skip
 
 
 # --- scores --------------------------------------------------------------------------------------

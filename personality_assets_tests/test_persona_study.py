@@ -1,0 +1,289 @@
+"""The persona study end to end: simulator, OpenAI-compatible server, Bedrock endpoint; both engines."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+from sqlalchemy import func, select
+
+from personality_assets.assets.experiments import (
+    experiment_registrations,
+    personas,
+    questionnaire_answers,
+    questionnaire_scores,
+)
+from personality_assets.assets.reference import questionnaires, reference_questionnaires
+from personality_assets.db.engine import experiment_transaction
+from personality_assets.db.models import (
+    EvalQuestionnaire,
+    ExperimentRequestMetadata,
+    ExperimentsGroup,
+    ExperimentsList,
+    LLMCall,
+    Persona,
+    QuestionnaireScore,
+)
+from personality_assets.experiments.pipeline import score_partition
+from personality_assets.llm.providers import BedrockProvider, OpenAIProvider, SimulatedProvider
+from personality_assets.personas.normalize import clean_gender, clean_race, clean_sexual_orientation
+from personality_assets.resources import LLMEngineResource, ResearchDatabase
+from personality_assets_tests.llm_servers import bedrock_server, last_user_text, openai_server  # noqa: F401
+
+STUDY = [personas, experiment_registrations, questionnaire_answers, questionnaire_scores]
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _resources(target, openai_url=None, bedrock_url=None):
+    return {
+        "research_db": ResearchDatabase(url=target.url, reference_schema=target.reference_schema,
+                                        experiment_schema=target.experiment_schema),
+        "llm": LLMEngineResource(openai=OpenAIProvider(api_key="sk-test-study", base_url=openai_url),
+                                 bedrock=BedrockProvider(region_name="us-east-1", endpoint_url=bedrock_url),
+                                 simulated=SimulatedProvider(), progress_every_s=1),
+    }  # fmt: skip
+
+
+def _load_populations(resources, instance, populations):
+    instance.add_dynamic_partitions("population", populations)
+    assert dg.materialize([questionnaires], resources=resources, instance=instance).success
+    for population in populations:
+        assert dg.materialize([reference_questionnaires], partition_key=population, resources=resources,
+                              instance=instance).success
+
+
+def _study(resources, instance, model, population, max_people=12, run_config=None, raise_on_error=True):
+    config = {"ops": {"personas": {"config": {"max_people": max_people}}, **(run_config or {})}}
+    return dg.materialize(STUDY, partition_key=dg.MultiPartitionKey({"model": model, "population": population}),
+                          resources=resources, instance=instance, run_config=config,
+                          raise_on_error=raise_on_error)  # fmt: skip
+
+
+def _count(target, table, *where):
+    with experiment_transaction(target) as connection:
+        return connection.execute(select(func.count()).select_from(table).where(*where)).scalar_one()
+
+
+def study_reply(request_json: dict) -> str:
+    """A model behind the fake servers: a persona, or a complete set of neutral answers. Reads
+    every message, as a retry with feedback appends the feedback after the original prompt."""
+    text = "\n".join(last_user_text({"messages": [m]}) for m in request_json.get("messages", [])
+                     if m.get("role") == "user")
+    if "Invent a realistic person" in text:
+        return json.dumps({"name": "Ada Test", "age": 41, "gender": "Woman", "sexual_orientation": "straight",
+                           "race": "Hispanic", "ethnicity": "Mexican", "religious_belief": "none",
+                           "occupation": "nurse", "political_orientation": "moderate", "location": "Austin",
+                           "description": "Ada is a calm nurse."})  # fmt: skip
+    numbers = re.findall(r"^(\d+)\. ", text, flags=re.MULTILINE)
+    return json.dumps({"answers": {n: 3 for n in numbers}})
+
+
+def test_simulated_study_two_models_two_populations(db_target):
+    instance = dg.DagsterInstance.ephemeral()
+    resources = _resources(db_target)
+    _load_populations(resources, instance, ["sample", "sample_maxN"])
+    for model in ("simulated", "simulated_alt"):
+        for population in ("sample", "sample_maxN"):
+            result = _study(resources, instance, model, population)
+            assert all(check.passed for check in result.get_asset_check_evaluations())
+            metadata = result.asset_materializations_for_node("questionnaire_scores")[0].metadata
+            assert metadata["experiments"].value == 12 and "r_with_reference" in metadata["summary"].value
+
+    for model in ("simulated", "simulated_alt"):
+        for population in ("sample", "sample_maxN"):
+            tag = f"generated_{model}_{population}"
+            assert _count(db_target, Persona.__table__, Persona.population == tag) == 12
+            assert _count(db_target, ExperimentsList.__table__, ExperimentsList.population == tag,
+                          ExperimentsList.succeeded.is_(True)) == 12  # fmt: skip
+            assert Path(os.environ["PERSONALITY_ASSETS_DATA_DIR"], "parquet", "personas", f"model={model}",
+                        f"population={population}.parquet").exists()  # fmt: skip
+    assert _count(db_target, EvalQuestionnaire.__table__) == 4 * 12 * 50
+    with experiment_transaction(db_target) as connection:
+        scores = pl.read_database(select(QuestionnaireScore.__table__), connection)
+        simulated = connection.execute(select(func.count()).where(LLMCall.simulated.is_(True))).scalar_one()
+    assert simulated == _count(db_target, LLMCall.__table__) == 4 * 24  # personas + answers, all marked
+    # Personas follow their reference person: scores correlate with the reference scores.
+    assert scores.select(pl.corr("score", "reference_score")).item() > 0.8
+    # MaxN personas are maximally neurotic on the Big Five too (Emotional Stability at the bottom).
+    est = scores.filter(pl.col("scale") == "EST").group_by("population").agg(pl.col("score").mean())
+    means = dict(est.iter_rows())
+    assert means["sample_maxN"] < 1.6 < means["sample"]
+
+
+def test_rematerialising_is_idempotent_and_a_new_configuration_is_a_new_group(db_target):
+    instance = dg.DagsterInstance.ephemeral()
+    resources = _resources(db_target)
+    _load_populations(resources, instance, ["sample"])
+    _study(resources, instance, "simulated", "sample", max_people=5)
+    counts = [_count(db_target, t) for t in (Persona.__table__, ExperimentsGroup.__table__, ExperimentsList.__table__,
+                                              EvalQuestionnaire.__table__, LLMCall.__table__)]  # fmt: skip
+    again = _study(resources, instance, "simulated", "sample", max_people=5)
+    assert again.asset_materializations_for_node("personas")[0].metadata["llm_calls"].value == 0
+    assert [_count(db_target, t) for t in (Persona.__table__, ExperimentsGroup.__table__, ExperimentsList.__table__,
+                                           EvalQuestionnaire.__table__, LLMCall.__table__)] == counts  # fmt: skip
+    _study(resources, instance, "simulated", "sample", max_people=5, run_config={
+        "experiment_registrations": {"config": {"system_role": "Pretend to be:\n{description}"}}})
+    assert _count(db_target, ExperimentsGroup.__table__) == counts[1] + 1
+    assert _count(db_target, ExperimentsList.__table__) == counts[2] + 5
+
+
+def test_openai_compatible_server_end_to_end_with_invalid_output_retried(db_target, openai_server):
+    openai_server.configure(reply=study_reply)
+    instance = dg.DagsterInstance.ephemeral()
+    resources = _resources(db_target, openai_url=openai_server.base_url)
+    _load_populations(resources, instance, ["sample"])
+    openai_server.fail_next(1, "malformed")  # the first persona reply is broken: retried with feedback
+    result = _study(resources, instance, "gpt4o", "sample", max_people=6)
+    assert result.success
+    assert _count(db_target, Persona.__table__, Persona.gender == "female", Persona.gender_original == "Woman",
+                  Persona.race == "Hispanic or Latino") == 6  # fmt: skip
+    assert _count(db_target, EvalQuestionnaire.__table__, EvalQuestionnaire.answer == 3) == 6 * 50
+    assert openai_server.request_count == 6 + 1 + 6
+    with experiment_transaction(db_target) as connection:
+        metadata = connection.execute(select(ExperimentRequestMetadata.request_metadata)).scalars().all()
+    assert len(metadata) == 6 and all(m["status"] == "ok" and m["cost_usd"] > 0 for m in metadata)
+    assert "sk-test-study" not in json.dumps(metadata)
+
+
+def test_invalid_answers_leave_the_experiment_pending_with_the_reason(db_target, openai_server):
+    def incomplete(request_json):
+        reply = json.loads(study_reply(request_json))
+        if "answers" in reply:
+            reply["answers"].pop("7")
+        return json.dumps(reply)
+
+    openai_server.configure(reply=incomplete)
+    instance = dg.DagsterInstance.ephemeral()
+    resources = _resources(db_target, openai_url=openai_server.base_url)
+    _load_populations(resources, instance, ["sample"])
+    result = _study(resources, instance, "gpt4o", "sample", max_people=2)
+    failed = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}["failed_share"]
+    assert failed is False
+    with experiment_transaction(db_target) as connection:
+        rows = connection.execute(select(ExperimentsList.succeeded, ExperimentsList.llm_explanation)).all()
+    assert len(rows) == 2 and all(succeeded is None and "missing answers for items [7]" in reason
+                                  for succeeded, reason in rows)  # fmt: skip
+    assert _count(db_target, EvalQuestionnaire.__table__) == 0
+    # The model behaves again: the next run processes only what is pending, and it succeeds.
+    openai_server.configure(reply=study_reply)
+    before = openai_server.request_count
+    _study(resources, instance, "gpt4o", "sample", max_people=2)
+    assert openai_server.request_count - before == 2
+    assert _count(db_target, ExperimentsList.__table__, ExperimentsList.succeeded.is_(True)) == 2
+
+
+def test_bedrock_endpoint_end_to_end(db_target, bedrock_server, monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIATEST")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test-secret")
+    bedrock_server.configure(reply=study_reply)
+    instance = dg.DagsterInstance.ephemeral()
+    resources = _resources(db_target, bedrock_url=bedrock_server.url)
+    _load_populations(resources, instance, ["sample"])
+    assert _study(resources, instance, "llama31_70b", "sample", max_people=4).success
+    assert _count(db_target, ExperimentsList.__table__, ExperimentsList.succeeded.is_(True),
+                  ExperimentsList.model_provider == "bedrock") == 4  # fmt: skip
+    assert {r["json"]["modelId"] for r in bedrock_server.requests} == {"meta.llama3-1-70b-instruct-v1:0"}
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes_without_losing_or_repeating(tmp_path, openai_server, isolated_data_dir):
+    """Kill `dagster asset materialize` midway through the answers, start it again, count."""
+    openai_server.configure(reply=study_reply, latency=0.05)
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("DAGSTER_")},
+           "DAGSTER_HOME": str(home), "PERSONALITY_ASSETS_DATA_DIR": str(isolated_data_dir),
+           "OPENAI_API_KEY": "sk-test-resume", "OPENAI_BASE_URL": openai_server.base_url,
+           "PERSONALITY_ASSETS_MODEL_GPT4O_MAX_CONCURRENCY": "2", "PERSONALITY_ASSETS_MODEL_GPT4O_RPM": "100000",
+           "PERSONALITY_ASSETS_MODEL_GPT4O_TPM": "100000000"}  # fmt: skip
+    materialize = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "personality_assets",
+                   "--config-json", '{"execution":{"config":{"in_process":{}}}}']  # fmt: skip
+
+    def run(*args, check=True):
+        return subprocess.run([*materialize, *args], cwd=ROOT, env=env, capture_output=True, text=True, check=check)
+
+    subprocess.run([sys.executable, "-m", "personality_assets.cli", "populations", "add", "sample"], cwd=ROOT, env=env,
+                   check=True, capture_output=True)  # fmt: skip
+    run("--select", "questionnaires")
+    run("--select", "reference_questionnaires", "--partition", "sample")
+    run("--select", "personas,experiment_registrations", "--partition", "gpt4o|sample")
+    target = ResearchDatabase().target
+    experiments = _count(target, ExperimentsList.__table__)
+    assert experiments == 300
+
+    calls_before = openai_server.request_count
+    process = subprocess.Popen([*materialize, "--select", "questionnaire_answers", "--partition", "gpt4o|sample"],
+                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 60
+    while _count(target, ExperimentsList.__table__, ExperimentsList.succeeded.is_(True)) < 40:
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.1)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done = _count(target, ExperimentsList.__table__, ExperimentsList.succeeded.is_(True))
+    assert 40 <= done < experiments
+    assert _count(target, EvalQuestionnaire.__table__) == done * 50  # nothing half-written
+    asked_first = openai_server.request_count - calls_before
+
+    run("--select", "questionnaire_answers", "--partition", "gpt4o|sample")
+    asked_second = openai_server.request_count - calls_before - asked_first
+    assert _count(target, ExperimentsList.__table__, ExperimentsList.succeeded.is_(True)) == experiments
+    assert _count(target, EvalQuestionnaire.__table__) == experiments * 50
+    # Every stored answer was asked for once; only what was in flight at the kill was asked twice.
+    assert asked_second == experiments - done
+    assert asked_first + asked_second - experiments <= 2  # the two requests in flight at the kill
+
+
+def test_scores_against_hand_computed_values():
+    # Persona 10 (reference person 1) answers EXT1..EXT10 all 5; the reference person answered all 1.
+    answers = pl.DataFrame({"experiment_id": [100] * 10, "questionnaire": ["bigfive"] * 10,
+                            "question_number": list(range(1, 11)), "answer": [5] * 10,
+                            "persona_id": [10] * 10, "ref_personality_id": [1] * 10})  # fmt: skip
+    reference = pl.DataFrame({"personality_id": [1] * 10, "questionnaire": ["bigfive"] * 10,
+                              "question_number": list(range(1, 11)), "answer": [1] * 10})  # fmt: skip
+    scores = score_partition(answers, reference).row(0, named=True)
+    # EXT: five items keyed +, five keyed -: persona (5*5 + 5*1)/10 = 3.0, reference (5*1 + 5*5)/10 = 3.0
+    assert (scores["scale"], scores["score"], scores["reference_score"], scores["difference"]) == ("EXT", 3.0, 3.0, 0.0)
+    answers = answers.with_columns(pl.Series("answer", [5, 1] * 5))  # every item at the extraverted end
+    scores = score_partition(answers, reference).row(0, named=True)
+    assert (scores["score"], scores["reference_score"], scores["difference"]) == (5.0, 3.0, 2.0)
+
+
+@pytest.mark.parametrize(
+    ("raw", "gender", "orientation", "race"),
+    [
+        ("Female", "female", None, None),
+        ("Cis woman", "female", None, None),
+        ("Non-binary", "non-binary", None, None),
+        ("male", "male", None, None),
+        ("Two-spirit", "other", None, None),
+    ],
+)
+def test_gender_cleaning(raw, gender, orientation, race):
+    assert clean_gender(raw) == gender
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("Straight", "heterosexual"), ("Gay", "homosexual"), ("bisexual", "bisexual"), ("Lesbian", "homosexual"),
+     ("", None)],
+)
+def test_orientation_cleaning(raw, expected):
+    assert clean_sexual_orientation(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("Caucasian", "White"), ("African American", "Black"), ("Latina", "Hispanic or Latino"),
+     ("Mixed (White and Asian)", "Mixed"), ("South Asian", "Asian"), ("Native American", "Indigenous"),
+     ("Martian", "other")],
+)
+def test_race_cleaning(raw, expected):
+    assert clean_race(raw) == expected
