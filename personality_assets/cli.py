@@ -58,6 +58,29 @@ def _summary() -> None:
         print(f"Drop new population files into {settings.drop_dir()} (the sensor loads them while `make ui` runs).")
 
 
+def _estimate(args) -> None:
+    from personality_assets.experiments.pipeline import estimate_study
+    from personality_assets.resources import default_llm_resource
+
+    research_db = ResearchDatabase()
+    engine = default_llm_resource().engine(_PrintContext(), research_db)
+    migrate.upgrade(research_db.target)
+    frame = estimate_study(engine, research_db.target, args.model, args.population, max_people=args.max_people,
+                           personas_per_person=args.personas_per_person, questionnaires=args.questionnaires,
+                           repetitions=args.repetitions)  # fmt: skip
+    with pl.Config(tbl_rows=-1, tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True):
+        print(frame)
+    print(f"total: {int(frame['calls'].sum()):,} calls, about ${frame['cost_usd'].sum():,.2f} "
+          f"(prices from the models configuration; outputs estimated at typical lengths)")
+
+
+class _PrintContext:
+    """Enough of a Dagster context for the engine outside a run."""
+
+    class log:  # noqa: N801
+        info = staticmethod(lambda message: None)
+
+
 def _study_summary(target) -> pl.DataFrame:
     """Per partition: personas, experiments (succeeded/pending), mean |persona - reference| score."""
     from sqlalchemy import func
@@ -97,6 +120,13 @@ def main(argv: list[str] | None = None) -> int:
     db.add_argument("action", choices=["upgrade", "downgrade", "current"])
     db.add_argument("revision", nargs="?")
     commands.add_parser("summary", help="print what the research database holds")
+    estimate = commands.add_parser("estimate", help="calls and cost of a study partition, before any call")
+    estimate.add_argument("--model", required=True, help="model key, e.g. gpt4o")
+    estimate.add_argument("--population", required=True, help="a loaded reference population, e.g. sample")
+    estimate.add_argument("--max-people", type=int)
+    estimate.add_argument("--personas-per-person", type=int, default=1)
+    estimate.add_argument("--repetitions", type=int, default=1)
+    estimate.add_argument("--questionnaire", action="append", dest="questionnaires")
     args = parser.parse_args(argv)
 
     if args.command == "populations":
@@ -108,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.action == "downgrade":
             migrate.downgrade(target, args.revision or "base")
         print(f"{target.safe_url}: {migrate.current_revisions(target)}")
+    elif args.command == "estimate":
+        _estimate(args)
     else:
         _summary()
     return 0

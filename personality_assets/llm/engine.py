@@ -78,6 +78,7 @@ class RunSummary:
     output_tokens: int = 0
     cost_usd: float = 0.0
     wall_s: float = 0.0
+    storage_s: float = 0.0  # time the writer spent in database transactions
     latencies: list[float] = field(default_factory=list, repr=False)
     errors: Counter = field(default_factory=Counter)
 
@@ -187,6 +188,7 @@ class CallEngine:
             gc.set_threshold(*thresholds)
             if writer is not None:
                 writer.close()
+        summary.storage_s = writer.write_seconds if writer is not None else 0.0
         return summary
 
     def _uses_cache(self, model: ModelConfig) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
@@ -64,6 +65,7 @@ class ResultWriter:
         self._queue: queue.Queue = queue.Queue()
         self._error: BaseException | None = None
         self.written = 0
+        self.write_seconds = 0.0  # time inside database transactions, for benchmarks
         self._thread = threading.Thread(target=self._loop, name="llm-result-writer", daemon=True)
         self._thread.start()
 
@@ -99,6 +101,7 @@ class ResultWriter:
                 self._error = exc
 
     def _write(self, group: list) -> None:
+        started = time.perf_counter()
         with experiment_transaction(self.target) as connection:
             rows = [call_row(result, self.run_id) for result in group if not result.cached]
             if rows:
@@ -106,3 +109,4 @@ class ResultWriter:
             if self.persist is not None:
                 self.persist(connection, group)
         self.written += len(group)
+        self.write_seconds += time.perf_counter() - started
