@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import dagster as dg
@@ -287,3 +288,41 @@ def test_orientation_cleaning(raw, expected):
 )
 def test_race_cleaning(raw, expected):
     assert clean_race(raw) == expected
+
+
+def test_estimate_makes_no_call(db_target, openai_server):
+    from personality_assets.experiments.pipeline import estimate_study
+
+    instance = dg.DagsterInstance.ephemeral()
+    resources = _resources(db_target, openai_url=openai_server.base_url)
+    _load_populations(resources, instance, ["sample"])
+    engine = resources["llm"].engine(_NoLog(), resources["research_db"])
+    estimate = estimate_study(engine, db_target, "gpt4o", "sample", max_people=10, personas_per_person=2,
+                              repetitions=3)  # fmt: skip
+    calls = dict(zip(estimate["step"], estimate["calls"], strict=True))
+    assert calls == {"personas": 20, "answers: to be registered": 60}
+    assert estimate["cost_usd"].sum() > 0
+    assert openai_server.request_count == 0 and _count(db_target, LLMCall.__table__) == 0
+
+
+def test_schedule_asks_for_partitions_with_pending_experiments(db_target):
+    from sqlalchemy import update
+
+    from personality_assets.schedules import pending_experiments_schedule
+
+    instance = dg.DagsterInstance.ephemeral()
+    resources = _resources(db_target)
+    _load_populations(resources, instance, ["sample"])
+    _study(resources, instance, "simulated", "sample", max_people=3)
+    context = dg.build_schedule_context(instance=instance, resources={"research_db": resources["research_db"]},
+                                        scheduled_execution_time=datetime.now(timezone.utc))  # fmt: skip
+    assert isinstance(pending_experiments_schedule(context), dg.SkipReason)
+    with experiment_transaction(db_target) as connection:
+        connection.execute(update(ExperimentsList).where(ExperimentsList.experiment_id == 1).values(succeeded=None))
+    (request,) = pending_experiments_schedule(context)
+    assert request.partition_key == "simulated|sample"
+
+
+class _NoLog:
+    class log:  # noqa: N801
+        info = staticmethod(lambda message: None)
