@@ -96,7 +96,7 @@ def main() -> None:
     start = time.perf_counter()
     registered = 0
     for model in MODELS:
-        counts = pipeline.register_experiments(target, engine, model, "bench826",
+        counts = pipeline.register_experiments(target, models, model, "bench826",
                                                pipeline.RegistrationConfig(["bigfive"]))  # fmt: skip
         registered += int(counts["new"].sum())
     wall = time.perf_counter() - start

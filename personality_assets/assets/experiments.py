@@ -85,7 +85,7 @@ def experiment_registrations(context: dg.AssetExecutionContext, config: Registra
     if skipped and config.questionnaires is None:
         context.log.info(f"not registered (no item texts): {skipped}")
     counts = pipeline.register_experiments(
-        research_db.target, llm.engine(context), model, population,
+        research_db.target, llm.models(), model, population,
         pipeline.RegistrationConfig(names, config.repetitions, config.description, config.system_role),
     )  # fmt: skip
     return dg.MaterializeResult(metadata={

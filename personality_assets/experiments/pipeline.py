@@ -36,6 +36,7 @@ from personality_assets.experiments.prompts import (
     persona_prompt,
     questionnaire_prompt,
 )
+from personality_assets.llm.config import ModelsConfig
 from personality_assets.llm.engine import CallEngine, CallResult, RunSummary
 from personality_assets.llm.schemas import PersonaReply
 from personality_assets.llm.types import ChatRequest
@@ -179,11 +180,11 @@ class RegistrationConfig:
     system_role: str = DEFAULT_SYSTEM_ROLE
 
 
-def register_experiments(target: DatabaseTarget, engine: CallEngine, model: str, population: str,
+def register_experiments(target: DatabaseTarget, models: ModelsConfig, model: str, population: str,
                          config: RegistrationConfig) -> pl.DataFrame:  # fmt: skip
     """One experiments_groups row per questionnaire and configuration; one experiments_list row
     per persona and repetition not yet registered. Returns counts per questionnaire."""
-    model_config = engine.models.get(model)
+    model_config = models.get(model)
     personas = read_personas(target, model, population)
     sha = repo_sha()
     rows = []
