@@ -155,7 +155,7 @@ def test_invalid_output_is_retried_with_feedback_then_recorded(db_target, openai
     assert results[0].parsed == QuestionnaireReply(answers={1: 3, 2: 5})
     retry_messages = openai_server.requests[1]["json"]["messages"]
     assert retry_messages[-1]["content"].startswith("That reply was not valid")
-    assert openai_server.requests[0]["json"]["response_format"]["type"] == "json_schema"
+    assert openai_server.requests[0]["json"]["response_format"] == {"type": "json_object"}  # the default
 
     openai_server.reset()
     openai_server.configure(reply=lambda request: '{"answers": "none"}')
@@ -163,6 +163,17 @@ def test_invalid_output_is_retried_with_feedback_then_recorded(db_target, openai
     assert (summary.invalid, openai_server.request_count) == (1, 4)
     assert _stored(db_target)[-1]["status"] == "invalid"
 
+
+
+def test_structured_outputs_send_the_schema(db_target, openai_server):
+    openai_server.configure(reply=lambda request: json.dumps({"answers": {"1": 2}}))
+    request = ChatRequest(model="oa", messages=(("user", "answer in JSON"),), response_model=QuestionnaireReply)
+    _engine(db_target, _models(json_output="json_schema"), openai_server.base_url).run([request])
+    _engine(db_target, _models(json_output="prompt"), openai_server.base_url).run([request])
+    structured, prompt_only = (r["json"] for r in openai_server.requests)
+    assert structured["response_format"]["type"] == "json_schema"
+    assert structured["response_format"]["json_schema"]["schema"] == QuestionnaireReply.model_json_schema()
+    assert "response_format" not in prompt_only
 
 
 def test_unknown_model_and_missing_key_and_unreachable_endpoint(db_target, openai_server):

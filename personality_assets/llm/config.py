@@ -42,6 +42,11 @@ class ModelConfig(BaseModel):
     cache: bool = Field(False, description="reuse a stored response for an identical request")
     timeout_seconds: float = Field(120.0, gt=0)
     max_attempts: int = Field(5, gt=0, description="attempts per request, for transient errors and invalid output")
+    json_output: Literal["json_schema", "json_object", "prompt"] = Field(
+        "json_object",
+        description="how JSON replies are requested from an OpenAI-compatible server: structured outputs with "
+        "the reply's schema (newer OpenAI models, vLLM), JSON mode (most servers), or the prompt alone",
+    )
 
     def cost(self, input_tokens: int, output_tokens: int) -> float:
         return (input_tokens * self.price_input_per_million + output_tokens * self.price_output_per_million) / 1e6

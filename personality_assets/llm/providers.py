@@ -86,11 +86,13 @@ class OpenAIProvider(dg.ConfigurableResource):
             **request.parameters(model),
         }
         schema = request.json_schema()
-        if schema is not None:
+        if schema is not None and model.json_output == "json_schema":
             body["response_format"] = {
                 "type": "json_schema",
                 "json_schema": {"name": request.response_model.__name__, "schema": schema},
             }
+        elif schema is not None and model.json_output == "json_object":
+            body["response_format"] = {"type": "json_object"}  # the prompts say "JSON", as this mode requires
         where = self.base_url or "api.openai.com"
         try:
             # The SDK's client does auth, base URL, timeouts and error mapping; posting the body
