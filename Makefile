@@ -11,7 +11,7 @@ SAMPLE_POPULATIONS := sample sample_maxN sample_maxP
 MODEL ?= simulated
 STUDY_ASSETS := personas,experiment_registrations,questionnaire_answers,questionnaire_scores
 
-.PHONY: install run test ui validate benchmark clean
+.PHONY: install run test ui validate clean
 
 $(BIN)/.installed: setup.py pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -105,7 +105,9 @@ def _study_summary(target) -> pl.DataFrame:
     for model, population, total, answered in experiments:
         rows.setdefault((model, population), {}).update(experiments=total, answered=answered, pending=total - answered)
     for model, population, difference in differences:
-        rows.setdefault((model, population), {})["mean_abs_score_difference"] = round(float(difference or 0), 3)
+        # None (no reference score on those scales) stays empty rather than reading as a perfect 0.
+        rows.setdefault((model, population), {})["mean_abs_score_difference"] = (
+            None if difference is None else round(float(difference), 3))
     return pl.DataFrame([{"model": m, "population": p, **values} for (m, p), values in sorted(rows.items())])
 
 
@@ -118,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     populations.add_argument("keys", nargs="+")
     db = commands.add_parser("db", help="research database migrations")
     db.add_argument("action", choices=["upgrade", "downgrade", "current"])
-    db.add_argument("revision", nargs="?")
+    db.add_argument("revision", nargs="?", help="upgrade: default head; downgrade: required (base drops every "
+                    "table): r<NNNN> moves the reference schema, e<NNNN> the experiment schema")
     commands.add_parser("summary", help="print what the research database holds")
     estimate = commands.add_parser("estimate", help="calls and cost of a study partition, before any call")
     estimate.add_argument("--model", required=True, help="model key, e.g. gpt4o")
@@ -136,7 +139,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.action == "upgrade":
             migrate.upgrade(target, args.revision or "head")
         elif args.action == "downgrade":
-            migrate.downgrade(target, args.revision or "base")
+            if not args.revision:
+                parser.error("downgrade needs a revision (e.g. e0002, or base to drop every table)")
+            migrate.downgrade(target, args.revision)
         print(f"{target.safe_url}: {migrate.current_revisions(target)}")
     elif args.command == "estimate":
         _estimate(args)

@@ -5,7 +5,6 @@ from sqlalchemy import select
 
 from personality_assets.db.engine import experiment_transaction
 from personality_assets.db.models import ExperimentsGroup, ExperimentsList
-from personality_assets.partitions import experiment_partitions
 from personality_assets.resources import ResearchDatabase
 
 persona_study_job = dg.define_asset_job(

@@ -284,7 +284,9 @@ def test_orientation_cleaning(raw, expected):
     ("raw", "expected"),
     [("Caucasian", "White"), ("African American", "Black"), ("Latina", "Hispanic or Latino"),
      ("Mixed (White and Asian)", "Mixed"), ("South Asian", "Asian"), ("Native American", "Indigenous"),
-     ("Martian", "other")],
+     ("Arab / North African", "Middle Eastern or North African"), ("North African", "Middle Eastern or North African"),
+     ("White (South African)", "White"), ("American Indian or Alaska Native", "Indigenous"), ("Indian", "Asian"),
+     ("Nigerian-born African", "Black"), ("Martian", "other")],
 )
 def test_race_cleaning(raw, expected):
     assert clean_race(raw) == expected

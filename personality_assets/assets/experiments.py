@@ -27,7 +27,7 @@ def parquet_path(kind: str, model: str, population: str):
 
 
 class PersonasConfig(dg.Config):
-    max_people: int | None = Field(default=None, description="only the first N reference people (by id)")
+    max_people: int | None = Field(default=None, ge=1, description="only the first N reference people (by id)")
     personas_per_person: int = Field(default=1, ge=1, description="personas written per reference person")
 
 
@@ -77,6 +77,8 @@ def experiment_registrations(context: dg.AssetExecutionContext, config: Registra
     model, population = model_and_population(context)
     available = [name for name, q in all_questionnaires().items() if q.has_texts]
     names = config.questionnaires or available
+    if "{description}" not in config.system_role:
+        raise dg.Failure("system_role must contain {description}, where the persona's description goes")
     missing_texts = [name for name in names if name not in available]
     if missing_texts:
         raise dg.Failure(f"questionnaires {missing_texts} have no item texts: supply them (see the questionnaires "
@@ -146,10 +148,9 @@ def _answer_checks(answers: pl.DataFrame, status: pl.DataFrame, max_failed_share
     incomplete = counts.filter(pl.col("n") < pl.col("questionnaire").replace_strict(expected, return_dtype=pl.Int64))
     succeeded = status.filter(pl.col("succeeded").fill_null(False))
     without_answers = set(succeeded["experiment_id"]) - set(counts["experiment_id"])
-    codes = {name: sorted(q.answer_codes) for name, q in questionnaires.items()}
-    out_of_range = answers.filter(
-        ~pl.struct("questionnaire", "answer").map_elements(lambda r: r["answer"] in codes[r["questionnaire"]],
-                                                           return_dtype=pl.Boolean))  # fmt: skip
+    codes = pl.DataFrame([(name, code) for name, q in questionnaires.items() for code in q.answer_codes],
+                         schema={"questionnaire": pl.String, "answer": pl.Int64}, orient="row")  # fmt: skip
+    out_of_range = answers.join(codes, on=["questionnaire", "answer"], how="anti")
     duplicates = answers.filter(pl.struct("experiment_id", "question_number").is_duplicated())
     failed = int(status.filter(pl.col("succeeded").is_null() & pl.col("llm_explanation").is_not_null()).height)
     share = failed / status.height if status.height else 0.0

@@ -7,6 +7,9 @@ reference schema and be migrated on their own.
 
 from __future__ import annotations
 
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -30,24 +33,59 @@ def alembic_config(kind: str, connection, target: DatabaseTarget) -> Config:
     return config
 
 
+@contextmanager
+def _sqlite_migration_lock(target: DatabaseTarget) -> Iterator[None]:
+    """Parallel steps may all start by migrating. PostgreSQL serialises them with an advisory
+    lock; for SQLite (whose DDL Alembic runs outside a transaction) an exclusive lock on a file
+    beside the database does."""
+    if target.dialect != "sqlite":
+        yield
+        return
+    lock_path = target.sqlite_file().with_suffix(".migrate.lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def _run(target: DatabaseTarget, kinds, action) -> None:
+    with _sqlite_migration_lock(target):
+        _run_locked(target, kinds, action)
+
+
+def _run_locked(target: DatabaseTarget, kinds, action) -> None:
     engine = get_engine(target, reference_writable=True)
     for kind in kinds:
         with engine.begin() as connection:
             if target.dialect == "postgresql":
-                # Parallel steps may all start by migrating: serialise them (SQLite's file lock does this there).
+                # Parallel steps may all start by migrating: serialise them.
                 connection.execute(text("SELECT pg_advisory_xact_lock(hashtext('personality_assets.migrate'))"))
                 for schema in target.schema_map.values():
                     connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
             action(alembic_config(kind, connection, target))
 
 
-def upgrade(target: DatabaseTarget, revision: str = "head", kinds=KINDS) -> None:
-    _run(target, kinds, lambda config: command.upgrade(config, revision))
+def kinds_for(revision: str) -> tuple[str, ...]:
+    """Which history a revision belongs to: r0001.. is the reference schema's, e0001.. the
+    experiment schema's; "head" and "base" mean both."""
+    if revision in ("head", "base"):
+        return KINDS
+    if revision.startswith("r"):
+        return (REFERENCE,)
+    if revision.startswith("e"):
+        return (EXPERIMENT,)
+    raise ValueError(f"unknown revision {revision!r}: use head, base, r<NNNN> (reference) or e<NNNN> (experiment)")
 
 
-def downgrade(target: DatabaseTarget, revision: str = "base", kinds=tuple(reversed(KINDS))) -> None:
-    _run(target, kinds, lambda config: command.downgrade(config, revision))
+def upgrade(target: DatabaseTarget, revision: str = "head") -> None:
+    _run(target, kinds_for(revision), lambda config: command.upgrade(config, revision))
+
+
+def downgrade(target: DatabaseTarget, revision: str = "base") -> None:
+    _run(target, tuple(reversed(kinds_for(revision))), lambda config: command.downgrade(config, revision))
 
 
 def current_revisions(target: DatabaseTarget) -> dict[str, str | None]:

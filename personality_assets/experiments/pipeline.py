@@ -32,6 +32,7 @@ from personality_assets.db.models import (
 )
 from personality_assets.experiments.prompts import (
     DEFAULT_SYSTEM_ROLE,
+    system_prompt,
     answers_model,
     persona_prompt,
     questionnaire_prompt,
@@ -84,12 +85,30 @@ def reference_scores(answers: pl.DataFrame) -> pl.DataFrame:
     return pl.concat(frames).select("personality_id", "questionnaire", "scale", "score")
 
 
+# Rough z-scores of a scale score, keyed by the trait and questionnaire scale it informs (the
+# simulator's hint; real models never see it). EPQR-A E and N stand in for Big Five EXT and EST
+# when a population answered only EPQR-A.
+TRAIT_FROM_SCALE = {
+    ("bigfive", "EXT"): ("EXT", lambda s: (s - 3.0) / 0.8), ("bigfive", "EST"): ("EST", lambda s: (s - 3.0) / 0.8),
+    ("bigfive", "AGR"): ("AGR", lambda s: (s - 3.0) / 0.8), ("bigfive", "CSN"): ("CSN", lambda s: (s - 3.0) / 0.8),
+    ("bigfive", "OPN"): ("OPN", lambda s: (s - 3.0) / 0.8),
+    ("epqr_a", "E"): ("E", lambda s: (s - 3.0) / 1.8), ("epqr_a", "N"): ("N", lambda s: (s - 3.0) / 1.8),
+    ("epqr_a", "P"): ("P", lambda s: (s - 3.0) / 1.8), ("epqr_a", "L"): ("L", lambda s: (s - 3.0) / 1.8),
+}  # fmt: skip
+STAND_INS = {"EXT": ("E", 1), "EST": ("N", -1), "E": ("EXT", 1), "N": ("EST", -1)}
+
+
 def _traits(scores: pl.DataFrame) -> dict[int, dict[str, float]]:
-    """Big Five scale scores as rough z-scores (the simulator's hint; real models never see it)."""
-    bigfive = scores.filter(pl.col("questionnaire") == "bigfive")
     traits: dict[int, dict[str, float]] = {}
-    for row in bigfive.iter_rows(named=True):
-        traits.setdefault(row["personality_id"], {})[row["scale"]] = round((row["score"] - 3.0) / 0.8, 3)
+    for row in scores.iter_rows(named=True):
+        known = TRAIT_FROM_SCALE.get((row["questionnaire"], row["scale"]))
+        if known:
+            trait, z = known
+            traits.setdefault(row["personality_id"], {})[trait] = round(z(row["score"]), 3)
+    for person in traits.values():
+        for trait, (other, sign) in STAND_INS.items():
+            if trait not in person and other in person:
+                person[trait] = sign * person[other]
     return traits
 
 
@@ -191,7 +210,9 @@ def register_experiments(target: DatabaseTarget, models: ModelsConfig, model: st
     for name in config.questionnaires:
         questionnaire = get_questionnaire(name)
         base_prompt = questionnaire_prompt(questionnaire)
+        description = config.description or f"{name} answered by {model} personas of {population}"
         settings = {"model": model, "population": population, "questionnaire": name, "system_role": config.system_role,
+                    "description": description,
                     "base_prompt": base_prompt, "temperature": model_config.temperature, "top_p": model_config.top_p,
                     "provider_model_id": model_config.model_id}  # fmt: skip
         config_hash = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
@@ -201,7 +222,7 @@ def register_experiments(target: DatabaseTarget, models: ModelsConfig, model: st
             if group_id is None:
                 group_id = connection.execute(
                     insert(ExperimentsGroup).values(
-                        description=config.description or f"{name} answered by {model} personas of {population}",
+                        description=description,
                         system_role=config.system_role, base_prompt=base_prompt, temperature=model_config.temperature,
                         top_p=model_config.top_p, config_hash=config_hash, model=model, population=population,
                         questionnaire=name,
@@ -233,7 +254,8 @@ def pending_experiments(target: DatabaseTarget, model: str, population: str, lim
     experiments, groups, personas = ExperimentsList.__table__, ExperimentsGroup.__table__, Persona.__table__
     query = (
         select(experiments.c.experiment_id, experiments.c.questionnaire, experiments.c.repeated,
-               groups.c.system_role, personas.c.description, personas.c.ref_personality_id)
+               groups.c.system_role, groups.c.base_prompt, groups.c.temperature, groups.c.top_p,
+               personas.c.description, personas.c.ref_personality_id)
         .join(groups, groups.c.experiments_group_id == experiments.c.experiments_group_id)
         .join(personas, personas.c.id == experiments.c.personality_id)
         .where(groups.c.model == model, groups.c.population == population, experiments.c.succeeded.is_(None))
@@ -251,7 +273,7 @@ def _answer_hints(questionnaire: Questionnaire, reference: pl.DataFrame, traits:
     own = reference.filter(pl.col("questionnaire") == questionnaire.name)
     profiles = {pid: dict(zip(g["question_number"], g["answer"], strict=True))
                 for (pid,), g in own.group_by("personality_id")}  # fmt: skip
-    people = set(profiles) | set(traits)
+    people = set(reference["personality_id"].unique()) | set(traits)
     return {pid: {"items": items, "min": questionnaire.min_answer, "max": questionnaire.max_answer,
                   "profile": profiles.get(pid, {}), "traits": traits.get(pid, {})} for pid in people}  # fmt: skip
 
@@ -266,13 +288,17 @@ def answer_questionnaires(engine: CallEngine, target: DatabaseTarget, model: str
     requests = []
     for (name,), group in pending.group_by("questionnaire", maintain_order=True):
         questionnaire = get_questionnaire(name)
-        reply_model, prompt = answers_model(questionnaire), questionnaire_prompt(questionnaire)
+        reply_model = answers_model(questionnaire)
         hints = _answer_hints(questionnaire, reference, traits)
         for row in group.iter_rows(named=True):
+            # The experiment runs with its group's recorded prompt and sampling, whatever the
+            # configuration says today (a changed configuration registers a new group).
             requests.append(ChatRequest(
                 model=model, purpose="questionnaire", response_model=reply_model, repetition=row["repeated"],
-                messages=(("system", row["system_role"].format(description=row["description"])), ("user", prompt)),
-                hints=hints.get(row["ref_personality_id"], {}), tag=(row["experiment_id"], name),
+                messages=(("system", system_prompt(row["system_role"], row["description"])),
+                          ("user", row["base_prompt"])),
+                temperature=row["temperature"], top_p=row["top_p"],
+                hints=hints[row["ref_personality_id"]], tag=(row["experiment_id"], name),
             ))  # fmt: skip
     if dry_run:
         return engine.estimate(requests)
@@ -386,8 +412,7 @@ def score_partition(answers: pl.DataFrame, reference: pl.DataFrame) -> pl.DataFr
 
 def store_scores(target: DatabaseTarget, model: str, population: str, scores: pl.DataFrame) -> None:
     table = QuestionnaireScore.__table__
-    rows = scores.with_columns(pl.lit(model).alias("model"), pl.lit(population).alias("population")).drop(
-        "answered", strict=False).to_dicts()
+    rows = scores.with_columns(pl.lit(model).alias("model"), pl.lit(population).alias("population")).to_dicts()
     with experiment_transaction(target) as connection:
         connection.execute(delete(table).where(table.c.model == model, table.c.population == population))
         if rows:
@@ -434,7 +459,7 @@ def estimate_study(engine: CallEngine, target: DatabaseTarget, model: str, popul
         missing = max(people * personas_per_person * repetitions - registered.get(name, 0), 0)
         questionnaire = get_questionnaire(name)
         future += [ChatRequest(model=model, purpose="questionnaire", repetition=i, messages=(
-            ("system", DEFAULT_SYSTEM_ROLE.format(description=TYPICAL_DESCRIPTION)),
+            ("system", system_prompt(DEFAULT_SYSTEM_ROLE, TYPICAL_DESCRIPTION)),
             ("user", questionnaire_prompt(questionnaire)))) for i in range(missing)]  # fmt: skip
     future_estimate = engine.estimate(future)
     frames = [frame.with_columns(pl.lit(step).alias("step")) for step, frame in

@@ -12,6 +12,14 @@ DEFAULT_SYSTEM_ROLE = (
     "You are required to adopt and impersonate the personality of the human described as follow:\n{description}"
 )
 
+def system_prompt(template: str, description: str) -> str:
+    """The template with the persona's description in place of ``{description}`` (plain
+    replacement, so other braces in a template, e.g. a JSON example, are left alone)."""
+    if "{description}" not in template:
+        raise ValueError("the system role template must contain {description} (where the persona goes)")
+    return template.replace("{description}", description)
+
+
 PERSONA_INSTRUCTION = (
     "Below are one real person's answers to a personality questionnaire. Invent a realistic person "
     "whose personality matches these answers. Reply with only a JSON object with the fields: name, "

@@ -27,8 +27,8 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 
 from personality_assets.db.engine import DatabaseTarget
 from personality_assets.llm.config import ModelConfig, ModelsConfig
-from personality_assets.llm.ratelimit import SlidingWindowLimiter
-from personality_assets.llm.store import Persist, ResultWriter, lookup_cached
+from personality_assets.llm.ratelimit import shared_limiter
+from personality_assets.llm.store import Persist, ResultWriter, lookup_cached, recent_calls
 from personality_assets.llm.types import (
     ChatRequest,
     InvalidOutput,
@@ -231,7 +231,9 @@ class CallEngine:
         workers = []
         for key, work in queues.items():
             model = self.models.get(key)
-            limiter = SlidingWindowLimiter(model.rpm, model.tpm, self.rate_window_s)
+            history = (lambda m=model: recent_calls(self.target, m.key, self.rate_window_s)) if self.target else None
+            limiter = shared_limiter((model.provider, model.model_id, model.key), model.rpm, model.tpm,
+                                     self.rate_window_s, history)  # fmt: skip
             provider = self.providers.get(model.provider)
             for _ in range(min(model.max_concurrency, work.qsize())):
                 workers.append(asyncio.create_task(self._worker(work, model, provider, limiter, finish, stop, fatal)))
@@ -261,6 +263,9 @@ class CallEngine:
             except UserActionRequired as exc:
                 fatal.append(exc)
                 stop.set()  # nothing else can succeed until the user acts
+            except Exception as exc:  # noqa: BLE001 - one odd failure must not sink the batch
+                finish(CallResult(request=request, model=model, cache_key=key, status="failed",
+                                  error=f"unexpected: {type(exc).__name__}: {exc}"[:500]))  # fmt: skip
 
     async def _call(self, request: ChatRequest, key: str, model: ModelConfig, provider, limiter) -> CallResult:
         result = CallResult(request=request, model=model, cache_key=key, status="failed")
@@ -356,6 +361,7 @@ def _loop_factory():
     return uvloop.new_event_loop
 
 
+MAX_WAIT_S = 120.0
 _backoff = wait_exponential_jitter(multiplier=0.5, max=30, jitter=0.5)
 
 
@@ -364,7 +370,9 @@ def _wait_honouring_retry_after(retry_state) -> float:
     exc = retry_state.outcome.exception()
     retry_after = getattr(exc, "retry_after", None)
     if retry_after is not None:
-        return retry_after * (1 + random.random() * 0.1)
+        # A Retry-After of hours means a quota, not a busy server: wait at most MAX_WAIT_S, and
+        # the attempts run out with the reason recorded.
+        return min(retry_after, MAX_WAIT_S) * (1 + random.random() * 0.1)
     if isinstance(exc, InvalidOutput):
         return 0.0  # a new answer, not a busy server: no need to wait
     return _backoff(retry_state)

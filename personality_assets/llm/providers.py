@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
 import dagster as dg
@@ -103,6 +104,9 @@ class OpenAIProvider(dg.ConfigurableResource):
                 "/chat/completions", body=body, cast_to=object, options={"timeout": model.timeout_seconds}
             )
         except openai.RateLimitError as exc:
+            if getattr(exc, "code", None) == "insufficient_quota":
+                raise UserActionRequired(f"OpenAI at {where}: the account is out of quota (billing): "
+                                         f"{exc.message}") from None  # fmt: skip
             raise TransientError(f"429 from {where}: {exc.message}", _retry_after(exc.response.headers)) from None
         except openai.InternalServerError as exc:
             raise TransientError(f"{exc.status_code} from {where}", _retry_after(exc.response.headers)) from None
@@ -161,31 +165,41 @@ class BedrockProvider(dg.ConfigurableResource):
     region_name: str | None = Field(default=None, description="default: AWS_REGION / the profile's region")
     profile_name: str | None = Field(default=None, description="an AWS profile from ~/.aws/config")
     endpoint_url: str | None = Field(default=None, description="a non-default endpoint (VPC, local test server)")
-    _client: Any = PrivateAttr(default=None)
+    _clients: dict = PrivateAttr(default_factory=dict)
+    _executors: dict = PrivateAttr(default_factory=dict)
 
-    def _sync_client(self):
-        if self._client is None:
+    def _sync_client(self, model: ModelConfig):
+        """One client per read timeout: botocore gives up on a call after the model's own timeout."""
+        if model.timeout_seconds not in self._clients:
             import boto3
             from botocore.config import Config
 
             session = boto3.Session(profile_name=self.profile_name, region_name=self.region_name)
-            self._client = session.client(
+            self._clients[model.timeout_seconds] = session.client(
                 "bedrock-runtime",
                 endpoint_url=self.endpoint_url,
                 # One attempt per call (the engine retries), a pool big enough for the engine's concurrency.
                 config=Config(retries={"total_max_attempts": 1, "mode": "standard"}, max_pool_connections=64,
-                              read_timeout=120, connect_timeout=10),
+                              read_timeout=model.timeout_seconds, connect_timeout=10),
             )  # fmt: skip
-        return self._client
+        return self._clients[model.timeout_seconds]
 
     async def call(self, request: ChatRequest, model: ModelConfig) -> ProviderReply:
-        return await asyncio.to_thread(self._call, request, model)
+        # boto3 is synchronous: each model gets its own threads, as many as its max_concurrency,
+        # so no call waits for a thread (and its timeout clock does not run while it waits).
+        executor = self._executors.get(model.key)
+        if executor is None or executor._max_workers != model.max_concurrency:
+            executor = self._executors[model.key] = ThreadPoolExecutor(model.max_concurrency,
+                                                                       thread_name_prefix=f"bedrock-{model.key}")
+        return await asyncio.get_running_loop().run_in_executor(executor, self._call, request, model)
 
     def _call(self, request: ChatRequest, model: ModelConfig) -> ProviderReply:
         from botocore.exceptions import (
+            BotoCoreError,
             ClientError,
             ConnectTimeoutError,
             EndpointConnectionError,
+            HTTPClientError,
             NoCredentialsError,
             ReadTimeoutError,
         )
@@ -202,7 +216,7 @@ class BedrockProvider(dg.ConfigurableResource):
             body["system"] = system
         where = self.endpoint_url or f"Bedrock ({self.region_name or 'default region'})"
         try:
-            response = self._sync_client().converse(**body)
+            response = self._sync_client(model).converse(**body)
         except NoCredentialsError:
             raise UserActionRequired(
                 "Bedrock: no AWS credentials found (set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
@@ -210,7 +224,9 @@ class BedrockProvider(dg.ConfigurableResource):
         except (EndpointConnectionError, ConnectTimeoutError) as exc:
             raise TransientError(f"cannot reach {where}: {exc}", unreachable=True) from None
         except ReadTimeoutError:
-            raise TransientError(f"timeout from {where}") from None
+            raise TransientError(f"timeout after {model.timeout_seconds}s from {where}") from None
+        except (HTTPClientError, ConnectionError) as exc:  # dropped or reset connections
+            raise TransientError(f"connection to {where} failed: {type(exc).__name__}") from None
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             message = exc.response.get("Error", {}).get("Message", str(exc))
@@ -228,6 +244,8 @@ class BedrockProvider(dg.ConfigurableResource):
             if code == "ResourceNotFoundException":
                 raise UserActionRequired(f"Bedrock: model {model.model_id!r} not found in {where}") from None
             raise PermanentError(f"{code or 'error'} from {where}: {message}") from None
+        except BotoCoreError as exc:
+            raise PermanentError(f"Bedrock client error: {type(exc).__name__}: {exc}") from None
         response = {k: v for k, v in response.items() if k != "ResponseMetadata"}  # drop HTTP headers
         content = response.get("output", {}).get("message", {}).get("content", [])
         usage = response.get("usage", {})

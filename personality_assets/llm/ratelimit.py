@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import Callable, Iterable
 
 
 class SlidingWindowLimiter:
@@ -21,7 +22,24 @@ class SlidingWindowLimiter:
         self._in_flight_tokens = 0
         self._done: deque[tuple[float, int]] = deque()  # (finished_at, tokens), in finishing order
         self._done_tokens = 0
-        self._changed = asyncio.Condition()
+        self._changed_condition: asyncio.Condition | None = None
+        self._loop = None
+
+    @property
+    def _changed(self) -> asyncio.Condition:
+        # asyncio primitives belong to one event loop; the limiter outlives a run's loop.
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            self._changed_condition, self._loop = asyncio.Condition(), loop
+        return self._changed_condition
+
+    def seed(self, finished: Iterable[tuple[float, int]]) -> None:
+        """Count requests made before this process started (``(seconds ago, tokens)`` each)."""
+        now = time.monotonic()
+        for seconds_ago, tokens in sorted(finished, key=lambda item: -item[0]):
+            if seconds_ago < self.window:
+                self._done.append((now - seconds_ago, tokens))
+                self._done_tokens += tokens
 
     def _prune(self, now: float) -> None:
         while self._done and self._done[0][0] <= now - self.window:
@@ -59,3 +77,20 @@ class SlidingWindowLimiter:
             self._done.append((time.monotonic(), used))
             self._done_tokens += used
             self._changed.notify_all()
+
+
+_SHARED: dict[tuple, SlidingWindowLimiter] = {}
+
+
+def shared_limiter(key: tuple, rpm: int | None, tpm: int | None, window_seconds: float,
+                   history: Callable[[], Iterable[tuple[float, int]]] | None = None) -> SlidingWindowLimiter:  # fmt: skip
+    """One limiter per model for the whole process, so consecutive runs and steps in one process
+    share the budget; a new limiter is seeded with the model's recent calls (``history``, from
+    the llm_calls table), so a step in a new process counts what the previous step sent."""
+    limiter = _SHARED.get(key)
+    if limiter is None or (limiter.rpm, limiter.tpm, limiter.window) != (rpm, tpm, window_seconds):
+        limiter = SlidingWindowLimiter(rpm, tpm, window_seconds)
+        if history is not None and (rpm is not None or tpm is not None):
+            limiter.seed(history())
+        _SHARED[key] = limiter
+    return limiter

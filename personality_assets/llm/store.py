@@ -12,9 +12,12 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, insert, select
+from sqlalchemy.exc import OperationalError
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from personality_assets.db.engine import DatabaseTarget, experiment_transaction
 from personality_assets.db.models import LLMCall
@@ -42,6 +45,24 @@ def lookup_cached(target: DatabaseTarget, cache_keys: Iterable[str]) -> dict[str
             for row in rows:
                 found[row["cache_key"]] = dict(row)
     return found
+
+
+def recent_calls(target: DatabaseTarget, model: str, window_seconds: float) -> list[tuple[float, int]]:
+    """(seconds ago, tokens) of every attempt of this model's calls stored in the last window."""
+    now = datetime.now(timezone.utc)
+    table = LLMCall.__table__
+    with experiment_transaction(target) as connection:
+        rows = connection.execute(
+            select(table.c.created, table.c.attempts, table.c.input_tokens + table.c.output_tokens)
+            .where(table.c.model == model, table.c.created >= (now - timedelta(seconds=window_seconds)).replace(
+                tzinfo=None if connection.dialect.name == "sqlite" else timezone.utc))
+        ).all()  # fmt: skip
+    recent = []
+    for created, attempts, tokens in rows:
+        created = created if created.tzinfo else created.replace(tzinfo=timezone.utc)  # SQLite keeps UTC, naive
+        age = max((now - created).total_seconds(), 0.0)
+        recent += [(age, tokens // max(attempts, 1))] * max(attempts, 1)
+    return recent
 
 
 def call_row(result: CallResult, run_id: str | None) -> dict:
@@ -96,9 +117,17 @@ class ResultWriter:
             if not group or self._error is not None:
                 continue
             try:
-                self._write(group)
+                self._write_with_retries(group)
             except BaseException as exc:  # noqa: BLE001 - reported to the caller by put()/close()
                 self._error = exc
+
+    def _write_with_retries(self, group: list) -> None:
+        # A busy database (SQLite's "database is locked", a PostgreSQL failover) is worth a few
+        # tries: these results are paid for. Each try is one whole transaction.
+        for attempt in Retrying(stop=stop_after_attempt(4), wait=wait_exponential(multiplier=0.5, max=5),
+                                retry=retry_if_exception_type(OperationalError), reraise=True):  # fmt: skip
+            with attempt:
+                self._write(group)
 
     def _write(self, group: list) -> None:
         started = time.perf_counter()

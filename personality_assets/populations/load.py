@@ -34,7 +34,7 @@ from personality_assets.questionnaires import all_questionnaires, get_questionna
 
 DERIVED_KEY = re.compile(r"^(?P<base>.+)_max(?P<scale>[A-Za-z]+)$")
 POPULATION_KEY = re.compile(r"^[A-Za-z0-9_]{1,128}$")
-FILE_SUFFIXES = (".csv", ".tsv", ".txt")
+FILE_SUFFIXES = (".csv", ".tsv")
 ANSWER_COLUMNS = ["population", "personality_id", "questionnaire", "question_number", "answer"]
 
 
