@@ -127,3 +127,33 @@ def test_bad_database_settings_are_explained(tmp_path, kwargs, message):
 def test_password_never_shown():
     target = DatabaseTarget("postgresql+psycopg://user:s3cret@db.example/research")
     assert "s3cret" not in target.safe_url and "***" in target.safe_url
+
+
+def test_parallel_first_migrations_on_sqlite_are_serialised(tmp_path):
+    """Every step migrates when it starts; several starting at once on a new file must not clash."""
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'research.sqlite'}"
+    script = ("import sys; from personality_assets.db import migrate; from personality_assets.db.engine import "
+              "DatabaseTarget; migrate.upgrade(DatabaseTarget(sys.argv[1]))")
+    processes = [subprocess.Popen([sys.executable, "-c", script, url], stderr=subprocess.PIPE, text=True)
+                 for _ in range(3)]  # fmt: skip
+    errors = [p.communicate()[1] for p in processes]
+    assert [p.returncode for p in processes] == [0, 0, 0], errors
+    assert migrate.current_revisions(DatabaseTarget(url))["experiment"] == "e0003"
+
+
+def test_cli_moves_one_schema_and_refuses_an_unnamed_downgrade(tmp_path, monkeypatch, capsys):
+    from personality_assets.cli import main
+
+    monkeypatch.setenv("PERSONALITY_ASSETS_DATABASE_URL", f"sqlite:///{tmp_path / 'r.sqlite'}")
+    main(["db", "upgrade"])
+    main(["db", "downgrade", "e0002"])
+    target = DatabaseTarget(f"sqlite:///{tmp_path / 'r.sqlite'}")
+    assert migrate.current_revisions(target) == {"reference": "r0001", "experiment": "e0002"}
+    with pytest.raises(SystemExit):
+        main(["db", "downgrade"])
+    assert "downgrade needs a revision" in capsys.readouterr().err
+    main(["db", "upgrade", "e0003"])
+    assert migrate.current_revisions(target) == {"reference": "r0001", "experiment": "e0003"}

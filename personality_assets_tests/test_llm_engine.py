@@ -215,3 +215,23 @@ def test_models_configuration_file_and_environment(tmp_path):
     assert {"gpt35", "gpt4o", "claude35_sonnet", "llama31_70b", "llama32_3b", "simulated"} <= set(config.models)
     with pytest.raises(ModelConfigError, match="no configured model key"):
         load_models_config(environ={"PERSONALITY_ASSETS_MODEL_NOPE_RPM": "1"})
+
+
+def test_rate_limit_holds_across_consecutive_runs(db_target, openai_server):
+    # A second run (a later step) counts what the first sent: 4 per 1-second window in all.
+    models = _models(rpm=4, max_concurrency=4, model_id="gpt-consecutive")
+    _engine(db_target, models, openai_server.base_url, rate_window_s=1.0).run(_requests(4))
+    _engine(db_target, models, openai_server.base_url, rate_window_s=1.0).run(_requests(4, repetition=1))
+    times = sorted(r["time"] for r in openai_server.requests)
+    assert max(sum(1 for t in times if s <= t < s + 1.0) for s in times) <= 4
+
+
+def test_limiter_seeded_from_stored_calls_in_a_new_process(db_target, openai_server):
+    from personality_assets.llm import ratelimit
+
+    models = _models(rpm=3, max_concurrency=3, model_id="gpt-seeded")
+    _engine(db_target, models, openai_server.base_url, rate_window_s=2.0).run(_requests(3))
+    ratelimit._SHARED.clear()  # as if the next step ran in a fresh process
+    _engine(db_target, models, openai_server.base_url, rate_window_s=2.0).run(_requests(3, repetition=1))
+    first, second = sorted(r["time"] for r in openai_server.requests)[2:4]
+    assert second - first >= 1.5  # the second run waited for the first's calls to leave the window

@@ -328,3 +328,35 @@ def test_schedule_asks_for_partitions_with_pending_experiments(db_target):
 class _NoLog:
     class log:  # noqa: N801
         info = staticmethod(lambda message: None)
+
+
+def test_a_population_that_answered_only_epqr_a(db_target, tmp_path, monkeypatch):
+    """Personas of an EPQR-A-only population answer the Big Five from traits (the simulator's
+    stand-ins), and their scores have no reference score on those scales."""
+    instance = dg.DagsterInstance.ephemeral()
+    resources = _resources(db_target)
+    key = pl.read_csv(ROOT / "personality_assets/questionnaires/definitions/epqr_a_items.csv")
+    rows = [f"{person},{number},,,,{(person + number) % 2},epqr_a" for person in range(1, 5) for number in key["number"]]
+    (tmp_path / "epq.csv").write_text("personality_id,question_number,question,category,key,answer,questionnaire\n"
+                                      + "\n".join(rows) + "\n")  # fmt: skip
+    instance.add_dynamic_partitions("population", ["epq"])
+    assert dg.materialize([questionnaires], resources=resources, instance=instance).success
+    assert dg.materialize([reference_questionnaires], partition_key="epq", resources=resources, instance=instance,
+                          run_config={"ops": {"reference_questionnaires": {"config": {
+                              "path": str(tmp_path / "epq.csv")}}}}).success  # fmt: skip
+    result = _study(resources, instance, "simulated", "epq", max_people=4)
+    assert _count(db_target, ExperimentsList.__table__, ExperimentsList.succeeded.is_(True)) == 4
+    with experiment_transaction(db_target) as connection:
+        references = connection.execute(select(QuestionnaireScore.reference_score)).scalars().all()
+    assert len(references) == 4 * 5 and set(references) == {None}
+    assert result.success
+
+
+def test_system_role_without_the_persona_is_refused(db_target):
+    instance = dg.DagsterInstance.ephemeral()
+    resources = _resources(db_target)
+    _load_populations(resources, instance, ["sample"])
+    result = _study(resources, instance, "simulated", "sample", max_people=2, raise_on_error=False, run_config={
+        "experiment_registrations": {"config": {"system_role": "Answer as {name}."}}})
+    assert not result.success
+    assert _count(db_target, ExperimentsList.__table__) == 0
