@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from personality_assets.db import migrate
-from personality_assets.db.engine import DatabaseTarget, get_engine
+from personality_assets.db.engine import DatabaseTarget, dispose_engines, get_engine
 
 POSTGRES_URL = os.environ.get(
     "PERSONALITY_ASSETS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/personality_assets_test"
@@ -66,7 +66,9 @@ def _unique_target(url: str) -> DatabaseTarget:
 def empty_target(request, tmp_path) -> DatabaseTarget:
     """A database target with fresh schema names and no tables yet, on each engine."""
     if request.param == "sqlite":
-        yield _unique_target(f"sqlite:///{tmp_path / 'research.sqlite'}")
+        target = _unique_target(f"sqlite:///{tmp_path / 'research.sqlite'}")
+        yield target
+        dispose_engines(target)
         return
     require_postgres()
     target = _unique_target(POSTGRES_URL)
@@ -74,6 +76,7 @@ def empty_target(request, tmp_path) -> DatabaseTarget:
     with get_engine(target, reference_writable=True).begin() as connection:
         for schema in target.schema_map.values():
             connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    dispose_engines(target)  # each test's schemas get their own pools: close them, or the server runs out
 
 
 @pytest.fixture

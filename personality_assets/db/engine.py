@@ -17,7 +17,6 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
@@ -87,14 +86,27 @@ def _postgres_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-@cache
+_ENGINES: dict[tuple[DatabaseTarget, bool], Engine] = {}
+
+
 def get_engine(target: DatabaseTarget, *, reference_writable: bool = False) -> Engine:
-    """One pooled engine per target and access mode (cached per process)."""
-    if target.dialect == "sqlite":
-        engine = _sqlite_engine(target, reference_writable)
-    else:
-        engine = create_engine(_postgres_url(target.url), pool_pre_ping=True)
-    return engine.execution_options(schema_translate_map=target.schema_map)
+    """One pooled engine per target and access mode (kept for the life of the process)."""
+    key = (target, reference_writable)
+    if key not in _ENGINES:
+        if target.dialect == "sqlite":
+            engine = _sqlite_engine(target, reference_writable)
+        else:
+            engine = create_engine(_postgres_url(target.url), pool_pre_ping=True)
+        _ENGINES[key] = engine.execution_options(schema_translate_map=target.schema_map)
+    return _ENGINES[key]
+
+
+def dispose_engines(target: DatabaseTarget) -> None:
+    """Close the pooled connections of a target (e.g. a test's throw-away schemas)."""
+    for writable in (False, True):
+        engine = _ENGINES.pop((target, writable), None)
+        if engine is not None:
+            engine.dispose()
 
 
 def _sqlite_engine(target: DatabaseTarget, reference_writable: bool) -> Engine:
