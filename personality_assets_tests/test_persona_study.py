@@ -133,6 +133,11 @@ def test_rematerialising_is_idempotent_and_a_new_configuration_is_a_new_group(db
         "experiment_registrations": {"config": {"system_role": "Pretend to be:\n{description}"}}})
     assert _count(db_target, ExperimentsGroup.__table__) == counts[1] + 1
     assert _count(db_target, ExperimentsList.__table__) == counts[2] + 5
+    # The two configurations' scores stay apart.
+    with experiment_transaction(db_target) as connection:
+        groups = connection.execute(select(QuestionnaireScore.experiments_group_id, func.count())
+                                    .group_by(QuestionnaireScore.experiments_group_id)).all()  # fmt: skip
+    assert sorted(count for _, count in groups) == [5 * 5, 5 * 5]
 
 
 def test_openai_compatible_server_end_to_end_with_invalid_output_retried(db_target, openai_server):

@@ -301,6 +301,7 @@ class QuestionnaireScore(ExperimentBase):
     model: Mapped[str] = mapped_column(String(128))
     population: Mapped[str] = mapped_column(String(128))
     questionnaire: Mapped[str] = mapped_column(String(64))
+    experiments_group_id: Mapped[int | None] = mapped_column(Integer, index=True)  # its configuration
     persona_id: Mapped[int] = mapped_column(Integer)
     ref_personality_id: Mapped[int] = mapped_column(Integer)
     score: Mapped[float] = mapped_column(Float)

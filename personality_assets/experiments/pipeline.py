@@ -373,8 +373,9 @@ def partition_answers(target: DatabaseTarget, model: str, population: str) -> pl
     answers, experiments, groups, personas = (EvalQuestionnaire.__table__, ExperimentsList.__table__,
                                               ExperimentsGroup.__table__, Persona.__table__)  # fmt: skip
     query = (
-        select(answers.c.experiment_id, answers.c.questionnaire, answers.c.question_number, answers.c.answer,
-               experiments.c.personality_id.label("persona_id"), personas.c.ref_personality_id)
+        select(answers.c.experiment_id, experiments.c.experiments_group_id, answers.c.questionnaire,
+               answers.c.question_number, answers.c.answer, experiments.c.personality_id.label("persona_id"),
+               personas.c.ref_personality_id)
         .join(experiments, experiments.c.experiment_id == answers.c.experiment_id)
         .join(groups, groups.c.experiments_group_id == experiments.c.experiments_group_id)
         .join(personas, personas.c.id == experiments.c.personality_id)
@@ -382,32 +383,35 @@ def partition_answers(target: DatabaseTarget, model: str, population: str) -> pl
     )  # fmt: skip
     with experiment_transaction(target) as connection:
         return pl.read_database(query, connection, schema_overrides={
-            "experiment_id": pl.Int64, "question_number": pl.Int64, "answer": pl.Int64, "persona_id": pl.Int64,
-            "ref_personality_id": pl.Int64}).cast({"questionnaire": pl.String})  # fmt: skip
+            "experiment_id": pl.Int64, "experiments_group_id": pl.Int64, "question_number": pl.Int64,
+            "answer": pl.Int64, "persona_id": pl.Int64, "ref_personality_id": pl.Int64,
+        }).cast({"questionnaire": pl.String})  # fmt: skip
 
 
 # --- scores --------------------------------------------------------------------------------------
 
 
 def score_partition(answers: pl.DataFrame, reference: pl.DataFrame) -> pl.DataFrame:
-    """Scale scores per experiment, with the reference person's score and the difference."""
+    """Scale scores per experiment, with the reference person's score and the difference (and
+    the experiment's group, when the answers carry it)."""
+    keys = [c for c in ("experiment_id", "experiments_group_id", "persona_id", "ref_personality_id") if c in answers.columns]
+    columns = [*keys[:2], "questionnaire", "scale", *keys[2:], "score", "reference_score", "difference"]
     if answers.is_empty():
-        return pl.DataFrame(schema={"experiment_id": pl.Int64, "questionnaire": pl.String, "scale": pl.String,
-                                    "persona_id": pl.Int64, "ref_personality_id": pl.Int64, "score": pl.Float64,
-                                    "reference_score": pl.Float64, "difference": pl.Float64})  # fmt: skip
+        return pl.DataFrame(schema={c: (pl.String if c in ("questionnaire", "scale") else
+                                        pl.Float64 if c in ("score", "reference_score", "difference") else pl.Int64)
+                                    for c in columns})  # fmt: skip
     frames = []
     for (name,), group in answers.group_by("questionnaire"):
-        scored = score(group, get_questionnaire(name), by=["experiment_id", "persona_id", "ref_personality_id"])
+        scored = score(group, get_questionnaire(name), by=keys)
         frames.append(scored.with_columns(pl.lit(name).alias("questionnaire")))
     scores = pl.concat(frames)
     ref = reference_scores(reference).rename({"personality_id": "ref_personality_id", "score": "reference_score"})
     return (
         scores.join(ref, on=["ref_personality_id", "questionnaire", "scale"], how="left")
         .with_columns((pl.col("score") - pl.col("reference_score")).alias("difference"))
-        .select("experiment_id", "questionnaire", "scale", "persona_id", "ref_personality_id", "score",
-                "reference_score", "difference")
+        .select(columns)
         .sort("experiment_id", "scale")
-    )  # fmt: skip
+    )
 
 
 def store_scores(target: DatabaseTarget, model: str, population: str, scores: pl.DataFrame) -> None:
@@ -420,15 +424,17 @@ def store_scores(target: DatabaseTarget, model: str, population: str, scores: pl
 
 
 def score_summary(scores: pl.DataFrame) -> pl.DataFrame:
-    """Per questionnaire and scale: persona vs reference means, mean |difference|, correlation."""
+    """Per configuration (experiment group), questionnaire and scale: persona vs reference means,
+    mean |difference|, correlation."""
+    by = [c for c in ("experiments_group_id", "questionnaire", "scale") if c in scores.columns]
     return (
-        scores.group_by("questionnaire", "scale")
+        scores.group_by(by)
         .agg(pl.len().alias("experiments"), pl.col("score").mean().round(3).alias("persona_mean"),
              pl.col("score").std().round(3).alias("persona_sd"),
              pl.col("reference_score").mean().round(3).alias("reference_mean"),
              pl.col("difference").abs().mean().round(3).alias("mean_abs_difference"),
              pl.corr("score", "reference_score").round(3).alias("r_with_reference"))
-        .sort("questionnaire", "scale")
+        .sort(by)
     )  # fmt: skip
 
 
