@@ -88,6 +88,30 @@ async def raw_client(base_url: str, n: int) -> None:
         await asyncio.gather(*(worker(n // CONCURRENCY) for _ in range(CONCURRENCY)))
 
 
+async def sdk_only(base_url: str, n: int) -> None:
+    import openai
+
+    clients = [openai.AsyncOpenAI(api_key="bench-key", base_url=base_url, max_retries=0) for _ in range(16)]
+
+    async def worker(index: int, count: int) -> None:
+        client = clients[index % len(clients)]
+        for i in range(count):
+            body = {"model": "bench-model", "messages": [{"role": "user", "content": f"Answer question {i}"}]}
+            await client.post("/chat/completions", body=body, cast_to=object)
+
+    await asyncio.gather(*(worker(i, n // CONCURRENCY) for i in range(CONCURRENCY)))
+    for client in clients:
+        await client.close()
+
+
+def run_loop(coroutine) -> None:
+    """On the same event loop as the engine (uvloop when installed)."""
+    from personality_assets.llm.engine import _loop_factory
+
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        runner.run(coroutine)
+
+
 def main() -> None:
     target = DatabaseTarget(f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite")
     migrate.upgrade(target)
@@ -107,11 +131,20 @@ def main() -> None:
     # 1b. The same server driven by a minimal aiohttp client: what the server and loopback allow.
     server = Server()
     cpu, start = cpu_seconds(), time.perf_counter()
-    asyncio.run(raw_client(server.base_url, n))
+    run_loop(raw_client(server.base_url, n))
     wall, cpu = time.perf_counter() - start, cpu_seconds() - cpu
     server.stop()
     lines.append(f"| ceiling: minimal aiohttp client, C=32 | {n:,} | {wall:.1f} s | {n / wall:,.0f} | "
                  f"{n / wall / ideal:.2f} | {1000 * cpu / n:.2f} ms | no SDK, no storage |")
+
+    # 1c. The openai SDK alone, as the engine posts (no engine, no storage): the SDK's own ceiling.
+    server = Server()
+    cpu, start = cpu_seconds(), time.perf_counter()
+    run_loop(sdk_only(server.base_url, n))
+    wall, cpu = time.perf_counter() - start, cpu_seconds() - cpu
+    server.stop()
+    lines.append(f"| ceiling: the openai SDK alone, C=32 | {n:,} | {wall:.1f} s | {n / wall:,.0f} | "
+                 f"{n / wall / ideal:.2f} | {1000 * cpu / n:.2f} ms | no engine, no storage |")
 
     # 2. The original design: 3 threads, the SDK's own retries, no limiter.
     import openai

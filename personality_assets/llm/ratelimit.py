@@ -50,8 +50,14 @@ class SlidingWindowLimiter:
         fits_tokens = self.tpm is None or self._in_flight_tokens + self._done_tokens + tokens <= self.tpm
         return fits_requests and fits_tokens
 
+    @property
+    def unlimited(self) -> bool:
+        return self.rpm is None and self.tpm is None
+
     async def acquire(self, tokens: int) -> int:
         """Wait until a request of ``tokens`` fits; returns the reservation to pass to :meth:`release`."""
+        if self.unlimited:
+            return tokens  # nothing to count: skip the lock on the hot path
         if self.tpm is not None:
             tokens = min(tokens, self.tpm)  # a request bigger than the budget still goes, alone
         async with self._changed:
@@ -70,6 +76,8 @@ class SlidingWindowLimiter:
 
     async def release(self, reserved: int, used_tokens: int | None) -> None:
         """The request is finished (answered or failed): it stays counted for one more window."""
+        if self.unlimited:
+            return
         async with self._changed:
             self._in_flight -= 1
             self._in_flight_tokens -= reserved
