@@ -129,28 +129,47 @@ class PersonaOutcome:
     summary: RunSummary
 
 
-def generate_personas(engine: CallEngine, target: DatabaseTarget, model: str, population: str,
-                      max_people: int | None = None, personas_per_person: int = 1,
-                      dry_run: bool = False) -> PersonaOutcome | pl.DataFrame:  # fmt: skip
-    answers = reference_answers(target, population)
-    people = sorted(answers["personality_id"].unique().to_list())[: max_people or None]
+@dataclass(frozen=True)
+class Reference:
+    """A reference population's answers and the simulator's trait hints, read and scored once."""
+
+    answers: pl.DataFrame
+    traits: dict[int, dict[str, float]]
+
+    @classmethod
+    def load(cls, target: DatabaseTarget, population: str) -> Reference:
+        answers = reference_answers(target, population)
+        return cls(answers, _traits(reference_scores(answers)))
+
+    def people(self, max_people: int | None = None) -> list[int]:
+        """Reference people by id, the first ``max_people`` when given."""
+        return sorted(self.answers["personality_id"].unique().to_list())[: max_people or None]
+
+
+def persona_requests(target: DatabaseTarget, model: str, population: str, reference: Reference,
+                     max_people: int | None = None, personas_per_person: int = 1) -> list[ChatRequest]:  # fmt: skip
+    """One request per persona still missing (reference person x persona number)."""
     with experiment_transaction(target) as connection:
         existing = set(connection.execute(
             select(Persona.ref_personality_id, Persona.persona_number)
             .where(Persona.model == model, Persona.ref_population == population)).all())  # fmt: skip
-    traits = _traits(reference_scores(answers))
     questionnaires = all_questionnaires()
-    by_person = {pid: group for (pid,), group in answers.group_by("personality_id")}
-    requests = [
+    by_person = {pid: group for (pid,), group in reference.answers.group_by("personality_id")}
+    return [
         ChatRequest(
             model=model, purpose="persona", response_model=PersonaReply, repetition=number,
             messages=(("user", persona_prompt(by_person[pid], questionnaires)),),
-            hints={"traits": traits.get(pid, {})}, tag=(pid, number),
+            hints={"traits": reference.traits.get(pid, {})}, tag=(pid, number),
         )
-        for pid in people for number in range(personas_per_person) if (pid, number) not in existing
+        for pid in reference.people(max_people) for number in range(personas_per_person)
+        if (pid, number) not in existing
     ]  # fmt: skip
-    if dry_run:
-        return engine.estimate(requests)
+
+
+def generate_personas(engine: CallEngine, target: DatabaseTarget, model: str, population: str,
+                      max_people: int | None = None, personas_per_person: int = 1) -> PersonaOutcome:  # fmt: skip
+    reference = Reference.load(target, population)
+    requests = persona_requests(target, model, population, reference, max_people, personas_per_person)
     tag = population_tag(model, population)
 
     def persist(connection, results: list[CallResult]) -> None:
@@ -176,7 +195,7 @@ def generate_personas(engine: CallEngine, target: DatabaseTarget, model: str, po
     with experiment_transaction(target) as connection:
         total = connection.execute(select(func.count()).where(Persona.model == model,
                                                               Persona.ref_population == population)).scalar_one()
-    return PersonaOutcome(people=len(people), new=summary.ok, total=total, summary=summary)
+    return PersonaOutcome(people=len(reference.people(max_people)), new=summary.ok, total=total, summary=summary)
 
 
 def read_personas(target: DatabaseTarget, model: str, population: str) -> pl.DataFrame:
@@ -278,18 +297,15 @@ def _answer_hints(questionnaire: Questionnaire, reference: pl.DataFrame, traits:
                   "profile": profiles.get(pid, {}), "traits": traits.get(pid, {})} for pid in people}  # fmt: skip
 
 
-def answer_questionnaires(engine: CallEngine, target: DatabaseTarget, model: str, population: str,
-                          limit: int | None = None, dry_run: bool = False) -> RunSummary | pl.DataFrame:  # fmt: skip
-    """Run the pending experiments of this partition. Each result is written in the writer's
-    transaction: answers + request metadata + the success flag, or the failure reason."""
+def answer_requests(target: DatabaseTarget, model: str, population: str, reference: Reference,
+                    limit: int | None = None) -> list[ChatRequest]:  # fmt: skip
+    """One request per pending experiment of this partition."""
     pending = pending_experiments(target, model, population, limit)
-    reference = reference_answers(target, population)
-    traits = _traits(reference_scores(reference))
     requests = []
     for (name,), group in pending.group_by("questionnaire", maintain_order=True):
         questionnaire = get_questionnaire(name)
         reply_model = answers_model(questionnaire)
-        hints = _answer_hints(questionnaire, reference, traits)
+        hints = _answer_hints(questionnaire, reference.answers, reference.traits)
         for row in group.iter_rows(named=True):
             # The experiment runs with its group's recorded prompt and sampling, whatever the
             # configuration says today (a changed configuration registers a new group).
@@ -300,8 +316,14 @@ def answer_questionnaires(engine: CallEngine, target: DatabaseTarget, model: str
                 temperature=row["temperature"], top_p=row["top_p"],
                 hints=hints[row["ref_personality_id"]], tag=(row["experiment_id"], name),
             ))  # fmt: skip
-    if dry_run:
-        return engine.estimate(requests)
+    return requests
+
+
+def answer_questionnaires(engine: CallEngine, target: DatabaseTarget, model: str, population: str,
+                          limit: int | None = None) -> RunSummary:  # fmt: skip
+    """Run the pending experiments of this partition. Each result is written in the writer's
+    transaction: answers + request metadata + the success flag, or the failure reason."""
+    requests = answer_requests(target, model, population, Reference.load(target, population), limit)
     summary = engine.run(requests, persist=_persist_answers)
     _conclude_groups(target, model, population)
     return summary
@@ -450,10 +472,11 @@ def estimate_study(engine: CallEngine, target: DatabaseTarget, model: str, popul
     anything: missing personas exactly; answers for pending experiments exactly, plus those that
     registration will add (personas x repetitions x questionnaires) from a typical request."""
     names = questionnaires or [name for name, q in all_questionnaires().items() if q.has_texts]
-    persona_estimate = generate_personas(engine, target, model, population, max_people, personas_per_person,
-                                         dry_run=True)  # fmt: skip
-    pending_estimate = answer_questionnaires(engine, target, model, population, dry_run=True)
-    people = len(sorted(reference_answers(target, population)["personality_id"].unique())[: max_people or None])
+    reference = Reference.load(target, population)
+    persona_estimate = engine.estimate(persona_requests(target, model, population, reference, max_people,
+                                                        personas_per_person))  # fmt: skip
+    pending_estimate = engine.estimate(answer_requests(target, model, population, reference))
+    people = len(reference.people(max_people))
     with experiment_transaction(target) as connection:
         registered = dict(connection.execute(
             select(ExperimentsGroup.questionnaire, func.count())
