@@ -63,7 +63,7 @@ def _estimate(args) -> None:
     from personality_assets.resources import default_llm_resource
 
     research_db = ResearchDatabase()
-    engine = default_llm_resource().engine(_PrintContext(), research_db)
+    engine = default_llm_resource().engine(research_db=research_db)
     migrate.upgrade(research_db.target)
     frame = estimate_study(engine, research_db.target, args.model, args.population, max_people=args.max_people,
                            personas_per_person=args.personas_per_person, questionnaires=args.questionnaires,
@@ -72,13 +72,6 @@ def _estimate(args) -> None:
         print(frame)
     print(f"total: {int(frame['calls'].sum()):,} calls, about ${frame['cost_usd'].sum():,.2f} "
           f"(prices from the models configuration; outputs estimated at typical lengths)")
-
-
-class _PrintContext:
-    """Enough of a Dagster context for the engine outside a run."""
-
-    class log:  # noqa: N801
-        info = staticmethod(lambda message: None)
 
 
 def _study_summary(target) -> pl.DataFrame:

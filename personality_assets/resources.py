@@ -59,13 +59,14 @@ class LLMEngineResource(ConfigurableResource):
     def models(self) -> ModelsConfig:
         return load_models_config(Path(self.models_file) if self.models_file else None)
 
-    def engine(self, context, research_db: ResearchDatabase | None = None) -> CallEngine:
+    def engine(self, context=None, research_db: ResearchDatabase | None = None) -> CallEngine:
+        """The engine for a step (its log and run id), or, without a context, for scripts."""
         return CallEngine(
             self.models(),
             Providers(openai=self.openai, bedrock=self.bedrock, simulated=self.simulated),
             target=research_db.target if research_db is not None else None,
-            log=context.log,
-            run_id=context.run.run_id if hasattr(context, "run") else None,
+            log=context.log if context is not None else None,  # None: the module's own logger
+            run_id=context.run.run_id if context is not None and hasattr(context, "run") else None,
             progress_every_s=self.progress_every_s,
             cache=self.cache,
         )

@@ -201,10 +201,9 @@ class CallEngine:
     async def _run(self, requests, writer, on_result) -> RunSummary:
         started = time.perf_counter()
         summary = RunSummary()
-        models = {r.model: self.models.get(r.model) for r in requests}  # unknown keys fail before any call
-        for model in {m.key: m for m in models.values()}.values():
-            if model.provider != "simulated":
-                self.providers.get(model.provider)
+        # Unknown model keys and unconfigured providers fail here, before any call.
+        models = {r.model: self.models.get(r.model) for r in requests}
+        providers = {name: self.providers.get(name) for name in {m.provider for m in models.values()}}
 
         def finish(result: CallResult) -> None:
             summary.add(result)
@@ -234,16 +233,15 @@ class CallEngine:
             history = (lambda m=model: recent_calls(self.target, m.key, self.rate_window_s)) if self.target else None
             limiter = shared_limiter((model.provider, model.model_id, model.key), model.rpm, model.tpm,
                                      self.rate_window_s, history)  # fmt: skip
-            provider = self.providers.get(model.provider)
             for _ in range(min(model.max_concurrency, work.qsize())):
-                workers.append(asyncio.create_task(self._worker(work, model, provider, limiter, finish, stop, fatal)))
+                workers.append(asyncio.create_task(
+                    self._worker(work, model, providers[model.provider], limiter, finish, stop, fatal)))
         progress = asyncio.create_task(self._progress(summary, total, started))
         try:
             await asyncio.gather(*workers)
         finally:
             progress.cancel()
-            for name in {model.provider for model in models.values()}:
-                provider = self.providers.get(name)
+            for provider in providers.values():
                 if hasattr(provider, "aclose"):
                     await provider.aclose()
         summary.wall_s = time.perf_counter() - started
