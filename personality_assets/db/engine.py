@@ -131,6 +131,15 @@ def _sqlite_engine(target: DatabaseTarget, reference_writable: bool) -> Engine:
     return engine
 
 
+def upsert_insert(connection: Connection, table):
+    """An INSERT with ON CONFLICT support (``on_conflict_do_update``/``_do_nothing``) for either engine."""
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
+
 @contextmanager
 def reference_transaction(target: DatabaseTarget) -> Iterator[Connection]:
     """A transaction allowed to write the reference schema. Only reference loaders use it."""

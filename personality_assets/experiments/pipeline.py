@@ -17,10 +17,8 @@ from pathlib import Path
 
 import polars as pl
 from sqlalchemy import bindparam, delete, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from personality_assets.db.engine import DatabaseTarget, experiment_transaction
+from personality_assets.db.engine import DatabaseTarget, experiment_transaction, upsert_insert
 from personality_assets.db.models import (
     EvalQuestionnaire,
     ExperimentRequestMetadata,
@@ -114,8 +112,7 @@ def _traits(scores: pl.DataFrame) -> dict[int, dict[str, float]]:
 
 def _insert_ignoring_duplicates(connection, table, rows: list[dict], keys: list[str]) -> None:
     if rows:
-        dialect_insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
-        connection.execute(dialect_insert(table).on_conflict_do_nothing(index_elements=keys), rows)
+        connection.execute(upsert_insert(connection, table).on_conflict_do_nothing(index_elements=keys), rows)
 
 
 # --- personas ------------------------------------------------------------------------------------

@@ -5,10 +5,8 @@ from __future__ import annotations
 import hashlib
 
 from sqlalchemy import Connection, Table, delete
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from personality_assets.db.engine import DatabaseTarget, reference_transaction
+from personality_assets.db.engine import DatabaseTarget, reference_transaction, upsert_insert
 from personality_assets.db.models import (
     ExpAnswerCode,
     ExpQuestionnaire,
@@ -29,8 +27,7 @@ def upsert(connection: Connection, table: Table, rows: list[dict]) -> None:
     """Insert rows, updating the non-key columns of rows whose primary key exists."""
     if not rows:
         return
-    insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
-    statement = insert(table).values(rows)
+    statement = upsert_insert(connection, table).values(rows)
     keys = [column.name for column in table.primary_key.columns]
     updates = {name: statement.excluded[name] for name in rows[0] if name not in keys}
     connection.execute(statement.on_conflict_do_update(index_elements=keys, set_=updates))

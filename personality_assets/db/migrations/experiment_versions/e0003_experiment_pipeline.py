@@ -8,22 +8,15 @@ Create Date: 2026-11-24
 import sqlalchemy as sa
 from alembic import op
 
+from personality_assets.db.migrations.helpers import real_schema
+
 revision = "e0003"
 down_revision = "e0002"
 branch_labels = None
 depends_on = None
 
-S = "experiment"
-
-
-def _real_schema() -> str:
-    # ALTER TABLE statements (add/drop column) are not passed through schema_translate_map, so
-    # this migration names the real schema throughout.
-    return op.get_context().config.attributes["schemas"][S]
-
-
 def upgrade() -> None:
-    S = _real_schema()  # noqa: N806
+    S = real_schema("experiment")  # noqa: N806 - the real name throughout (ALTER TABLE)
     # Unique indexes rather than constraints: SQLite cannot add a constraint to an existing table.
     op.add_column("personas", sa.Column("persona_number", sa.Integer, nullable=False, server_default="0"), schema=S)
     op.add_column("personas", sa.Column("simulated", sa.Boolean, nullable=False, server_default=sa.false()), schema=S)
@@ -57,7 +50,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    S = _real_schema()  # noqa: N806
+    S = real_schema("experiment")  # noqa: N806 - the real name throughout (ALTER TABLE)
     op.drop_table("questionnaire_scores", schema=S)
     op.drop_index("uq_experiments_list_group_persona_repeated", "experiments_list", schema=S)
     op.drop_index("uq_experiments_groups_config_hash", "experiments_groups", schema=S)

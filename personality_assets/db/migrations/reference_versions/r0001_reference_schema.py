@@ -8,6 +8,7 @@ Create Date: 2026-11-23
 import sqlalchemy as sa
 from alembic import op
 
+from personality_assets.db.migrations.helpers import real_schema
 from personality_assets.db.migrations.questionnaire_tables import create_questionnaire_tables
 
 revision = "r0001"
@@ -45,9 +46,8 @@ def upgrade() -> None:
         sa.Column("answer", sa.Integer, nullable=False),
         schema=S,
     )
-    context = op.get_context()
-    schema = context.config.attributes["schemas"][S]
-    postgres = context.dialect.name == "postgresql"
+    schema = real_schema(S)
+    postgres = op.get_context().dialect.name == "postgresql"
     # SQLite views may only name tables of their own (attached) file, unqualified.
     prefix = f'"{schema}".' if postgres else ""
     op.execute(
@@ -79,11 +79,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    context = op.get_context()
-    schema = context.config.attributes["schemas"][S]
+    schema = real_schema(S)
     op.execute(f'DROP VIEW "{schema}".reference_questionnaires_labelled')
     for table in ("reference_questionnaires", "reference_populations", "questionnaire_answer_codes",
                   "questionnaire_items", "questionnaires"):
         op.drop_table(table, schema=S)
-    if context.dialect.name == "postgresql":
+    if op.get_context().dialect.name == "postgresql":
         op.execute(f'DROP FUNCTION "{schema}".refuse_reference_writes()')
