@@ -112,54 +112,41 @@ def run_loop(coroutine) -> None:
         runner.run(coroutine)
 
 
-def main() -> None:
-    target = DatabaseTarget(f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite")
-    migrate.upgrade(target)
-    lines = []
-
-    # 1. The engine, no faults.
+def measure(lines: list[str], label: str, n: int, drive, outcome: str) -> None:
+    """Start a fresh server, run ``drive(base_url)``, and add a table row for it."""
     server = Server()
-    n = 5000
     cpu, start = cpu_seconds(), time.perf_counter()
-    summary = engine_for(server.base_url, target).run(requests(n))
+    result = drive(server.base_url)
     wall, cpu = time.perf_counter() - start, cpu_seconds() - cpu
     server.stop()
     ideal = CONCURRENCY / LATENCY
-    lines.append(f"| engine, C=32, no faults | {n:,} | {wall:.1f} s | {n / wall:,.0f} | {n / wall / ideal:.2f} "
-                 f"| {1000 * cpu / n:.2f} ms | {summary.ok:,} ok |")
+    lines.append(f"| {label} | {n:,} | {wall:.1f} s | {n / wall:,.0f} | {n / wall / ideal:.2f} "
+                 f"| {1000 * cpu / n:.2f} ms | {outcome.format(result=result)} |")
 
-    # 1b. The same server driven by a minimal aiohttp client: what the server and loopback allow.
-    server = Server()
-    cpu, start = cpu_seconds(), time.perf_counter()
-    run_loop(raw_client(server.base_url, n))
-    wall, cpu = time.perf_counter() - start, cpu_seconds() - cpu
-    server.stop()
-    lines.append(f"| ceiling: minimal aiohttp client, C=32 | {n:,} | {wall:.1f} s | {n / wall:,.0f} | "
-                 f"{n / wall / ideal:.2f} | {1000 * cpu / n:.2f} ms | no SDK, no storage |")
 
-    # 1c. The openai SDK alone, as the engine posts (no engine, no storage): the SDK's own ceiling.
-    server = Server()
-    cpu, start = cpu_seconds(), time.perf_counter()
-    run_loop(sdk_only(server.base_url, n))
-    wall, cpu = time.perf_counter() - start, cpu_seconds() - cpu
-    server.stop()
-    lines.append(f"| ceiling: the openai SDK alone, C=32 | {n:,} | {wall:.1f} s | {n / wall:,.0f} | "
-                 f"{n / wall / ideal:.2f} | {1000 * cpu / n:.2f} ms | no engine, no storage |")
-
-    # 2. The original design: 3 threads, the SDK's own retries, no limiter.
+def original_design(base_url: str, m: int) -> None:
+    """The research scripts' runner: a pool of 3 threads, the SDK's own 3 retries, no limiter."""
     import openai
 
-    server = Server()
-    client = openai.OpenAI(api_key="bench-key", base_url=server.base_url, max_retries=3)
-    m = 1000
-    cpu, start = cpu_seconds(), time.perf_counter()
+    client = openai.OpenAI(api_key="bench-key", base_url=base_url, max_retries=3)
     with ThreadPoolExecutor(3) as pool:
         list(pool.map(lambda i: client.chat.completions.create(
             model="bench-model", messages=[{"role": "user", "content": f"Answer question {i}"}]), range(m)))
-    wall, cpu = time.perf_counter() - start, cpu_seconds() - cpu
-    server.stop()
-    lines.append(f"| original: 3 threads, no limiter | {m:,} | {wall:.1f} s | {m / wall:,.0f} | {m / wall / ideal:.2f} "
-                 f"| {1000 * cpu / m:.2f} ms | all ok |")
+
+
+def main() -> None:
+    target = DatabaseTarget(f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite")
+    migrate.upgrade(target)
+    lines: list[str] = []
+    n, m = 5000, 1000
+    measure(lines, "engine, C=32, no faults", n, lambda url: engine_for(url, target).run(requests(n)),
+            "{result.ok:,} ok")
+    # What the server and loopback allow, and what the SDK alone does, as the engine posts.
+    measure(lines, "ceiling: minimal aiohttp client, C=32", n, lambda url: run_loop(raw_client(url, n)),
+            "no SDK, no storage")
+    measure(lines, "ceiling: the openai SDK alone, C=32", n, lambda url: run_loop(sdk_only(url, n)),
+            "no engine, no storage")
+    measure(lines, "original: 3 threads, no limiter", m, lambda url: original_design(url, m), "all ok")
 
     # 3. 10% faults, rpm 3,000, into a fresh database so the stored rows are this run's only.
     target = DatabaseTarget(f"sqlite:///{tempfile.mkdtemp()}/faults.sqlite")
