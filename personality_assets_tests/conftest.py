@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from personality_assets.db import migrate
-from personality_assets.db.engine import DatabaseTarget, dispose_engines, get_engine
+from personality_assets.db.engine import DatabaseTarget, dispose_engines, reference_transaction
 
 POSTGRES_URL = os.environ.get(
     "PERSONALITY_ASSETS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/personality_assets_test"
@@ -73,7 +73,7 @@ def empty_target(request, tmp_path) -> DatabaseTarget:
     require_postgres()
     target = _unique_target(POSTGRES_URL)
     yield target
-    with get_engine(target, reference_writable=True).begin() as connection:
+    with reference_transaction(target) as connection:  # the reference schema's guards let only loaders drop it
         for schema in target.schema_map.values():
             connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
     dispose_engines(target)  # each test's schemas get their own pools: close them, or the server runs out

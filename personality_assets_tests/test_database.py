@@ -28,7 +28,7 @@ def _tables(target: DatabaseTarget, schema: str) -> set[str]:
 
 def test_migrations_apply_and_roll_back(empty_target):
     migrate.upgrade(empty_target)
-    assert migrate.current_revisions(empty_target) == {"reference": "r0001", "experiment": "e0004"}
+    assert migrate.current_revisions(empty_target) == {"reference": "r0002", "experiment": "e0004"}
     assert _tables(empty_target, empty_target.reference_schema) == REFERENCE_TABLES
     assert _tables(empty_target, empty_target.experiment_schema) == EXPERIMENT_TABLES
     with get_engine(empty_target, reference_writable=True).connect() as connection:
@@ -151,9 +151,40 @@ def test_cli_moves_one_schema_and_refuses_an_unnamed_downgrade(tmp_path, monkeyp
     main(["db", "upgrade"])
     main(["db", "downgrade", "e0002"])
     target = DatabaseTarget(f"sqlite:///{tmp_path / 'r.sqlite'}")
-    assert migrate.current_revisions(target) == {"reference": "r0001", "experiment": "e0002"}
+    assert migrate.current_revisions(target) == {"reference": "r0002", "experiment": "e0002"}
     with pytest.raises(SystemExit):
         main(["db", "downgrade"])
     assert "downgrade needs a revision" in capsys.readouterr().err
     main(["db", "upgrade", "e0003"])
-    assert migrate.current_revisions(target) == {"reference": "r0001", "experiment": "e0003"}
+    assert migrate.current_revisions(target) == {"reference": "r0002", "experiment": "e0003"}
+
+
+@pytest.mark.parametrize(
+    "ddl",
+    [
+        "CREATE TABLE {schema}.intruder (x integer)",
+        "DROP TABLE {schema}.reference_populations",
+        "ALTER TABLE {schema}.reference_populations ADD COLUMN intruder integer",
+        "DROP VIEW {schema}.reference_questionnaires_labelled",
+    ],
+)
+def test_experiment_code_cannot_change_the_reference_schema(db_target, ddl):
+    statement = ddl.format(schema=db_target.reference_schema)
+    with pytest.raises(DBAPIError, match="read-only|readonly"):
+        with experiment_transaction(db_target) as connection:
+            connection.execute(text(statement))
+    assert "reference_populations" in _tables(db_target, db_target.reference_schema)
+    assert "intruder" not in _tables(db_target, db_target.reference_schema)
+
+
+def test_experiment_code_cannot_drop_the_reference_schema(db_target):
+    if db_target.dialect != "postgresql":
+        pytest.skip("SQLite has no schemas to drop: the reference file is attached read-only")
+    with pytest.raises(DBAPIError, match="read-only"):
+        with experiment_transaction(db_target) as connection:
+            connection.execute(text(f'DROP SCHEMA "{db_target.reference_schema}" CASCADE'))
+    assert "reference_populations" in _tables(db_target, db_target.reference_schema)
+    # The experiment schema stays the experiment code's own to change.
+    with experiment_transaction(db_target) as connection:
+        connection.execute(text(f"CREATE TABLE {db_target.experiment_schema}.scratch (x integer)"))
+        connection.execute(text(f"DROP TABLE {db_target.experiment_schema}.scratch"))

@@ -17,7 +17,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
-from personality_assets.db.engine import DatabaseTarget, get_engine
+from personality_assets.db.engine import REFERENCE_WRITER_SETTING, DatabaseTarget, get_engine
 from personality_assets.db.models import EXPERIMENT, REFERENCE
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -63,6 +63,8 @@ def _run_locked(target: DatabaseTarget, kinds, action) -> None:
             if target.dialect == "postgresql":
                 # Parallel steps may all start by migrating: serialise them.
                 connection.execute(text("SELECT pg_advisory_xact_lock(hashtext('personality_assets.migrate'))"))
+                # Migrations may change the reference schema (its guards refuse everyone else).
+                connection.execute(text(f"SET LOCAL {REFERENCE_WRITER_SETTING} = 'on'"))
                 for schema in target.schema_map.values():
                     connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
             action(alembic_config(kind, connection, target))
