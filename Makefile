@@ -11,15 +11,22 @@ SAMPLE_POPULATIONS := sample sample_maxN sample_maxP
 MODEL ?= simulated
 STUDY_ASSETS := personas,experiment_registrations,questionnaire_answers,questionnaire_scores
 
-.PHONY: install run test ui validate clean
+.PHONY: install lock run test ui validate clean
 
-$(BIN)/.installed: setup.py pyproject.toml
+# Installs the versions pinned in requirements.lock (the ones the suite last passed with).
+$(BIN)/.installed: setup.py pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/pip install --quiet -c requirements.lock -e ".[test]"
 	touch $@
 
 install: $(BIN)/.installed
+
+# Re-resolve every dependency within setup.py's ranges and pin the result (then run `make test`
+# and commit requirements.lock with the change). uv is installed into the venv on demand.
+lock:
+	test -x $(BIN)/uv || $(BIN)/pip install --quiet uv
+	$(BIN)/uv pip compile setup.py --extra test --universal --python-version 3.11 --upgrade -o requirements.lock
 
 $(DAGSTER_HOME)/dagster.yaml: $(DAGSTER_CONFIG)
 	mkdir -p $(DAGSTER_HOME)

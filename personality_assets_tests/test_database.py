@@ -28,7 +28,7 @@ def _tables(target: DatabaseTarget, schema: str) -> set[str]:
 
 def test_migrations_apply_and_roll_back(empty_target):
     migrate.upgrade(empty_target)
-    assert migrate.current_revisions(empty_target) == {"reference": "r0002", "experiment": "e0004"}
+    assert migrate.current_revisions(empty_target) == {"reference": "r0002", "experiment": "e0005"}
     assert _tables(empty_target, empty_target.reference_schema) == REFERENCE_TABLES
     assert _tables(empty_target, empty_target.experiment_schema) == EXPERIMENT_TABLES
     with get_engine(empty_target, reference_writable=True).connect() as connection:
@@ -141,7 +141,7 @@ def test_parallel_first_migrations_on_sqlite_are_serialised(tmp_path):
                  for _ in range(3)]  # fmt: skip
     errors = [p.communicate()[1] for p in processes]
     assert [p.returncode for p in processes] == [0, 0, 0], errors
-    assert migrate.current_revisions(DatabaseTarget(url))["experiment"] == "e0004"
+    assert migrate.current_revisions(DatabaseTarget(url))["experiment"] == "e0005"
 
 
 def test_cli_moves_one_schema_and_refuses_an_unnamed_downgrade(tmp_path, monkeypatch, capsys):

@@ -1,5 +1,6 @@
 """The persona study end to end: simulator, OpenAI-compatible server, Bedrock endpoint; both engines."""
 
+import importlib.metadata
 import json
 import os
 import re
@@ -138,6 +139,11 @@ def test_rematerialising_is_idempotent_and_a_new_configuration_is_a_new_group(db
         groups = connection.execute(select(QuestionnaireScore.experiments_group_id, func.count())
                                     .group_by(QuestionnaireScore.experiments_group_id)).all()  # fmt: skip
     assert sorted(count for _, count in groups) == [5 * 5, 5 * 5]
+    # Each group records the versions of the packages that shape results, beside the experiments' git SHA.
+    with experiment_transaction(db_target) as connection:
+        recorded = connection.execute(select(ExperimentsGroup.package_versions)).scalars().all()
+    installed = {package: importlib.metadata.version(package) for package in ("openai", "boto3", "dagster", "polars")}
+    assert recorded == [installed] * len(recorded)
 
 
 def test_openai_compatible_server_end_to_end_with_invalid_output_retried(db_target, openai_server):

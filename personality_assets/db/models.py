@@ -195,6 +195,8 @@ class ExperimentsGroup(ExperimentBase):
     model: Mapped[str | None] = mapped_column(String(128))
     population: Mapped[str | None] = mapped_column(String(128))
     questionnaire: Mapped[str | None] = mapped_column(String(64))
+    # Versions of the packages that shape results when the group was registered (migration e0005).
+    package_versions: Mapped[dict | None] = mapped_column(JSONDocument)
 
 
 class ExperimentsList(ExperimentBase):

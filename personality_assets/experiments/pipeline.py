@@ -9,6 +9,7 @@ population ``generated_M_P`` and keep ``ref_personality_id`` (and ``ref_populati
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
 import subprocess
 from dataclasses import dataclass
@@ -57,6 +58,21 @@ def repo_sha() -> str | None:
                               cwd=Path(__file__).parent).stdout.strip() or None  # fmt: skip
     except (OSError, subprocess.CalledProcessError):
         return None
+
+
+# The packages whose versions can change what a study produces (request shapes, parsing, scoring).
+RESULT_SHAPING_PACKAGES = ("openai", "boto3", "dagster", "polars")
+
+
+def package_versions() -> dict[str, str | None]:
+    """Installed versions of the packages that shape results, recorded with each experiment group."""
+    versions = {}
+    for package in RESULT_SHAPING_PACKAGES:
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = None
+    return versions
 
 
 def reference_answers(target: DatabaseTarget, population: str) -> pl.DataFrame:
@@ -241,7 +257,7 @@ def register_experiments(target: DatabaseTarget, models: ModelsConfig, model: st
                         description=description,
                         system_role=config.system_role, base_prompt=base_prompt, temperature=model_config.temperature,
                         top_p=model_config.top_p, config_hash=config_hash, model=model, population=population,
-                        questionnaire=name,
+                        questionnaire=name, package_versions=package_versions(),
                     ).returning(ExperimentsGroup.experiments_group_id)
                 ).scalar_one()  # fmt: skip
             existing = set(connection.execute(
