@@ -79,6 +79,8 @@ def test_sensor_adds_a_partition_and_a_run_per_new_file(db_target, tmp_path, mon
     executed = job.execute_in_process(run_config=run.run_config, partition_key=run.partition_key, instance=instance,
                                       resources=_resources(db_target))
     assert executed.success and _answers(db_target, "Wave_2_IPIP") > 0
+    metadata = executed.asset_materializations_for_node("reference_questionnaires")[0].metadata
+    assert metadata["file_rows"].value == 300 == metadata["loaded_rows"].value + metadata["excluded_rows"].value
 
     # Nothing new: skip. A changed file: a new run for the same partition.
     again = population_drop_sensor(dg.build_sensor_context(instance=instance, cursor=result.cursor))

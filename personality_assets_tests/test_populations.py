@@ -83,7 +83,7 @@ def test_ipc_filter_and_incomplete_people(db_target, tmp_path):
 @pytest.mark.parametrize(
     ("rows", "header", "message"),
     [
-        ([_row([3] * 50)[:30]], None, r"row 2, column 'CSN1': missing value"),
+        ([_row([3] * 50)[:30]], None, r"row 2: 30 fields, the header has 110"),
         ([_row([3] * 50), _row([3] * 10 + [7] + [3] * 39)], None, r"row 3, column 'EST1': answer out of range"),
         ([_row(["x"] + [3] * 49)], None, r"row 2, column 'EXT1': not an integer"),
         ([_row([3] * 50)], [*open_psychometrics_columns()[:-1], "favourite_colour"], r"unknown columns \['favourite_colour'\]"),
@@ -242,3 +242,58 @@ def test_failed_reload_keeps_the_previous_version(db_target, tmp_path):
         load_population(db_target, "pop", LoadOptions(path=str(bad), chunk_rows=100), **QUIET)
     assert _stored(db_target, "pop").height == before.answers
     assert _population_row(db_target, "pop").source == str(good)
+
+
+# --- every file row loaded or counted ------------------------------------------------------------
+
+
+def _with_stray_tab(row: list[str], at: int = 10) -> list[str]:
+    return [*row[:at], "", *row[at:]]  # one more field: everything after `at` shifts by one
+
+
+def test_a_row_with_an_extra_field_is_refused_not_shifted(db_target, tmp_path):
+    path = _wide_file(tmp_path / "f.tsv", [_row([3] * 50), _with_stray_tab(_row([2] * 50)), _row([4] * 50)])
+    with pytest.raises(PopulationFileError, match=r"f.tsv: row 3: 111 fields, the header has 110"):
+        load_population(db_target, "stray", LoadOptions(path=str(path)), **QUIET)
+    assert _population_row(db_target, "stray") is None
+    result = load_population(db_target, "stray", LoadOptions(path=str(path), skip_bad_rows=True), **QUIET)
+    assert (result.respondents, dict(result.exclusions.by_reason)) == (2, {"wrong number of fields": 1})
+    assert sorted(_stored(db_target, "stray")["answer"].unique().to_list()) == [3, 4]
+
+
+@pytest.mark.parametrize("ipc_filter", [False, True])
+def test_a_row_truncated_after_the_answers_is_named_or_counted(db_target, tmp_path, ipc_filter):
+    rows = [_row([3] * 50), _row([2] * 50)[:50], _row([4] * 50, ipc=2), _row([5] * 50)]
+    path = _wide_file(tmp_path / "f.tsv", rows)
+    with pytest.raises(PopulationFileError, match=r"f.tsv: row 3: 50 fields, the header has 110"):
+        load_population(db_target, "cut", LoadOptions(path=str(path), ipc_filter=ipc_filter), **QUIET)
+    result = load_population(db_target, "cut", LoadOptions(path=str(path), ipc_filter=ipc_filter, skip_bad_rows=True),
+                             **QUIET)  # fmt: skip
+    expected = {"wrong number of fields": 1, **({"IPC != 1": 1} if ipc_filter else {})}
+    assert dict(result.exclusions.by_reason) == expected
+    assert result.file_rows == 4 == result.respondents + result.exclusions.total
+
+
+def test_every_file_row_is_loaded_or_counted(db_target, tmp_path):
+    rows = [_row([3] * 50), ["NULL"] * 110, _row([0] * 50), _row([0] + [2] * 49), _row([4] * 50, ipc=3), [],
+            _row([9] * 50), _row([5] * 50)]  # fmt: skip
+    path = _wide_file(tmp_path / "f.tsv", rows)
+    for options in (LoadOptions(path=str(path), skip_bad_rows=True, ipc_filter=True),
+                    LoadOptions(path=str(path), skip_bad_rows=True, require_complete=False)):  # fmt: skip
+        result = load_population(db_target, "mixed", options, **QUIET)
+        assert result.file_rows == len(rows) == result.respondents + result.exclusions.total, result.exclusions
+
+
+def test_a_spreadsheet_byte_order_mark_is_accepted(db_target, tmp_path):
+    wide = _wide_file(tmp_path / "wide.tsv", [_row([3] * 50)])
+    wide.write_text("\ufeff" + wide.read_text())
+    assert load_population(db_target, "wide", LoadOptions(path=str(wide)), **QUIET).respondents == 1
+    long = _long_csv(tmp_path / "long.csv", people=2)
+    long.write_text("\ufeff" + long.read_text())
+    assert load_population(db_target, "long", LoadOptions(path=str(long)), **QUIET).respondents == 2
+
+
+def test_a_malformed_quote_names_its_row(db_target, tmp_path):
+    path = _long_csv(tmp_path / "export.csv", extra='3,1,"an unclosed quote,EXT,+,3\n3,2,"x",EXT,+,3\n')
+    with pytest.raises(PopulationFileError, match=r"export.csv: row 102.*quote"):
+        load_population(db_target, "export", LoadOptions(path=str(path)), **QUIET)

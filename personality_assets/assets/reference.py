@@ -1,6 +1,5 @@
 """Reference data: questionnaire definitions and reference populations."""
 
-
 import dagster as dg
 import polars as pl
 from pydantic import Field
@@ -85,6 +84,12 @@ def reference_questionnaires(
             "dagster/row_count": result.answers,
             "excluded_rows": result.exclusions.total,
             "excluded_by_reason": dict(result.exclusions.by_reason),
+            # Every file row is loaded or excluded under a reason: loaded + excluded = file rows.
+            **(
+                {"file_rows": result.file_rows, "loaded_rows": result.loaded_rows}
+                if result.file_rows is not None
+                else {}
+            ),
             "source": result.source,
             "source_format": result.source_format,
             "synthetic": result.synthetic,
@@ -93,8 +98,10 @@ def reference_questionnaires(
             "preview": markdown_table(result.preview),
             "dagster/column_schema": table_schema(
                 {"population": pl.String, **LONG_SCHEMA},
-                {"personality_id": "row number in the source file, or the id in a long CSV",
-                 "answer": "answer code, within the questionnaire's range"},
+                {
+                    "personality_id": "row number in the source file, or the id in a long CSV",
+                    "answer": "answer code, within the questionnaire's range",
+                },
             ),
             # One number per scale, so the UI can plot them across partitions.
             **{

@@ -35,6 +35,7 @@ from personality_assets.questionnaires import all_questionnaires, get_questionna
 DERIVED_KEY = re.compile(r"^(?P<base>.+)_max(?P<scale>[A-Za-z]+)$")
 POPULATION_KEY = re.compile(r"^[A-Za-z0-9_]{1,128}$")
 FILE_SUFFIXES = (".csv", ".tsv")
+FILE_FORMATS = ("open_psychometrics", "long_csv")
 ANSWER_COLUMNS = ["population", "personality_id", "questionnaire", "question_number", "answer"]
 
 
@@ -60,6 +61,16 @@ class LoadResult:
     exclusions: Exclusions = field(default_factory=Exclusions)
     person_scores: pl.DataFrame | None = None  # personality_id, questionnaire, scale, score
     preview: pl.DataFrame | None = None
+
+    @property
+    def file_rows(self) -> int | None:
+        """Data rows of the source file (None for the sample and derived populations)."""
+        return self.exclusions.file_rows if self.source_format in FILE_FORMATS else None
+
+    @property
+    def loaded_rows(self) -> int:
+        """File rows that were loaded: a person per row in the wide layout, an answer per row in a long CSV."""
+        return self.answers if self.source_format == "long_csv" else self.respondents
 
     def scale_summary(self) -> pl.DataFrame:
         """Mean and sd of each scale score across respondents."""
@@ -96,7 +107,9 @@ def load_population(
     path = Path(options.path) if options.path else None
     derived = DERIVED_KEY.match(population)
     if path is None and population == SAMPLE_POPULATION:
-        result = LoadResult(population, f"synthetic sample (seed {SAMPLE_SEED}, {SAMPLE_SIZE} people)", "sample", True, None)
+        result = LoadResult(
+            population, f"synthetic sample (seed {SAMPLE_SEED}, {SAMPLE_SIZE} people)", "sample", True, None
+        )
         batches: Iterable[pl.DataFrame] = [sample_answers(list(all_questionnaires().values()))]
     elif path is None and derived:
         base, scale = derived["base"], derived["scale"]
@@ -105,8 +118,13 @@ def load_population(
             raise PopulationFileError(
                 f"population {population!r} is derived from {base!r}, which is not loaded: materialise {base!r} first"
             )
-        result = LoadResult(population, f"derived from {base}: {scale} at its extreme in every questionnaire",
-                            "derived", base_row.synthetic, base)
+        result = LoadResult(
+            population,
+            f"derived from {base}: {scale} at its extreme in every questionnaire",
+            "derived",
+            base_row.synthetic,
+            base,
+        )
         batches = [_maximised(_read_population(target, base), scale)]
     else:
         path = path or find_dropped_file(population)
@@ -147,8 +165,11 @@ def _read_population(target: DatabaseTarget, population: str) -> pl.DataFrame:
         table.c.population == population
     )
     with experiment_transaction(target) as connection:
-        return pl.read_database(query, connection, schema_overrides={"answer": pl.Int16, "personality_id": pl.Int32,
-                                                                     "question_number": pl.Int32})
+        return pl.read_database(
+            query,
+            connection,
+            schema_overrides={"answer": pl.Int16, "personality_id": pl.Int32, "question_number": pl.Int32},
+        )
 
 
 # Constructs measured by both questionnaires: maximising one sets its items in each of them
@@ -199,7 +220,9 @@ def _store(target: DatabaseTarget, result: LoadResult, batches: Iterable[pl.Data
                 synthetic=result.synthetic, derived_from=result.derived_from, respondents=0, answers=0, excluded_rows=0,
             )
         )  # fmt: skip
-        write = _copy_writer(target, connection) if target.dialect == "postgresql" else _insert_writer(target, connection)
+        write = (
+            _copy_writer(target, connection) if target.dialect == "postgresql" else _insert_writer(target, connection)
+        )
         for batch in _non_empty(batches):
             batch = batch.select(pl.lit(result.population).alias("population"), *ANSWER_COLUMNS[1:])
             write(batch)
@@ -213,13 +236,23 @@ def _store(target: DatabaseTarget, result: LoadResult, batches: Iterable[pl.Data
                     )
                 )
             log(f"{result.population}: {result.answers:,} answers written")
-        result.person_scores = pl.concat(scores) if scores else pl.DataFrame(
-            schema={"personality_id": pl.Int32, "questionnaire": pl.String, "scale": pl.String, "score": pl.Float64}
+        result.person_scores = (
+            pl.concat(scores)
+            if scores
+            else pl.DataFrame(
+                schema={"personality_id": pl.Int32, "questionnaire": pl.String, "scale": pl.String, "score": pl.Float64}
+            )
         )
         result.respondents = result.person_scores["personality_id"].n_unique()
         if result.respondents == 0:
             raise PopulationFileError(
                 f"{result.source}: no respondent left to load ({dict(result.exclusions.by_reason) or 'empty file'})"
+            )
+        if result.file_rows is not None and result.loaded_rows + result.exclusions.total != result.file_rows:
+            # A row neither loaded nor counted is a reader bug: refuse the load rather than lose it silently.
+            raise PopulationFileError(
+                f"{result.source}: {result.file_rows:,} rows read but {result.loaded_rows:,} loaded and "
+                f"{result.exclusions.total:,} excluded ({dict(result.exclusions.by_reason)}); nothing was written"
             )
         connection.execute(
             update(ReferencePopulation)

@@ -14,6 +14,7 @@ Formats:
 
 from __future__ import annotations
 
+import csv
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ class Exclusions:
     """Source rows left out of a load, by reason (shown in the materialisation metadata)."""
 
     by_reason: Counter = field(default_factory=Counter)
+    file_rows: int = 0  # data rows the reader saw; each is loaded or counted under a reason
 
     def add(self, reason: str, count: int) -> None:
         if count:
@@ -52,24 +54,32 @@ class Exclusions:
         return sum(self.by_reason.values())
 
 
+def read_header(path: Path, separator: str) -> list[str]:
+    """The header row's fields. ``utf-8-sig`` drops the byte-order mark a spreadsheet's "CSV UTF-8" writes."""
+    with open(path, encoding="utf-8-sig", errors="replace") as handle:
+        return handle.readline().rstrip("\r\n").split(separator)
+
+
 def detect_format(path: Path) -> str:
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        header = handle.readline().rstrip("\r\n")
-    if not header:
+    header = read_header(path, "\t")
+    if header == [""]:
         raise PopulationFileError(f"{path}: the file is empty (no header row)")
-    if "\t" in header and "EXT1" in header.split("\t"):
+    if "EXT1" in header:
         return "open_psychometrics"
-    if "personality_id" in header.split(","):
+    if "personality_id" in header[0].split(","):
         return "long_csv"
     raise PopulationFileError(
         f"{path}: row 1 (header): not a known population format; expected the tab-separated Open "
         f"Psychometrics layout (EXT1..OPN10, ...) or a long CSV with personality_id,question_number,answer; "
-        f"got {header[:120]!r}"
+        f"got {chr(9).join(header)[:120]!r}"
     )
 
 
 def _without_bad_rows(
-    path: Path, parsed: pl.DataFrame, problems: dict[str, dict[str, pl.Expr]], skip_bad_rows: bool,
+    path: Path,
+    parsed: pl.DataFrame,
+    problems: dict[str, dict[str, pl.Expr]],
+    skip_bad_rows: bool,
     exclusions: Exclusions,
 ) -> pl.DataFrame:
     """Raise on the first bad row (naming file, row and column), or drop and count the bad rows.
@@ -106,8 +116,7 @@ def read_open_psychometrics(
     chunk_rows: int = 50_000,
 ) -> Iterator[pl.DataFrame]:
     codes = questionnaire.codes
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        header = handle.readline().rstrip("\r\n").split("\t")
+    header = read_header(path, "\t")
     known = set(codes) | {f"{code}_E" for code in codes} | set(OPEN_PSYCHOMETRICS_METADATA_COLUMNS)
     unknown = [column for column in header if column not in known]
     if unknown:
@@ -120,18 +129,40 @@ def read_open_psychometrics(
 
     valid_answers = [UNANSWERED, *questionnaire.answer_codes]
     number_of = dict(zip(codes, questionnaire.items["number"].to_list(), strict=True))
-    scan = pl.scan_csv(
-        path, separator="\t", infer_schema=False, quote_char=None, row_index_name="__row", row_index_offset=2
-    ).select("__row", *codes, *(["IPC"] if ipc_filter else []))
-    for raw in scan.collect_batches(chunk_size=chunk_rows):
+    wanted = [*codes, *(["IPC"] if ipc_filter else [])]
+    # Lines are split here rather than by a CSV reader, which pads short rows and drops extra
+    # fields without a word: a stray tab would shift a person's answers into the wrong items.
+    # Every row must have the header's field count.
+    lines = pl.scan_lines(path, row_index_name="__row", row_index_offset=1).slice(1)
+    for raw in lines.collect_batches(chunk_size=chunk_rows):
+        exclusions.file_rows += raw.height
+        raw = raw.with_columns(pl.col("line").str.strip_suffix("\r"))
+        blank = raw["line"] == ""
+        exclusions.add("blank lines", int(blank.sum()))
+        raw = raw.filter(~blank).with_columns(__fields=pl.col("line").str.count_matches("\t", literal=True) + 1)
+        ragged = raw.filter(pl.col("__fields") != len(header))
+        if ragged.height:
+            if not skip_bad_rows:
+                row = ragged.row(0, named=True)
+                raise PopulationFileError(
+                    f"{path}: row {row['__row']}: {row['__fields']} fields, the header has {len(header)} (a stray or "
+                    f"missing tab, or a truncated row); set skip_bad_rows to exclude such rows and count them instead"
+                )
+            exclusions.add("wrong number of fields", ragged.height)
+            raw = raw.filter(pl.col("__fields") == len(header))
+        raw = (
+            raw.select("__row", pl.col("line").str.split_exact("\t", len(header) - 1).alias("__fields"))
+            .unnest("__fields")
+            .select("__row", *(pl.col(f"field_{header.index(c)}").alias(c) for c in wanted))
+        )
         empty = pl.all_horizontal(pl.col(code) == "NULL" for code in codes)
         raw = raw.with_columns(__empty=empty.fill_null(False))
         exclusions.add("empty (NULL) rows", int(raw["__empty"].sum()))
         raw = raw.filter(~pl.col("__empty"))
         parsed = raw.with_columns(pl.col(code).cast(pl.Int16, strict=False).alias(f"__{code}") for code in codes)
         problems = {
-            "missing value (truncated or malformed row)": {code: pl.col(code).is_null() for code in codes},
-            "not an integer": {code: pl.col(code).is_not_null() & pl.col(f"__{code}").is_null() for code in codes},
+            "missing value (empty field)": {code: pl.col(code) == "" for code in codes},
+            "not an integer": {code: (pl.col(code) != "") & pl.col(f"__{code}").is_null() for code in codes},
             f"answer out of range {valid_answers}": {
                 code: pl.col(f"__{code}").is_not_null() & ~pl.col(f"__{code}").is_in(valid_answers) for code in codes
             },
@@ -145,6 +176,9 @@ def read_open_psychometrics(
             (pl.col("__row") - 1).cast(pl.Int32).alias("personality_id"),
             *(pl.col(f"__{code}").alias(code) for code in codes),
         )
+        unanswered = pl.all_horizontal(pl.col(code) == UNANSWERED for code in codes)
+        exclusions.add("no item answered", int(answers.select(unanswered.sum()).item()))
+        answers = answers.filter(~unanswered)
         if require_complete:
             incomplete = pl.any_horizontal(pl.col(code) == UNANSWERED for code in codes)
             exclusions.add("incomplete (some items unanswered)", int(answers.select(incomplete.sum()).item()))
@@ -172,15 +206,21 @@ def read_long_csv(
     try:
         raw = pl.read_csv(path, infer_schema=False, row_index_name="__row", row_index_offset=2)
     except pl.exceptions.ComputeError as exc:
-        raise PopulationFileError(f"{path}: malformed CSV: {exc}") from exc
+        raise PopulationFileError(f"{path}: {_csv_problem(path) or f'malformed CSV: {exc}'}") from exc
+    raw = raw.rename(lambda column: column.removeprefix("\ufeff"))  # a spreadsheet's byte-order mark
+    exclusions.file_rows += raw.height
     columns = [c for c in raw.columns if c != "__row"]
     unknown = [c for c in columns if c not in LONG_CSV_REQUIRED + LONG_CSV_OPTIONAL]
     missing = [c for c in LONG_CSV_REQUIRED if c not in columns]
     if unknown or missing:
         raise PopulationFileError(
-            f"{path}: row 1 (header): " + "; ".join(
-                part for part in (unknown and f"unknown columns {unknown}", missing and f"missing columns {missing}") if part
-            ) + f" (expected {LONG_CSV_REQUIRED} and optionally {LONG_CSV_OPTIONAL})"
+            f"{path}: row 1 (header): "
+            + "; ".join(
+                part
+                for part in (unknown and f"unknown columns {unknown}", missing and f"missing columns {missing}")
+                if part
+            )
+            + f" (expected {LONG_CSV_REQUIRED} and optionally {LONG_CSV_OPTIONAL})"
         )
     if "questionnaire" not in columns:
         raw = raw.with_columns(pl.lit(default_questionnaire).alias("questionnaire"))
@@ -197,11 +237,29 @@ def read_long_csv(
     yield pl.concat(frames) if frames else pl.DataFrame(schema=LONG_SCHEMA)
 
 
+def _csv_problem(path: Path) -> str | None:
+    """Where a CSV file stops being parseable, with the row (line) number, for a file polars refused."""
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
+        reader = csv.reader(handle, strict=True)
+        header_fields = None
+        start = 1
+        try:
+            for row in reader:
+                if reader.line_num > start:
+                    return f"row {start}: a quote opened in this row does not close on it (malformed quote)"
+                if header_fields is None:
+                    header_fields = len(row)
+                elif row and len(row) != header_fields:
+                    return f"row {start}: {len(row)} fields, the header has {header_fields}"
+                start = reader.line_num + 1
+        except csv.Error as exc:
+            return f"row {start}: malformed quote ({exc})"
+    return None
+
+
 def _validate_long(path, raw, questionnaire: Questionnaire, exclusions, skip_bad_rows, require_complete):
     numbers = questionnaire.items["number"].to_list()
-    parsed = raw.with_columns(
-        pl.col(c).cast(pl.Int32, strict=False).alias(f"__{c}") for c in LONG_CSV_REQUIRED
-    )
+    parsed = raw.with_columns(pl.col(c).cast(pl.Int32, strict=False).alias(f"__{c}") for c in LONG_CSV_REQUIRED)
     problems = {
         "missing value": {c: pl.col(c).is_null() for c in LONG_CSV_REQUIRED},
         "not an integer": {c: pl.col(c).is_not_null() & pl.col(f"__{c}").is_null() for c in LONG_CSV_REQUIRED},
