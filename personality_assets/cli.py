@@ -1,8 +1,9 @@
 """Small command line for what Dagster's CLI does not cover.
 
-    python -m personality_assets.cli populations add sample sample_maxN   # register partitions
-    python -m personality_assets.cli db upgrade | downgrade [REVISION] | current
-    python -m personality_assets.cli summary                              # what is in the database
+python -m personality_assets.cli populations add sample sample_maxN   # register partitions
+python -m personality_assets.cli populations remove mypop [--delete-data]
+python -m personality_assets.cli db upgrade | downgrade [REVISION] | current
+python -m personality_assets.cli summary                              # what is in the database
 """
 
 from __future__ import annotations
@@ -11,26 +12,79 @@ import argparse
 import sys
 
 import polars as pl
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from personality_assets import settings
 from personality_assets.db import migrate
-from personality_assets.db.engine import experiment_transaction
-from personality_assets.db.models import ReferencePopulation
+from personality_assets.db.engine import experiment_transaction, reference_transaction
+from personality_assets.db.models import ReferencePopulation, ReferenceQuestionnaire
+from personality_assets.populations.names import PopulationNameError, check_population_name
 from personality_assets.resources import ResearchDatabase
 
 
-def _add_populations(keys: list[str]) -> None:
+def _population_names(names: list[str]) -> list[str]:
+    """The names, or exit 2 naming every bad one and the rule (before anything is changed)."""
+    problems = []
+    for name in names:
+        try:
+            check_population_name(name)
+        except PopulationNameError as exc:
+            problems.append(str(exc))
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        sys.exit(2)
+    return names
+
+
+def _add_populations(names: list[str]) -> None:
     from dagster import DagsterInstance
 
     from personality_assets.partitions import population_partitions
 
+    _population_names(names)
     instance = DagsterInstance.get()  # needs DAGSTER_HOME, as every persistent Dagster command does
     existing = set(instance.get_dynamic_partitions(population_partitions.name))
-    new = [key for key in keys if key not in existing]
+    new = [name for name in names if name not in existing]
     if new:
         instance.add_dynamic_partitions(population_partitions.name, new)
-    print(f"population partitions added: {new or 'none'}; already there: {sorted(set(keys) & existing) or 'none'}")
+    print(f"population partitions added: {new or 'none'}; already there: {sorted(set(names) & existing) or 'none'}")
+
+
+def _remove_populations(names: list[str], delete_data: bool) -> None:
+    """Delete the partitions (their materialisation history stays in Dagster's event log) and,
+    with ``delete_data``, the populations' rows in the reference schema, in one transaction."""
+    from dagster import DagsterInstance
+
+    from personality_assets.partitions import population_partitions
+
+    instance = DagsterInstance.get()
+    existing = set(instance.get_dynamic_partitions(population_partitions.name))
+    for name in names:
+        if name in existing:
+            instance.delete_dynamic_partition(population_partitions.name, name)
+    print(
+        f"removed partitions: {[n for n in names if n in existing] or 'none'}; "
+        f"not partitions: {[n for n in names if n not in existing] or 'none'}"
+    )
+    if not delete_data:
+        print("the populations' data stay in the research database (add --delete-data to delete them)")
+        return
+    target = ResearchDatabase().target
+    migrate.upgrade(target)
+    answers, populations = ReferenceQuestionnaire.__table__, ReferencePopulation.__table__
+    with reference_transaction(target) as connection:
+        for name in names:
+            deleted = connection.execute(delete(answers).where(answers.c.population == name)).rowcount
+            rows = connection.execute(delete(populations).where(populations.c.population == name)).rowcount
+            derived = (
+                connection.execute(select(populations.c.population).where(populations.c.derived_from == name))
+                .scalars()
+                .all()
+            )
+            print(
+                f"{name}: {deleted:,} answers and {'the' if rows else 'no'} population row deleted"
+                + (f"; populations derived from it stay: {derived}" if derived else "")
+            )
 
 
 def _summary() -> None:
@@ -40,12 +94,24 @@ def _summary() -> None:
         rows = connection.execute(select(table).order_by(table.c.population)).all()
     frame = pl.DataFrame(
         [
-            {"population": r.population, "respondents": r.respondents, "answers": r.answers,
-             "excluded_rows": r.excluded_rows, "synthetic": r.synthetic, "source": r.source[:60]}
+            {
+                "population": r.population,
+                "respondents": r.respondents,
+                "answers": r.answers,
+                "excluded_rows": r.excluded_rows,
+                "synthetic": r.synthetic,
+                "source": r.source[:60],
+            }
             for r in rows
         ]  # fmt: skip
     )
-    with pl.Config(tbl_rows=-1, tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True, fmt_str_lengths=60, tbl_width_chars=160):
+    with pl.Config(
+        tbl_rows=-1,
+        tbl_hide_dataframe_shape=True,
+        tbl_hide_column_data_types=True,
+        fmt_str_lengths=60,
+        tbl_width_chars=160,
+    ):
         print(f"\nResearch database: {target.safe_url}")
         if target.dialect == "sqlite":
             print(f"  reference schema  -> {target.sqlite_file(target.reference_schema)}")
@@ -70,8 +136,10 @@ def _estimate(args) -> None:
                            repetitions=args.repetitions)  # fmt: skip
     with pl.Config(tbl_rows=-1, tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True):
         print(frame)
-    print(f"total: {int(frame['calls'].sum()):,} calls, about ${frame['cost_usd'].sum():,.2f} "
-          f"(prices from the models configuration; outputs estimated at typical lengths)")
+    print(
+        f"total: {int(frame['calls'].sum()):,} calls, about ${frame['cost_usd'].sum():,.2f} "
+        f"(prices from the models configuration; outputs estimated at typical lengths)"
+    )
 
 
 def _study_summary(target) -> pl.DataFrame:
@@ -100,21 +168,34 @@ def _study_summary(target) -> pl.DataFrame:
     for model, population, difference in differences:
         # None (no reference score on those scales) stays empty rather than reading as a perfect 0.
         rows.setdefault((model, population), {})["mean_abs_score_difference"] = (
-            None if difference is None else round(float(difference), 3))
+            None if difference is None else round(float(difference), 3)
+        )
     return pl.DataFrame([{"model": m, "population": p, **values} for (m, p), values in sorted(rows.items())])
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m personality_assets.cli", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m personality_assets.cli",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     populations = commands.add_parser("populations", help="manage population partitions")
-    populations.add_argument("action", choices=["add"])
-    populations.add_argument("keys", nargs="+")
+    populations.add_argument("action", choices=["add", "remove"])
+    populations.add_argument("names", nargs="+", metavar="name")
+    populations.add_argument(
+        "--delete-data",
+        action="store_true",
+        help="remove: also delete the populations' answers from the research database",
+    )
     db = commands.add_parser("db", help="research database migrations")
     db.add_argument("action", choices=["upgrade", "downgrade", "current"])
-    db.add_argument("revision", nargs="?", help="upgrade: default head; downgrade: required (base drops every "
-                    "table): r<NNNN> moves the reference schema, e<NNNN> the experiment schema")
+    db.add_argument(
+        "revision",
+        nargs="?",
+        help="upgrade: default head; downgrade: required (base drops every "
+        "table): r<NNNN> moves the reference schema, e<NNNN> the experiment schema",
+    )
     commands.add_parser("summary", help="print what the research database holds")
     estimate = commands.add_parser("estimate", help="calls and cost of a study partition, before any call")
     estimate.add_argument("--model", required=True, help="model key, e.g. gpt4o")
@@ -125,8 +206,10 @@ def main(argv: list[str] | None = None) -> int:
     estimate.add_argument("--questionnaire", action="append", dest="questionnaires")
     args = parser.parse_args(argv)
 
-    if args.command == "populations":
-        _add_populations(args.keys)
+    if args.command == "populations" and args.action == "add":
+        _add_populations(args.names)
+    elif args.command == "populations":
+        _remove_populations(args.names, args.delete_data)
     elif args.command == "db":
         target = ResearchDatabase().target
         if args.action == "upgrade":

@@ -1,6 +1,5 @@
 """Sensors: the population drop folder."""
 
-
 import json
 
 import dagster as dg
@@ -8,7 +7,7 @@ import dagster as dg
 from personality_assets import settings
 from personality_assets.assets.reference import PopulationLoadConfig, reference_questionnaires
 from personality_assets.partitions import population_partitions
-from personality_assets.populations.load import FILE_SUFFIXES, population_key_for_file
+from personality_assets.populations.drop_folder import scan_drop_folder
 
 load_population_job = dg.define_asset_job(
     "load_population",
@@ -21,31 +20,38 @@ load_population_job = dg.define_asset_job(
 def population_drop_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
     """Watches the drop folder ($PERSONALITY_ASSETS_DROP_DIR, default data/populations/incoming).
     Each new or changed .csv/.tsv file becomes a population partition (named after the file)
-    and a run that loads it."""
+    and a run that loads it. Files whose names map to one population, or to a population loaded
+    from another file, are refused with the reason; links out of the folder are ignored."""
     drop = settings.drop_dir()
     if not drop.is_dir():
         return dg.SkipReason(f"drop folder {drop} does not exist yet")
-    seen: dict[str, int] = json.loads(context.cursor) if context.cursor else {}
-    files = sorted(p for p in drop.iterdir() if p.is_file() and p.suffix.lower() in FILE_SUFFIXES)
-    changed = [p for p in files if seen.get(p.name) != p.stat().st_mtime_ns]
-    if not changed:
-        return dg.SkipReason(f"no new population files in {drop}")
+    cursor = json.loads(context.cursor) if context.cursor else {}
+    if "seen" not in cursor:  # the cursor of earlier versions: file name -> mtime
+        cursor = {"seen": cursor, "loaded_from": {}}
+    seen, loaded_from = cursor["seen"], cursor["loaded_from"]
+    scan = scan_drop_folder(drop, seen, loaded_from)
+    for problem in scan.problems:
+        context.log.warning(problem)
+    if not scan.new:
+        return dg.SkipReason("; ".join(scan.problems) or f"no new population files in {drop}")
     existing = set(context.instance.get_dynamic_partitions(population_partitions.name))
-    keys = [population_key_for_file(p) for p in changed]
     run_requests = [
         dg.RunRequest(
             run_key=f"{key}:{path.stat().st_mtime_ns}",
             partition_key=key,
             run_config=dg.RunConfig(ops={"reference_questionnaires": PopulationLoadConfig(path=str(path))}),
-            tags={"population_file": str(path)},
+            tags={"population_file": path.name},
         )
-        for key, path in zip(keys, changed, strict=True)
+        for key, path in scan.new
     ]
-    for path in changed:
+    for key, path in scan.new:
         seen[path.name] = path.stat().st_mtime_ns
-    context.log.info(f"new or changed population files: {[p.name for p in changed]}")
+        loaded_from[key] = path.name
+    context.log.info(f"new or changed population files: {[path.name for _, path in scan.new]}")
     return dg.SensorResult(
         run_requests=run_requests,
-        dynamic_partitions_requests=[population_partitions.build_add_request(sorted(set(keys) - existing))],
-        cursor=json.dumps(seen),
+        dynamic_partitions_requests=[
+            population_partitions.build_add_request(sorted({key for key, _ in scan.new} - existing))
+        ],
+        cursor=json.dumps({"seen": seen, "loaded_from": loaded_from}),
     )

@@ -16,6 +16,9 @@ from personality_assets.assets.reference import questionnaires, reference_questi
 from personality_assets.db.engine import experiment_transaction
 from personality_assets.db.models import ReferenceQuestionnaire
 from personality_assets.partitions import population_partitions
+from personality_assets.populations.load import LoadOptions, load_population
+from personality_assets.populations.drop_folder import scan_drop_folder
+from personality_assets.populations.names import PopulationNameError, check_population_name
 from personality_assets.populations.open_psychometrics_file import write_open_psychometrics_file
 from personality_assets.resources import ResearchDatabase
 from personality_assets.sensors import load_population_job, population_drop_sensor
@@ -154,3 +157,104 @@ def test_asset_materialize_cli_with_postgres_instance(tmp_path):
         materialized = connection.execute(
             text("SELECT count(*) FROM event_logs WHERE dagster_event_type = 'ASSET_MATERIALIZATION'")).scalar_one()
     assert statuses == ["SUCCESS"] and materialized == 1
+
+
+# --- population names: one rule for the CLI, the sensor and the loader ---------------------------
+
+
+BAD_NAMES = ["", "../etc", "a/b", "x'; DROP TABLE reference_populations; --", "a|b", "a,b", "x" * 300, "_hidden",
+             "wave-2", "Wave 2"]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", BAD_NAMES)
+def test_bad_population_names_are_refused_with_the_rule(name):
+    with pytest.raises(PopulationNameError, match=r"letters, digits and _"):
+        check_population_name(name)
+
+
+@pytest.mark.parametrize("name", ["sample", "sample_maxN", "spain826_maxP", "Wave_2", "x" * 64])
+def test_good_population_names_pass(name):
+    assert check_population_name(name) == name
+
+
+def test_the_loader_refuses_a_bad_name(db_target):
+    with pytest.raises(PopulationNameError, match="letters, digits and _"):
+        load_population(db_target, "a|b", LoadOptions(), log=lambda message: None)
+
+
+@pytest.mark.slow
+def test_cli_adds_only_valid_names_and_removes_partitions_and_data(tmp_path):
+    home, data = tmp_path / "dagster_home", tmp_path / "data"
+    home.mkdir()
+    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+    env = _cli_env(home, data)
+    cli = [sys.executable, "-m", "personality_assets.cli"]
+    refused = subprocess.run([*cli, "populations", "add", "good_one", "a|b"], cwd=ROOT, env=env, capture_output=True,
+                             text=True, timeout=120)  # fmt: skip
+    assert refused.returncode == 2 and "'a|b'" in refused.stderr and "letters, digits and _" in refused.stderr
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert instance.get_dynamic_partitions("population") == []  # nothing added when any name is bad
+
+    _run([*cli, "populations", "add", "sample", "sample_maxN"], env)
+    materialize = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "personality_assets", *IN_PROCESS]
+    _run([*materialize, "--select", "questionnaires"], env)
+    _run([*materialize, "--select", "reference_questionnaires", "--partition", "sample"], env)
+    target = ResearchDatabase().target  # the CLI's own database: the data dir set for this test
+
+    kept = _run([*cli, "populations", "remove", "sample_maxN"], env).stdout
+    assert "removed partitions: ['sample_maxN']" in kept
+    removed = _run([*cli, "populations", "remove", "sample", "--delete-data"], env).stdout
+    assert "sample: 22,200 answers and the population row deleted" in removed
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert instance.get_dynamic_partitions("population") == []
+    with experiment_transaction(target) as connection:
+        assert connection.execute(select(func.count()).select_from(ReferenceQuestionnaire)).scalar_one() == 0
+
+
+def test_drop_folder_scan_refuses_colliding_names_and_ignores_links_out_of_the_folder(tmp_path):
+    drop = tmp_path / "incoming"
+    drop.mkdir()
+    outside = tmp_path / "secret.csv"
+    outside.write_text("personality_id,question_number,answer\n1,1,3\n")
+    (drop / "linked.csv").symlink_to(outside)
+    write_open_psychometrics_file(drop / "wave-2.csv", 20)
+    write_open_psychometrics_file(drop / "wave_2.tsv", 20)
+    write_open_psychometrics_file(drop / "wave_3.tsv", 20)
+    (drop / "inside.csv").symlink_to(drop / "wave_3.tsv")  # a link within the folder is a file like any other
+    (drop / "%%%.csv").write_text("x")
+
+    scan = scan_drop_folder(drop, seen={}, loaded_from={})
+    assert scan.new == [("inside", drop / "inside.csv"), ("wave_3", drop / "wave_3.tsv")]
+    assert scan.problems == [
+        "%%%.csv: no usable population name in the file name (use letters, digits and _, starting with a letter "
+        "or digit, at most 64 characters); rename it",
+        "linked.csv: a link to a file outside the drop folder; ignored",
+        "wave-2.csv, wave_2.tsv: all name population 'wave_2'; rename all but one (nothing loaded)",
+    ]
+    # A file whose name maps to a population loaded before from another file is refused too.
+    later = scan_drop_folder(drop, seen={}, loaded_from={"wave_3": "older_wave_3.csv"})
+    assert ("wave_3", drop / "wave_3.tsv") not in later.new
+    assert ("wave_3.tsv: population 'wave_3' was loaded from older_wave_3.csv; remove it first "
+            "(python -m personality_assets.cli populations remove wave_3) or rename the file") in later.problems
+
+
+def test_sensor_runs_only_unambiguous_files(tmp_path, monkeypatch):
+    drop = tmp_path / "incoming"
+    drop.mkdir()
+    monkeypatch.setenv("PERSONALITY_ASSETS_DROP_DIR", str(drop))
+    write_open_psychometrics_file(drop / "wave-2.csv", 20)
+    write_open_psychometrics_file(drop / "wave_2.tsv", 20)
+    write_open_psychometrics_file(drop / "wave_3.tsv", 20)
+    instance = dg.DagsterInstance.ephemeral()
+    result = population_drop_sensor(dg.build_sensor_context(instance=instance))
+    assert [r.partition_key for r in result.run_requests] == ["wave_3"]
+    assert result.dynamic_partitions_requests[0].partition_keys == ["wave_3"]
+    # Once the collision is resolved (one renamed), the other file runs.
+    (drop / "wave-2.csv").rename(drop / "wave_2b.csv")
+    resolved = population_drop_sensor(dg.build_sensor_context(instance=instance, cursor=result.cursor))
+    assert sorted(r.partition_key for r in resolved.run_requests) == ["wave_2", "wave_2b"]
+    # Only collisions left: the sensor skips and says why.
+    write_open_psychometrics_file(drop / "wave 3.csv", 20)
+    skipped = population_drop_sensor(dg.build_sensor_context(instance=instance, cursor=resolved.cursor))
+    assert isinstance(skipped, dg.SkipReason)
+    assert "wave 3.csv, wave_3.tsv: all name population 'wave_3'" in skipped.skip_message

@@ -22,6 +22,8 @@ from sqlalchemy import delete, select, update
 from personality_assets import settings
 from personality_assets.db.engine import DatabaseTarget, experiment_transaction, reference_transaction
 from personality_assets.db.models import ReferencePopulation, ReferenceQuestionnaire
+from personality_assets.populations.drop_folder import FILE_SUFFIXES
+from personality_assets.populations.names import check_population_name, population_name_for_file
 from personality_assets.populations.readers import (
     Exclusions,
     PopulationFileError,
@@ -33,8 +35,6 @@ from personality_assets.populations.sample import SAMPLE_POPULATION, SAMPLE_SEED
 from personality_assets.questionnaires import all_questionnaires, get_questionnaire, score
 
 DERIVED_KEY = re.compile(r"^(?P<base>.+)_max(?P<scale>[A-Za-z]+)$")
-POPULATION_KEY = re.compile(r"^[A-Za-z0-9_]{1,128}$")
-FILE_SUFFIXES = (".csv", ".tsv")
 FILE_FORMATS = ("open_psychometrics", "long_csv")
 ANSWER_COLUMNS = ["population", "personality_id", "questionnaire", "question_number", "answer"]
 
@@ -85,16 +85,11 @@ class LoadResult:
         )
 
 
-def population_key_for_file(path: Path) -> str:
-    """Partition key for a dropped file: its name without extension, made safe."""
-    return re.sub(r"[^A-Za-z0-9_]+", "_", path.stem).strip("_")[:128] or "population"
-
-
 def find_dropped_file(population: str) -> Path | None:
     drop = settings.drop_dir()
     for suffix in FILE_SUFFIXES:
         for candidate in drop.glob(f"*{suffix}"):
-            if population_key_for_file(candidate) == population:
+            if population_name_for_file(candidate) == population:
                 return candidate
     return None
 
@@ -102,8 +97,7 @@ def find_dropped_file(population: str) -> Path | None:
 def load_population(
     target: DatabaseTarget, population: str, options: LoadOptions = LoadOptions(), log: Callable[[str], None] = print
 ) -> LoadResult:
-    if not POPULATION_KEY.match(population):
-        raise PopulationFileError(f"population key {population!r}: use letters, digits and _ only")
+    check_population_name(population)
     path = Path(options.path) if options.path else None
     derived = DERIVED_KEY.match(population)
     if path is None and population == SAMPLE_POPULATION:
