@@ -14,6 +14,7 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import func, select
 
 from personality_assets.assets.experiments import (
@@ -34,7 +35,9 @@ from personality_assets.db.models import (
     QuestionnaireScore,
 )
 from personality_assets.experiments.pipeline import score_partition
+from personality_assets.experiments.prompts import answers_model
 from personality_assets.llm.providers import BedrockProvider, OpenAIProvider, SimulatedProvider
+from personality_assets.questionnaires import get_questionnaire
 from personality_assets.personas.normalize import clean_gender, clean_race, clean_sexual_orientation
 from personality_assets.resources import LLMEngineResource, ResearchDatabase
 from personality_assets_tests.llm_servers import bedrock_server, last_user_text, openai_server  # noqa: F401
@@ -175,9 +178,13 @@ def test_invalid_answers_leave_the_experiment_pending_with_the_reason(db_target,
     instance = dg.DagsterInstance.ephemeral()
     resources = _resources(db_target, openai_url=openai_server.base_url)
     _load_populations(resources, instance, ["sample"])
-    result = _study(resources, instance, "gpt4o", "sample", max_people=2)
-    failed = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}["failed_share"]
-    assert failed is False
+    result = _study(resources, instance, "gpt4o", "sample", max_people=2, raise_on_error=False)
+    # Everything is stored, then the step fails: every experiment failed, above max_failed_share.
+    (failure,) = [event for event in result.all_events if event.is_step_failure]
+    message = failure.step_failure_data.error.message
+    assert failure.step_key == "questionnaire_answers"
+    assert "2 of 2 experiments failed" in message and "missing answers for items [7]" in message
+    assert "max_failed_share" in message
     with experiment_transaction(db_target) as connection:
         rows = connection.execute(select(ExperimentsList.succeeded, ExperimentsList.llm_explanation)).all()
     assert len(rows) == 2 and all(succeeded is None and "missing answers for items [7]" in reason
@@ -361,3 +368,63 @@ def test_system_role_without_the_persona_is_refused(db_target):
         "experiment_registrations": {"config": {"system_role": "Answer as {name}."}}})
     assert not result.success
     assert _count(db_target, ExperimentsList.__table__) == 0
+
+
+# --- replies in other shapes than the prompt's, and runs that fail too often ----------------------
+
+BIGFIVE_ITEMS = range(1, 51)
+EPQR_ITEMS = range(1, 25)
+
+
+@pytest.mark.parametrize(
+    ("questionnaire", "reply", "expected"),
+    [
+        ("bigfive", {str(n): 3 for n in BIGFIVE_ITEMS}, 3),  # a bare mapping, not wrapped in "answers"
+        ("bigfive", {"answers": {str(n): "4" for n in BIGFIVE_ITEMS}}, 4),  # numbers as strings
+        ("bigfive", {"answers": {f"Q{n}": 2.0 for n in BIGFIVE_ITEMS}}, 2),  # Q-numbered items, integral floats
+        ("bigfive", {f"item {n}": "Agree" for n in BIGFIVE_ITEMS}, 5),  # the answer code's label
+        ("epqr_a", {"answers": {str(n): True for n in EPQR_ITEMS}}, 1),
+        ("epqr_a", {str(n): "False" for n in EPQR_ITEMS}, 0),
+        ("epqr_a", {"answers": {str(n): "YES" for n in EPQR_ITEMS}}, 1),
+        ("epqr_a", {"answers": {str(n): " no " for n in EPQR_ITEMS}}, 0),
+    ],
+    ids=["bare mapping", "numeric strings", "Q keys", "labels", "booleans", "True/False", "yes", "no"],
+)
+def test_common_reply_shapes_are_read_unambiguously(questionnaire, reply, expected):
+    model = answers_model(get_questionnaire(questionnaire))
+    parsed = model.model_validate_json(json.dumps(reply))
+    assert set(parsed.answers.values()) == {expected}
+    assert sorted(parsed.answers) == list(BIGFIVE_ITEMS if questionnaire == "bigfive" else EPQR_ITEMS)
+
+
+@pytest.mark.parametrize(
+    ("questionnaire", "reply", "problem"),
+    [
+        ("bigfive", {"answers": {str(n): True for n in BIGFIVE_ITEMS}}, "answers.1: a yes/no answer"),
+        ("bigfive", {"answers": {str(n): 3.5 for n in BIGFIVE_ITEMS}}, "answers.1: 3.5 is not an answer code"),
+        ("bigfive", {"answers": {str(n): "maybe" for n in BIGFIVE_ITEMS}}, "answers.1: 'maybe' is not an answer code"),
+        ("bigfive", {str(n): 3 for n in range(1, 50)}, "missing answers for items [50]"),
+        ("epqr_a", {"answers": {str(n): 2 for n in EPQR_ITEMS}}, "not in the codes [0, 1]"),
+        ("bigfive", {"mood": "fine"}, "answers"),
+    ],
+    ids=["boolean on a Likert item", "half a code", "free text", "missing item", "out of range", "no answers"],
+)
+def test_unusable_replies_still_fail_naming_the_item(questionnaire, reply, problem):
+    model = answers_model(get_questionnaire(questionnaire))
+    with pytest.raises(ValidationError, match=re.escape(problem)):
+        model.model_validate_json(json.dumps(reply))
+
+
+def test_replies_in_another_shape_cost_no_retry(db_target, openai_server):
+    def bare_strings(request_json):
+        reply = json.loads(study_reply(request_json))
+        return json.dumps({number: str(answer) for number, answer in reply["answers"].items()}
+                          if "answers" in reply else reply)  # fmt: skip
+
+    openai_server.configure(reply=bare_strings)
+    instance = dg.DagsterInstance.ephemeral()
+    resources = _resources(db_target, openai_url=openai_server.base_url)
+    _load_populations(resources, instance, ["sample"])
+    assert _study(resources, instance, "gpt4o", "sample", max_people=3).success
+    assert openai_server.request_count == 3 + 3  # personas + answers, not one retry
+    assert _count(db_target, EvalQuestionnaire.__table__, EvalQuestionnaire.answer == 3) == 3 * 50

@@ -62,7 +62,8 @@ def personas(context: dg.AssetExecutionContext, config: PersonasConfig, research
 
 class RegistrationsConfig(dg.Config):
     questionnaires: list[str] | None = Field(
-        default=None, description="default: every questionnaire whose item texts are available")
+        default=None, description="default: every questionnaire whose item texts are available"
+    )
     repetitions: int = Field(default=1, ge=1, description="experiments per persona and questionnaire")
     description: str = Field(default="", description="experiment group description")
     system_role: str = Field(default=DEFAULT_SYSTEM_ROLE, description="system prompt; {description} = the persona's")
@@ -81,8 +82,10 @@ def experiment_registrations(context: dg.AssetExecutionContext, config: Registra
         raise dg.Failure("system_role must contain {description}, where the persona's description goes")
     missing_texts = [name for name in names if name not in available]
     if missing_texts:
-        raise dg.Failure(f"questionnaires {missing_texts} have no item texts: supply them (see the questionnaires "
-                         f"asset's metadata) or leave them out of `questionnaires`")
+        raise dg.Failure(
+            f"questionnaires {missing_texts} have no item texts: supply them (see the questionnaires "
+            f"asset's metadata) or leave them out of `questionnaires`"
+        )
     skipped = sorted(set(all_questionnaires()) - set(names))
     if skipped and config.questionnaires is None:
         context.log.info(f"not registered (no item texts): {skipped}")
@@ -98,7 +101,11 @@ def experiment_registrations(context: dg.AssetExecutionContext, config: Registra
 
 class AnswersConfig(dg.Config):
     max_experiments: int | None = Field(default=None, description="process at most N pending experiments")
-    max_failed_share: float = Field(default=0.05, description="check: failed share of experiments allowed")
+    max_failed_share: float = Field(
+        default=0.05,
+        description="the step fails (after storing everything) when a larger share of this run's "
+        "experiments failed; also the threshold of the failed_share check",
+    )
 
 
 ANSWER_CHECKS = [
@@ -134,11 +141,23 @@ def questionnaire_answers(context: dg.AssetExecutionContext, config: AnswersConf
     ).sort("questionnaire")  # fmt: skip
     failures = (status.filter(pl.col("succeeded").is_null() & pl.col("llm_explanation").is_not_null())
                 .group_by("llm_explanation").len().sort("len", descending=True).head(10))  # fmt: skip
+    metadata = {"dagster/row_count": answers.height, "experiments": markdown_table(per_questionnaire),
+                "failure_reasons": markdown_table(failures), **summary.metadata()}  # fmt: skip
+    failed = summary.failed + summary.invalid
+    if summary.calls and failed / summary.calls > config.max_failed_share:
+        # Everything is stored (failed experiments stay pending); a green run here would hide it.
+        reasons = "; ".join(
+            f"{row['len']} x {row['llm_explanation'][:300]}" for row in failures.head(3).iter_rows(named=True)
+        )
+        raise dg.Failure(
+            description=f"{failed} of {summary.calls} experiments failed ({failed / summary.calls:.0%}, above "
+            f"max_failed_share {config.max_failed_share:.0%}). They stay pending: a re-run retries only them. "
+            f"Top reasons: {reasons}. Fix the model's configuration or prompt, or raise max_failed_share.",
+            metadata=metadata,
+        )
     return dg.MaterializeResult(
-        metadata={"dagster/row_count": answers.height, "experiments": markdown_table(per_questionnaire),
-                  "failure_reasons": markdown_table(failures), **summary.metadata()},
-        check_results=_answer_checks(answers, status, config.max_failed_share),
-    )  # fmt: skip
+        metadata=metadata, check_results=_answer_checks(answers, status, config.max_failed_share)
+    )
 
 
 def _answer_checks(answers: pl.DataFrame, status: pl.DataFrame, max_failed_share: float) -> list[dg.AssetCheckResult]:
@@ -182,7 +201,8 @@ def questionnaire_scores(context: dg.AssetExecutionContext, research_db: Researc
     path = parquet_path("questionnaire_scores", model, population)
     scores.write_parquet(path)
     per_persona = scores.group_by("persona_id", "questionnaire", "scale").agg(
-        pl.col("score").mean(), pl.col("reference_score").first(), pl.col("difference").mean())
+        pl.col("score").mean(), pl.col("reference_score").first(), pl.col("difference").mean()
+    )
     return dg.MaterializeResult(metadata={
         "dagster/row_count": scores.height, "experiments": scores["experiment_id"].n_unique(),
         "personas": per_persona["persona_id"].n_unique(), "parquet": dg.MetadataValue.path(str(path)),
