@@ -1,6 +1,5 @@
 """Dagster resources."""
 
-
 import os
 from pathlib import Path
 
@@ -23,12 +22,16 @@ class ResearchDatabase(ConfigurableResource):
     ``personality_assets.settings``), so a URL holding a password never appears in run config.
     """
 
-    url: str | None = Field(default=None, description="SQLAlchemy URL; default $PERSONALITY_ASSETS_DATABASE_URL "
-                            "or sqlite:///<data dir>/research.sqlite")
-    reference_schema: str | None = Field(default=None, description="default $PERSONALITY_ASSETS_REFERENCE_SCHEMA "
-                                         "or 'reference'")
-    experiment_schema: str | None = Field(default=None, description="default $PERSONALITY_ASSETS_EXPERIMENT_SCHEMA "
-                                          "or 'experiments'")
+    url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default $PERSONALITY_ASSETS_DATABASE_URL or sqlite:///<data dir>/research.sqlite",
+    )
+    reference_schema: str | None = Field(
+        default=None, description="default $PERSONALITY_ASSETS_REFERENCE_SCHEMA or 'reference'"
+    )
+    experiment_schema: str | None = Field(
+        default=None, description="default $PERSONALITY_ASSETS_EXPERIMENT_SCHEMA or 'experiments'"
+    )
     auto_migrate: bool = Field(default=True, description="bring both schemas to the latest migration on step start")
 
     @property
@@ -51,8 +54,9 @@ class LLMEngineResource(ConfigurableResource):
     openai: OpenAIProvider
     bedrock: BedrockProvider
     simulated: SimulatedProvider
-    models_file: str | None = Field(default=None, description="default $PERSONALITY_ASSETS_MODELS_FILE, merged "
-                                    "over the package's models.yaml")
+    models_file: str | None = Field(
+        default=None, description="default $PERSONALITY_ASSETS_MODELS_FILE, merged over the package's models.yaml"
+    )
     cache: bool | None = Field(default=None, description="force the response cache on/off; default per model")
     progress_every_s: float = Field(default=10.0, description="seconds between progress lines in the log")
 
@@ -61,6 +65,14 @@ class LLMEngineResource(ConfigurableResource):
 
     def engine(self, context=None, research_db: ResearchDatabase | None = None) -> CallEngine:
         """The engine for a step (its log and run id), or, without a context, for scripts."""
+        if context is None:
+            # Outside a run nothing has resolved the EnvVar fields (keys, endpoints): resolve them
+            # as Dagster would, from the environment, so scripts and notebooks reach real providers.
+            with self.process_config_and_initialize_cm() as resolved:
+                return resolved._engine(None, research_db)
+        return self._engine(context, research_db)
+
+    def _engine(self, context, research_db: ResearchDatabase | None) -> CallEngine:
         return CallEngine(
             self.models(),
             Providers(openai=self.openai, bedrock=self.bedrock, simulated=self.simulated),
@@ -81,7 +93,10 @@ def default_llm_resource() -> LLMEngineResource:
 
     return LLMEngineResource(
         openai=OpenAIProvider(api_key=env("OPENAI_API_KEY"), base_url=env("OPENAI_BASE_URL")),
-        bedrock=BedrockProvider(region_name=env("AWS_REGION"), profile_name=env("AWS_PROFILE"),
-                                endpoint_url=env("PERSONALITY_ASSETS_BEDROCK_ENDPOINT_URL")),
+        bedrock=BedrockProvider(
+            region_name=env("AWS_REGION"),
+            profile_name=env("AWS_PROFILE"),
+            endpoint_url=env("PERSONALITY_ASSETS_BEDROCK_ENDPOINT_URL"),
+        ),
         simulated=SimulatedProvider(),
     )

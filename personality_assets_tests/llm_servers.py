@@ -21,7 +21,8 @@ Switches (plain attributes, or ``configure(**kw)``; settable while the server ru
                   Default: ``json.dumps({"echo": <last user message text>})``.
 
 ``fail_next(n, kind)`` queues ``kind`` for the next ``n`` requests (before ``fault_rate`` applies). Kinds:
-``"429"`` throttled, ``"500"`` server error, ``"403"`` access denied, ``"400"`` validation error,
+``"429"`` throttled, ``"500"`` server error, ``"403"`` access denied, ``"404"`` unknown model (OpenAI),
+``"400"`` validation error,
 ``"hang"`` sleep ``hang_seconds`` then reply (``stop()`` wakes it), ``"malformed"`` 200 whose content is
 not valid JSON, ``"bad_json_shape"`` 200 whose content is ``{"unexpected": true}``.
 
@@ -57,7 +58,7 @@ __all__ = [
     "openai_server",
 ]
 
-FAULT_KINDS = frozenset({"429", "500", "403", "400", "hang", "malformed", "bad_json_shape"})
+FAULT_KINDS = frozenset({"429", "500", "403", "404", "400", "hang", "malformed", "bad_json_shape"})
 MALFORMED_CONTENT = '{"answer": "this reply was cut off mid-way, "score": '
 BAD_SHAPE_CONTENT = '{"unexpected": true}'
 _SWITCHES = ("latency", "fault_rate", "fault_kinds", "retry_after", "hang_seconds", "reply")
@@ -316,6 +317,8 @@ class FakeOpenAIServer(FakeLLMServer):
                 "model_not_found"),
         "400": (400, "Invalid request: the fake server was told to reject this request.", "invalid_request_error",
                 None),
+        "404": (404, "The model `gpt-test` does not exist or you do not have access to it.", "invalid_request_error",
+                "model_not_found"),
     }
 
     @property

@@ -235,3 +235,41 @@ def test_limiter_seeded_from_stored_calls_in_a_new_process(db_target, openai_ser
     _engine(db_target, models, openai_server.base_url, rate_window_s=2.0).run(_requests(3, repetition=1))
     first, second = sorted(r["time"] for r in openai_server.requests)[2:4]
     assert second - first >= 1.5  # the second run waited for the first's calls to leave the window
+
+
+def test_bedrock_without_a_region_stops_the_batch_saying_what_to_set(db_target, bedrock_server, aws_env, monkeypatch,
+                                                                     tmp_path):  # fmt: skip
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    providers = Providers(bedrock=BedrockProvider(endpoint_url=bedrock_server.url), simulated=SimulatedProvider())
+    engine = CallEngine(_models(), providers, target=db_target)
+    with pytest.raises(UserActionRequired, match="no AWS region.*AWS_REGION"):
+        engine.run(_requests(20, model="br"))
+    assert bedrock_server.request_count == 0 and len(_stored(db_target)) < 20  # stopped, not 20 recorded failures
+
+
+def test_a_base_url_without_v1_is_explained(db_target, openai_server):
+    wrong = openai_server.url + "/openai"  # the server answers 404 for every path under it
+    with pytest.raises(UserActionRequired, match=r"404 for .*/openai/chat/completions.*base URL probably lacks /v1"):
+        _engine(db_target, _models(), wrong).run(_requests(5))
+    assert openai_server.request_count <= 8  # stopped early, not 5 x 4 attempts
+    # A real "model not found" (an OpenAI error body) is still reported as such.
+    openai_server.fail_next(1, "404")
+    with pytest.raises(UserActionRequired, match="model 'gpt-test' not found"):
+        _engine(db_target, _models(), openai_server.base_url).run(_requests(1))
+
+
+def test_the_scripting_path_reads_keys_from_the_environment(db_target, openai_server, monkeypatch):
+    from personality_assets.resources import ResearchDatabase, default_llm_resource
+
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    monkeypatch.setenv("OPENAI_BASE_URL", openai_server.base_url)
+    research_db = ResearchDatabase(url=db_target.url, reference_schema=db_target.reference_schema,
+                                   experiment_schema=db_target.experiment_schema)  # fmt: skip
+    engine = default_llm_resource().engine(research_db=research_db)  # no Dagster context: a script or notebook
+    summary = engine.run(_requests(2, model="gpt4o"))
+    assert (summary.ok, openai_server.request_count) == (2, 2)
+    assert openai_server.requests[0]["headers"]["authorization"] == f"Bearer {SECRET}"
+    assert SECRET not in json.dumps(_stored(db_target), default=str)

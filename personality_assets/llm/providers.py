@@ -59,8 +59,9 @@ class OpenAIProvider(dg.ConfigurableResource):
                     "OpenAI: no API key. Set OPENAI_API_KEY in the environment (for a local server "
                     "without auth any value works, e.g. OPENAI_API_KEY=local)."
                 )
-            limits = httpx.Limits(max_connections=self.CONNECTIONS_PER_CLIENT,
-                                   max_keepalive_connections=self.CONNECTIONS_PER_CLIENT)
+            limits = httpx.Limits(
+                max_connections=self.CONNECTIONS_PER_CLIENT, max_keepalive_connections=self.CONNECTIONS_PER_CLIENT
+            )
             self._clients = [
                 openai.AsyncOpenAI(api_key=self.api_key, base_url=self.base_url, max_retries=0,
                                    http_client=openai.DefaultAsyncHttpxClient(limits=limits))
@@ -117,8 +118,16 @@ class OpenAIProvider(dg.ConfigurableResource):
         except openai.AuthenticationError:
             raise UserActionRequired(f"OpenAI at {where} rejected the API key (check OPENAI_API_KEY)") from None
         except openai.PermissionDeniedError as exc:
-            raise UserActionRequired(f"OpenAI at {where}: no access to model {model.model_id!r}: {exc.message}") from None
-        except openai.NotFoundError:
+            raise UserActionRequired(
+                f"OpenAI at {where}: no access to model {model.model_id!r}: {exc.message}"
+            ) from None
+        except openai.NotFoundError as exc:
+            if not isinstance(exc.body, dict):  # not an OpenAI error: the server has no such path
+                url = f"{(self.base_url or 'https://api.openai.com/v1').rstrip('/')}/chat/completions"
+                raise UserActionRequired(
+                    f"OpenAI-compatible server answered 404 for {url}: the base URL probably lacks /v1 "
+                    f"(OpenAI-compatible servers such as vLLM and Ollama serve under <server>/v1)"
+                ) from None
             raise UserActionRequired(
                 f"OpenAI at {where}: model {model.model_id!r} not found (model key {model.key!r})"
             ) from None
@@ -189,8 +198,9 @@ class BedrockProvider(dg.ConfigurableResource):
         # so no call waits for a thread (and its timeout clock does not run while it waits).
         executor = self._executors.get(model.key)
         if executor is None or executor._max_workers != model.max_concurrency:
-            executor = self._executors[model.key] = ThreadPoolExecutor(model.max_concurrency,
-                                                                       thread_name_prefix=f"bedrock-{model.key}")
+            executor = self._executors[model.key] = ThreadPoolExecutor(
+                model.max_concurrency, thread_name_prefix=f"bedrock-{model.key}"
+            )
         return await asyncio.get_running_loop().run_in_executor(executor, self._call, request, model)
 
     def _call(self, request: ChatRequest, model: ModelConfig) -> ProviderReply:
@@ -201,6 +211,7 @@ class BedrockProvider(dg.ConfigurableResource):
             EndpointConnectionError,
             HTTPClientError,
             NoCredentialsError,
+            NoRegionError,
             ReadTimeoutError,
         )
 
@@ -217,6 +228,11 @@ class BedrockProvider(dg.ConfigurableResource):
         where = self.endpoint_url or f"Bedrock ({self.region_name or 'default region'})"
         try:
             response = self._sync_client(model).converse(**body)
+        except NoRegionError:
+            raise UserActionRequired(
+                f"Bedrock: no AWS region for model {model.key!r}: set AWS_REGION (or AWS_DEFAULT_REGION, or a "
+                f"region in your AWS profile); Bedrock models are enabled per region"
+            ) from None
         except NoCredentialsError:
             raise UserActionRequired(
                 "Bedrock: no AWS credentials found (set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
@@ -270,8 +286,12 @@ class SimulatedProvider(dg.ConfigurableResource):
             text=text,
             input_tokens=input_tokens,
             output_tokens=len(text) // 4 + 1,
-            raw_request={"model": model.model_id, "purpose": request.purpose, "messages": request.messages,
-                         **request.parameters(model)},
+            raw_request={
+                "model": model.model_id,
+                "purpose": request.purpose,
+                "messages": request.messages,
+                **request.parameters(model),
+            },
             raw_response={"simulated": True, "text": text, "seconds": time.perf_counter() - started},
             simulated=True,
         )
