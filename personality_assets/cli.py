@@ -87,6 +87,24 @@ def _remove_populations(names: list[str], delete_data: bool) -> None:
             )
 
 
+def _runs(action: str, run_ids: list[str]) -> None:
+    from dagster import DagsterInstance
+
+    from personality_assets.run_health import fail_runs, find_dead_runs
+
+    instance = DagsterInstance.get()
+    if action == "dead" or not run_ids:
+        dead = find_dead_runs(instance)
+        for run in dead:
+            print(f"{run.run_id}  {run.partition or run.job_name}  worker pid {run.pid} is gone")
+        print(f"{len(dead)} dead run(s)" + ("; free them with: runs free" if dead and action == "dead" else ""))
+        if action == "dead":
+            return
+        run_ids = [run.run_id for run in dead]
+    failed = fail_runs(instance, run_ids, "freed by hand (python -m personality_assets.cli runs free)")
+    print(f"marked failed: {failed or 'none'}; concurrency slots freed for: {run_ids or 'none'}")
+
+
 def _summary() -> None:
     target = ResearchDatabase().target
     with experiment_transaction(target) as connection:
@@ -188,6 +206,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="remove: also delete the populations' answers from the research database",
     )
+    runs = commands.add_parser(
+        "runs", help="runs whose worker died (kill -9): list them, or mark them failed and free their concurrency slots"
+    )
+    runs.add_argument("action", choices=["dead", "free"])
+    runs.add_argument("run_ids", nargs="*", metavar="run_id", help="free: these runs (default: every dead run)")
     db = commands.add_parser("db", help="research database migrations")
     db.add_argument("action", choices=["upgrade", "downgrade", "current"])
     db.add_argument(
@@ -210,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
         _add_populations(args.names)
     elif args.command == "populations":
         _remove_populations(args.names, args.delete_data)
+    elif args.command == "runs":
+        _runs(args.action, args.run_ids)
     elif args.command == "db":
         target = ResearchDatabase().target
         if args.action == "upgrade":

@@ -1,6 +1,8 @@
 """The persona study as assets partitioned by model x population:
 personas -> experiment_registrations -> questionnaire_answers -> questionnaire_scores."""
 
+from contextlib import contextmanager
+
 import dagster as dg
 import polars as pl
 from pydantic import Field
@@ -9,6 +11,7 @@ from personality_assets import settings
 from personality_assets.assets.reference import reference_questionnaires
 from personality_assets.experiments import pipeline
 from personality_assets.experiments.prompts import DEFAULT_SYSTEM_ROLE
+from personality_assets.llm.engine import RunInterrupted
 from personality_assets.metadata import markdown_table, table_schema
 from personality_assets.partitions import experiment_partitions, model_and_population
 from personality_assets.questionnaires import all_questionnaires
@@ -18,6 +21,16 @@ GROUP = "persona_study"
 # Steps that call models share the `llm` pool (dagster.yaml): parallel runs cannot pile onto a
 # provider; within a run the engine's limiter keeps each model under its rpm/tpm.
 LLM_POOL = "llm"
+
+
+@contextmanager
+def stop_without_retry_when_interrupted():
+    """SIGTERM/SIGINT stop a model-calling step at once (the engine stores what was answered);
+    the step must then fail, not wait for its retry policy's next attempt."""
+    try:
+        yield
+    except RunInterrupted as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
 
 
 def parquet_path(kind: str, model: str, population: str):
@@ -41,8 +54,9 @@ def personas(context: dg.AssetExecutionContext, config: PersonasConfig, research
     missing personas are asked for, so a re-run or a resumed run pays for nothing twice."""
     model, population = model_and_population(context)
     target = research_db.target
-    outcome = pipeline.generate_personas(llm.engine(context, research_db), target, model, population,
-                                         config.max_people, config.personas_per_person)  # fmt: skip
+    with stop_without_retry_when_interrupted():
+        outcome = pipeline.generate_personas(llm.engine(context, research_db), target, model, population,
+                                             config.max_people, config.personas_per_person)  # fmt: skip
     frame = pipeline.read_personas(target, model, population)
     path = parquet_path("personas", model, population)
     frame.write_parquet(path)
@@ -131,8 +145,9 @@ def questionnaire_answers(context: dg.AssetExecutionContext, config: AnswersConf
     transaction; a failed one stays pending with its reason in llm_explanation."""
     model, population = model_and_population(context)
     target = research_db.target
-    summary = pipeline.answer_questionnaires(llm.engine(context, research_db), target, model, population,
-                                             config.max_experiments)  # fmt: skip
+    with stop_without_retry_when_interrupted():
+        summary = pipeline.answer_questionnaires(llm.engine(context, research_db), target, model, population,
+                                                 config.max_experiments)  # fmt: skip
     status = pipeline.answer_status(target, model, population)
     answers = pipeline.partition_answers(target, model, population)
     per_questionnaire = status.group_by("questionnaire").agg(

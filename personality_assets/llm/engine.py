@@ -14,10 +14,12 @@ import asyncio
 import gc
 import logging
 import random
+import signal
 import statistics
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,6 +81,7 @@ class RunSummary:
     cost_usd: float = 0.0
     wall_s: float = 0.0
     storage_s: float = 0.0  # time the writer spent in database transactions
+    interrupted_by: str | None = None  # the signal that stopped the batch
     latencies: list[float] = field(default_factory=list, repr=False)
     errors: Counter = field(default_factory=Counter)
 
@@ -100,8 +103,11 @@ class RunSummary:
     def latency_quantile(self, q: float) -> float:
         if not self.latencies:
             return 0.0
-        return statistics.quantiles(self.latencies, n=100, method="inclusive")[int(q * 100) - 1] if len(
-            self.latencies) > 1 else self.latencies[0]
+        return (
+            statistics.quantiles(self.latencies, n=100, method="inclusive")[int(q * 100) - 1]
+            if len(self.latencies) > 1
+            else self.latencies[0]
+        )
 
     def metadata(self) -> dict[str, Any]:
         """Totals for a Dagster materialisation."""
@@ -189,6 +195,11 @@ class CallEngine:
             if writer is not None:
                 writer.close()
         summary.storage_s = writer.write_seconds if writer is not None else 0.0
+        if summary.interrupted_by:
+            raise RunInterrupted(
+                f"stopped by {summary.interrupted_by}: {summary.calls:,} of {len(requests):,} "
+                f"results stored; calls in flight were dropped and are asked again by the next run"
+            )
         return summary
 
     def _uses_cache(self, model: ModelConfig) -> bool:
@@ -222,8 +233,10 @@ class CallEngine:
             else:
                 queues.setdefault(model.key, asyncio.Queue()).put_nowait((request, key))
         total = len(requests)
-        self.log.info(f"{total:,} requests: {summary.cached:,} from cache, {total - summary.cached:,} to call "
-                      f"({', '.join(f'{k}: {q.qsize():,}' for k, q in queues.items()) or 'none'})")
+        self.log.info(
+            f"{total:,} requests: {summary.cached:,} from cache, {total - summary.cached:,} to call "
+            f"({', '.join(f'{k}: {q.qsize():,}' for k, q in queues.items()) or 'none'})"
+        )
 
         stop = asyncio.Event()
         fatal: list[BaseException] = []
@@ -234,11 +247,19 @@ class CallEngine:
             limiter = shared_limiter((model.provider, model.model_id, model.key), model.rpm, model.tpm,
                                      self.rate_window_s, history)  # fmt: skip
             for _ in range(min(model.max_concurrency, work.qsize())):
-                workers.append(asyncio.create_task(
-                    self._worker(work, model, providers[model.provider], limiter, finish, stop, fatal)))
+                workers.append(
+                    asyncio.create_task(
+                        self._worker(work, model, providers[model.provider], limiter, finish, stop, fatal)
+                    )
+                )
         progress = asyncio.create_task(self._progress(summary, total, started))
+        interrupted: list[str] = []
         try:
-            await asyncio.gather(*workers)
+            with _stop_on_signals(lambda name: (interrupted.append(name), [w.cancel() for w in workers])):
+                outcomes = await asyncio.gather(*workers, return_exceptions=True)
+            errors = [o for o in outcomes if isinstance(o, BaseException) and not isinstance(o, asyncio.CancelledError)]
+            if errors:
+                raise errors[0]
         finally:
             progress.cancel()
             for provider in providers.values():
@@ -246,6 +267,9 @@ class CallEngine:
                     await provider.aclose()
         summary.wall_s = time.perf_counter() - started
         self._log_progress(summary, total, started, final=True)
+        if interrupted:
+            summary.interrupted_by = interrupted[0]
+            return summary  # raised by run(), outside the event loop, once everything is stored
         if fatal:
             raise fatal[0]
         return summary
@@ -297,9 +321,15 @@ class CallEngine:
             except ValidationError as exc:
                 problem = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'reply'}: {e['msg']}" for e in exc.errors()[:5])
                 if self.feedback_on_invalid:
-                    messages = (*request.messages, ("assistant", reply.text),
-                                ("user", f"That reply was not valid: {problem}. Reply again with only the JSON "
-                                         f"object, matching this schema: {request.json_schema()}"))
+                    messages = (
+                        *request.messages,
+                        ("assistant", reply.text),
+                        (
+                            "user",
+                            f"That reply was not valid: {problem}. Reply again with only the JSON "
+                            f"object, matching this schema: {request.json_schema()}",
+                        ),
+                    )
                 raise InvalidOutput(problem) from None
 
         retrying = AsyncRetrying(
@@ -315,8 +345,10 @@ class CallEngine:
             result.status, result.error = "invalid", f"invalid output after {result.attempts} attempts: {exc}"
         except TransientError as exc:
             if exc.unreachable:
-                raise UserActionRequired(f"{model.provider} endpoint unreachable for model {model.key!r}: {exc}. "
-                                         f"Check base_url / endpoint_url and that the server runs.") from None
+                raise UserActionRequired(
+                    f"{model.provider} endpoint unreachable for model {model.key!r}: {exc}. "
+                    f"Check base_url / endpoint_url and that the server runs."
+                ) from None
             result.error = f"gave up after {result.attempts} attempts: {exc}"
         except PermanentError as exc:
             result.error = f"not retried: {exc}"
@@ -348,6 +380,34 @@ class CallEngine:
             f"{rate:,.1f} calls/s, ETA {eta}, failed {summary.failed + summary.invalid:,}, "
             f"tokens {summary.input_tokens:,} in / {summary.output_tokens:,} out, ${summary.cost_usd:,.4f}"
         )
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """SIGTERM or SIGINT arrived during a batch: what was answered is stored, the rest is not asked.
+    A KeyboardInterrupt, so callers stop as on Ctrl-C (Dagster fails the run without retrying)."""
+
+
+@contextmanager
+def _stop_on_signals(on_signal: Callable[[str], None]):
+    """While a batch runs, SIGTERM/SIGINT stop it at once (Dagster's CLI only notes a signal and
+    acts between steps, so a step waiting on a slow model would otherwise ignore it). Outside the
+    main thread signals cannot be handled here and nothing changes. The previous handlers
+    (Dagster's) are put back afterwards."""
+    loop = asyncio.get_running_loop()
+    installed = {}
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        previous = signal.getsignal(sig)
+        try:
+            loop.add_signal_handler(sig, on_signal, sig.name)
+        except (RuntimeError, ValueError, NotImplementedError):
+            continue
+        installed[sig] = previous
+    try:
+        yield
+    finally:
+        for sig, previous in installed.items():
+            loop.remove_signal_handler(sig)
+            signal.signal(sig, previous)
 
 
 def _loop_factory():
