@@ -35,7 +35,7 @@ from personality_assets.db.engine import DatabaseTarget, experiment_transaction 
 from personality_assets.db.models import LLMCall  # noqa: E402
 from personality_assets.llm.config import ModelConfig, ModelsConfig  # noqa: E402
 from personality_assets.llm.engine import CallEngine, Providers  # noqa: E402
-from personality_assets.llm.providers import OpenAIProvider, SimulatedProvider  # noqa: E402
+from personality_assets.llm.providers._all import OpenAIProvider, SimulatedProvider  # noqa: E402
 from personality_assets.llm.types import ChatRequest  # noqa: E402
 
 LATENCY, CONCURRENCY = 0.05, 32

@@ -32,10 +32,10 @@ os.environ.setdefault("PERSONALITY_ASSETS_DATA_DIR", tempfile.mkdtemp())
 from personality_assets.db import migrate  # noqa: E402
 from personality_assets.db.engine import DatabaseTarget, experiment_transaction  # noqa: E402
 from personality_assets.db.models import EvalQuestionnaire  # noqa: E402
-from personality_assets.experiments import pipeline  # noqa: E402
+from personality_assets.defs.persona_study import pipeline  # noqa: E402
 from personality_assets.llm.config import ModelConfig, ModelsConfig  # noqa: E402
 from personality_assets.llm.engine import CallEngine, Providers  # noqa: E402
-from personality_assets.llm.providers import SimulatedProvider  # noqa: E402
+from personality_assets.llm.providers._all import SimulatedProvider  # noqa: E402
 from personality_assets.populations.load import LoadOptions, load_population  # noqa: E402
 from personality_assets.populations.sample import sample_answers  # noqa: E402
 from personality_assets.questionnaires import all_questionnaires, get_questionnaire, score  # noqa: E402

@@ -19,7 +19,7 @@ from personality_assets.db import migrate
 from personality_assets.db.engine import experiment_transaction, reference_transaction
 from personality_assets.db.models import ReferencePopulation, ReferenceQuestionnaire
 from personality_assets.populations.names import PopulationNameError, check_population_name
-from personality_assets.resources import ResearchDatabase
+from personality_assets.defs.resources import ResearchDatabase
 
 
 def _population_names(names: list[str]) -> list[str]:
@@ -39,7 +39,7 @@ def _population_names(names: list[str]) -> list[str]:
 def _add_populations(names: list[str]) -> None:
     from dagster import DagsterInstance
 
-    from personality_assets.partitions import population_partitions
+    from personality_assets.defs.partitions import population_partitions
 
     _population_names(names)
     instance = DagsterInstance.get()  # needs DAGSTER_HOME, as every persistent Dagster command does
@@ -55,7 +55,7 @@ def _remove_populations(names: list[str], delete_data: bool) -> None:
     with ``delete_data``, the populations' rows in the reference schema, in one transaction."""
     from dagster import DagsterInstance
 
-    from personality_assets.partitions import population_partitions
+    from personality_assets.defs.partitions import population_partitions
 
     instance = DagsterInstance.get()
     existing = set(instance.get_dynamic_partitions(population_partitions.name))
@@ -90,7 +90,7 @@ def _remove_populations(names: list[str], delete_data: bool) -> None:
 def _runs(action: str, run_ids: list[str]) -> None:
     from dagster import DagsterInstance
 
-    from personality_assets.run_health import fail_runs, find_dead_runs
+    from personality_assets.defs.run_health import fail_runs, find_dead_runs
 
     instance = DagsterInstance.get()
     if action == "dead" or not run_ids:
@@ -143,8 +143,8 @@ def _summary() -> None:
 
 
 def _estimate(args) -> None:
-    from personality_assets.experiments.pipeline import estimate_study
-    from personality_assets.resources import default_llm_resource
+    from personality_assets.defs.persona_study.pipeline import estimate_study
+    from personality_assets.defs.resources import default_llm_resource
 
     research_db = ResearchDatabase()
     engine = default_llm_resource().engine(research_db=research_db)

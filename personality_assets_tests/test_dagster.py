@@ -12,16 +12,16 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from personality_assets import defs
-from personality_assets.assets.reference import questionnaires, reference_questionnaires
+from personality_assets.defs.reference.assets import questionnaires, reference_questionnaires
 from personality_assets.db.engine import experiment_transaction
 from personality_assets.db.models import ReferenceQuestionnaire
-from personality_assets.partitions import population_partitions
+from personality_assets.defs.partitions import population_partitions
 from personality_assets.populations.load import LoadOptions, load_population
 from personality_assets.populations.drop_folder import scan_drop_folder
 from personality_assets.populations.names import PopulationNameError, check_population_name
 from personality_assets.populations.open_psychometrics_file import write_open_psychometrics_file
-from personality_assets.resources import ResearchDatabase
-from personality_assets.sensors import load_population_job, population_drop_sensor
+from personality_assets.defs.resources import ResearchDatabase
+from personality_assets.defs.reference.sensors import load_population_job, population_drop_sensor
 from personality_assets_tests.conftest import POSTGRES_URL, require_postgres
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,7 +10,7 @@ from personality_assets.db.engine import experiment_transaction
 from personality_assets.db.models import LLMCall
 from personality_assets.llm.config import ModelConfig, ModelConfigError, ModelsConfig, load_models_config
 from personality_assets.llm.engine import CallEngine, Providers
-from personality_assets.llm.providers import BedrockProvider, OpenAIProvider, SimulatedProvider
+from personality_assets.llm.providers._all import BedrockProvider, OpenAIProvider, SimulatedProvider
 from personality_assets.llm.schemas import QuestionnaireReply
 from personality_assets.llm.types import ChatRequest, UserActionRequired
 from personality_assets_tests.llm_servers import bedrock_server, openai_server  # noqa: F401 - fixtures
@@ -262,7 +262,7 @@ def test_a_base_url_without_v1_is_explained(db_target, openai_server):
 
 
 def test_the_scripting_path_reads_keys_from_the_environment(db_target, openai_server, monkeypatch):
-    from personality_assets.resources import ResearchDatabase, default_llm_resource
+    from personality_assets.defs.resources import ResearchDatabase, default_llm_resource
 
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     monkeypatch.setenv("OPENAI_BASE_URL", openai_server.base_url)

@@ -17,13 +17,13 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import func, select
 
-from personality_assets.assets.experiments import (
+from personality_assets.defs.persona_study.assets import (
     experiment_registrations,
     personas,
     questionnaire_answers,
     questionnaire_scores,
 )
-from personality_assets.assets.reference import questionnaires, reference_questionnaires
+from personality_assets.defs.reference.assets import questionnaires, reference_questionnaires
 from personality_assets.db.engine import experiment_transaction
 from personality_assets.db.models import (
     EvalQuestionnaire,
@@ -34,12 +34,12 @@ from personality_assets.db.models import (
     Persona,
     QuestionnaireScore,
 )
-from personality_assets.experiments.pipeline import score_partition
-from personality_assets.experiments.prompts import answers_model
-from personality_assets.llm.providers import BedrockProvider, OpenAIProvider, SimulatedProvider
+from personality_assets.defs.persona_study.pipeline import score_partition
+from personality_assets.defs.persona_study.prompts import answers_model
+from personality_assets.llm.providers._all import BedrockProvider, OpenAIProvider, SimulatedProvider
 from personality_assets.questionnaires import get_questionnaire
-from personality_assets.personas.normalize import clean_gender, clean_race, clean_sexual_orientation
-from personality_assets.resources import LLMEngineResource, ResearchDatabase
+from personality_assets.defs.persona_study.demographics import clean_gender, clean_race, clean_sexual_orientation
+from personality_assets.defs.resources import LLMEngineResource, ResearchDatabase
 from personality_assets_tests.llm_servers import bedrock_server, last_user_text, openai_server  # noqa: F401
 
 STUDY = [personas, experiment_registrations, questionnaire_answers, questionnaire_scores]
@@ -306,7 +306,7 @@ def test_race_cleaning(raw, expected):
 
 
 def test_estimate_makes_no_call(db_target, openai_server):
-    from personality_assets.experiments.pipeline import estimate_study
+    from personality_assets.defs.persona_study.pipeline import estimate_study
 
     instance = dg.DagsterInstance.ephemeral()
     resources = _resources(db_target, openai_url=openai_server.base_url)
@@ -323,7 +323,7 @@ def test_estimate_makes_no_call(db_target, openai_server):
 def test_schedule_asks_for_partitions_with_pending_experiments(db_target):
     from sqlalchemy import update
 
-    from personality_assets.schedules import pending_experiments_schedule
+    from personality_assets.defs.persona_study.jobs import pending_experiments_schedule
 
     instance = dg.DagsterInstance.ephemeral()
     resources = _resources(db_target)

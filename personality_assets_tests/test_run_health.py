@@ -12,7 +12,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from personality_assets.run_health import dead_run_sensor
+from personality_assets.defs.run_health import dead_run_sensor
 from personality_assets_tests.llm_servers import openai_server  # noqa: F401 - fixture
 from personality_assets_tests.test_persona_study import study_reply
 

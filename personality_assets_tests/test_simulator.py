@@ -7,7 +7,7 @@ from collections import Counter
 from personality_assets.llm.config import ModelConfig
 from personality_assets.llm.engine import CallEngine, Providers
 from personality_assets.llm.config import ModelsConfig
-from personality_assets.llm.providers import SimulatedProvider
+from personality_assets.llm.providers._all import SimulatedProvider
 from personality_assets.llm.schemas import SCHWARTZ_VALUES, JournalReply, JudgeReply, PersonaReply, QuestionnaireReply
 from personality_assets.llm.simulator import simulate_reply
 from personality_assets.llm.types import ChatRequest

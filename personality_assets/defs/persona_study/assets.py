@@ -8,14 +8,14 @@ import polars as pl
 from pydantic import Field
 
 from personality_assets import settings
-from personality_assets.assets.reference import reference_questionnaires
-from personality_assets.experiments import pipeline
-from personality_assets.experiments.prompts import DEFAULT_SYSTEM_ROLE
+from personality_assets.defs.reference.assets import reference_questionnaires
+from personality_assets.defs.persona_study import pipeline
+from personality_assets.defs.persona_study.prompts import DEFAULT_SYSTEM_ROLE
 from personality_assets.llm.engine import RunInterrupted
-from personality_assets.metadata import markdown_table, table_schema
-from personality_assets.partitions import experiment_partitions, model_and_population
+from personality_assets.defs.metadata import markdown_table, table_schema
+from personality_assets.defs.partitions import experiment_partitions, model_and_population
 from personality_assets.questionnaires import all_questionnaires
-from personality_assets.resources import LLMEngineResource, ResearchDatabase
+from personality_assets.defs.resources import LLMEngineResource, ResearchDatabase
 
 GROUP = "persona_study"
 # Steps that call models share the `llm` pool (dagster.yaml): parallel runs cannot pile onto a

@@ -1,4 +1,4 @@
-"""Dagster resources."""
+"""The shared Dagster resources: the research database and the model call engine, declared once."""
 
 import os
 from pathlib import Path
@@ -12,7 +12,7 @@ from personality_assets.db import migrate
 from personality_assets.db.engine import DatabaseTarget
 from personality_assets.llm.config import ModelsConfig, load_models_config
 from personality_assets.llm.engine import CallEngine, Providers
-from personality_assets.llm.providers import BedrockProvider, OpenAIProvider, SimulatedProvider
+from personality_assets.llm.providers._all import BedrockProvider, OpenAIProvider, SimulatedProvider
 
 
 class ResearchDatabase(ConfigurableResource):
@@ -100,3 +100,8 @@ def default_llm_resource() -> LLMEngineResource:
         ),
         simulated=SimulatedProvider(),
     )
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    return dg.Definitions(resources={"research_db": ResearchDatabase(), "llm": default_llm_resource()})

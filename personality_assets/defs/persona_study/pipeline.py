@@ -29,7 +29,7 @@ from personality_assets.db.models import (
     QuestionnaireScore,
     ReferenceQuestionnaire,
 )
-from personality_assets.experiments.prompts import (
+from personality_assets.defs.persona_study.prompts import (
     DEFAULT_SYSTEM_ROLE,
     system_prompt,
     answers_model,
@@ -40,7 +40,7 @@ from personality_assets.llm.config import ModelsConfig
 from personality_assets.llm.engine import CallEngine, CallResult, RunSummary
 from personality_assets.llm.schemas import PersonaReply
 from personality_assets.llm.types import ChatRequest
-from personality_assets.personas.normalize import clean_gender, clean_race, clean_sexual_orientation
+from personality_assets.defs.persona_study.demographics import clean_gender, clean_race, clean_sexual_orientation
 from personality_assets.questionnaires import Questionnaire, all_questionnaires, get_questionnaire, score
 
 PERSONA_COLUMNS = ["name", "age", "gender", "sexual_orientation", "race", "ethnicity", "religious_belief",
