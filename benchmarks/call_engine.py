@@ -34,8 +34,10 @@ from personality_assets.db import migrate  # noqa: E402
 from personality_assets.db.engine import DatabaseTarget, experiment_transaction  # noqa: E402
 from personality_assets.db.models import LLMCall  # noqa: E402
 from personality_assets.llm.config import ModelConfig, ModelsConfig  # noqa: E402
-from personality_assets.llm.engine import CallEngine, Providers  # noqa: E402
-from personality_assets.llm.providers._all import OpenAIProvider, SimulatedProvider  # noqa: E402
+from personality_assets.llm.engine import CallEngine
+from personality_assets.llm.providers import Providers  # noqa: E402
+from personality_assets.llm.providers.openai import OpenAIProvider
+from personality_assets.llm.providers.simulated import SimulatedProvider  # noqa: E402
 from personality_assets.llm.types import ChatRequest  # noqa: E402
 
 LATENCY, CONCURRENCY = 0.05, 32

@@ -32,10 +32,15 @@ os.environ.setdefault("PERSONALITY_ASSETS_DATA_DIR", tempfile.mkdtemp())
 from personality_assets.db import migrate  # noqa: E402
 from personality_assets.db.engine import DatabaseTarget, experiment_transaction  # noqa: E402
 from personality_assets.db.models import EvalQuestionnaire  # noqa: E402
-from personality_assets.defs.persona_study import pipeline  # noqa: E402
+from personality_assets.defs.persona_study.answering import answer_questionnaires, partition_answers  # noqa: E402
+from personality_assets.defs.persona_study.personas import generate_personas  # noqa: E402
+from personality_assets.defs.persona_study.reference import reference_answers  # noqa: E402
+from personality_assets.defs.persona_study.registration import RegistrationConfig, register_experiments  # noqa: E402
+from personality_assets.defs.persona_study.scoring import score_partition, store_scores  # noqa: E402
 from personality_assets.llm.config import ModelConfig, ModelsConfig  # noqa: E402
-from personality_assets.llm.engine import CallEngine, Providers  # noqa: E402
-from personality_assets.llm.providers._all import SimulatedProvider  # noqa: E402
+from personality_assets.llm.engine import CallEngine
+from personality_assets.llm.providers import Providers  # noqa: E402
+from personality_assets.llm.providers.simulated import SimulatedProvider  # noqa: E402
 from personality_assets.populations.load import LoadOptions, load_population  # noqa: E402
 from personality_assets.populations.sample import sample_answers  # noqa: E402
 from personality_assets.questionnaires import all_questionnaires, get_questionnaire, score  # noqa: E402
@@ -88,7 +93,7 @@ def main() -> None:
     start = time.perf_counter()
     made = 0
     for model in MODELS:
-        made += pipeline.generate_personas(engine, target, model, "bench826",
+        made += generate_personas(engine, target, model, "bench826",
                                            personas_per_person=args.personas_per_person).new  # fmt: skip
     wall = time.perf_counter() - start
     rows.append(("personas (simulated model calls + writes)", made, wall, "personas"))
@@ -96,8 +101,8 @@ def main() -> None:
     start = time.perf_counter()
     registered = 0
     for model in MODELS:
-        counts = pipeline.register_experiments(target, models, model, "bench826",
-                                               pipeline.RegistrationConfig(["bigfive"]))  # fmt: skip
+        counts = register_experiments(target, models, model, "bench826",
+                                               RegistrationConfig(["bigfive"]))  # fmt: skip
         registered += int(counts["new"].sum())
     wall = time.perf_counter() - start
     rows.append(("registrations", registered, wall, "experiments"))
@@ -105,7 +110,7 @@ def main() -> None:
     start = time.perf_counter()
     storage = 0.0
     for model in MODELS:
-        summary = pipeline.answer_questionnaires(engine, target, model, "bench826")
+        summary = answer_questionnaires(engine, target, model, "bench826")
         storage += summary.storage_s
     answering_wall = time.perf_counter() - start
     with experiment_transaction(target) as connection:
@@ -139,9 +144,9 @@ def main() -> None:
     start = time.perf_counter()
     scored = 0
     for model in MODELS:
-        scores = pipeline.score_partition(pipeline.partition_answers(target, model, "bench826"),
-                                          pipeline.reference_answers(target, "bench826"))  # fmt: skip
-        pipeline.store_scores(target, model, "bench826", scores)
+        scores = score_partition(partition_answers(target, model, "bench826"),
+                                          reference_answers(target, "bench826"))  # fmt: skip
+        store_scores(target, model, "bench826", scores)
         scored += scores.height
     rows.append(("scoring all partitions (read, score, store)", scored, time.perf_counter() - start, "scale scores"))
 

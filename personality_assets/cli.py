@@ -143,7 +143,7 @@ def _summary() -> None:
 
 
 def _estimate(args) -> None:
-    from personality_assets.defs.persona_study.pipeline import estimate_study
+    from personality_assets.defs.persona_study.estimate import estimate_study
     from personality_assets.defs.resources import default_llm_resource
 
     research_db = ResearchDatabase()

@@ -9,9 +9,12 @@ from sqlalchemy import select
 from personality_assets.db.engine import experiment_transaction
 from personality_assets.db.models import LLMCall
 from personality_assets.llm.config import ModelConfig, ModelConfigError, ModelsConfig, load_models_config
-from personality_assets.llm.engine import CallEngine, Providers
-from personality_assets.llm.providers._all import BedrockProvider, OpenAIProvider, SimulatedProvider
-from personality_assets.llm.schemas import QuestionnaireReply
+from personality_assets.llm.engine import CallEngine
+from personality_assets.llm.providers import Providers
+from personality_assets.llm.providers.bedrock import BedrockProvider
+from personality_assets.llm.providers.openai import OpenAIProvider
+from personality_assets.llm.providers.simulated import SimulatedProvider
+from personality_assets.defs.persona_study.replies import QuestionnaireReply
 from personality_assets.llm.types import ChatRequest, UserActionRequired
 from personality_assets_tests.llm_servers import bedrock_server, openai_server  # noqa: F401 - fixtures
 
@@ -150,7 +153,7 @@ def test_invalid_output_is_retried_with_feedback_then_recorded(db_target, openai
                           response_model=QuestionnaireReply)
     engine = _engine(db_target, _models(), openai_server.base_url)
     results = []
-    summary = engine.run([request], on_result=results.append)
+    summary = engine.run([request], persist=lambda connection, group: results.extend(group))
     assert summary.ok == 1 and summary.attempts == 2
     assert results[0].parsed == QuestionnaireReply(answers={1: 3, 2: 5})
     retry_messages = openai_server.requests[1]["json"]["messages"]

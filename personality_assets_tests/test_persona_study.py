@@ -34,9 +34,8 @@ from personality_assets.db.models import (
     Persona,
     QuestionnaireScore,
 )
-from personality_assets.defs.persona_study.pipeline import score_partition
-from personality_assets.defs.persona_study.prompts import answers_model
-from personality_assets.llm.providers._all import BedrockProvider, OpenAIProvider, SimulatedProvider
+from personality_assets.defs.persona_study.scoring import score_partition
+from personality_assets.defs.persona_study.replies import answers_model
 from personality_assets.questionnaires import get_questionnaire
 from personality_assets.defs.persona_study.demographics import clean_gender, clean_race, clean_sexual_orientation
 from personality_assets.defs.resources import LLMEngineResource, ResearchDatabase
@@ -46,13 +45,19 @@ STUDY = [personas, experiment_registrations, questionnaire_answers, questionnair
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _resources(target, openai_url=None, bedrock_url=None):
+def _resources(target, monkeypatch=None, openai_url=None, bedrock_url=None):
+    """The resources on this test's database; providers are pointed at the local servers the way a
+    user points them at real ones: through the environment."""
+    if openai_url:
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-study")
+        monkeypatch.setenv("OPENAI_BASE_URL", openai_url)
+    if bedrock_url:
+        monkeypatch.setenv("AWS_REGION", "us-east-1")
+        monkeypatch.setenv("PERSONALITY_ASSETS_BEDROCK_ENDPOINT_URL", bedrock_url)
     return {
         "research_db": ResearchDatabase(url=target.url, reference_schema=target.reference_schema,
                                         experiment_schema=target.experiment_schema),
-        "llm": LLMEngineResource(openai=OpenAIProvider(api_key="sk-test-study", base_url=openai_url),
-                                 bedrock=BedrockProvider(region_name="us-east-1", endpoint_url=bedrock_url),
-                                 simulated=SimulatedProvider(), progress_every_s=1),
+        "llm": LLMEngineResource(progress_every_s=1),
     }  # fmt: skip
 
 
@@ -149,10 +154,10 @@ def test_rematerialising_is_idempotent_and_a_new_configuration_is_a_new_group(db
     assert recorded == [installed] * len(recorded)
 
 
-def test_openai_compatible_server_end_to_end_with_invalid_output_retried(db_target, openai_server):
+def test_openai_compatible_server_end_to_end_with_invalid_output_retried(db_target, openai_server, monkeypatch):
     openai_server.configure(reply=study_reply)
     instance = dg.DagsterInstance.ephemeral()
-    resources = _resources(db_target, openai_url=openai_server.base_url)
+    resources = _resources(db_target, monkeypatch, openai_url=openai_server.base_url)
     _load_populations(resources, instance, ["sample"])
     openai_server.fail_next(1, "malformed")  # the first persona reply is broken: retried with feedback
     result = _study(resources, instance, "gpt4o", "sample", max_people=6)
@@ -167,7 +172,7 @@ def test_openai_compatible_server_end_to_end_with_invalid_output_retried(db_targ
     assert "sk-test-study" not in json.dumps(metadata)
 
 
-def test_invalid_answers_leave_the_experiment_pending_with_the_reason(db_target, openai_server):
+def test_invalid_answers_leave_the_experiment_pending_with_the_reason(db_target, openai_server, monkeypatch):
     def incomplete(request_json):
         reply = json.loads(study_reply(request_json))
         if "answers" in reply:
@@ -176,7 +181,7 @@ def test_invalid_answers_leave_the_experiment_pending_with_the_reason(db_target,
 
     openai_server.configure(reply=incomplete)
     instance = dg.DagsterInstance.ephemeral()
-    resources = _resources(db_target, openai_url=openai_server.base_url)
+    resources = _resources(db_target, monkeypatch, openai_url=openai_server.base_url)
     _load_populations(resources, instance, ["sample"])
     result = _study(resources, instance, "gpt4o", "sample", max_people=2, raise_on_error=False)
     # Everything is stored, then the step fails: every experiment failed, above max_failed_share.
@@ -203,7 +208,7 @@ def test_bedrock_endpoint_end_to_end(db_target, bedrock_server, monkeypatch):
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test-secret")
     bedrock_server.configure(reply=study_reply)
     instance = dg.DagsterInstance.ephemeral()
-    resources = _resources(db_target, bedrock_url=bedrock_server.url)
+    resources = _resources(db_target, monkeypatch, bedrock_url=bedrock_server.url)
     _load_populations(resources, instance, ["sample"])
     assert _study(resources, instance, "llama31_70b", "sample", max_people=4).success
     assert _count(db_target, ExperimentsList.__table__, ExperimentsList.succeeded.is_(True),
@@ -305,11 +310,11 @@ def test_race_cleaning(raw, expected):
     assert clean_race(raw) == expected
 
 
-def test_estimate_makes_no_call(db_target, openai_server):
-    from personality_assets.defs.persona_study.pipeline import estimate_study
+def test_estimate_makes_no_call(db_target, openai_server, monkeypatch):
+    from personality_assets.defs.persona_study.estimate import estimate_study
 
     instance = dg.DagsterInstance.ephemeral()
-    resources = _resources(db_target, openai_url=openai_server.base_url)
+    resources = _resources(db_target, monkeypatch, openai_url=openai_server.base_url)
     _load_populations(resources, instance, ["sample"])
     engine = resources["llm"].engine(research_db=resources["research_db"])
     estimate = estimate_study(engine, db_target, "gpt4o", "sample", max_people=10, personas_per_person=2,
@@ -415,7 +420,7 @@ def test_unusable_replies_still_fail_naming_the_item(questionnaire, reply, probl
         model.model_validate_json(json.dumps(reply))
 
 
-def test_replies_in_another_shape_cost_no_retry(db_target, openai_server):
+def test_replies_in_another_shape_cost_no_retry(db_target, openai_server, monkeypatch):
     def bare_strings(request_json):
         reply = json.loads(study_reply(request_json))
         return json.dumps({number: str(answer) for number, answer in reply["answers"].items()}
@@ -423,7 +428,7 @@ def test_replies_in_another_shape_cost_no_retry(db_target, openai_server):
 
     openai_server.configure(reply=bare_strings)
     instance = dg.DagsterInstance.ephemeral()
-    resources = _resources(db_target, openai_url=openai_server.base_url)
+    resources = _resources(db_target, monkeypatch, openai_url=openai_server.base_url)
     _load_populations(resources, instance, ["sample"])
     assert _study(resources, instance, "gpt4o", "sample", max_people=3).success
     assert openai_server.request_count == 3 + 3  # personas + answers, not one retry

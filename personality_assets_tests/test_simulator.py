@@ -5,11 +5,13 @@ import statistics
 from collections import Counter
 
 from personality_assets.llm.config import ModelConfig
-from personality_assets.llm.engine import CallEngine, Providers
+from personality_assets.llm.engine import CallEngine
+from personality_assets.llm.providers import Providers
 from personality_assets.llm.config import ModelsConfig
-from personality_assets.llm.providers._all import SimulatedProvider
-from personality_assets.llm.schemas import SCHWARTZ_VALUES, JournalReply, JudgeReply, PersonaReply, QuestionnaireReply
-from personality_assets.llm.simulator import simulate_reply
+from personality_assets.llm.providers.simulated import SimulatedProvider
+from personality_assets.defs.persona_study.replies import PersonaReply, QuestionnaireReply
+from personality_assets.defs.values.replies import SCHWARTZ_VALUES, JournalReply, JudgeReply
+from personality_assets.llm.providers.simulated import simulate_reply
 from personality_assets.llm.types import ChatRequest
 
 SIM_A = ModelConfig(key="sim_a", provider="simulated", model_id="sim")

@@ -1,8 +1,5 @@
 """The shared Dagster resources: the research database and the model call engine, declared once."""
 
-import os
-from pathlib import Path
-
 import dagster as dg
 from dagster import ConfigurableResource, InitResourceContext
 from pydantic import Field
@@ -10,9 +7,9 @@ from pydantic import Field
 from personality_assets import settings
 from personality_assets.db import migrate
 from personality_assets.db.engine import DatabaseTarget
-from personality_assets.llm.config import ModelsConfig, load_models_config
-from personality_assets.llm.engine import CallEngine, Providers
-from personality_assets.llm.providers._all import BedrockProvider, OpenAIProvider, SimulatedProvider
+from personality_assets.llm.config import load_models_config
+from personality_assets.llm.engine import CallEngine
+from personality_assets.llm.providers import Providers
 
 
 class ResearchDatabase(ConfigurableResource):
@@ -48,58 +45,30 @@ class ResearchDatabase(ConfigurableResource):
 
 
 class LLMEngineResource(ConfigurableResource):
-    """The call engine with its providers and the models configuration. Assets call
-    ``llm.engine(context, research_db)`` and then ``.run(requests, persist=...)``."""
+    """The call engine. Assets call ``llm.engine(context, research_db)`` and then
+    ``.run(requests, persist=...)``. Models come from the models configuration
+    (``personality_assets/llm/models.yaml`` merged with $PERSONALITY_ASSETS_MODELS_FILE, as the
+    partitions do); each model's provider reads its endpoint and key from the environment when the
+    step runs, so no key is ever part of Dagster's configuration, logs or metadata."""
 
-    openai: OpenAIProvider
-    bedrock: BedrockProvider
-    simulated: SimulatedProvider
-    models_file: str | None = Field(
-        default=None, description="default $PERSONALITY_ASSETS_MODELS_FILE, merged over the package's models.yaml"
-    )
     cache: bool | None = Field(default=None, description="force the response cache on/off; default per model")
     progress_every_s: float = Field(default=10.0, description="seconds between progress lines in the log")
 
-    def models(self) -> ModelsConfig:
-        return load_models_config(Path(self.models_file) if self.models_file else None)
-
     def engine(self, context=None, research_db: ResearchDatabase | None = None) -> CallEngine:
-        """The engine for a step (its log and run id), or, without a context, for scripts."""
-        if context is None:
-            # Outside a run nothing has resolved the EnvVar fields (keys, endpoints): resolve them
-            # as Dagster would, from the environment, so scripts and notebooks reach real providers.
-            with self.process_config_and_initialize_cm() as resolved:
-                return resolved._engine(None, research_db)
-        return self._engine(context, research_db)
-
-    def _engine(self, context, research_db: ResearchDatabase | None) -> CallEngine:
+        """The engine for a step (its log and run id), or, without a context, for scripts and notebooks."""
         return CallEngine(
-            self.models(),
-            Providers(openai=self.openai, bedrock=self.bedrock, simulated=self.simulated),
+            load_models_config(),
+            Providers(),
             target=research_db.target if research_db is not None else None,
             log=context.log if context is not None else None,  # None: the module's own logger
-            run_id=context.run.run_id if context is not None and hasattr(context, "run") else None,
+            run_id=context.run.run_id if context is not None else None,
             progress_every_s=self.progress_every_s,
             cache=self.cache,
         )
 
 
 def default_llm_resource() -> LLMEngineResource:
-    """Secrets and endpoints from the environment, as Dagster EnvVars (never stored in config).
-    An EnvVar is only bound when its variable is set, so the offline default needs none."""
-
-    def env(name: str):
-        return dg.EnvVar(name) if os.environ.get(name) else None
-
-    return LLMEngineResource(
-        openai=OpenAIProvider(api_key=env("OPENAI_API_KEY"), base_url=env("OPENAI_BASE_URL")),
-        bedrock=BedrockProvider(
-            region_name=env("AWS_REGION"),
-            profile_name=env("AWS_PROFILE"),
-            endpoint_url=env("PERSONALITY_ASSETS_BEDROCK_ENDPOINT_URL"),
-        ),
-        simulated=SimulatedProvider(),
-    )
+    return LLMEngineResource()
 
 
 @dg.definitions

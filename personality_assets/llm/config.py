@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from personality_assets.llm.providers import PROVIDERS
 
 PACKAGE_MODELS_FILE = Path(__file__).with_name("models.yaml")
 MODELS_FILE_ENV = "PERSONALITY_ASSETS_MODELS_FILE"
 FIELD_ENV_PREFIX = "PERSONALITY_ASSETS_MODEL_"
 
-Provider = Literal["openai", "bedrock", "simulated"]
 
 
 class ModelConfigError(ValueError):
@@ -29,8 +30,13 @@ class ModelConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     key: str
-    provider: Provider
+    provider: str = Field(description="a provider module's name (personality_assets.llm.providers.PROVIDERS)")
     model_id: str
+    base_url: str | None = Field(None, description="this model's endpoint: an OpenAI-compatible base URL "
+                                 "(ending in /v1) or a Bedrock endpoint URL; default: the provider's")
+    api_key_env: str | None = Field(None, description="name of the environment variable holding this model's key "
+                                    "(the key itself never goes in configuration); default OPENAI_API_KEY")
+    region: str | None = Field(None, description="Bedrock: this model's AWS region; default AWS_REGION")
     temperature: float = Field(1.0, ge=0, le=2)
     top_p: float = Field(1.0, gt=0, le=1)
     max_tokens: int = Field(2048, gt=0)
@@ -47,6 +53,13 @@ class ModelConfig(BaseModel):
         description="how JSON replies are requested from an OpenAI-compatible server: structured outputs with "
         "the reply's schema (newer OpenAI models, vLLM), JSON mode (most servers), or the prompt alone",
     )
+
+    @field_validator("provider")
+    @classmethod
+    def _known_provider(cls, provider: str) -> str:
+        if provider not in PROVIDERS:
+            raise ValueError(f"unknown provider {provider!r}; known: {sorted(PROVIDERS)}")
+        return provider
 
     def cost(self, input_tokens: int, output_tokens: int) -> float:
         return (input_tokens * self.price_input_per_million + output_tokens * self.price_output_per_million) / 1e6

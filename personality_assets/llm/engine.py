@@ -29,109 +29,20 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 
 from personality_assets.db.engine import DatabaseTarget
 from personality_assets.llm.config import ModelConfig, ModelsConfig
+from personality_assets.llm.providers import Providers
 from personality_assets.llm.ratelimit import shared_limiter
 from personality_assets.llm.store import Persist, ResultWriter, lookup_cached, recent_calls
+from personality_assets.llm.purposes import get_purpose
 from personality_assets.llm.types import (
+    CallResult,
     ChatRequest,
     InvalidOutput,
     PermanentError,
     ProviderReply,
+    RunSummary,
     TransientError,
     UserActionRequired,
 )
-
-# Typical reply lengths, for estimates and token budgeting before the real usage is known.
-TYPICAL_OUTPUT_TOKENS = {"chat": 200, "persona": 450, "questionnaire": 350, "journal": 500, "judge": 150}
-
-
-@dataclass
-class CallResult:
-    request: ChatRequest
-    model: ModelConfig
-    cache_key: str
-    status: str  # ok | invalid | failed
-    text: str | None = None
-    parsed: Any = None
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cost_usd: float = 0.0
-    latency_s: float = 0.0
-    attempts: int = 0
-    cached: bool = False
-    simulated: bool = False
-    error: str | None = None
-    raw_request: dict | None = None
-    raw_response: dict | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
-
-
-@dataclass
-class RunSummary:
-    calls: int = 0
-    ok: int = 0
-    failed: int = 0
-    invalid: int = 0
-    cached: int = 0
-    attempts: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cost_usd: float = 0.0
-    wall_s: float = 0.0
-    storage_s: float = 0.0  # time the writer spent in database transactions
-    interrupted_by: str | None = None  # the signal that stopped the batch
-    latencies: list[float] = field(default_factory=list, repr=False)
-    errors: Counter = field(default_factory=Counter)
-
-    def add(self, result: CallResult) -> None:
-        self.calls += 1
-        self.cached += result.cached
-        self.ok += result.status == "ok"
-        self.failed += result.status == "failed"
-        self.invalid += result.status == "invalid"
-        self.attempts += result.attempts
-        self.input_tokens += result.input_tokens
-        self.output_tokens += result.output_tokens
-        self.cost_usd += result.cost_usd
-        if not result.cached:
-            self.latencies.append(result.latency_s)
-        if result.error and not result.ok:
-            self.errors[result.error.split(":")[0][:80]] += 1
-
-    def latency_quantile(self, q: float) -> float:
-        if not self.latencies:
-            return 0.0
-        return (
-            statistics.quantiles(self.latencies, n=100, method="inclusive")[int(q * 100) - 1]
-            if len(self.latencies) > 1
-            else self.latencies[0]
-        )
-
-    def metadata(self) -> dict[str, Any]:
-        """Totals for a Dagster materialisation."""
-        return {
-            "llm_calls": self.calls, "llm_ok": self.ok, "llm_failed": self.failed, "llm_invalid": self.invalid,
-            "llm_cached": self.cached, "llm_attempts": self.attempts, "llm_input_tokens": self.input_tokens,
-            "llm_output_tokens": self.output_tokens, "llm_cost_usd": round(self.cost_usd, 6),
-            "llm_latency_p50_s": round(self.latency_quantile(0.5), 4),
-            "llm_latency_p95_s": round(self.latency_quantile(0.95), 4),
-            "llm_wall_s": round(self.wall_s, 2),
-            "llm_failure_reasons": dict(self.errors),
-        }  # fmt: skip
-
-
-class Providers:
-    """The provider objects by name (the Dagster resources, or plain instances in tests)."""
-
-    def __init__(self, **providers: Any):
-        self._providers = providers
-
-    def get(self, name: str):
-        if name not in self._providers or self._providers[name] is None:
-            raise UserActionRequired(f"provider {name!r} is not configured; configured: {sorted(self._providers)}")
-        return self._providers[name]
 
 
 class CallEngine:
@@ -161,7 +72,7 @@ class CallEngine:
         for request in requests:
             model = self.models.get(request.model)
             hit = request.cache_key(model) in cached
-            out_tokens = min(request.parameters(model)["max_tokens"], TYPICAL_OUTPUT_TOKENS[request.purpose])
+            out_tokens = min(request.parameters(model)["max_tokens"], get_purpose(request.purpose).typical_output_tokens)
             in_tokens = request.estimated_input_tokens()
             rows.append({"model": model.key, "provider": model.provider, "calls": 0 if hit else 1, "cached": int(hit),
                          "input_tokens": 0 if hit else in_tokens, "output_tokens": 0 if hit else out_tokens,
@@ -178,8 +89,7 @@ class CallEngine:
 
     # --- run -------------------------------------------------------------------------------------
 
-    def run(self, requests: Sequence[ChatRequest], persist: Persist | None = None,
-            on_result: Callable[[CallResult], None] | None = None) -> RunSummary:  # fmt: skip
+    def run(self, requests: Sequence[ChatRequest], persist: Persist | None = None) -> RunSummary:
         """Make every request; each result is stored (and ``persist`` called in the same
         transaction) as soon as it is final. Returns the totals."""
         writer = ResultWriter(self.target, persist, self.run_id) if self.target is not None else None
@@ -189,7 +99,7 @@ class CallEngine:
         gc.set_threshold(max(thresholds[0], 50_000), *thresholds[1:])
         try:
             with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-                summary = runner.run(self._run(list(requests), writer, on_result))
+                summary = runner.run(self._run(list(requests), writer))
         finally:
             gc.set_threshold(*thresholds)
             if writer is not None:
@@ -209,19 +119,23 @@ class CallEngine:
         keys = [r.cache_key(m) for r in requests if self._uses_cache(m := self.models.get(r.model))]
         return lookup_cached(self.target, keys) if keys else {}
 
-    async def _run(self, requests, writer, on_result) -> RunSummary:
+    async def _run(self, requests, writer) -> RunSummary:
         started = time.perf_counter()
         summary = RunSummary()
-        # Unknown model keys and unconfigured providers fail here, before any call.
+        # Unknown model keys and providers fail here, before any call.
         models = {r.model: self.models.get(r.model) for r in requests}
-        providers = {name: self.providers.get(name) for name in {m.provider for m in models.values()}}
+        providers = {key: self.providers.for_model(model) for key, model in models.items()}
+        # Rate limits are kept per account (provider, endpoint, provider model id): model keys on one
+        # account share one limiter, at the strictest of their limits.
+        accounts: dict[tuple, tuple[int | None, int | None]] = {}
+        for key, model in models.items():
+            rpm, tpm = accounts.get(providers[key].account(model), (None, None))
+            accounts[providers[key].account(model)] = (_strictest(rpm, model.rpm), _strictest(tpm, model.tpm))
 
         def finish(result: CallResult) -> None:
             summary.add(result)
             if writer is not None:
                 writer.put(result)
-            if on_result is not None:
-                on_result(result)
 
         cached = self._cached(requests)
         queues: dict[str, asyncio.Queue] = {}
@@ -242,16 +156,13 @@ class CallEngine:
         fatal: list[BaseException] = []
         workers = []
         for key, work in queues.items():
-            model = self.models.get(key)
-            history = (lambda m=model: recent_calls(self.target, m.key, self.rate_window_s)) if self.target else None
-            limiter = shared_limiter((model.provider, model.model_id, model.key), model.rpm, model.tpm,
-                                     self.rate_window_s, history)  # fmt: skip
+            model, provider = models[key], providers[key]
+            account = provider.account(model)
+            rpm, tpm = accounts[account]
+            history = (lambda a=account: recent_calls(self.target, a[0], a[-1], self.rate_window_s)) if self.target else None
+            limiter = shared_limiter(account, rpm, tpm, self.rate_window_s, history)
             for _ in range(min(model.max_concurrency, work.qsize())):
-                workers.append(
-                    asyncio.create_task(
-                        self._worker(work, model, providers[model.provider], limiter, finish, stop, fatal)
-                    )
-                )
+                workers.append(asyncio.create_task(self._worker(work, model, provider, limiter, finish, stop, fatal)))
         progress = asyncio.create_task(self._progress(summary, total, started))
         interrupted: list[str] = []
         try:
@@ -262,9 +173,8 @@ class CallEngine:
                 raise errors[0]
         finally:
             progress.cancel()
-            for provider in providers.values():
-                if hasattr(provider, "aclose"):
-                    await provider.aclose()
+            for provider in {id(p): p for p in providers.values()}.values():
+                await provider.aclose()
         summary.wall_s = time.perf_counter() - started
         self._log_progress(summary, total, started, final=True)
         if interrupted:
@@ -298,7 +208,7 @@ class CallEngine:
             nonlocal messages
             result.attempts += 1
             this_request = request if messages is request.messages else _with_messages(request, messages)
-            reserved = this_request.estimated_input_tokens() + TYPICAL_OUTPUT_TOKENS[request.purpose]
+            reserved = this_request.estimated_input_tokens() + get_purpose(request.purpose).typical_output_tokens
             reservation = await limiter.acquire(reserved)
             used = None
             try:
@@ -380,6 +290,10 @@ class CallEngine:
             f"{rate:,.1f} calls/s, ETA {eta}, failed {summary.failed + summary.invalid:,}, "
             f"tokens {summary.input_tokens:,} in / {summary.output_tokens:,} out, ${summary.cost_usd:,.4f}"
         )
+
+
+def _strictest(a: int | None, b: int | None) -> int | None:
+    return b if a is None else a if b is None else min(a, b)
 
 
 class RunInterrupted(KeyboardInterrupt):

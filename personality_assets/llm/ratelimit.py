@@ -92,9 +92,10 @@ _SHARED: dict[tuple, SlidingWindowLimiter] = {}
 
 def shared_limiter(key: tuple, rpm: int | None, tpm: int | None, window_seconds: float,
                    history: Callable[[], Iterable[tuple[float, int]]] | None = None) -> SlidingWindowLimiter:  # fmt: skip
-    """One limiter per model for the whole process, so consecutive runs and steps in one process
-    share the budget; a new limiter is seeded with the model's recent calls (``history``, from
-    the llm_calls table), so a step in a new process counts what the previous step sent."""
+    """One limiter per account (provider, endpoint, provider model id) for the whole process, so
+    consecutive runs and steps in one process share the budget; a new limiter is seeded with the
+    account's recent calls (``history``, from the llm_calls table), so a step in a new process counts
+    what the previous step sent."""
     limiter = _SHARED.get(key)
     if limiter is None or (limiter.rpm, limiter.tpm, limiter.window) != (rpm, tpm, window_seconds):
         limiter = SlidingWindowLimiter(rpm, tpm, window_seconds)

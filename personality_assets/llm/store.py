@@ -13,19 +13,15 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING
-
 from sqlalchemy import Connection, insert, select
 from sqlalchemy.exc import OperationalError
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from personality_assets.db.engine import DatabaseTarget, experiment_transaction
 from personality_assets.db.models import LLMCall
+from personality_assets.llm.types import CallResult
 
-if TYPE_CHECKING:
-    from personality_assets.llm.engine import CallResult
-
-Persist = Callable[[Connection, list["CallResult"]], None]  # called once per committed group
+Persist = Callable[[Connection, list[CallResult]], None]  # called once per committed group
 _STOP = object()
 
 
@@ -47,16 +43,20 @@ def lookup_cached(target: DatabaseTarget, cache_keys: Iterable[str]) -> dict[str
     return found
 
 
-def recent_calls(target: DatabaseTarget, model: str, window_seconds: float) -> list[tuple[float, int]]:
-    """(seconds ago, tokens) of every attempt of this model's calls stored in the last window."""
+def recent_calls(target: DatabaseTarget, provider: str, provider_model_id: str, window_seconds: float) -> list[tuple[float, int]]:
+    """(seconds ago, tokens) of every attempt stored in the last window for this provider model (the
+    account's calls, whichever model key made them)."""
     now = datetime.now(timezone.utc)
     table = LLMCall.__table__
+    since = now - timedelta(seconds=window_seconds)
     with experiment_transaction(target) as connection:
         rows = connection.execute(
-            select(table.c.created, table.c.attempts, table.c.input_tokens + table.c.output_tokens)
-            .where(table.c.model == model, table.c.created >= (now - timedelta(seconds=window_seconds)).replace(
-                tzinfo=None if connection.dialect.name == "sqlite" else timezone.utc))
-        ).all()  # fmt: skip
+            select(table.c.created, table.c.attempts, table.c.input_tokens + table.c.output_tokens).where(
+                table.c.provider == provider,
+                table.c.provider_model_id == provider_model_id,
+                table.c.created >= since.replace(tzinfo=None if connection.dialect.name == "sqlite" else timezone.utc),
+            )
+        ).all()
     recent = []
     for created, attempts, tokens in rows:
         created = created if created.tzinfo else created.replace(tzinfo=timezone.utc)  # SQLite keeps UTC, naive
@@ -85,7 +85,6 @@ class ResultWriter:
         self.target, self.persist, self.run_id, self.max_group = target, persist, run_id, max_group
         self._queue: queue.Queue = queue.Queue()
         self._error: BaseException | None = None
-        self.written = 0
         self.write_seconds = 0.0  # time inside database transactions, for benchmarks
         self._thread = threading.Thread(target=self._loop, name="llm-result-writer", daemon=True)
         self._thread.start()
@@ -137,5 +136,4 @@ class ResultWriter:
                 connection.execute(insert(LLMCall), rows)
             if self.persist is not None:
                 self.persist(connection, group)
-        self.written += len(group)
         self.write_seconds += time.perf_counter() - started

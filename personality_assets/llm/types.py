@@ -1,18 +1,19 @@
-"""What goes into and comes out of a model call, and the errors a provider can raise."""
+"""What goes into and comes out of a model call (requests, replies, results, run totals), and the
+errors a provider can raise."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import statistics
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
 
 from personality_assets.llm.config import ModelConfig
-
-PURPOSES = ("chat", "persona", "questionnaire", "journal", "judge")
-
+from personality_assets.llm.purposes import get_purpose
 
 @dataclass(frozen=True)
 class ChatRequest:
@@ -36,8 +37,7 @@ class ChatRequest:
     tag: Any = field(default=None, hash=False, compare=False)
 
     def __post_init__(self) -> None:
-        if self.purpose not in PURPOSES:
-            raise ValueError(f"purpose {self.purpose!r} not in {PURPOSES}")
+        get_purpose(self.purpose)  # registered by the track that owns it
 
     def parameters(self, model: ModelConfig) -> dict[str, Any]:
         return {
@@ -103,3 +103,81 @@ class UserActionRequired(ProviderError):
 
 class InvalidOutput(Exception):
     """The reply is not the JSON that was asked for."""
+
+
+@dataclass
+class CallResult:
+    request: ChatRequest
+    model: ModelConfig
+    cache_key: str
+    status: str  # ok | invalid | failed
+    text: str | None = None
+    parsed: Any = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    latency_s: float = 0.0
+    attempts: int = 0
+    cached: bool = False
+    simulated: bool = False
+    error: str | None = None
+    raw_request: dict | None = None
+    raw_response: dict | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+@dataclass
+class RunSummary:
+    calls: int = 0
+    ok: int = 0
+    failed: int = 0
+    invalid: int = 0
+    cached: int = 0
+    attempts: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    wall_s: float = 0.0
+    storage_s: float = 0.0  # time the writer spent in database transactions
+    interrupted_by: str | None = None  # the signal that stopped the batch
+    latencies: list[float] = field(default_factory=list, repr=False)
+    errors: Counter = field(default_factory=Counter)
+
+    def add(self, result: CallResult) -> None:
+        self.calls += 1
+        self.cached += result.cached
+        self.ok += result.status == "ok"
+        self.failed += result.status == "failed"
+        self.invalid += result.status == "invalid"
+        self.attempts += result.attempts
+        self.input_tokens += result.input_tokens
+        self.output_tokens += result.output_tokens
+        self.cost_usd += result.cost_usd
+        if not result.cached:
+            self.latencies.append(result.latency_s)
+        if result.error and not result.ok:
+            self.errors[result.error.split(":")[0][:80]] += 1
+
+    def latency_quantile(self, q: float) -> float:
+        if not self.latencies:
+            return 0.0
+        return (
+            statistics.quantiles(self.latencies, n=100, method="inclusive")[int(q * 100) - 1]
+            if len(self.latencies) > 1
+            else self.latencies[0]
+        )
+
+    def metadata(self) -> dict[str, Any]:
+        """Totals for a Dagster materialisation."""
+        return {
+            "llm_calls": self.calls, "llm_ok": self.ok, "llm_failed": self.failed, "llm_invalid": self.invalid,
+            "llm_cached": self.cached, "llm_attempts": self.attempts, "llm_input_tokens": self.input_tokens,
+            "llm_output_tokens": self.output_tokens, "llm_cost_usd": round(self.cost_usd, 6),
+            "llm_latency_p50_s": round(self.latency_quantile(0.5), 4),
+            "llm_latency_p95_s": round(self.latency_quantile(0.95), 4),
+            "llm_wall_s": round(self.wall_s, 2),
+            "llm_failure_reasons": dict(self.errors),
+        }  # fmt: skip

@@ -8,14 +8,20 @@ import polars as pl
 from pydantic import Field
 
 from personality_assets import settings
-from personality_assets.defs.reference.assets import reference_questionnaires
-from personality_assets.defs.persona_study import pipeline
-from personality_assets.defs.persona_study.prompts import DEFAULT_SYSTEM_ROLE
-from personality_assets.llm.engine import RunInterrupted
 from personality_assets.defs.metadata import markdown_table, table_schema
 from personality_assets.defs.partitions import experiment_partitions, model_and_population
-from personality_assets.questionnaires import all_questionnaires
+from personality_assets.defs.persona_study.answering import answer_questionnaires, answer_status, partition_answers
+from personality_assets.defs.persona_study.checks import ANSWER_CHECKS, answer_checks
+from personality_assets.defs.persona_study.personas import generate_personas, population_tag, read_personas
+from personality_assets.defs.persona_study.prompts import DEFAULT_SYSTEM_ROLE
+from personality_assets.defs.persona_study.reference import reference_answers
+from personality_assets.defs.persona_study.registration import RegistrationConfig, register_experiments
+from personality_assets.defs.persona_study.scoring import score_partition, score_summary, store_scores
+from personality_assets.defs.reference.assets import reference_questionnaires
 from personality_assets.defs.resources import LLMEngineResource, ResearchDatabase
+from personality_assets.llm.config import load_models_config
+from personality_assets.llm.engine import RunInterrupted
+from personality_assets.questionnaires import all_questionnaires
 
 GROUP = "persona_study"
 # Steps that call models share the `llm` pool (dagster.yaml): parallel runs cannot pile onto a
@@ -55,9 +61,9 @@ def personas(context: dg.AssetExecutionContext, config: PersonasConfig, research
     model, population = model_and_population(context)
     target = research_db.target
     with stop_without_retry_when_interrupted():
-        outcome = pipeline.generate_personas(llm.engine(context, research_db), target, model, population,
+        outcome = generate_personas(llm.engine(context, research_db), target, model, population,
                                              config.max_people, config.personas_per_person)  # fmt: skip
-    frame = pipeline.read_personas(target, model, population)
+    frame = read_personas(target, model, population)
     path = parquet_path("personas", model, population)
     frame.write_parquet(path)
     demographics = {
@@ -66,7 +72,7 @@ def personas(context: dg.AssetExecutionContext, config: PersonasConfig, research
     }
     return dg.MaterializeResult(metadata={
         "dagster/row_count": frame.height, "new_personas": outcome.new, "reference_people": outcome.people,
-        "population_tag": pipeline.population_tag(model, population), "parquet": dg.MetadataValue.path(str(path)),
+        "population_tag": population_tag(model, population), "parquet": dg.MetadataValue.path(str(path)),
         **{f"{column}_counts": table for column, table in demographics.items()},
         "preview": markdown_table(frame.select("id", "ref_personality_id", "name", "age", "gender", "race",
                                                "occupation").head(5)),
@@ -85,7 +91,7 @@ class RegistrationsConfig(dg.Config):
 
 @dg.asset(group_name=GROUP, partitions_def=experiment_partitions, deps=[personas], kinds={"sql"})
 def experiment_registrations(context: dg.AssetExecutionContext, config: RegistrationsConfig,
-                             research_db: ResearchDatabase, llm: LLMEngineResource) -> dg.MaterializeResult:  # fmt: skip
+                             research_db: ResearchDatabase) -> dg.MaterializeResult:  # fmt: skip
     """An experiments_groups row per questionnaire and configuration, and an experiments_list
     row per persona and repetition. The same configuration never registers twice; a changed
     one makes a new group."""
@@ -103,9 +109,9 @@ def experiment_registrations(context: dg.AssetExecutionContext, config: Registra
     skipped = sorted(set(all_questionnaires()) - set(names))
     if skipped and config.questionnaires is None:
         context.log.info(f"not registered (no item texts): {skipped}")
-    counts = pipeline.register_experiments(
-        research_db.target, llm.models(), model, population,
-        pipeline.RegistrationConfig(names, config.repetitions, config.description, config.system_role),
+    counts = register_experiments(
+        research_db.target, load_models_config(), model, population,
+        RegistrationConfig(names, config.repetitions, config.description, config.system_role),
     )  # fmt: skip
     return dg.MaterializeResult(metadata={
         "registrations": markdown_table(counts), "new_experiments": int(counts["new"].sum()),
@@ -122,16 +128,6 @@ class AnswersConfig(dg.Config):
     )
 
 
-ANSWER_CHECKS = [
-    dg.AssetCheckSpec("complete_answers", asset="questionnaire_answers",
-                      description="every succeeded experiment has an answer to every item"),
-    dg.AssetCheckSpec("answers_in_range", asset="questionnaire_answers",
-                      description="every answer is one of its questionnaire's answer codes"),
-    dg.AssetCheckSpec("one_answer_per_item", asset="questionnaire_answers",
-                      description="no experiment answers an item twice"),
-    dg.AssetCheckSpec("failed_share", asset="questionnaire_answers",
-                      description="the share of experiments still failing is under max_failed_share"),
-]  # fmt: skip
 
 
 @dg.asset(
@@ -146,10 +142,10 @@ def questionnaire_answers(context: dg.AssetExecutionContext, config: AnswersConf
     model, population = model_and_population(context)
     target = research_db.target
     with stop_without_retry_when_interrupted():
-        summary = pipeline.answer_questionnaires(llm.engine(context, research_db), target, model, population,
+        summary = answer_questionnaires(llm.engine(context, research_db), target, model, population,
                                                  config.max_experiments)  # fmt: skip
-    status = pipeline.answer_status(target, model, population)
-    answers = pipeline.partition_answers(target, model, population)
+    status = answer_status(target, model, population)
+    answers = partition_answers(target, model, population)
     per_questionnaire = status.group_by("questionnaire").agg(
         pl.len().alias("experiments"), pl.col("succeeded").fill_null(False).sum().alias("succeeded"),
         pl.col("succeeded").is_null().sum().alias("pending"),
@@ -171,34 +167,8 @@ def questionnaire_answers(context: dg.AssetExecutionContext, config: AnswersConf
             metadata=metadata,
         )
     return dg.MaterializeResult(
-        metadata=metadata, check_results=_answer_checks(answers, status, config.max_failed_share)
+        metadata=metadata, check_results=answer_checks(answers, status, config.max_failed_share)
     )
-
-
-def _answer_checks(answers: pl.DataFrame, status: pl.DataFrame, max_failed_share: float) -> list[dg.AssetCheckResult]:
-    questionnaires = all_questionnaires()
-    expected = {name: q.item_count for name, q in questionnaires.items()}
-    counts = answers.group_by("experiment_id", "questionnaire").agg(pl.col("question_number").n_unique().alias("n"))
-    incomplete = counts.filter(pl.col("n") < pl.col("questionnaire").replace_strict(expected, return_dtype=pl.Int64))
-    succeeded = status.filter(pl.col("succeeded").fill_null(False))
-    without_answers = set(succeeded["experiment_id"]) - set(counts["experiment_id"])
-    codes = pl.DataFrame([(name, code) for name, q in questionnaires.items() for code in q.answer_codes],
-                         schema={"questionnaire": pl.String, "answer": pl.Int64}, orient="row")  # fmt: skip
-    out_of_range = answers.join(codes, on=["questionnaire", "answer"], how="anti")
-    duplicates = answers.filter(pl.struct("experiment_id", "question_number").is_duplicated())
-    failed = int(status.filter(pl.col("succeeded").is_null() & pl.col("llm_explanation").is_not_null()).height)
-    share = failed / status.height if status.height else 0.0
-    return [
-        dg.AssetCheckResult(check_name="complete_answers", passed=incomplete.is_empty() and not without_answers,
-                            metadata={"incomplete_experiments": incomplete.height + len(without_answers)}),
-        dg.AssetCheckResult(check_name="answers_in_range", passed=out_of_range.is_empty(),
-                            metadata={"out_of_range": out_of_range.height}),
-        dg.AssetCheckResult(check_name="one_answer_per_item", passed=duplicates.is_empty(),
-                            metadata={"duplicate_answers": duplicates.height}),
-        dg.AssetCheckResult(check_name="failed_share", passed=share <= max_failed_share,
-                            severity=dg.AssetCheckSeverity.WARN,
-                            metadata={"failed": failed, "share": round(share, 4), "threshold": max_failed_share}),
-    ]  # fmt: skip
 
 
 @dg.asset(
@@ -210,9 +180,9 @@ def questionnaire_scores(context: dg.AssetExecutionContext, research_db: Researc
     the same scale and the difference; a table in the experiment schema and parquet."""
     model, population = model_and_population(context)
     target = research_db.target
-    scores = pipeline.score_partition(pipeline.partition_answers(target, model, population),
-                                      pipeline.reference_answers(target, population))  # fmt: skip
-    pipeline.store_scores(target, model, population, scores)
+    scores = score_partition(partition_answers(target, model, population),
+                                      reference_answers(target, population))  # fmt: skip
+    store_scores(target, model, population, scores)
     path = parquet_path("questionnaire_scores", model, population)
     scores.write_parquet(path)
     per_persona = scores.group_by("persona_id", "questionnaire", "scale").agg(
@@ -221,6 +191,6 @@ def questionnaire_scores(context: dg.AssetExecutionContext, research_db: Researc
     return dg.MaterializeResult(metadata={
         "dagster/row_count": scores.height, "experiments": scores["experiment_id"].n_unique(),
         "personas": per_persona["persona_id"].n_unique(), "parquet": dg.MetadataValue.path(str(path)),
-        "summary": markdown_table(pipeline.score_summary(scores)),
+        "summary": markdown_table(score_summary(scores)),
         "dagster/column_schema": table_schema(dict(scores.schema)),
     })  # fmt: skip

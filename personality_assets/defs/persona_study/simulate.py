@@ -1,4 +1,4 @@
-"""The simulated model: deterministic replies seeded from the request, plausible enough to analyse.
+"""The persona study's side of the offline simulator, and the hints it reads.
 
 * persona: demographics drawn with weights that differ per simulated model key (so a bias
   analysis has something to find) and a description that follows the reference person's
@@ -6,20 +6,23 @@
 * questionnaire: each item answers the reference person's own answer (``hints["profile"]``:
   question number -> answer) plus noise, or a trait-driven answer (``hints["items"]`` with scale,
   key and ``hints["traits"]``), clipped to ``hints["min"]..hints["max"]``; so scores correlate
-  with the reference person without copying them;
-* journal: a short entry built from the persona's traits; judge: labels from the entry's words.
-Every JSON reply carries ``"simulated": true``.
+  with the reference person without copying them.
+
+Hints travel on the request for the simulator only: real providers never see them and they are
+not part of a real request's cache key. Importing this module registers the study's purposes.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 
+import polars as pl
+
 from personality_assets.llm.config import ModelConfig
-from personality_assets.llm.schemas import SCHWARTZ_VALUES
+from personality_assets.llm.purposes import register_purpose
 from personality_assets.llm.types import ChatRequest
+from personality_assets.questionnaires import Questionnaire
 
 FIRST_NAMES = ["Ana", "Luis", "Maya", "Omar", "Sofia", "Chen", "Amara", "Jonas", "Priya", "Mateo", "Leila", "Tom",
                "Yuki", "Kwame", "Elena", "Noah", "Fatima", "Diego", "Hana", "Sam"]
@@ -46,10 +49,6 @@ TRAIT_WORDS = {
 }
 
 
-def _rng(request: ChatRequest, model: ModelConfig) -> random.Random:
-    return random.Random(int(hashlib.sha256(request.cache_key(model).encode()).hexdigest()[:16], 16))
-
-
 def _weighted(rng: random.Random, options: list[tuple[str, int]], model_key: str) -> str:
     # Each simulated model key tilts the weights its own way, as real models have their own biases.
     tilt = random.Random(model_key)
@@ -57,30 +56,12 @@ def _weighted(rng: random.Random, options: list[tuple[str, int]], model_key: str
     return rng.choices([o for o, _ in options], weights=weights)[0]
 
 
-def simulate_reply(request: ChatRequest, model: ModelConfig) -> str:
-    rng = _rng(request, model)
-    hints = request.hints
-    if request.purpose == "persona":
-        return json.dumps(_persona(rng, hints.get("traits", {}), model.key))
-    if request.purpose == "questionnaire":
-        return json.dumps({"answers": _answers(rng, hints), "simulated": True})
-    if request.purpose == "journal":
-        traits = hints.get("traits", {})
-        mood = "a good day" if traits.get("EST", 0) >= 0 else "a tense day"
-        focus = rng.choice(["work", "family", "a friend", "my plans", "the neighbourhood", "money"])
-        entry = (f"Today was {mood}. I kept thinking about {focus}. "
-                 + rng.choice(["I helped someone without being asked.", "I pushed hard to finish my project.",
-                               "I tried something new and exciting.", "I stuck to my routine, which felt safe.",
-                               "I went to a family gathering and kept our traditions."]))
-        return json.dumps({"title": f"Notes on {focus}", "entry": entry, "simulated": True})
-    if request.purpose == "judge":
-        text = " ".join(content for _, content in request.messages).lower()
-        cues = {"benevolence": "helped", "achievement": "finish", "stimulation": "new and exciting",
-                "security": "routine", "tradition": "traditions", "conformity": "routine", "hedonism": "good day"}
-        labels = {value: (1 if cues.get(value, "\0") in text else rng.choice([0, 0, 0, -1, 1])) for value in SCHWARTZ_VALUES}
-        return json.dumps({**labels, "rationale": "simulated judge: keyword cues", "simulated": True})
-    last_user = next((content for role, content in reversed(request.messages) if role == "user"), "")
-    return f"[simulated reply {rng.randint(0, 10**6)}] {last_user[:80]}"
+def simulate_persona(request: ChatRequest, model: ModelConfig, rng: random.Random) -> str:
+    return json.dumps(_persona(rng, request.hints.get("traits", {}), model.key))
+
+
+def simulate_questionnaire(request: ChatRequest, model: ModelConfig, rng: random.Random) -> str:
+    return json.dumps({"answers": _answers(rng, request.hints), "simulated": True})
 
 
 def _persona(rng: random.Random, traits: dict[str, float], model_key: str) -> dict:
@@ -119,3 +100,46 @@ def _answers(rng: random.Random, hints: dict) -> dict[str, int]:
             answer = round((low + high) / 2 + z * (high - low) / 3 + rng.gauss(0, (high - low) / 5))
         answers[str(number)] = max(low, min(high, answer))
     return answers
+
+
+# Rough z-scores of a scale score, keyed by the trait and questionnaire scale it informs (the
+# simulator's hint; real models never see it). EPQR-A E and N stand in for Big Five EXT and EST
+# when a population answered only EPQR-A.
+TRAIT_FROM_SCALE = {
+    ("bigfive", "EXT"): ("EXT", lambda s: (s - 3.0) / 0.8), ("bigfive", "EST"): ("EST", lambda s: (s - 3.0) / 0.8),
+    ("bigfive", "AGR"): ("AGR", lambda s: (s - 3.0) / 0.8), ("bigfive", "CSN"): ("CSN", lambda s: (s - 3.0) / 0.8),
+    ("bigfive", "OPN"): ("OPN", lambda s: (s - 3.0) / 0.8),
+    ("epqr_a", "E"): ("E", lambda s: (s - 3.0) / 1.8), ("epqr_a", "N"): ("N", lambda s: (s - 3.0) / 1.8),
+    ("epqr_a", "P"): ("P", lambda s: (s - 3.0) / 1.8), ("epqr_a", "L"): ("L", lambda s: (s - 3.0) / 1.8),
+}  # fmt: skip
+
+STAND_INS = {"EXT": ("E", 1), "EST": ("N", -1), "E": ("EXT", 1), "N": ("EST", -1)}
+
+def traits_from_scores(scores: pl.DataFrame) -> dict[int, dict[str, float]]:
+    traits: dict[int, dict[str, float]] = {}
+    for row in scores.iter_rows(named=True):
+        known = TRAIT_FROM_SCALE.get((row["questionnaire"], row["scale"]))
+        if known:
+            trait, z = known
+            traits.setdefault(row["personality_id"], {})[trait] = round(z(row["score"]), 3)
+    for person in traits.values():
+        for trait, (other, sign) in STAND_INS.items():
+            if trait not in person and other in person:
+                person[trait] = sign * person[other]
+    return traits
+
+def answer_hints(questionnaire: Questionnaire, reference: pl.DataFrame, traits: dict) -> dict[int, dict]:
+    """Per reference person: what the simulator needs to answer like them (real models never see it)."""
+    items = [{"number": n, "scale": s, "key": k} for n, s, k in
+             questionnaire.items.select("number", "scale", "key").iter_rows()]  # fmt: skip
+    own = reference.filter(pl.col("questionnaire") == questionnaire.name)
+    profiles = {pid: dict(zip(g["question_number"], g["answer"], strict=True))
+                for (pid,), g in own.group_by("personality_id")}  # fmt: skip
+    people = set(reference["personality_id"].unique()) | set(traits)
+    return {pid: {"items": items, "min": questionnaire.min_answer, "max": questionnaire.max_answer,
+                  "profile": profiles.get(pid, {}), "traits": traits.get(pid, {})} for pid in people}  # fmt: skip
+
+
+# Typical reply lengths: a persona is a paragraph; an answer set is a JSON object of item codes.
+register_purpose("persona", 450, simulate_persona)
+register_purpose("questionnaire", 350, simulate_questionnaire)

@@ -1,37 +1,16 @@
-"""The JSON replies the project asks models for (validated with pydantic)."""
+"""The JSON replies of the value-alignment track (journal entries and judge labels)."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
+# The ten Schwartz values in the fixed order of the training data's label vector.
 SCHWARTZ_VALUES = (
     "self_direction", "stimulation", "hedonism", "achievement", "power",
     "security", "conformity", "tradition", "benevolence", "universalism",
 )  # fmt: skip
-
-
-class PersonaReply(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    name: str
-    age: int = Field(ge=0, le=120)
-    gender: str
-    sexual_orientation: str
-    race: str
-    ethnicity: str
-    religious_belief: str
-    occupation: str
-    political_orientation: str
-    location: str
-    description: str
-
-
-class QuestionnaireReply(BaseModel):
-    """Answers keyed by question number (as the prompt numbers the items)."""
-
-    model_config = ConfigDict(extra="ignore")
-    answers: dict[int, int]
 
 
 class JournalReply(BaseModel):

@@ -1,0 +1,97 @@
+"""Experiment registration: an experiments_groups row per questionnaire and configuration, an
+experiments_list row per persona and repetition; idempotent by the configuration's hash."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+from sqlalchemy import insert, select, update
+
+from personality_assets.db.engine import DatabaseTarget, experiment_transaction
+from personality_assets.db.models import ExperimentsGroup, ExperimentsList
+from personality_assets.defs.persona_study.personas import population_tag, read_personas
+from personality_assets.defs.persona_study.prompts import DEFAULT_SYSTEM_ROLE, questionnaire_prompt
+from personality_assets.llm.config import ModelsConfig
+from personality_assets.questionnaires import get_questionnaire
+
+
+def repo_sha() -> str | None:
+    """The code version that made a registration (None outside a git checkout)."""
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+                              cwd=Path(__file__).parent).stdout.strip() or None  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+# The packages whose versions can change what a study produces (request shapes, parsing, scoring).
+RESULT_SHAPING_PACKAGES = ("openai", "boto3", "dagster", "polars")
+
+def package_versions() -> dict[str, str | None]:
+    """Installed versions of the packages that shape results, recorded with each experiment group."""
+    versions = {}
+    for package in RESULT_SHAPING_PACKAGES:
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = None
+    return versions
+
+@dataclass
+class RegistrationConfig:
+    questionnaires: list[str]
+    repetitions: int = 1
+    description: str = ""
+    system_role: str = DEFAULT_SYSTEM_ROLE
+
+def register_experiments(target: DatabaseTarget, models: ModelsConfig, model: str, population: str,
+                         config: RegistrationConfig) -> pl.DataFrame:  # fmt: skip
+    """One experiments_groups row per questionnaire and configuration; one experiments_list row
+    per persona and repetition not yet registered. Returns counts per questionnaire."""
+    model_config = models.get(model)
+    personas = read_personas(target, model, population)
+    sha = repo_sha()
+    rows = []
+    for name in config.questionnaires:
+        questionnaire = get_questionnaire(name)
+        base_prompt = questionnaire_prompt(questionnaire)
+        description = config.description or f"{name} answered by {model} personas of {population}"
+        settings = {"model": model, "population": population, "questionnaire": name, "system_role": config.system_role,
+                    "description": description,
+                    "base_prompt": base_prompt, "temperature": model_config.temperature, "top_p": model_config.top_p,
+                    "provider_model_id": model_config.model_id}  # fmt: skip
+        config_hash = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
+        with experiment_transaction(target) as connection:
+            group_id = connection.execute(select(ExperimentsGroup.experiments_group_id)
+                                          .where(ExperimentsGroup.config_hash == config_hash)).scalar()  # fmt: skip
+            if group_id is None:
+                group_id = connection.execute(
+                    insert(ExperimentsGroup).values(
+                        description=description,
+                        system_role=config.system_role, base_prompt=base_prompt, temperature=model_config.temperature,
+                        top_p=model_config.top_p, config_hash=config_hash, model=model, population=population,
+                        questionnaire=name, package_versions=package_versions(),
+                    ).returning(ExperimentsGroup.experiments_group_id)
+                ).scalar_one()  # fmt: skip
+            existing = set(connection.execute(
+                select(ExperimentsList.personality_id, ExperimentsList.repeated)
+                .where(ExperimentsList.experiments_group_id == group_id)).all())  # fmt: skip
+            new = [
+                {"experiments_group_id": group_id, "questionnaire": name, "model_provider": model_config.provider,
+                 "model": model, "population": population_tag(model, population), "personality_id": persona_id,
+                 "repeated": repetition, "repo_sha": sha, "language_instructions": "en", "language_questionnaire": "en"}
+                for persona_id in personas["id"].to_list() for repetition in range(config.repetitions)
+                if (persona_id, repetition) not in existing
+            ]  # fmt: skip
+            if new:
+                connection.execute(insert(ExperimentsList), new)
+                connection.execute(update(ExperimentsGroup).where(ExperimentsGroup.experiments_group_id == group_id)
+                                   .values(concluded=False))  # fmt: skip
+        rows.append({"questionnaire": name, "group": group_id, "new": len(new), "registered": len(existing) + len(new)})
+    return pl.DataFrame(rows, schema={"questionnaire": pl.String, "group": pl.Int64, "new": pl.Int64,
+                                      "registered": pl.Int64})

@@ -1,0 +1,167 @@
+"""OpenAI and every OpenAI-compatible server (vLLM, Ollama, llama.cpp, LiteLLM, hosted endpoints)
+through the official ``openai`` SDK. One attempt per call (the SDK's retries are off): the call
+engine retries what this module marks transient (429, 5xx, timeouts, dropped connections)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from personality_assets.llm.config import ModelConfig
+from personality_assets.llm.types import (
+    ChatRequest,
+    PermanentError,
+    ProviderReply,
+    TransientError,
+    UserActionRequired,
+)
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_KEY_ENV = "OPENAI_API_KEY"
+
+
+class OpenAIProvider:
+    """The official ``openai`` SDK. ``base_url`` makes any OpenAI-compatible server work (vLLM,
+    Ollama, llama.cpp, LiteLLM)."""
+
+    name: ClassVar[str] = "openai"
+
+    def __init__(self, api_key: str | None = None, base_url: str | None = None, api_key_env: str = DEFAULT_KEY_ENV):
+        self.api_key, self.base_url, self.api_key_env = api_key, base_url, api_key_env  # the key is never logged
+        self._clients: list = []
+        self._clients_loop: Any = None
+        self._next_client = 0
+
+    @classmethod
+    def for_model(cls, model: ModelConfig, environ: Mapping[str, str]) -> OpenAIProvider:
+        """The model's own endpoint and key variable, else OPENAI_BASE_URL and OPENAI_API_KEY."""
+        key_env = model.api_key_env or DEFAULT_KEY_ENV
+        return cls(api_key=environ.get(key_env), base_url=model.base_url or environ.get("OPENAI_BASE_URL"),
+                   api_key_env=key_env)  # fmt: skip
+
+    def account(self, model: ModelConfig) -> tuple[str, ...]:
+        return (self.name, self.base_url or DEFAULT_BASE_URL, model.model_id)
+
+    # httpx's connection pool scans all its connections on every request, which costs more CPU
+    # per call the more concurrent connections one client holds; a few clients with a few
+    # connections each keep that flat (measured in benchmarks/call_engine.py).
+    CONNECTIONS_PER_CLIENT: ClassVar[int] = 4
+    CLIENTS: ClassVar[int] = 16
+
+    def _async_client(self):
+        # Async clients belong to the event loop they were made in; each engine run has its own.
+        loop = asyncio.get_running_loop()
+        if self._clients_loop is not loop:
+            import openai
+
+            try:  # the openai SDK 3.x ships its own fork of httpx, named httpx2
+                import httpx2 as httpx
+            except ImportError:  # pragma: no cover - older SDKs use httpx itself
+                import httpx
+
+            if not self.api_key:
+                raise UserActionRequired(
+                    f"OpenAI: no API key. Set {self.api_key_env} in the environment (for a local server "
+                    f"without auth any value works, e.g. {self.api_key_env}=local)."
+                )
+            limits = httpx.Limits(
+                max_connections=self.CONNECTIONS_PER_CLIENT, max_keepalive_connections=self.CONNECTIONS_PER_CLIENT
+            )
+            self._clients = [
+                openai.AsyncOpenAI(api_key=self.api_key, base_url=self.base_url, max_retries=0,
+                                   http_client=openai.DefaultAsyncHttpxClient(limits=limits))
+                for _ in range(self.CLIENTS)
+            ]  # fmt: skip
+            self._clients_loop = loop
+        self._next_client = (self._next_client + 1) % len(self._clients)
+        return self._clients[self._next_client]
+
+    async def aclose(self) -> None:
+        """Close the clients before their event loop ends (the engine calls this after each run)."""
+        if self._clients_loop is asyncio.get_running_loop():
+            for client in self._clients:
+                await client.close()
+        self._clients, self._clients_loop = [], None
+
+    async def call(self, request: ChatRequest, model: ModelConfig) -> ProviderReply:
+        import openai
+
+        client = self._async_client()
+        body: dict[str, Any] = {
+            "model": model.model_id,
+            "messages": [{"role": role, "content": content} for role, content in request.messages],
+            **request.parameters(model),
+        }
+        schema = request.json_schema()
+        if schema is not None and model.json_output == "json_schema":
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": request.response_model.__name__, "schema": schema},
+            }
+        elif schema is not None and model.json_output == "json_object":
+            body["response_format"] = {"type": "json_object"}  # the prompts say "JSON", as this mode requires
+        where = self.base_url or "api.openai.com"
+        try:
+            # The SDK's client does auth, base URL, timeouts and error mapping; posting the body
+            # directly skips `chat.completions.create`'s per-call TypedDict transform and response
+            # model construction, which profiled at about 1 ms of CPU per call (half our budget at
+            # several hundred calls/s). The body is the documented Chat Completions request.
+            completion = await client.post(
+                "/chat/completions", body=body, cast_to=object, options={"timeout": model.timeout_seconds}
+            )
+        except openai.RateLimitError as exc:
+            if getattr(exc, "code", None) == "insufficient_quota":
+                raise UserActionRequired(f"OpenAI at {where}: the account is out of quota (billing): "
+                                         f"{exc.message}") from None  # fmt: skip
+            raise TransientError(f"429 from {where}: {exc.message}", _retry_after(exc.response.headers)) from None
+        except openai.InternalServerError as exc:
+            raise TransientError(f"{exc.status_code} from {where}", _retry_after(exc.response.headers)) from None
+        except openai.APITimeoutError:
+            raise TransientError(f"timeout after {model.timeout_seconds}s from {where}") from None
+        except openai.APIConnectionError as exc:
+            raise TransientError(f"cannot reach {where}: {exc.__cause__ or exc}", unreachable=True) from None
+        except openai.AuthenticationError:
+            raise UserActionRequired(f"OpenAI at {where} rejected the API key (check {self.api_key_env})") from None
+        except openai.PermissionDeniedError as exc:
+            raise UserActionRequired(
+                f"OpenAI at {where}: no access to model {model.model_id!r}: {exc.message}"
+            ) from None
+        except openai.NotFoundError as exc:
+            if not isinstance(exc.body, dict):  # not an OpenAI error: the server has no such path
+                url = f"{(self.base_url or DEFAULT_BASE_URL).rstrip('/')}/chat/completions"
+                raise UserActionRequired(
+                    f"OpenAI-compatible server answered 404 for {url}: the base URL probably lacks /v1 "
+                    f"(OpenAI-compatible servers such as vLLM and Ollama serve under <server>/v1)"
+                ) from None
+            raise UserActionRequired(
+                f"OpenAI at {where}: model {model.model_id!r} not found (model key {model.key!r})"
+            ) from None
+        except openai.APIStatusError as exc:
+            raise PermanentError(f"{exc.status_code} from {where}: {exc.message}") from None
+        try:
+            text = completion["choices"][0]["message"]["content"] or ""
+        except (KeyError, IndexError, TypeError):
+            raise TransientError(f"{where} returned no completion: {str(completion)[:200]}") from None
+        usage = completion.get("usage") or {}
+        return ProviderReply(
+            text=text,
+            input_tokens=usage.get("prompt_tokens", request.estimated_input_tokens()),
+            output_tokens=usage.get("completion_tokens", 0),
+            raw_request=body,
+            raw_response=completion,
+        )
+
+
+def _retry_after(headers) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` or ``retry-after`` (seconds), if the server said."""
+    if headers is None:
+        return None
+    try:
+        if headers.get("retry-after-ms"):
+            return float(headers["retry-after-ms"]) / 1000
+        if headers.get("retry-after"):
+            return float(headers["retry-after"])
+    except ValueError:
+        return None
+    return None
