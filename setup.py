@@ -34,5 +34,8 @@ setup(
         "uvloop>=0.19; sys_platform != 'win32'",
         "pydantic>=2.6",
     ],
-    extras_require={"test": ["pytest>=8", "pytest-xdist>=3.5", "aiohttp>=3.9", "syrupy>=4.6", "ruff>=0.8"]},
+    extras_require={
+        # dagster-dg-cli: `dg check defs`, `dg list defs`, `dg launch`; ruff: format and lint, run by make test
+        "test": ["pytest>=8", "pytest-xdist>=3.5", "aiohttp>=3.9", "syrupy>=4.6", "ruff>=0.8", "dagster-dg-cli==1.13.*"]
+    },
 )

@@ -111,8 +111,13 @@ IN_PROCESS = ["--config-json", '{"execution":{"config":{"in_process":{}}}}']
 @pytest.mark.slow
 def test_definitions_validate_cli(tmp_path):
     (tmp_path / "home").mkdir()
-    _run([sys.executable, "-m", "dagster", "definitions", "validate", "-m", "personality_assets"],
-         _cli_env(tmp_path / "home", tmp_path / "data"))
+    env = _cli_env(tmp_path / "home", tmp_path / "data")
+    _run([sys.executable, "-m", "dagster", "definitions", "validate", "-m", "personality_assets"], env)
+    # The dg scaffold finds the same definitions through [tool.dg] in pyproject.toml.
+    checked = _run([str(Path(sys.executable).with_name("dg")), "check", "defs"], env)
+    assert "All definitions loaded successfully" in checked.stdout + checked.stderr
+    listed = _run([str(Path(sys.executable).with_name("dg")), "list", "defs", "--json"], env).stdout
+    assert '"questionnaire_answers"' in listed and '"dead_run_sensor"' in listed
 
 
 @pytest.mark.slow
