@@ -11,7 +11,7 @@ SAMPLE_POPULATIONS := sample sample_maxN sample_maxP
 MODEL ?= simulated
 STUDY_ASSETS := personas,experiment_registrations,questionnaire_answers,questionnaire_scores
 
-.PHONY: install lock run test ui validate clean
+.PHONY: install lock run test lint format ui validate clean
 
 # Installs the versions pinned in requirements.lock (the ones the suite last passed with).
 $(BIN)/.installed: setup.py pyproject.toml requirements.lock
@@ -47,14 +47,24 @@ run: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/python -m personality_assets.cli summary
 	@echo "Dagster runs and metadata: $(DAGSTER_HOME) -- browse them with 'make ui' (http://127.0.0.1:3000)"
 
-test: install
-	$(BIN)/python -m pytest
+# Formatting and lint first (a drift fails CI), then the suite on every core.
+test: install lint
+	$(BIN)/python -m pytest -n auto
+
+lint: install
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
 
 ui: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 validate: install
 	$(BIN)/dagster definitions validate -m personality_assets
+	$(BIN)/dg check defs
 
 clean:
 	rm -rf $(VENV) $(DAGSTER_HOME) data

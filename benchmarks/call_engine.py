@@ -30,15 +30,15 @@ from sqlalchemy import select
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from personality_assets.db import migrate  # noqa: E402
-from personality_assets.db.engine import DatabaseTarget, experiment_transaction  # noqa: E402
-from personality_assets.db.models import LLMCall  # noqa: E402
-from personality_assets.llm.config import ModelConfig, ModelsConfig  # noqa: E402
+from personality_assets.db import migrate
+from personality_assets.db.engine import DatabaseTarget, experiment_transaction
+from personality_assets.db.models import LLMCall
+from personality_assets.llm.config import ModelConfig, ModelsConfig
 from personality_assets.llm.engine import CallEngine
-from personality_assets.llm.providers import Providers  # noqa: E402
+from personality_assets.llm.providers import Providers
 from personality_assets.llm.providers.openai import OpenAIProvider
-from personality_assets.llm.providers.simulated import SimulatedProvider  # noqa: E402
-from personality_assets.llm.types import ChatRequest  # noqa: E402
+from personality_assets.llm.providers.simulated import SimulatedProvider
+from personality_assets.llm.types import ChatRequest
 
 LATENCY, CONCURRENCY = 0.05, 32
 
@@ -47,10 +47,21 @@ class Server:
     def __init__(self, fault_rate=0.0):
         self.log = tempfile.mktemp(suffix=".json")
         self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "benchmarks/serve_fake_openai.py"), "--latency", str(LATENCY),
-             "--fault-rate", str(fault_rate), "--log", self.log],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
-        )  # fmt: skip
+            [
+                sys.executable,
+                str(ROOT / "benchmarks/serve_fake_openai.py"),
+                "--latency",
+                str(LATENCY),
+                "--fault-rate",
+                str(fault_rate),
+                "--log",
+                self.log,
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
         self.base_url = self.process.stdout.readline().strip()
 
     def stop(self) -> list[dict]:
@@ -65,22 +76,34 @@ def cpu_seconds() -> float:
 
 
 def engine_for(base_url: str, target: DatabaseTarget, **model) -> CallEngine:
-    config = ModelConfig(key="bench", provider="openai", model_id="bench-model", max_concurrency=CONCURRENCY,
-                         max_attempts=8, price_input_per_million=2.5, price_output_per_million=10, **model)
+    config = ModelConfig(
+        key="bench",
+        provider="openai",
+        model_id="bench-model",
+        max_concurrency=CONCURRENCY,
+        max_attempts=8,
+        price_input_per_million=2.5,
+        price_output_per_million=10,
+        **model,
+    )
     providers = Providers(openai=OpenAIProvider(api_key="bench-key", base_url=base_url), simulated=SimulatedProvider())
-    return CallEngine(ModelsConfig(default_model="bench", models={"bench": config}), providers, target=target,
-                      progress_every_s=15)
+    return CallEngine(
+        ModelsConfig(default_model="bench", models={"bench": config}), providers, target=target, progress_every_s=15
+    )
 
 
 def requests(n: int, offset: int = 0) -> list[ChatRequest]:
-    return [ChatRequest(model="bench", messages=(("user", f"Answer question {offset + i}"),), tag=offset + i)
-            for i in range(n)]
+    return [
+        ChatRequest(model="bench", messages=(("user", f"Answer question {offset + i}"),), tag=offset + i)
+        for i in range(n)
+    ]
 
 
 async def raw_client(base_url: str, n: int) -> None:
     import aiohttp
 
     async with aiohttp.ClientSession() as session:
+
         async def worker(count: int) -> None:
             for i in range(count):
                 body = {"model": "bench-model", "messages": [{"role": "user", "content": f"Answer question {i}"}]}
@@ -122,8 +145,10 @@ def measure(lines: list[str], label: str, n: int, drive, outcome: str) -> None:
     wall, cpu = time.perf_counter() - start, cpu_seconds() - cpu
     server.stop()
     ideal = CONCURRENCY / LATENCY
-    lines.append(f"| {label} | {n:,} | {wall:.1f} s | {n / wall:,.0f} | {n / wall / ideal:.2f} "
-                 f"| {1000 * cpu / n:.2f} ms | {outcome.format(result=result)} |")
+    lines.append(
+        f"| {label} | {n:,} | {wall:.1f} s | {n / wall:,.0f} | {n / wall / ideal:.2f} "
+        f"| {1000 * cpu / n:.2f} ms | {outcome.format(result=result)} |"
+    )
 
 
 def original_design(base_url: str, m: int) -> None:
@@ -132,8 +157,14 @@ def original_design(base_url: str, m: int) -> None:
 
     client = openai.OpenAI(api_key="bench-key", base_url=base_url, max_retries=3)
     with ThreadPoolExecutor(3) as pool:
-        list(pool.map(lambda i: client.chat.completions.create(
-            model="bench-model", messages=[{"role": "user", "content": f"Answer question {i}"}]), range(m)))
+        list(
+            pool.map(
+                lambda i: client.chat.completions.create(
+                    model="bench-model", messages=[{"role": "user", "content": f"Answer question {i}"}]
+                ),
+                range(m),
+            )
+        )
 
 
 def main() -> None:
@@ -141,13 +172,20 @@ def main() -> None:
     migrate.upgrade(target)
     lines: list[str] = []
     n, m = 5000, 1000
-    measure(lines, "engine, C=32, no faults", n, lambda url: engine_for(url, target).run(requests(n)),
-            "{result.ok:,} ok")
+    measure(
+        lines, "engine, C=32, no faults", n, lambda url: engine_for(url, target).run(requests(n)), "{result.ok:,} ok"
+    )
     # What the server and loopback allow, and what the SDK alone does, as the engine posts.
-    measure(lines, "ceiling: minimal aiohttp client, C=32", n, lambda url: run_loop(raw_client(url, n)),
-            "no SDK, no storage")
-    measure(lines, "ceiling: the openai SDK alone, C=32", n, lambda url: run_loop(sdk_only(url, n)),
-            "no engine, no storage")
+    measure(
+        lines,
+        "ceiling: minimal aiohttp client, C=32",
+        n,
+        lambda url: run_loop(raw_client(url, n)),
+        "no SDK, no storage",
+    )
+    measure(
+        lines, "ceiling: the openai SDK alone, C=32", n, lambda url: run_loop(sdk_only(url, n)), "no engine, no storage"
+    )
     measure(lines, "original: 3 threads, no limiter", m, lambda url: original_design(url, m), "all ok")
 
     # 3. 10% faults, rpm 3,000, into a fresh database so the stored rows are this run's only.
@@ -168,9 +206,11 @@ def main() -> None:
     faults = sum(1 for r in log if r["fault"])
     with experiment_transaction(target) as connection:
         tags = connection.execute(select(LLMCall.tag)).scalars().all()
-    lines.append(f"| engine, 10% 429/500, rpm {rpm:,} | {n:,} | {wall:.1f} s | {n / wall:,.0f} | - | - | "
-                 f"{summary.ok:,} ok, {faults:,} faults retried, {len(tags):,} stored ({len(set(tags)):,} distinct), "
-                 f"max {worst:,} requests in any 60 s |")
+    lines.append(
+        f"| engine, 10% 429/500, rpm {rpm:,} | {n:,} | {wall:.1f} s | {n / wall:,.0f} | - | - | "
+        f"{summary.ok:,} ok, {faults:,} faults retried, {len(tags):,} stored ({len(set(tags)):,} distinct), "
+        f"max {worst:,} requests in any 60 s |"
+    )
 
     print("| run | requests | wall | requests/s | of ideal 640/s | client CPU/request | outcome |")
     print("|---|---|---|---|---|---|---|")

@@ -65,8 +65,13 @@ def child_load(engine: str, path: str, pg_url: str) -> dict:
     start = time.perf_counter()
     result = load_population(target, POPULATION, LoadOptions(path=path), log=lambda message: None)
     wall = time.perf_counter() - start
-    return {"wall_s": wall, "answers": result.answers, "respondents": result.respondents,
-            "excluded": result.exclusions.total, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {
+        "wall_s": wall,
+        "answers": result.answers,
+        "respondents": result.respondents,
+        "excluded": result.exclusions.total,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def child_bare_copy(pg_url: str) -> dict:
@@ -81,9 +86,10 @@ def child_bare_copy(pg_url: str) -> dict:
     columns = ", ".join(ANSWER_COLUMNS)
     with reference_transaction(target) as connection:
         cursor = connection.connection.driver_connection.cursor()
-        with open(rows_file, "wb") as handle, cursor.copy(
-            f"COPY (SELECT {columns} FROM {table} WHERE population = '{POPULATION}') TO STDOUT"
-        ) as copy:
+        with (
+            open(rows_file, "wb") as handle,
+            cursor.copy(f"COPY (SELECT {columns} FROM {table} WHERE population = '{POPULATION}') TO STDOUT") as copy,
+        ):
             for block in copy:
                 handle.write(block)
         # TRUNCATE, not DELETE: the COPY must go into a clean table and index, as the load did.
@@ -97,7 +103,11 @@ def child_bare_copy(pg_url: str) -> dict:
         wall = time.perf_counter() - start
         answers = cursor.execute(f"SELECT count(*) FROM {table} WHERE population = '{POPULATION}'").fetchone()[0]
     rows_file.unlink()
-    return {"wall_s": wall, "answers": answers, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {
+        "wall_s": wall,
+        "answers": answers,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def _in_child(*args: str) -> dict:
@@ -125,8 +135,11 @@ def main() -> None:
     if not path.exists():
         start = time.perf_counter()
         write_open_psychometrics_file(path, args.rows)
-        print(f"generated {path} ({args.rows:,} rows, {path.stat().st_size / 1e6:.0f} MB) "
-              f"in {time.perf_counter() - start:.1f} s", flush=True)
+        print(
+            f"generated {path} ({args.rows:,} rows, {path.stat().st_size / 1e6:.0f} MB) "
+            f"in {time.perf_counter() - start:.1f} s",
+            flush=True,
+        )
 
     results = {}
     for engine in args.engines:
@@ -136,15 +149,19 @@ def main() -> None:
             results["bare COPY"] = _in_child("--pg-url", args.pg_url, "--child", "copy")
             print(f"bare COPY: {results['bare COPY']}", flush=True)
 
-    print(f"\n{args.rows:,} file rows -> {results[args.engines[0]]['respondents']:,} complete respondents, "
-          f"{results[args.engines[0]]['answers']:,} long-format answers\n")
+    print(
+        f"\n{args.rows:,} file rows -> {results[args.engines[0]]['respondents']:,} complete respondents, "
+        f"{results[args.engines[0]]['answers']:,} long-format answers\n"
+    )
     print("| path | wall time | answers/s | peak memory | vs bare COPY |")
     print("|---|---|---|---|---|")
     ceiling = results.get("bare COPY", {}).get("wall_s")
     for name, result in results.items():
         ratio = f"{result['wall_s'] / ceiling:.2f}x" if ceiling else "n/a"
-        print(f"| {name} | {result['wall_s']:.1f} s | {result['answers'] / result['wall_s']:,.0f} | "
-              f"{result['peak_rss_mb']:,.0f} MB | {ratio} |")
+        print(
+            f"| {name} | {result['wall_s']:.1f} s | {result['answers'] / result['wall_s']:,.0f} | "
+            f"{result['peak_rss_mb']:,.0f} MB | {ratio} |"
+        )
 
 
 if __name__ == "__main__":

@@ -29,22 +29,22 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("PERSONALITY_ASSETS_DATA_DIR", tempfile.mkdtemp())
 
-from personality_assets.db import migrate  # noqa: E402
-from personality_assets.db.engine import DatabaseTarget, experiment_transaction  # noqa: E402
-from personality_assets.db.models import EvalQuestionnaire  # noqa: E402
-from personality_assets.defs.persona_study.answering import answer_questionnaires, partition_answers  # noqa: E402
-from personality_assets.defs.persona_study.personas import generate_personas  # noqa: E402
-from personality_assets.defs.persona_study.reference import reference_answers  # noqa: E402
-from personality_assets.defs.persona_study.registration import RegistrationConfig, register_experiments  # noqa: E402
-from personality_assets.defs.persona_study.scoring import score_partition, store_scores  # noqa: E402
-from personality_assets.llm.config import ModelConfig, ModelsConfig  # noqa: E402
+from personality_assets.db import migrate
+from personality_assets.db.engine import DatabaseTarget, experiment_transaction
+from personality_assets.db.models import EvalQuestionnaire
+from personality_assets.defs.persona_study.answering import answer_questionnaires, partition_answers
+from personality_assets.defs.persona_study.personas import generate_personas
+from personality_assets.defs.persona_study.reference import reference_answers
+from personality_assets.defs.persona_study.registration import RegistrationConfig, register_experiments
+from personality_assets.defs.persona_study.scoring import score_partition, store_scores
+from personality_assets.llm.config import ModelConfig, ModelsConfig
 from personality_assets.llm.engine import CallEngine
-from personality_assets.llm.providers import Providers  # noqa: E402
-from personality_assets.llm.providers.simulated import SimulatedProvider  # noqa: E402
-from personality_assets.populations.load import LoadOptions, load_population  # noqa: E402
-from personality_assets.populations.sample import sample_answers  # noqa: E402
-from personality_assets.questionnaires import all_questionnaires, get_questionnaire, score  # noqa: E402
-from personality_assets.questionnaires.store import store_questionnaires  # noqa: E402
+from personality_assets.llm.providers import Providers
+from personality_assets.llm.providers.simulated import SimulatedProvider
+from personality_assets.populations.load import LoadOptions, load_population
+from personality_assets.populations.sample import sample_answers
+from personality_assets.questionnaires import all_questionnaires, get_questionnaire, score
+from personality_assets.questionnaires.store import store_questionnaires
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/personality_assets_bench_study"
 MODELS = [f"sim{i}" for i in range(1, 6)]
@@ -85,24 +85,26 @@ def main() -> None:
     people.write_csv(population_file)
     load_population(target, "bench826", LoadOptions(path=str(population_file)), log=lambda m: None)
 
-    models = ModelsConfig(default_model=MODELS[0], models={
-        key: ModelConfig(key=key, provider="simulated", model_id=f"simulated-{key}", cache=True, max_concurrency=32)
-        for key in MODELS})  # fmt: skip
+    models = ModelsConfig(
+        default_model=MODELS[0],
+        models={
+            key: ModelConfig(key=key, provider="simulated", model_id=f"simulated-{key}", cache=True, max_concurrency=32)
+            for key in MODELS
+        },
+    )
     engine = CallEngine(models, Providers(simulated=SimulatedProvider()), target=target, log=Log())
 
     start = time.perf_counter()
     made = 0
     for model in MODELS:
-        made += generate_personas(engine, target, model, "bench826",
-                                           personas_per_person=args.personas_per_person).new  # fmt: skip
+        made += generate_personas(engine, target, model, "bench826", personas_per_person=args.personas_per_person).new
     wall = time.perf_counter() - start
     rows.append(("personas (simulated model calls + writes)", made, wall, "personas"))
 
     start = time.perf_counter()
     registered = 0
     for model in MODELS:
-        counts = register_experiments(target, models, model, "bench826",
-                                               RegistrationConfig(["bigfive"]))  # fmt: skip
+        counts = register_experiments(target, models, model, "bench826", RegistrationConfig(["bigfive"]))
         registered += int(counts["new"].sum())
     wall = time.perf_counter() - start
     rows.append(("registrations", registered, wall, "experiments"))
@@ -114,16 +116,18 @@ def main() -> None:
         storage += summary.storage_s
     answering_wall = time.perf_counter() - start
     with experiment_transaction(target) as connection:
-        answers = connection.execute(text(f"SELECT count(*) FROM {target.experiment_schema}.eval_questionnaires")
-                                     ).scalar_one()  # fmt: skip
+        answers = connection.execute(
+            text(f"SELECT count(*) FROM {target.experiment_schema}.eval_questionnaires")
+        ).scalar_one()
     rows.append(("answering (calls + all writes)", answers, answering_wall, "answers"))
     rows.append(("  of which writer time in the database", answers, storage, "answers"))
 
     # The same answer rows, bare, into the same table: executemany, then COPY.
     table = target.qualified(EvalQuestionnaire.__table__)
     with experiment_transaction(target) as connection:
-        frame = pl.read_database(text(f"SELECT experiment_id, questionnaire, question_number, answer FROM {table}"),
-                                 connection)  # fmt: skip
+        frame = pl.read_database(
+            text(f"SELECT experiment_id, questionnaire, question_number, answer FROM {table}"), connection
+        )
     records = frame.to_dicts()
     bare = {}
     for method in ("executemany", "COPY"):
@@ -135,8 +139,9 @@ def main() -> None:
                 connection.execute(insert(EvalQuestionnaire), records)
             else:
                 cursor = connection.connection.driver_connection.cursor()
-                with cursor.copy(f"COPY {table} (experiment_id, questionnaire, question_number, answer) FROM STDIN"
-                                 ) as copy:  # fmt: skip
+                with cursor.copy(
+                    f"COPY {table} (experiment_id, questionnaire, question_number, answer) FROM STDIN"
+                ) as copy:
                     copy.write(frame.write_csv(separator="\t", include_header=False))
         bare[method] = time.perf_counter() - start
         rows.append((f"bare bulk insert of the same answers ({method})", len(records), bare[method], "answers"))
@@ -144,8 +149,7 @@ def main() -> None:
     start = time.perf_counter()
     scored = 0
     for model in MODELS:
-        scores = score_partition(partition_answers(target, model, "bench826"),
-                                          reference_answers(target, "bench826"))  # fmt: skip
+        scores = score_partition(partition_answers(target, model, "bench826"), reference_answers(target, "bench826"))
         store_scores(target, model, "bench826", scores)
         scored += scores.height
     rows.append(("scoring all partitions (read, score, store)", scored, time.perf_counter() - start, "scale scores"))
@@ -157,13 +161,17 @@ def main() -> None:
     rows.append(("score() on 1,000,000 answers in memory", 1_000_000, time.perf_counter() - start, "answers"))
     del result
 
-    print(f"{args.people} people x {len(MODELS)} models x {args.personas_per_person} personas; peak memory "
-          f"{peak_mb():,.0f} MB\n")
+    print(
+        f"{args.people} people x {len(MODELS)} models x {args.personas_per_person} personas; peak memory "
+        f"{peak_mb():,.0f} MB\n"
+    )
     print("| step | rows | wall | rows/s |")
     print("|---|---|---|---|")
     for name, count, wall, unit in rows:
         print(f"| {name} | {count:,} {unit} | {wall:.2f} s | {count / wall:,.0f} |")
-    print(f"\nwriter time vs bare executemany: {storage / bare['executemany']:.2f}x; vs COPY: {storage / bare['COPY']:.2f}x")
+    print(
+        f"\nwriter time vs bare executemany: {storage / bare['executemany']:.2f}x; vs COPY: {storage / bare['COPY']:.2f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -11,15 +11,16 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from personality_assets_tests.llm_servers import FakeOpenAIServer  # noqa: E402
+from personality_assets_tests.llm_servers import FakeOpenAIServer
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--latency", type=float, default=0.05)
 parser.add_argument("--fault-rate", type=float, default=0.0)
 parser.add_argument("--log", default=None)
 args = parser.parse_args()
-with FakeOpenAIServer(latency=args.latency, fault_rate=args.fault_rate, fault_kinds=("429", "500"),
-                      retry_after=0.05) as server:
+with FakeOpenAIServer(
+    latency=args.latency, fault_rate=args.fault_rate, fault_kinds=("429", "500"), retry_after=0.05
+) as server:
     print(server.base_url, flush=True)
     sys.stdin.read()
     if args.log:

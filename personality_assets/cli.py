@@ -18,8 +18,8 @@ from personality_assets import settings
 from personality_assets.db import migrate
 from personality_assets.db.engine import experiment_transaction, reference_transaction
 from personality_assets.db.models import ReferencePopulation, ReferenceQuestionnaire
-from personality_assets.populations.names import PopulationNameError, check_population_name
 from personality_assets.defs.resources import ResearchDatabase
+from personality_assets.populations.names import PopulationNameError, check_population_name
 
 
 def _population_names(names: list[str]) -> list[str]:
@@ -121,7 +121,7 @@ def _summary() -> None:
                 "source": r.source[:60],
             }
             for r in rows
-        ]  # fmt: skip
+        ]
     )
     with pl.Config(
         tbl_rows=-1,
@@ -149,9 +149,16 @@ def _estimate(args) -> None:
     research_db = ResearchDatabase()
     engine = default_llm_resource().engine(research_db=research_db)
     migrate.upgrade(research_db.target)
-    frame = estimate_study(engine, research_db.target, args.model, args.population, max_people=args.max_people,
-                           personas_per_person=args.personas_per_person, questionnaires=args.questionnaires,
-                           repetitions=args.repetitions)  # fmt: skip
+    frame = estimate_study(
+        engine,
+        research_db.target,
+        args.model,
+        args.population,
+        max_people=args.max_people,
+        personas_per_person=args.personas_per_person,
+        questionnaires=args.questionnaires,
+        repetitions=args.repetitions,
+    )
     with pl.Config(tbl_rows=-1, tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True):
         print(frame)
     print(
@@ -167,17 +174,23 @@ def _study_summary(target) -> pl.DataFrame:
     from personality_assets.db.models import ExperimentsGroup, ExperimentsList, Persona, QuestionnaireScore
 
     with experiment_transaction(target) as connection:
-        personas = connection.execute(select(Persona.model, Persona.ref_population, func.count())
-                                      .group_by(Persona.model, Persona.ref_population)).all()  # fmt: skip
+        personas = connection.execute(
+            select(Persona.model, Persona.ref_population, func.count()).group_by(Persona.model, Persona.ref_population)
+        ).all()
         experiments = connection.execute(
-            select(ExperimentsGroup.model, ExperimentsGroup.population, func.count(),
-                   func.count(ExperimentsList.succeeded))  # count() of a column skips NULLs (pending)
+            select(
+                ExperimentsGroup.model, ExperimentsGroup.population, func.count(), func.count(ExperimentsList.succeeded)
+            )  # count() of a column skips NULLs (pending)
             .join(ExperimentsList, ExperimentsList.experiments_group_id == ExperimentsGroup.experiments_group_id)
-            .group_by(ExperimentsGroup.model, ExperimentsGroup.population)).all()  # fmt: skip
+            .group_by(ExperimentsGroup.model, ExperimentsGroup.population)
+        ).all()
         differences = connection.execute(
-            select(QuestionnaireScore.model, QuestionnaireScore.population,
-                   func.avg(func.abs(QuestionnaireScore.difference)))
-            .group_by(QuestionnaireScore.model, QuestionnaireScore.population)).all()  # fmt: skip
+            select(
+                QuestionnaireScore.model,
+                QuestionnaireScore.population,
+                func.avg(func.abs(QuestionnaireScore.difference)),
+            ).group_by(QuestionnaireScore.model, QuestionnaireScore.population)
+        ).all()
     rows: dict[tuple, dict] = {}
     for model, population, count in personas:
         rows.setdefault((model, population), {})["personas"] = count

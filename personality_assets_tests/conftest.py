@@ -29,11 +29,13 @@ def postgres_unavailable_reason() -> str | None:
     try:
         server = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
         with server.connect() as connection:
-            exists = connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": url.database}).first()
+            exists = connection.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": url.database}
+            ).first()
             if not exists:
                 connection.execute(text(f'CREATE DATABASE "{url.database}"'))
         server.dispose()
-    except Exception as exc:  # noqa: BLE001 - any failure means "no server to test against"
+    except Exception as exc:
         return f"PostgreSQL not reachable at {url.render_as_string()}: {str(exc).splitlines()[0]}"
     return None
 

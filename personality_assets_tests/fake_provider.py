@@ -27,8 +27,13 @@ class FakeProvider:
 
     async def call(self, request: ChatRequest, model: ModelConfig) -> ProviderReply:
         SEEN.append((model.key, self.base_url))
-        return ProviderReply(text="fake reply", input_tokens=3, output_tokens=2, raw_request={"model": model.model_id},
-                             raw_response={"text": "fake reply"})  # fmt: skip
+        return ProviderReply(
+            text="fake reply",
+            input_tokens=3,
+            output_tokens=2,
+            raw_request={"model": model.model_id},
+            raw_response={"text": "fake reply"},
+        )
 
     async def aclose(self) -> None:
         pass

@@ -114,8 +114,12 @@ class FakeLLMServer:
         self.host, self._requested_port, self.seed = host, port, seed
         self.shutdown_timeout = shutdown_timeout
         self._defaults = {
-            "latency": latency, "fault_rate": fault_rate, "fault_kinds": list(fault_kinds),
-            "retry_after": retry_after, "hang_seconds": hang_seconds, "reply": reply or default_reply,
+            "latency": latency,
+            "fault_rate": fault_rate,
+            "fault_kinds": list(fault_kinds),
+            "retry_after": retry_after,
+            "hang_seconds": hang_seconds,
+            "reply": reply or default_reply,
         }
         self.requests: list[dict] = []
         self._lock = threading.Lock()
@@ -210,7 +214,7 @@ class FakeLLMServer:
             asyncio.set_event_loop(loop)
             try:
                 loop.run_until_complete(self._open(loop))
-            except BaseException as exc:  # noqa: BLE001 - handed to the starting thread
+            except BaseException as exc:
                 failure.append(exc)
                 ready.set()
                 loop.close()
@@ -281,15 +285,22 @@ class FakeLLMServer:
         except ValueError:
             payload = {"_unparsable_body": body.decode("utf-8", "replace")}
         fault = self._next_fault()
-        self.requests.append({"time": arrived, "path": request.path, "json": payload,
-                              "headers": {k.lower(): v for k, v in request.headers.items()}, "fault": fault})
+        self.requests.append(
+            {
+                "time": arrived,
+                "path": request.path,
+                "json": payload,
+                "headers": {k.lower(): v for k, v in request.headers.items()},
+                "fault": fault,
+            }
+        )
         latency = self.latency
         if latency > 0:
             await asyncio.sleep(latency)
         if fault == "hang":
             try:
                 await asyncio.wait_for(self._stopping.wait(), self.hang_seconds)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         return payload, fault, arrived
 
@@ -311,14 +322,25 @@ class FakeOpenAIServer(FakeLLMServer):
 
     _ERRORS = {
         "429": (429, "Rate limit reached for requests. Please try again later.", "requests", "rate_limit_exceeded"),
-        "500": (500, "The server had an error while processing your request. Sorry about that!", "server_error",
-                None),
-        "403": (403, "You don't have access to the model with the specified model ID.", "invalid_request_error",
-                "model_not_found"),
-        "400": (400, "Invalid request: the fake server was told to reject this request.", "invalid_request_error",
-                None),
-        "404": (404, "The model `gpt-test` does not exist or you do not have access to it.", "invalid_request_error",
-                "model_not_found"),
+        "500": (500, "The server had an error while processing your request. Sorry about that!", "server_error", None),
+        "403": (
+            403,
+            "You don't have access to the model with the specified model ID.",
+            "invalid_request_error",
+            "model_not_found",
+        ),
+        "400": (
+            400,
+            "Invalid request: the fake server was told to reject this request.",
+            "invalid_request_error",
+            None,
+        ),
+        "404": (
+            404,
+            "The model `gpt-test` does not exist or you do not have access to it.",
+            "invalid_request_error",
+            "model_not_found",
+        ),
     }
 
     @property
@@ -333,35 +355,67 @@ class FakeOpenAIServer(FakeLLMServer):
         status, message, error_type, code = self._ERRORS[kind]
         headers = None
         if kind == "429":
-            headers = {"Retry-After": _format_seconds(self.retry_after),
-                       "retry-after-ms": str(round(self.retry_after * 1000))}
-        return self._json({"error": {"message": message, "type": error_type, "param": None, "code": code}},
-                          status, headers)
+            headers = {
+                "Retry-After": _format_seconds(self.retry_after),
+                "retry-after-ms": str(round(self.retry_after * 1000)),
+            }
+        return self._json(
+            {"error": {"message": message, "type": error_type, "param": None, "code": code}}, status, headers
+        )
 
     async def _chat(self, request: web.Request) -> web.Response:
         payload, fault, _ = await self._receive(request)
         if fault in self._ERRORS:
             return self._error(fault)
         if payload.get("stream"):
-            return self._json({"error": {"message": "stream=true is not supported by FakeOpenAIServer",
-                                         "type": "invalid_request_error", "param": "stream", "code": None}}, 400)
+            return self._json(
+                {
+                    "error": {
+                        "message": "stream=true is not supported by FakeOpenAIServer",
+                        "type": "invalid_request_error",
+                        "param": "stream",
+                        "code": None,
+                    }
+                },
+                400,
+            )
         try:
             text = self._assistant_text(payload, fault)
-        except Exception as exc:  # noqa: BLE001 - a broken reply callable shows up as a 500 with its message
-            return self._json({"error": {"message": f"reply callable failed: {exc!r}", "type": "server_error",
-                                         "param": None, "code": None}}, 500)
+        except Exception as exc:
+            return self._json(
+                {
+                    "error": {
+                        "message": f"reply callable failed: {exc!r}",
+                        "type": "server_error",
+                        "param": None,
+                        "code": None,
+                    }
+                },
+                500,
+            )
         prompt = "\n".join(_text_of(m.get("content")) for m in payload.get("messages") or () if isinstance(m, dict))
         prompt_tokens, completion_tokens = _estimate_tokens(prompt), _estimate_tokens(text)
-        return self._json({
-            "id": f"chatcmpl-fake{next(self._ids)}",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": payload.get("model") or "fake-model",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "logprobs": None,
-                         "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                      "total_tokens": prompt_tokens + completion_tokens},
-        })
+        return self._json(
+            {
+                "id": f"chatcmpl-fake{next(self._ids)}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": payload.get("model") or "fake-model",
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": text},
+                        "logprobs": None,
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": completion_tokens,
+                    "total_tokens": prompt_tokens + completion_tokens,
+                },
+            }
+        )
 
 
 class FakeBedrockServer(FakeLLMServer):
@@ -389,30 +443,40 @@ class FakeBedrockServer(FakeLLMServer):
     async def _converse(self, request: web.Request) -> web.Response:
         raw = request.raw_path.split("?", 1)[0]
         if not raw.endswith("/converse"):
-            return web.Response(status=404, headers={"x-amzn-ErrorType": "UnknownOperationException"},
-                                body=b'{"message": "only /model/{modelId}/converse is faked"}', content_type=_JSON)
+            return web.Response(
+                status=404,
+                headers={"x-amzn-ErrorType": "UnknownOperationException"},
+                body=b'{"message": "only /model/{modelId}/converse is faked"}',
+                content_type=_JSON,
+            )
         payload, fault, arrived = await self._receive(request)
-        payload.setdefault("modelId", unquote(raw[len("/model/"):-len("/converse")]))
+        payload.setdefault("modelId", unquote(raw[len("/model/") : -len("/converse")]))
         if fault in self._ERRORS:
             return self._error(fault)
         if not payload.get("messages"):
             return self._error("400", "A conversation must start with a user message.")
         try:
             text = self._assistant_text(payload, fault)
-        except Exception as exc:  # noqa: BLE001 - a broken reply callable shows up as a 500 with its message
+        except Exception as exc:
             return self._error("500", f"reply callable failed: {exc!r}")
         prompt = "\n".join(
             [_text_of(payload.get("system"))]
             + [_text_of(m.get("content")) for m in payload["messages"] if isinstance(m, dict)]
         )
         input_tokens, output_tokens = _estimate_tokens(prompt), _estimate_tokens(text)
-        return self._json({
-            "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
-            "stopReason": "end_turn",
-            "usage": {"inputTokens": input_tokens, "outputTokens": output_tokens,
-                      "totalTokens": input_tokens + output_tokens},
-            "metrics": {"latencyMs": int((time.monotonic() - arrived) * 1000)},
-        }, headers={"x-amzn-RequestId": f"fake-{next(self._ids)}"})
+        return self._json(
+            {
+                "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
+                "stopReason": "end_turn",
+                "usage": {
+                    "inputTokens": input_tokens,
+                    "outputTokens": output_tokens,
+                    "totalTokens": input_tokens + output_tokens,
+                },
+                "metrics": {"latencyMs": int((time.monotonic() - arrived) * 1000)},
+            },
+            headers={"x-amzn-RequestId": f"fake-{next(self._ids)}"},
+        )
 
 
 @pytest.fixture

@@ -12,24 +12,27 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from personality_assets import defs
-from personality_assets.defs.reference.assets import questionnaires, reference_questionnaires
 from personality_assets.db.engine import experiment_transaction
 from personality_assets.db.models import ReferenceQuestionnaire
 from personality_assets.defs.partitions import population_partitions
-from personality_assets.populations.load import LoadOptions, load_population
+from personality_assets.defs.reference.assets import questionnaires, reference_questionnaires
+from personality_assets.defs.reference.sensors import load_population_job, population_drop_sensor
+from personality_assets.defs.resources import ResearchDatabase
 from personality_assets.populations.drop_folder import scan_drop_folder
+from personality_assets.populations.load import LoadOptions, load_population
 from personality_assets.populations.names import PopulationNameError, check_population_name
 from personality_assets.populations.open_psychometrics_file import write_open_psychometrics_file
-from personality_assets.defs.resources import ResearchDatabase
-from personality_assets.defs.reference.sensors import load_population_job, population_drop_sensor
 from personality_assets_tests.conftest import POSTGRES_URL, require_postgres
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _resources(target):
-    return {"research_db": ResearchDatabase(url=target.url, reference_schema=target.reference_schema,
-                                            experiment_schema=target.experiment_schema)}
+    return {
+        "research_db": ResearchDatabase(
+            url=target.url, reference_schema=target.reference_schema, experiment_schema=target.experiment_schema
+        )
+    }
 
 
 def _answers(target, population):
@@ -51,8 +54,13 @@ def test_materialise_population_partition_with_metadata(empty_target):
     instance.add_dynamic_partitions(population_partitions.name, ["sample"])
     resources = _resources(empty_target)
     assert dg.materialize([questionnaires], resources=resources, instance=instance).success
-    result = dg.materialize([questionnaires, reference_questionnaires], selection=[reference_questionnaires],
-                            partition_key="sample", resources=resources, instance=instance)
+    result = dg.materialize(
+        [questionnaires, reference_questionnaires],
+        selection=[reference_questionnaires],
+        partition_key="sample",
+        resources=resources,
+        instance=instance,
+    )
     assert result.success
     metadata = result.asset_materializations_for_node("reference_questionnaires")[0].metadata
     assert metadata["respondents"].value == 300
@@ -79,8 +87,9 @@ def test_sensor_adds_a_partition_and_a_run_per_new_file(db_target, tmp_path, mon
     # Do what the daemon does with the result, then run the request: the population loads.
     instance.add_dynamic_partitions(population_partitions.name, ["Wave_2_IPIP"])
     job = defs.resolve_job_def(load_population_job.name)
-    executed = job.execute_in_process(run_config=run.run_config, partition_key=run.partition_key, instance=instance,
-                                      resources=_resources(db_target))
+    executed = job.execute_in_process(
+        run_config=run.run_config, partition_key=run.partition_key, instance=instance, resources=_resources(db_target)
+    )
     assert executed.success and _answers(db_target, "Wave_2_IPIP") > 0
     metadata = executed.asset_materializations_for_node("reference_questionnaires")[0].metadata
     assert metadata["file_rows"].value == 300 == metadata["loaded_rows"].value + metadata["excluded_rows"].value
@@ -152,23 +161,52 @@ def test_asset_materialize_cli_with_postgres_instance(tmp_path):
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(ROOT / "dagster.postgres.yaml", home / "dagster.yaml")
-    env = {**_cli_env(home, tmp_path / "data"), "DAGSTER_PG_HOST": url.host or "127.0.0.1",
-           "DAGSTER_PG_PORT": str(url.port or 5432), "DAGSTER_PG_USER": url.username or "postgres",
-           "DAGSTER_PG_PASSWORD": url.password or "", "DAGSTER_PG_DB": instance_db}
-    _run([sys.executable, "-m", "dagster", "asset", "materialize", "-m", "personality_assets", *IN_PROCESS,
-          "--select", "questionnaires"], env)
+    env = {
+        **_cli_env(home, tmp_path / "data"),
+        "DAGSTER_PG_HOST": url.host or "127.0.0.1",
+        "DAGSTER_PG_PORT": str(url.port or 5432),
+        "DAGSTER_PG_USER": url.username or "postgres",
+        "DAGSTER_PG_PASSWORD": url.password or "",
+        "DAGSTER_PG_DB": instance_db,
+    }
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "dagster",
+            "asset",
+            "materialize",
+            "-m",
+            "personality_assets",
+            *IN_PROCESS,
+            "--select",
+            "questionnaires",
+        ],
+        env,
+    )
     with create_engine(url.set(database=instance_db)).connect() as connection:
         statuses = connection.execute(text("SELECT status FROM runs")).scalars().all()
         materialized = connection.execute(
-            text("SELECT count(*) FROM event_logs WHERE dagster_event_type = 'ASSET_MATERIALIZATION'")).scalar_one()
+            text("SELECT count(*) FROM event_logs WHERE dagster_event_type = 'ASSET_MATERIALIZATION'")
+        ).scalar_one()
     assert statuses == ["SUCCESS"] and materialized == 1
 
 
 # --- population names: one rule for the CLI, the sensor and the loader ---------------------------
 
 
-BAD_NAMES = ["", "../etc", "a/b", "x'; DROP TABLE reference_populations; --", "a|b", "a,b", "x" * 300, "_hidden",
-             "wave-2", "Wave 2"]  # fmt: skip
+BAD_NAMES = [
+    "",
+    "../etc",
+    "a/b",
+    "x'; DROP TABLE reference_populations; --",
+    "a|b",
+    "a,b",
+    "x" * 300,
+    "_hidden",
+    "wave-2",
+    "Wave 2",
+]
 
 
 @pytest.mark.parametrize("name", BAD_NAMES)
@@ -194,8 +232,9 @@ def test_cli_adds_only_valid_names_and_removes_partitions_and_data(tmp_path):
     shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
     env = _cli_env(home, data)
     cli = [sys.executable, "-m", "personality_assets.cli"]
-    refused = subprocess.run([*cli, "populations", "add", "good_one", "a|b"], cwd=ROOT, env=env, capture_output=True,
-                             text=True, timeout=120)  # fmt: skip
+    refused = subprocess.run(
+        [*cli, "populations", "add", "good_one", "a|b"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert refused.returncode == 2 and "'a|b'" in refused.stderr and "letters, digits and _" in refused.stderr
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert instance.get_dynamic_partitions("population") == []  # nothing added when any name is bad
@@ -239,8 +278,10 @@ def test_drop_folder_scan_refuses_colliding_names_and_ignores_links_out_of_the_f
     # A file whose name maps to a population loaded before from another file is refused too.
     later = scan_drop_folder(drop, seen={}, loaded_from={"wave_3": "older_wave_3.csv"})
     assert ("wave_3", drop / "wave_3.tsv") not in later.new
-    assert ("wave_3.tsv: population 'wave_3' was loaded from older_wave_3.csv; remove it first "
-            "(python -m personality_assets.cli populations remove wave_3) or rename the file") in later.problems
+    assert (
+        "wave_3.tsv: population 'wave_3' was loaded from older_wave_3.csv; remove it first "
+        "(python -m personality_assets.cli populations remove wave_3) or rename the file"
+    ) in later.problems
 
 
 def test_sensor_runs_only_unambiguous_files(tmp_path, monkeypatch):

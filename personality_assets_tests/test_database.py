@@ -1,7 +1,7 @@
 """Migrations, the two-schema layout and the constraints, on SQLite and PostgreSQL."""
 
 import pytest
-from sqlalchemy import inspect, insert, text
+from sqlalchemy import insert, inspect, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from personality_assets.db import migrate
@@ -14,11 +14,27 @@ from personality_assets.db.engine import (
 )
 from personality_assets.db.models import EvalQuestionnaire, ExperimentsGroup, ExperimentsList, RefQuestionnaire
 
-REFERENCE_TABLES = {"questionnaires", "questionnaire_items", "questionnaire_answer_codes", "reference_populations",
-                    "reference_questionnaires", "alembic_version"}
-EXPERIMENT_TABLES = {"questionnaires", "questionnaire_items", "questionnaire_answer_codes", "personas",
-                     "experiments_groups", "experiments_list", "eval_questionnaires", "experiment_request_metadata",
-                     "llm_calls", "questionnaire_scores", "alembic_version"}
+REFERENCE_TABLES = {
+    "questionnaires",
+    "questionnaire_items",
+    "questionnaire_answer_codes",
+    "reference_populations",
+    "reference_questionnaires",
+    "alembic_version",
+}
+EXPERIMENT_TABLES = {
+    "questionnaires",
+    "questionnaire_items",
+    "questionnaire_answer_codes",
+    "personas",
+    "experiments_groups",
+    "experiments_list",
+    "eval_questionnaires",
+    "experiment_request_metadata",
+    "llm_calls",
+    "questionnaire_scores",
+    "alembic_version",
+}
 
 
 def _tables(target: DatabaseTarget, schema: str) -> set[str]:
@@ -32,9 +48,16 @@ def test_migrations_apply_and_roll_back(empty_target):
     assert _tables(empty_target, empty_target.reference_schema) == REFERENCE_TABLES
     assert _tables(empty_target, empty_target.experiment_schema) == EXPERIMENT_TABLES
     with get_engine(empty_target, reference_writable=True).connect() as connection:
-        indexes = {ix["name"] for ix in inspect(connection).get_indexes("personas", schema=empty_target.experiment_schema)}
-    assert {"ix_personas_ref_personality_id", "ix_personas_population", "ix_personas_model", "ix_personas_gender",
-            "ix_personas_race"} <= indexes
+        indexes = {
+            ix["name"] for ix in inspect(connection).get_indexes("personas", schema=empty_target.experiment_schema)
+        }
+    assert {
+        "ix_personas_ref_personality_id",
+        "ix_personas_population",
+        "ix_personas_model",
+        "ix_personas_gender",
+        "ix_personas_race",
+    } <= indexes
 
     migrate.upgrade(empty_target)  # idempotent
     migrate.downgrade(empty_target)
@@ -54,8 +77,15 @@ def test_json_columns_are_jsonb_on_postgres(db_target):
 
 
 def test_experiment_code_cannot_write_the_reference_schema(db_target):
-    row = {"name": "x", "title": "x", "scoring": "likert", "item_count": 1, "min_answer": 1, "max_answer": 5,
-           "definition_sha256": "0"}
+    row = {
+        "name": "x",
+        "title": "x",
+        "scoring": "likert",
+        "item_count": 1,
+        "min_answer": 1,
+        "max_answer": 5,
+        "definition_sha256": "0",
+    }
     with pytest.raises(DBAPIError, match="read-only|readonly"):
         with experiment_transaction(db_target) as connection:
             connection.execute(insert(RefQuestionnaire).values(row))
@@ -64,17 +94,21 @@ def test_experiment_code_cannot_write_the_reference_schema(db_target):
             connection.execute(text(f"DELETE FROM {db_target.reference_schema}.questionnaire_items"))
     # ... while it can read it, and the reference loader can write it.
     with experiment_transaction(db_target) as connection:
-        assert connection.execute(text(f"SELECT count(*) FROM {db_target.reference_schema}.questionnaires")).scalar() >= 2
+        assert (
+            connection.execute(text(f"SELECT count(*) FROM {db_target.reference_schema}.questionnaires")).scalar() >= 2
+        )
     with reference_transaction(db_target) as connection:
         connection.execute(insert(RefQuestionnaire).values(row))
 
 
 def _experiment(connection, questionnaire="bigfive") -> int:
-    group = connection.execute(insert(ExperimentsGroup).values(description="t").returning(
-        ExperimentsGroup.experiments_group_id)).scalar_one()
+    group = connection.execute(
+        insert(ExperimentsGroup).values(description="t").returning(ExperimentsGroup.experiments_group_id)
+    ).scalar_one()
     return connection.execute(
-        insert(ExperimentsList).values(experiments_group_id=group, questionnaire=questionnaire, model="m",
-                                       population="p", personality_id=1).returning(ExperimentsList.experiment_id)
+        insert(ExperimentsList)
+        .values(experiments_group_id=group, questionnaire=questionnaire, model="m", population="p", personality_id=1)
+        .returning(ExperimentsList.experiment_id)
     ).scalar_one()
 
 
@@ -93,19 +127,28 @@ def test_answers_are_constrained(db_target, answers, problem):
         with experiment_transaction(db_target) as connection:
             experiment_id = _experiment(connection)
             for questionnaire, number, answer in answers:
-                connection.execute(insert(EvalQuestionnaire).values(
-                    experiment_id=experiment_id, questionnaire=questionnaire, question_number=number, answer=answer))
+                connection.execute(
+                    insert(EvalQuestionnaire).values(
+                        experiment_id=experiment_id, questionnaire=questionnaire, question_number=number, answer=answer
+                    )
+                )
 
 
 def test_valid_answers_are_stored(db_target):
     with experiment_transaction(db_target) as connection:
         experiment_id = _experiment(connection, "epqr_a")
-        connection.execute(insert(EvalQuestionnaire), [
-            {"experiment_id": experiment_id, "questionnaire": "epqr_a", "question_number": n, "answer": n % 2}
-            for n in range(1, 25)
-        ])  # fmt: skip
+        connection.execute(
+            insert(EvalQuestionnaire),
+            [
+                {"experiment_id": experiment_id, "questionnaire": "epqr_a", "question_number": n, "answer": n % 2}
+                for n in range(1, 25)
+            ],
+        )
     with experiment_transaction(db_target) as connection:
-        assert connection.execute(text(f"SELECT count(*) FROM {db_target.experiment_schema}.eval_questionnaires")).scalar() == 24
+        assert (
+            connection.execute(text(f"SELECT count(*) FROM {db_target.experiment_schema}.eval_questionnaires")).scalar()
+            == 24
+        )
 
 
 @pytest.mark.parametrize(
@@ -135,10 +178,13 @@ def test_parallel_first_migrations_on_sqlite_are_serialised(tmp_path):
     import sys
 
     url = f"sqlite:///{tmp_path / 'research.sqlite'}"
-    script = ("import sys; from personality_assets.db import migrate; from personality_assets.db.engine import "
-              "DatabaseTarget; migrate.upgrade(DatabaseTarget(sys.argv[1]))")
-    processes = [subprocess.Popen([sys.executable, "-c", script, url], stderr=subprocess.PIPE, text=True)
-                 for _ in range(3)]  # fmt: skip
+    script = (
+        "import sys; from personality_assets.db import migrate; from personality_assets.db.engine import "
+        "DatabaseTarget; migrate.upgrade(DatabaseTarget(sys.argv[1]))"
+    )
+    processes = [
+        subprocess.Popen([sys.executable, "-c", script, url], stderr=subprocess.PIPE, text=True) for _ in range(3)
+    ]
     errors = [p.communicate()[1] for p in processes]
     assert [p.returncode for p in processes] == [0, 0, 0], errors
     assert migrate.current_revisions(DatabaseTarget(url))["experiment"] == "e0005"

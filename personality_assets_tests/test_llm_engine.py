@@ -8,13 +8,13 @@ from sqlalchemy import select
 
 from personality_assets.db.engine import experiment_transaction
 from personality_assets.db.models import LLMCall
+from personality_assets.defs.persona_study.replies import QuestionnaireReply
 from personality_assets.llm.config import ModelConfig, ModelConfigError, ModelsConfig, load_models_config
 from personality_assets.llm.engine import CallEngine
 from personality_assets.llm.providers import Providers
 from personality_assets.llm.providers.bedrock import BedrockProvider
 from personality_assets.llm.providers.openai import OpenAIProvider
 from personality_assets.llm.providers.simulated import SimulatedProvider
-from personality_assets.defs.persona_study.replies import QuestionnaireReply
 from personality_assets.llm.types import ChatRequest, UserActionRequired
 from personality_assets_tests.llm_servers import bedrock_server, openai_server  # noqa: F401 - fixtures
 
@@ -22,11 +22,19 @@ SECRET = "sk-test-DO-NOT-LEAK-4f9a"
 
 
 def _models(**overrides) -> ModelsConfig:
-    base = {"provider": "openai", "model_id": "gpt-test", "max_concurrency": 8, "max_attempts": 4,
-            "price_input_per_million": 2.0, "price_output_per_million": 8.0, "timeout_seconds": 5}
+    base = {
+        "provider": "openai",
+        "model_id": "gpt-test",
+        "max_concurrency": 8,
+        "max_attempts": 4,
+        "price_input_per_million": 2.0,
+        "price_output_per_million": 8.0,
+        "timeout_seconds": 5,
+    }
     openai_model = ModelConfig(key="oa", **{**base, **overrides})
-    bedrock_model = ModelConfig(key="br", **{**base, "provider": "bedrock", "model_id": "meta.llama3-1-70b-instruct-v1:0",
-                                             **overrides})
+    bedrock_model = ModelConfig(
+        key="br", **{**base, "provider": "bedrock", "model_id": "meta.llama3-1-70b-instruct-v1:0", **overrides}
+    )
     simulated = ModelConfig(key="sim", provider="simulated", model_id="sim", cache=True)
     return ModelsConfig(default_model="sim", models={"oa": openai_model, "br": bedrock_model, "sim": simulated})
 
@@ -41,8 +49,10 @@ def _engine(target, models, openai_url=None, bedrock_url=None, **kwargs) -> Call
 
 
 def _requests(n, model="oa", **kwargs):
-    return [ChatRequest(model=model, messages=(("system", "be brief"), ("user", f"question {i}")), tag=i, **kwargs)
-            for i in range(n)]
+    return [
+        ChatRequest(model=model, messages=(("system", "be brief"), ("user", f"question {i}")), tag=i, **kwargs)
+        for i in range(n)
+    ]
 
 
 def _stored(target):
@@ -149,8 +159,9 @@ def test_cache_is_off_unless_asked_for_real_providers(db_target, openai_server):
 def test_invalid_output_is_retried_with_feedback_then_recorded(db_target, openai_server):
     answers = json.dumps({"answers": {"1": 3, "2": 5}})
     openai_server.configure(reply=lambda request: answers).fail_next(1, "malformed")
-    request = ChatRequest(model="oa", messages=(("user", "answer"),), purpose="questionnaire",
-                          response_model=QuestionnaireReply)
+    request = ChatRequest(
+        model="oa", messages=(("user", "answer"),), purpose="questionnaire", response_model=QuestionnaireReply
+    )
     engine = _engine(db_target, _models(), openai_server.base_url)
     results = []
     summary = engine.run([request], persist=lambda connection, group: results.extend(group))
@@ -167,7 +178,6 @@ def test_invalid_output_is_retried_with_feedback_then_recorded(db_target, openai
     assert _stored(db_target)[-1]["status"] == "invalid"
 
 
-
 def test_structured_outputs_send_the_schema(db_target, openai_server):
     openai_server.configure(reply=lambda request: json.dumps({"answers": {"1": 2}}))
     request = ChatRequest(model="oa", messages=(("user", "answer in JSON"),), response_model=QuestionnaireReply)
@@ -182,8 +192,11 @@ def test_structured_outputs_send_the_schema(db_target, openai_server):
 def test_unknown_model_and_missing_key_and_unreachable_endpoint(db_target, openai_server):
     with pytest.raises(ModelConfigError, match="unknown model key 'nope'"):
         _engine(db_target, _models(), openai_server.base_url).run(_requests(1, model="nope"))
-    keyless = CallEngine(_models(), Providers(openai=OpenAIProvider(base_url=openai_server.base_url),
-                                              simulated=SimulatedProvider()), target=db_target)
+    keyless = CallEngine(
+        _models(),
+        Providers(openai=OpenAIProvider(base_url=openai_server.base_url), simulated=SimulatedProvider()),
+        target=db_target,
+    )
     with pytest.raises(UserActionRequired, match="OPENAI_API_KEY"):
         keyless.run(_requests(1))
     with pytest.raises(UserActionRequired, match="unreachable"):
@@ -210,8 +223,10 @@ def test_bedrock_model_not_enabled_is_reported(db_target, bedrock_server, aws_en
 
 def test_models_configuration_file_and_environment(tmp_path):
     user = tmp_path / "models.yaml"
-    user.write_text("default_model: mine\nmodels:\n  mine:\n    provider: openai\n    model_id: my-vllm-model\n"
-                    "  gpt4o:\n    rpm: 42\n")
+    user.write_text(
+        "default_model: mine\nmodels:\n  mine:\n    provider: openai\n    model_id: my-vllm-model\n"
+        "  gpt4o:\n    rpm: 42\n"
+    )
     config = load_models_config(user, environ={"PERSONALITY_ASSETS_MODEL_GPT4O_PRICE_INPUT_PER_MILLION": "9"})
     assert config.get(None).model_id == "my-vllm-model"
     assert (config.get("gpt4o").rpm, config.get("gpt4o").price_input_per_million) == (42, 9.0)
@@ -240,8 +255,9 @@ def test_limiter_seeded_from_stored_calls_in_a_new_process(db_target, openai_ser
     assert second - first >= 1.5  # the second run waited for the first's calls to leave the window
 
 
-def test_bedrock_without_a_region_stops_the_batch_saying_what_to_set(db_target, bedrock_server, aws_env, monkeypatch,
-                                                                     tmp_path):  # fmt: skip
+def test_bedrock_without_a_region_stops_the_batch_saying_what_to_set(
+    db_target, bedrock_server, aws_env, monkeypatch, tmp_path
+):
     monkeypatch.delenv("AWS_REGION", raising=False)
     monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
@@ -269,8 +285,9 @@ def test_the_scripting_path_reads_keys_from_the_environment(db_target, openai_se
 
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     monkeypatch.setenv("OPENAI_BASE_URL", openai_server.base_url)
-    research_db = ResearchDatabase(url=db_target.url, reference_schema=db_target.reference_schema,
-                                   experiment_schema=db_target.experiment_schema)  # fmt: skip
+    research_db = ResearchDatabase(
+        url=db_target.url, reference_schema=db_target.reference_schema, experiment_schema=db_target.experiment_schema
+    )
     engine = default_llm_resource().engine(research_db=research_db)  # no Dagster context: a script or notebook
     summary = engine.run(_requests(2, model="gpt4o"))
     assert (summary.ok, openai_server.request_count) == (2, 2)

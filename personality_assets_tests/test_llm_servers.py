@@ -29,20 +29,30 @@ def _openai(server, **kw):
 def _bedrock(server, **config):
     # Note: botocore's retries={"max_attempts": 1} means ONE RETRY (two attempts); total_max_attempts=1 means none.
     config = Config(retries={"total_max_attempts": 1, "mode": "standard"}, **config)
-    return boto3.client("bedrock-runtime", endpoint_url=server.url, region_name="us-east-1",
-                        aws_access_key_id="x", aws_secret_access_key="y", config=config)
+    return boto3.client(
+        "bedrock-runtime",
+        endpoint_url=server.url,
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="y",
+        config=config,
+    )
 
 
 def _ask(client, text="Rate item 7 from 1 to 5.", model="gpt-4o-mini"):
     return client.chat.completions.create(
-        model=model, messages=[{"role": "system", "content": "Answer in JSON."}, {"role": "user", "content": text}])
+        model=model, messages=[{"role": "system", "content": "Answer in JSON."}, {"role": "user", "content": text}]
+    )
 
 
 def test_openai_chat_completion_returns_content_and_usage(openai_server):
     response = _ask(_openai(openai_server), "hello there")
     assert json.loads(response.choices[0].message.content) == {"echo": "hello there"}
-    assert (response.model, response.object, response.choices[0].finish_reason) == ("gpt-4o-mini", "chat.completion",
-                                                                                  "stop")
+    assert (response.model, response.object, response.choices[0].finish_reason) == (
+        "gpt-4o-mini",
+        "chat.completion",
+        "stop",
+    )
     usage = response.usage
     assert usage.prompt_tokens == len("Answer in JSON.\nhello there") // 4 + 1
     assert usage.completion_tokens == len('{"echo": "hello there"}') // 4 + 1
@@ -50,7 +60,9 @@ def test_openai_chat_completion_returns_content_and_usage(openai_server):
 
     openai_server.configure(reply=lambda request: {"answer": 4, "model": request["model"]})
     assert json.loads(_ask(_openai(openai_server), model="other").choices[0].message.content) == {
-        "answer": 4, "model": "other"}
+        "answer": 4,
+        "model": "other",
+    }
     logged = openai_server.requests[0]
     assert openai_server.request_count == 2
     assert logged["path"] == "/v1/chat/completions" and logged["json"]["messages"][1]["content"] == "hello there"
@@ -128,8 +140,12 @@ def test_fault_rate_is_deterministic_per_seed():
 
 def test_bedrock_converse_returns_text_and_usage(bedrock_server):
     client = _bedrock(bedrock_server)
-    response = client.converse(modelId=MODEL_ID, messages=USER, system=[{"text": "Be brief."}],
-                               inferenceConfig={"maxTokens": 64, "temperature": 0.2})
+    response = client.converse(
+        modelId=MODEL_ID,
+        messages=USER,
+        system=[{"text": "Be brief."}],
+        inferenceConfig={"maxTokens": 64, "temperature": 0.2},
+    )
     text = response["output"]["message"]["content"][0]["text"]
     assert json.loads(text) == {"echo": "How outgoing are you?"}
     assert response["stopReason"] == "end_turn" and response["output"]["message"]["role"] == "assistant"
@@ -146,12 +162,15 @@ def test_bedrock_converse_returns_text_and_usage(bedrock_server):
     assert json.loads(response["output"]["message"]["content"][0]["text"]) == {"model": arn}
 
 
-@pytest.mark.parametrize(("kind", "status", "code"), [
-    ("403", 403, "AccessDeniedException"),
-    ("429", 429, "ThrottlingException"),
-    ("500", 500, "InternalServerException"),
-    ("400", 400, "ValidationException"),
-])
+@pytest.mark.parametrize(
+    ("kind", "status", "code"),
+    [
+        ("403", 403, "AccessDeniedException"),
+        ("429", 429, "ThrottlingException"),
+        ("500", 500, "InternalServerException"),
+        ("400", 400, "ValidationException"),
+    ],
+)
 def test_bedrock_errors_map_to_client_error_codes(bedrock_server, kind, status, code):
     bedrock_server.fail_next(1, kind)
     with pytest.raises(ClientError) as caught:

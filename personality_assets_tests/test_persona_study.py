@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -17,13 +17,6 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import func, select
 
-from personality_assets.defs.persona_study.assets import (
-    experiment_registrations,
-    personas,
-    questionnaire_answers,
-    questionnaire_scores,
-)
-from personality_assets.defs.reference.assets import questionnaires, reference_questionnaires
 from personality_assets.db.engine import experiment_transaction
 from personality_assets.db.models import (
     EvalQuestionnaire,
@@ -34,11 +27,18 @@ from personality_assets.db.models import (
     Persona,
     QuestionnaireScore,
 )
-from personality_assets.defs.persona_study.scoring import score_partition
-from personality_assets.defs.persona_study.replies import answers_model
-from personality_assets.questionnaires import get_questionnaire
+from personality_assets.defs.persona_study.assets import (
+    experiment_registrations,
+    personas,
+    questionnaire_answers,
+    questionnaire_scores,
+)
 from personality_assets.defs.persona_study.demographics import clean_gender, clean_race, clean_sexual_orientation
+from personality_assets.defs.persona_study.replies import answers_model
+from personality_assets.defs.persona_study.scoring import score_partition
+from personality_assets.defs.reference.assets import questionnaires, reference_questionnaires
 from personality_assets.defs.resources import LLMEngineResource, ResearchDatabase
+from personality_assets.questionnaires import get_questionnaire
 from personality_assets_tests.llm_servers import bedrock_server, last_user_text, openai_server  # noqa: F401
 
 STUDY = [personas, experiment_registrations, questionnaire_answers, questionnaire_scores]
@@ -55,25 +55,32 @@ def _resources(target, monkeypatch=None, openai_url=None, bedrock_url=None):
         monkeypatch.setenv("AWS_REGION", "us-east-1")
         monkeypatch.setenv("PERSONALITY_ASSETS_BEDROCK_ENDPOINT_URL", bedrock_url)
     return {
-        "research_db": ResearchDatabase(url=target.url, reference_schema=target.reference_schema,
-                                        experiment_schema=target.experiment_schema),
+        "research_db": ResearchDatabase(
+            url=target.url, reference_schema=target.reference_schema, experiment_schema=target.experiment_schema
+        ),
         "llm": LLMEngineResource(progress_every_s=1),
-    }  # fmt: skip
+    }
 
 
 def _load_populations(resources, instance, populations):
     instance.add_dynamic_partitions("population", populations)
     assert dg.materialize([questionnaires], resources=resources, instance=instance).success
     for population in populations:
-        assert dg.materialize([reference_questionnaires], partition_key=population, resources=resources,
-                              instance=instance).success
+        assert dg.materialize(
+            [reference_questionnaires], partition_key=population, resources=resources, instance=instance
+        ).success
 
 
 def _study(resources, instance, model, population, max_people=12, run_config=None, raise_on_error=True):
     config = {"ops": {"personas": {"config": {"max_people": max_people}}, **(run_config or {})}}
-    return dg.materialize(STUDY, partition_key=dg.MultiPartitionKey({"model": model, "population": population}),
-                          resources=resources, instance=instance, run_config=config,
-                          raise_on_error=raise_on_error)  # fmt: skip
+    return dg.materialize(
+        STUDY,
+        partition_key=dg.MultiPartitionKey({"model": model, "population": population}),
+        resources=resources,
+        instance=instance,
+        run_config=config,
+        raise_on_error=raise_on_error,
+    )
 
 
 def _count(target, table, *where):
@@ -84,13 +91,25 @@ def _count(target, table, *where):
 def study_reply(request_json: dict) -> str:
     """A model behind the fake servers: a persona, or a complete set of neutral answers. Reads
     every message, as a retry with feedback appends the feedback after the original prompt."""
-    text = "\n".join(last_user_text({"messages": [m]}) for m in request_json.get("messages", [])
-                     if m.get("role") == "user")
+    text = "\n".join(
+        last_user_text({"messages": [m]}) for m in request_json.get("messages", []) if m.get("role") == "user"
+    )
     if "Invent a realistic person" in text:
-        return json.dumps({"name": "Ada Test", "age": 41, "gender": "Woman", "sexual_orientation": "straight",
-                           "race": "Hispanic", "ethnicity": "Mexican", "religious_belief": "none",
-                           "occupation": "nurse", "political_orientation": "moderate", "location": "Austin",
-                           "description": "Ada is a calm nurse."})  # fmt: skip
+        return json.dumps(
+            {
+                "name": "Ada Test",
+                "age": 41,
+                "gender": "Woman",
+                "sexual_orientation": "straight",
+                "race": "Hispanic",
+                "ethnicity": "Mexican",
+                "religious_belief": "none",
+                "occupation": "nurse",
+                "political_orientation": "moderate",
+                "location": "Austin",
+                "description": "Ada is a calm nurse.",
+            }
+        )
     numbers = re.findall(r"^(\d+)\. ", text, flags=re.MULTILINE)
     return json.dumps({"answers": {n: 3 for n in numbers}})
 
@@ -110,10 +129,22 @@ def test_simulated_study_two_models_two_populations(db_target):
         for population in ("sample", "sample_maxN"):
             tag = f"generated_{model}_{population}"
             assert _count(db_target, Persona.__table__, Persona.population == tag) == 12
-            assert _count(db_target, ExperimentsList.__table__, ExperimentsList.population == tag,
-                          ExperimentsList.succeeded.is_(True)) == 12  # fmt: skip
-            assert Path(os.environ["PERSONALITY_ASSETS_DATA_DIR"], "parquet", "personas", f"model={model}",
-                        f"population={population}.parquet").exists()  # fmt: skip
+            assert (
+                _count(
+                    db_target,
+                    ExperimentsList.__table__,
+                    ExperimentsList.population == tag,
+                    ExperimentsList.succeeded.is_(True),
+                )
+                == 12
+            )
+            assert Path(
+                os.environ["PERSONALITY_ASSETS_DATA_DIR"],
+                "parquet",
+                "personas",
+                f"model={model}",
+                f"population={population}.parquet",
+            ).exists()
     assert _count(db_target, EvalQuestionnaire.__table__) == 4 * 12 * 50
     with experiment_transaction(db_target) as connection:
         scores = pl.read_database(select(QuestionnaireScore.__table__), connection)
@@ -132,20 +163,45 @@ def test_rematerialising_is_idempotent_and_a_new_configuration_is_a_new_group(db
     resources = _resources(db_target)
     _load_populations(resources, instance, ["sample"])
     _study(resources, instance, "simulated", "sample", max_people=5)
-    counts = [_count(db_target, t) for t in (Persona.__table__, ExperimentsGroup.__table__, ExperimentsList.__table__,
-                                              EvalQuestionnaire.__table__, LLMCall.__table__)]  # fmt: skip
+    counts = [
+        _count(db_target, t)
+        for t in (
+            Persona.__table__,
+            ExperimentsGroup.__table__,
+            ExperimentsList.__table__,
+            EvalQuestionnaire.__table__,
+            LLMCall.__table__,
+        )
+    ]
     again = _study(resources, instance, "simulated", "sample", max_people=5)
     assert again.asset_materializations_for_node("personas")[0].metadata["llm_calls"].value == 0
-    assert [_count(db_target, t) for t in (Persona.__table__, ExperimentsGroup.__table__, ExperimentsList.__table__,
-                                           EvalQuestionnaire.__table__, LLMCall.__table__)] == counts  # fmt: skip
-    _study(resources, instance, "simulated", "sample", max_people=5, run_config={
-        "experiment_registrations": {"config": {"system_role": "Pretend to be:\n{description}"}}})
+    assert [
+        _count(db_target, t)
+        for t in (
+            Persona.__table__,
+            ExperimentsGroup.__table__,
+            ExperimentsList.__table__,
+            EvalQuestionnaire.__table__,
+            LLMCall.__table__,
+        )
+    ] == counts
+    _study(
+        resources,
+        instance,
+        "simulated",
+        "sample",
+        max_people=5,
+        run_config={"experiment_registrations": {"config": {"system_role": "Pretend to be:\n{description}"}}},
+    )
     assert _count(db_target, ExperimentsGroup.__table__) == counts[1] + 1
     assert _count(db_target, ExperimentsList.__table__) == counts[2] + 5
     # The two configurations' scores stay apart.
     with experiment_transaction(db_target) as connection:
-        groups = connection.execute(select(QuestionnaireScore.experiments_group_id, func.count())
-                                    .group_by(QuestionnaireScore.experiments_group_id)).all()  # fmt: skip
+        groups = connection.execute(
+            select(QuestionnaireScore.experiments_group_id, func.count()).group_by(
+                QuestionnaireScore.experiments_group_id
+            )
+        ).all()
     assert sorted(count for _, count in groups) == [5 * 5, 5 * 5]
     # Each group records the versions of the packages that shape results, beside the experiments' git SHA.
     with experiment_transaction(db_target) as connection:
@@ -162,8 +218,16 @@ def test_openai_compatible_server_end_to_end_with_invalid_output_retried(db_targ
     openai_server.fail_next(1, "malformed")  # the first persona reply is broken: retried with feedback
     result = _study(resources, instance, "gpt4o", "sample", max_people=6)
     assert result.success
-    assert _count(db_target, Persona.__table__, Persona.gender == "female", Persona.gender_original == "Woman",
-                  Persona.race == "Hispanic or Latino") == 6  # fmt: skip
+    assert (
+        _count(
+            db_target,
+            Persona.__table__,
+            Persona.gender == "female",
+            Persona.gender_original == "Woman",
+            Persona.race == "Hispanic or Latino",
+        )
+        == 6
+    )
     assert _count(db_target, EvalQuestionnaire.__table__, EvalQuestionnaire.answer == 3) == 6 * 50
     assert openai_server.request_count == 6 + 1 + 6
     with experiment_transaction(db_target) as connection:
@@ -192,8 +256,9 @@ def test_invalid_answers_leave_the_experiment_pending_with_the_reason(db_target,
     assert "max_failed_share" in message
     with experiment_transaction(db_target) as connection:
         rows = connection.execute(select(ExperimentsList.succeeded, ExperimentsList.llm_explanation)).all()
-    assert len(rows) == 2 and all(succeeded is None and "missing answers for items [7]" in reason
-                                  for succeeded, reason in rows)  # fmt: skip
+    assert len(rows) == 2 and all(
+        succeeded is None and "missing answers for items [7]" in reason for succeeded, reason in rows
+    )
     assert _count(db_target, EvalQuestionnaire.__table__) == 0
     # The model behaves again: the next run processes only what is pending, and it succeeds.
     openai_server.configure(reply=study_reply)
@@ -211,8 +276,15 @@ def test_bedrock_endpoint_end_to_end(db_target, bedrock_server, monkeypatch):
     resources = _resources(db_target, monkeypatch, bedrock_url=bedrock_server.url)
     _load_populations(resources, instance, ["sample"])
     assert _study(resources, instance, "llama31_70b", "sample", max_people=4).success
-    assert _count(db_target, ExperimentsList.__table__, ExperimentsList.succeeded.is_(True),
-                  ExperimentsList.model_provider == "bedrock") == 4  # fmt: skip
+    assert (
+        _count(
+            db_target,
+            ExperimentsList.__table__,
+            ExperimentsList.succeeded.is_(True),
+            ExperimentsList.model_provider == "bedrock",
+        )
+        == 4
+    )
     assert {r["json"]["modelId"] for r in bedrock_server.requests} == {"meta.llama3-1-70b-instruct-v1:0"}
 
 
@@ -222,19 +294,38 @@ def test_a_killed_run_resumes_without_losing_or_repeating(tmp_path, openai_serve
     openai_server.configure(reply=study_reply, latency=0.05)
     home = tmp_path / "home"
     home.mkdir()
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("DAGSTER_")},
-           "DAGSTER_HOME": str(home), "PERSONALITY_ASSETS_DATA_DIR": str(isolated_data_dir),
-           "OPENAI_API_KEY": "sk-test-resume", "OPENAI_BASE_URL": openai_server.base_url,
-           "PERSONALITY_ASSETS_MODEL_GPT4O_MAX_CONCURRENCY": "2", "PERSONALITY_ASSETS_MODEL_GPT4O_RPM": "100000",
-           "PERSONALITY_ASSETS_MODEL_GPT4O_TPM": "100000000"}  # fmt: skip
-    materialize = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "personality_assets",
-                   "--config-json", '{"execution":{"config":{"in_process":{}}}}']  # fmt: skip
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("DAGSTER_")},
+        "DAGSTER_HOME": str(home),
+        "PERSONALITY_ASSETS_DATA_DIR": str(isolated_data_dir),
+        "OPENAI_API_KEY": "sk-test-resume",
+        "OPENAI_BASE_URL": openai_server.base_url,
+        "PERSONALITY_ASSETS_MODEL_GPT4O_MAX_CONCURRENCY": "2",
+        "PERSONALITY_ASSETS_MODEL_GPT4O_RPM": "100000",
+        "PERSONALITY_ASSETS_MODEL_GPT4O_TPM": "100000000",
+    }
+    materialize = [
+        sys.executable,
+        "-m",
+        "dagster",
+        "asset",
+        "materialize",
+        "-m",
+        "personality_assets",
+        "--config-json",
+        '{"execution":{"config":{"in_process":{}}}}',
+    ]
 
     def run(*args, check=True):
         return subprocess.run([*materialize, *args], cwd=ROOT, env=env, capture_output=True, text=True, check=check)
 
-    subprocess.run([sys.executable, "-m", "personality_assets.cli", "populations", "add", "sample"], cwd=ROOT, env=env,
-                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "personality_assets.cli", "populations", "add", "sample"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     run("--select", "questionnaires")
     run("--select", "reference_questionnaires", "--partition", "sample")
     run("--select", "personas,experiment_registrations", "--partition", "gpt4o|sample")
@@ -243,8 +334,13 @@ def test_a_killed_run_resumes_without_losing_or_repeating(tmp_path, openai_serve
     assert experiments == 300
 
     calls_before = openai_server.request_count
-    process = subprocess.Popen([*materialize, "--select", "questionnaire_answers", "--partition", "gpt4o|sample"],
-                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    process = subprocess.Popen(
+        [*materialize, "--select", "questionnaire_answers", "--partition", "gpt4o|sample"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 60
     while _count(target, ExperimentsList.__table__, ExperimentsList.succeeded.is_(True)) < 40:
         assert time.monotonic() < deadline and process.poll() is None
@@ -267,11 +363,24 @@ def test_a_killed_run_resumes_without_losing_or_repeating(tmp_path, openai_serve
 
 def test_scores_against_hand_computed_values():
     # Persona 10 (reference person 1) answers EXT1..EXT10 all 5; the reference person answered all 1.
-    answers = pl.DataFrame({"experiment_id": [100] * 10, "questionnaire": ["bigfive"] * 10,
-                            "question_number": list(range(1, 11)), "answer": [5] * 10,
-                            "persona_id": [10] * 10, "ref_personality_id": [1] * 10})  # fmt: skip
-    reference = pl.DataFrame({"personality_id": [1] * 10, "questionnaire": ["bigfive"] * 10,
-                              "question_number": list(range(1, 11)), "answer": [1] * 10})  # fmt: skip
+    answers = pl.DataFrame(
+        {
+            "experiment_id": [100] * 10,
+            "questionnaire": ["bigfive"] * 10,
+            "question_number": list(range(1, 11)),
+            "answer": [5] * 10,
+            "persona_id": [10] * 10,
+            "ref_personality_id": [1] * 10,
+        }
+    )
+    reference = pl.DataFrame(
+        {
+            "personality_id": [1] * 10,
+            "questionnaire": ["bigfive"] * 10,
+            "question_number": list(range(1, 11)),
+            "answer": [1] * 10,
+        }
+    )
     scores = score_partition(answers, reference).row(0, named=True)
     # EXT: five items keyed +, five keyed -: persona (5*5 + 5*1)/10 = 3.0, reference (5*1 + 5*5)/10 = 3.0
     assert (scores["scale"], scores["score"], scores["reference_score"], scores["difference"]) == ("EXT", 3.0, 3.0, 0.0)
@@ -282,8 +391,13 @@ def test_scores_against_hand_computed_values():
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("Female", "female"), ("Cis woman", "female"), ("Non-binary", "non-binary"), ("male", "male"),
-     ("Two-spirit", "other")],
+    [
+        ("Female", "female"),
+        ("Cis woman", "female"),
+        ("Non-binary", "non-binary"),
+        ("male", "male"),
+        ("Two-spirit", "other"),
+    ],
 )
 def test_gender_cleaning(raw, expected):
     assert clean_gender(raw) == expected
@@ -291,8 +405,13 @@ def test_gender_cleaning(raw, expected):
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("Straight", "heterosexual"), ("Gay", "homosexual"), ("bisexual", "bisexual"), ("Lesbian", "homosexual"),
-     ("", None)],
+    [
+        ("Straight", "heterosexual"),
+        ("Gay", "homosexual"),
+        ("bisexual", "bisexual"),
+        ("Lesbian", "homosexual"),
+        ("", None),
+    ],
 )
 def test_orientation_cleaning(raw, expected):
     assert clean_sexual_orientation(raw) == expected
@@ -300,11 +419,21 @@ def test_orientation_cleaning(raw, expected):
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("Caucasian", "White"), ("African American", "Black"), ("Latina", "Hispanic or Latino"),
-     ("Mixed (White and Asian)", "Mixed"), ("South Asian", "Asian"), ("Native American", "Indigenous"),
-     ("Arab / North African", "Middle Eastern or North African"), ("North African", "Middle Eastern or North African"),
-     ("White (South African)", "White"), ("American Indian or Alaska Native", "Indigenous"), ("Indian", "Asian"),
-     ("Nigerian-born African", "Black"), ("Martian", "other")],
+    [
+        ("Caucasian", "White"),
+        ("African American", "Black"),
+        ("Latina", "Hispanic or Latino"),
+        ("Mixed (White and Asian)", "Mixed"),
+        ("South Asian", "Asian"),
+        ("Native American", "Indigenous"),
+        ("Arab / North African", "Middle Eastern or North African"),
+        ("North African", "Middle Eastern or North African"),
+        ("White (South African)", "White"),
+        ("American Indian or Alaska Native", "Indigenous"),
+        ("Indian", "Asian"),
+        ("Nigerian-born African", "Black"),
+        ("Martian", "other"),
+    ],
 )
 def test_race_cleaning(raw, expected):
     assert clean_race(raw) == expected
@@ -317,8 +446,7 @@ def test_estimate_makes_no_call(db_target, openai_server, monkeypatch):
     resources = _resources(db_target, monkeypatch, openai_url=openai_server.base_url)
     _load_populations(resources, instance, ["sample"])
     engine = resources["llm"].engine(research_db=resources["research_db"])
-    estimate = estimate_study(engine, db_target, "gpt4o", "sample", max_people=10, personas_per_person=2,
-                              repetitions=3)  # fmt: skip
+    estimate = estimate_study(engine, db_target, "gpt4o", "sample", max_people=10, personas_per_person=2, repetitions=3)
     calls = dict(zip(estimate["step"], estimate["calls"], strict=True))
     assert calls == {"personas": 20, "answers: to be registered": 60}
     assert estimate["cost_usd"].sum() > 0
@@ -334,8 +462,11 @@ def test_schedule_asks_for_partitions_with_pending_experiments(db_target):
     resources = _resources(db_target)
     _load_populations(resources, instance, ["sample"])
     _study(resources, instance, "simulated", "sample", max_people=3)
-    context = dg.build_schedule_context(instance=instance, resources={"research_db": resources["research_db"]},
-                                        scheduled_execution_time=datetime.now(timezone.utc))  # fmt: skip
+    context = dg.build_schedule_context(
+        instance=instance,
+        resources={"research_db": resources["research_db"]},
+        scheduled_execution_time=datetime.now(UTC),
+    )
     assert isinstance(pending_experiments_schedule(context), dg.SkipReason)
     with experiment_transaction(db_target) as connection:
         connection.execute(update(ExperimentsList).where(ExperimentsList.experiment_id == 1).values(succeeded=None))
@@ -349,14 +480,21 @@ def test_a_population_that_answered_only_epqr_a(db_target, tmp_path, monkeypatch
     instance = dg.DagsterInstance.ephemeral()
     resources = _resources(db_target)
     key = pl.read_csv(ROOT / "personality_assets/questionnaires/definitions/epqr_a_items.csv")
-    rows = [f"{person},{number},,,,{(person + number) % 2},epqr_a" for person in range(1, 5) for number in key["number"]]
-    (tmp_path / "epq.csv").write_text("personality_id,question_number,question,category,key,answer,questionnaire\n"
-                                      + "\n".join(rows) + "\n")  # fmt: skip
+    rows = [
+        f"{person},{number},,,,{(person + number) % 2},epqr_a" for person in range(1, 5) for number in key["number"]
+    ]
+    (tmp_path / "epq.csv").write_text(
+        "personality_id,question_number,question,category,key,answer,questionnaire\n" + "\n".join(rows) + "\n"
+    )
     instance.add_dynamic_partitions("population", ["epq"])
     assert dg.materialize([questionnaires], resources=resources, instance=instance).success
-    assert dg.materialize([reference_questionnaires], partition_key="epq", resources=resources, instance=instance,
-                          run_config={"ops": {"reference_questionnaires": {"config": {
-                              "path": str(tmp_path / "epq.csv")}}}}).success  # fmt: skip
+    assert dg.materialize(
+        [reference_questionnaires],
+        partition_key="epq",
+        resources=resources,
+        instance=instance,
+        run_config={"ops": {"reference_questionnaires": {"config": {"path": str(tmp_path / "epq.csv")}}}},
+    ).success
     result = _study(resources, instance, "simulated", "epq", max_people=4)
     assert _count(db_target, ExperimentsList.__table__, ExperimentsList.succeeded.is_(True)) == 4
     with experiment_transaction(db_target) as connection:
@@ -369,8 +507,15 @@ def test_system_role_without_the_persona_is_refused(db_target):
     instance = dg.DagsterInstance.ephemeral()
     resources = _resources(db_target)
     _load_populations(resources, instance, ["sample"])
-    result = _study(resources, instance, "simulated", "sample", max_people=2, raise_on_error=False, run_config={
-        "experiment_registrations": {"config": {"system_role": "Answer as {name}."}}})
+    result = _study(
+        resources,
+        instance,
+        "simulated",
+        "sample",
+        max_people=2,
+        raise_on_error=False,
+        run_config={"experiment_registrations": {"config": {"system_role": "Answer as {name}."}}},
+    )
     assert not result.success
     assert _count(db_target, ExperimentsList.__table__) == 0
 
@@ -423,8 +568,9 @@ def test_unusable_replies_still_fail_naming_the_item(questionnaire, reply, probl
 def test_replies_in_another_shape_cost_no_retry(db_target, openai_server, monkeypatch):
     def bare_strings(request_json):
         reply = json.loads(study_reply(request_json))
-        return json.dumps({number: str(answer) for number, answer in reply["answers"].items()}
-                          if "answers" in reply else reply)  # fmt: skip
+        return json.dumps(
+            {number: str(answer) for number, answer in reply["answers"].items()} if "answers" in reply else reply
+        )
 
     openai_server.configure(reply=bare_strings)
     instance = dg.DagsterInstance.ephemeral()

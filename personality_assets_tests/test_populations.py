@@ -2,7 +2,7 @@
 
 import polars as pl
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from personality_assets.db.engine import experiment_transaction
 from personality_assets.db.models import ReferencePopulation, ReferenceQuestionnaire
@@ -39,8 +39,11 @@ def _wide_file(path, rows: list[list[str]], header: list[str] | None = None):
 
 def _row(answers: list[int], ipc: int = 1) -> list[str]:
     """One Open Psychometrics row: 50 answers, 50 timings, the 10 metadata columns."""
-    return [str(a) for a in answers] + ["1000"] * 50 + ["2016-03-03 02:01:01", "1920", "1080", "5", "200", "3",
-                                                       str(ipc), "US", "40.1", "-70.2"]
+    return (
+        [str(a) for a in answers]
+        + ["1000"] * 50
+        + ["2016-03-03 02:01:01", "1920", "1080", "5", "200", "3", str(ipc), "US", "40.1", "-70.2"]
+    )
 
 
 # --- Open Psychometrics layout -----------------------------------------------------------------
@@ -56,26 +59,38 @@ def test_open_psychometrics_file_loads(db_target, tmp_path):
     complete = answered.filter(pl.all_horizontal(pl.col(c) != 0 for c in codes))
     assert result.respondents == complete.height
     assert result.answers == complete.height * 50
-    assert result.exclusions.by_reason == {"empty (NULL) rows": nulls,
-                                           "incomplete (some items unanswered)": answered.height - complete.height}
+    assert result.exclusions.by_reason == {
+        "empty (NULL) rows": nulls,
+        "incomplete (some items unanswered)": answered.height - complete.height,
+    }
     stored = _stored(db_target, "openpsy")
     assert stored.height == result.answers
     # personality_id is the data row number: check one person's answers against the file.
-    first_complete = raw.with_row_index("rownumber", offset=1).filter(
-        pl.all_horizontal(pl.col(c) != "0" for c in get_questionnaire("bigfive").codes) & (pl.col("EXT1") != "NULL")
-    ).row(0, named=True)
+    first_complete = (
+        raw.with_row_index("rownumber", offset=1)
+        .filter(
+            pl.all_horizontal(pl.col(c) != "0" for c in get_questionnaire("bigfive").codes) & (pl.col("EXT1") != "NULL")
+        )
+        .row(0, named=True)
+    )
     person = stored.filter(pl.col("personality_id") == first_complete["rownumber"]).sort("question_number")
     assert person["answer"].to_list() == [int(first_complete[c]) for c in get_questionnaire("bigfive").codes]
     row = _population_row(db_target, "openpsy")
     assert (row.respondents, row.answers, row.excluded_rows, row.synthetic) == (
-        result.respondents, result.answers, result.exclusions.total, False)
+        result.respondents,
+        result.answers,
+        result.exclusions.total,
+        False,
+    )
 
 
 def test_ipc_filter_and_incomplete_people(db_target, tmp_path):
     path = _wide_file(tmp_path / "f.tsv", [_row([3] * 50, ipc=1), _row([4] * 50, ipc=2), _row([0] + [2] * 49)])
     result = load_population(db_target, "ipc", LoadOptions(path=str(path), ipc_filter=True), **QUIET)
     assert (result.respondents, dict(result.exclusions.by_reason)) == (
-        1, {"IPC != 1": 1, "incomplete (some items unanswered)": 1})
+        1,
+        {"IPC != 1": 1, "incomplete (some items unanswered)": 1},
+    )
     kept = load_population(db_target, "partial", LoadOptions(path=str(path), require_complete=False), **QUIET)
     assert (kept.respondents, kept.answers) == (3, 149)  # the unanswered item is not stored
 
@@ -86,7 +101,11 @@ def test_ipc_filter_and_incomplete_people(db_target, tmp_path):
         ([_row([3] * 50)[:30]], None, r"row 2: 30 fields, the header has 110"),
         ([_row([3] * 50), _row([3] * 10 + [7] + [3] * 39)], None, r"row 3, column 'EST1': answer out of range"),
         ([_row(["x"] + [3] * 49)], None, r"row 2, column 'EXT1': not an integer"),
-        ([_row([3] * 50)], [*open_psychometrics_columns()[:-1], "favourite_colour"], r"unknown columns \['favourite_colour'\]"),
+        (
+            [_row([3] * 50)],
+            [*open_psychometrics_columns()[:-1], "favourite_colour"],
+            r"unknown columns \['favourite_colour'\]",
+        ),
         ([["3"] * 10], open_psychometrics_columns()[:10], r"missing columns \['EST1'"),
     ],
     ids=["truncated row", "out of range", "not an integer", "unknown column", "missing columns"],
@@ -118,12 +137,16 @@ def test_unknown_format_is_named(db_target, tmp_path):
 
 def _long_csv(path, people=2, questionnaire=None, extra=""):
     q = get_questionnaire("bigfive")
-    lines = ["personality_id,question_number,question,category,key,answer" + (",questionnaire" if questionnaire else "")]
+    lines = [
+        "personality_id,question_number,question,category,key,answer" + (",questionnaire" if questionnaire else "")
+    ]
     for person in range(1, people + 1):
         for item in q.items.iter_rows(named=True):
             text = item["text"].replace('"', "")
-            lines.append(f'{person},{item["number"]},"{text}",{item["scale"]},{item["key"]},{(person + item["number"]) % 5 + 1}'
-                         + (f",{questionnaire}" if questionnaire else ""))
+            lines.append(
+                f'{person},{item["number"]},"{text}",{item["scale"]},{item["key"]},{(person + item["number"]) % 5 + 1}'
+                + (f",{questionnaire}" if questionnaire else "")
+            )
     path.write_text("\n".join(lines) + "\n" + extra)
     return path
 
@@ -141,7 +164,10 @@ def test_long_csv_loads(db_target, tmp_path):
     [
         ('9,1,"x",EXT,+,6\n', r"row 102, column 'answer': answer out of range"),
         ('9,77,"x",EXT,+,3\n', r"row 102, column 'question_number': not a question of bigfive"),
-        ('1,1,"x",EXT,+,3\n', r"rows \[2, 102\], columns 'personality_id','question_number': duplicate answer for person 1"),
+        (
+            '1,1,"x",EXT,+,3\n',
+            r"rows \[2, 102\], columns 'personality_id','question_number': duplicate answer for person 1",
+        ),
         ('abc,1,"x",EXT,+,3\n', r"row 102, column 'personality_id': not an integer"),
     ],
     ids=["out of range", "unknown question", "duplicate person", "bad id"],
@@ -182,12 +208,16 @@ def test_sample_population_is_reproducible_and_plausible():
     assert first["personality_id"].n_unique() == 300
     from personality_assets.questionnaires import score
 
-    scores = pl.concat(
-        score(first.filter(pl.col("questionnaire") == name), get_questionnaire(name), by=["personality_id"])
-        .with_columns(pl.lit(name).alias("q"))
-        for name in ("bigfive", "epqr_a")
-    ).with_columns((pl.col("q") + "." + pl.col("scale")).alias("scale")).pivot(on="scale", index="personality_id",
-                                                                               values="score")
+    scores = (
+        pl.concat(
+            score(
+                first.filter(pl.col("questionnaire") == name), get_questionnaire(name), by=["personality_id"]
+            ).with_columns(pl.lit(name).alias("q"))
+            for name in ("bigfive", "epqr_a")
+        )
+        .with_columns((pl.col("q") + "." + pl.col("scale")).alias("scale"))
+        .pivot(on="scale", index="personality_id", values="score")
+    )
     # The same trait measured twice agrees; stability and neuroticism disagree; traits intercorrelate mildly.
     assert scores.select(pl.corr("bigfive.EXT", "epqr_a.E")).item() > 0.6
     assert scores.select(pl.corr("bigfive.EST", "epqr_a.N")).item() < -0.6
@@ -205,13 +235,18 @@ def test_derived_population_sets_scale_to_extreme(db_target):
     is_est = (pl.col("questionnaire") == "bigfive") & pl.col("question_number").is_in(bigfive_est["number"].implode())
     assert derived.filter(is_n)["answer"].unique().to_list() == [1]  # every N item keyed "yes"
     # Neuroticism is also Big Five's reversed Emotional Stability: those items go to the neurotic end.
-    est = derived.filter(is_est).join(bigfive_est.select(pl.col("number").alias("question_number"), "key"),
-                                      on="question_number")
+    est = derived.filter(is_est).join(
+        bigfive_est.select(pl.col("number").alias("question_number"), "key"), on="question_number"
+    )
     assert est.select(((pl.col("key") == "+") == (pl.col("answer") == 1)).all()).item()
     assert est.select(((pl.col("key") == "-") == (pl.col("answer") == 5)).all()).item()
     unchanged = ~is_n & ~is_est
-    assert derived.filter(unchanged).drop("population").sort(pl.all()).equals(
-        base.filter(unchanged).drop("population").sort(pl.all()))
+    assert (
+        derived.filter(unchanged)
+        .drop("population")
+        .sort(pl.all())
+        .equals(base.filter(unchanged).drop("population").sort(pl.all()))
+    )
     scores = result.scale_summary()
     assert scores.filter(pl.col("scale") == "N").select("mean", "sd").row(0) == (6.0, 0.0)
     assert scores.filter(pl.col("scale") == "EST").select("mean", "sd").row(0) == (1.0, 0.0)
@@ -267,19 +302,30 @@ def test_a_row_truncated_after_the_answers_is_named_or_counted(db_target, tmp_pa
     path = _wide_file(tmp_path / "f.tsv", rows)
     with pytest.raises(PopulationFileError, match=r"f.tsv: row 3: 50 fields, the header has 110"):
         load_population(db_target, "cut", LoadOptions(path=str(path), ipc_filter=ipc_filter), **QUIET)
-    result = load_population(db_target, "cut", LoadOptions(path=str(path), ipc_filter=ipc_filter, skip_bad_rows=True),
-                             **QUIET)  # fmt: skip
+    result = load_population(
+        db_target, "cut", LoadOptions(path=str(path), ipc_filter=ipc_filter, skip_bad_rows=True), **QUIET
+    )
     expected = {"wrong number of fields": 1, **({"IPC != 1": 1} if ipc_filter else {})}
     assert dict(result.exclusions.by_reason) == expected
     assert result.file_rows == 4 == result.respondents + result.exclusions.total
 
 
 def test_every_file_row_is_loaded_or_counted(db_target, tmp_path):
-    rows = [_row([3] * 50), ["NULL"] * 110, _row([0] * 50), _row([0] + [2] * 49), _row([4] * 50, ipc=3), [],
-            _row([9] * 50), _row([5] * 50)]  # fmt: skip
+    rows = [
+        _row([3] * 50),
+        ["NULL"] * 110,
+        _row([0] * 50),
+        _row([0] + [2] * 49),
+        _row([4] * 50, ipc=3),
+        [],
+        _row([9] * 50),
+        _row([5] * 50),
+    ]
     path = _wide_file(tmp_path / "f.tsv", rows)
-    for options in (LoadOptions(path=str(path), skip_bad_rows=True, ipc_filter=True),
-                    LoadOptions(path=str(path), skip_bad_rows=True, require_complete=False)):  # fmt: skip
+    for options in (
+        LoadOptions(path=str(path), skip_bad_rows=True, ipc_filter=True),
+        LoadOptions(path=str(path), skip_bad_rows=True, require_complete=False),
+    ):
         result = load_population(db_target, "mixed", options, **QUIET)
         assert result.file_rows == len(rows) == result.respondents + result.exclusions.total, result.exclusions
 

@@ -4,12 +4,11 @@ have its own endpoint and key variable; rate limits are kept per account, not pe
 import json
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from personality_assets.db.engine import experiment_transaction
 from personality_assets.db.models import LLMCall
-from pydantic import ValidationError
-
 from personality_assets.llm.config import ModelConfig, ModelsConfig
 from personality_assets.llm.engine import CallEngine
 from personality_assets.llm.providers import PROVIDERS, Providers
@@ -28,8 +27,10 @@ def _requests(model, n, **kwargs):
 def test_a_new_provider_is_one_module_and_a_registration(db_target, monkeypatch):
     monkeypatch.setitem(PROVIDERS, "fake", "personality_assets_tests.fake_provider:FakeProvider")
     fake_provider.SEEN.clear()
-    models = ModelsConfig(default_model="f", models={
-        "f": ModelConfig(key="f", provider="fake", model_id="fake-1", base_url="http://fake.invalid/v1")})  # fmt: skip
+    models = ModelsConfig(
+        default_model="f",
+        models={"f": ModelConfig(key="f", provider="fake", model_id="fake-1", base_url="http://fake.invalid/v1")},
+    )
     summary = CallEngine(models, Providers(environ={}), target=db_target).run(_requests("f", 3))
     assert (summary.ok, fake_provider.SEEN) == (3, [("f", "http://fake.invalid/v1")] * 3)
     with pytest.raises(ValidationError, match="unknown provider 'nope'"):
@@ -39,15 +40,25 @@ def test_a_new_provider_is_one_module_and_a_registration(db_target, monkeypatch)
 def test_each_model_reaches_its_own_endpoint_with_its_own_key(db_target):
     local, hosted = FakeOpenAIServer(), FakeOpenAIServer()
     with local, hosted:
-        models = ModelsConfig(default_model="local", models={
-            "local": ModelConfig(key="local", provider="openai", model_id="llama", base_url=local.base_url,
-                                 api_key_env="LOCAL_VLLM_KEY"),
-            "hosted": ModelConfig(key="hosted", provider="openai", model_id="gpt", base_url=hosted.base_url,
-                                  api_key_env="HOSTED_KEY"),
-        })  # fmt: skip
+        models = ModelsConfig(
+            default_model="local",
+            models={
+                "local": ModelConfig(
+                    key="local",
+                    provider="openai",
+                    model_id="llama",
+                    base_url=local.base_url,
+                    api_key_env="LOCAL_VLLM_KEY",
+                ),
+                "hosted": ModelConfig(
+                    key="hosted", provider="openai", model_id="gpt", base_url=hosted.base_url, api_key_env="HOSTED_KEY"
+                ),
+            },
+        )
         environ = {"LOCAL_VLLM_KEY": LOCAL_KEY, "HOSTED_KEY": HOSTED_KEY}
         summary = CallEngine(models, Providers(environ=environ), target=db_target).run(
-            _requests("local", 2) + _requests("hosted", 3))
+            _requests("local", 2) + _requests("hosted", 3)
+        )
         assert summary.ok == 5
         assert [r["headers"]["authorization"] for r in local.requests] == [f"Bearer {LOCAL_KEY}"] * 2
         assert [r["headers"]["authorization"] for r in hosted.requests] == [f"Bearer {HOSTED_KEY}"] * 3
@@ -62,11 +73,20 @@ def test_each_model_reaches_its_own_endpoint_with_its_own_key(db_target):
 
 def test_model_keys_on_one_account_share_its_rate_limit(db_target, openai_server):
     # A temperature sweep: two model keys, one provider model on one endpoint, 4 requests a window in all.
-    common = {"provider": "openai", "model_id": "gpt-sweep", "base_url": openai_server.base_url, "rpm": 4,
-              "max_concurrency": 4}  # fmt: skip
-    models = ModelsConfig(default_model="cold", models={
-        "cold": ModelConfig(key="cold", temperature=0.0, **common),
-        "hot": ModelConfig(key="hot", temperature=1.5, **common)})  # fmt: skip
+    common = {
+        "provider": "openai",
+        "model_id": "gpt-sweep",
+        "base_url": openai_server.base_url,
+        "rpm": 4,
+        "max_concurrency": 4,
+    }
+    models = ModelsConfig(
+        default_model="cold",
+        models={
+            "cold": ModelConfig(key="cold", temperature=0.0, **common),
+            "hot": ModelConfig(key="hot", temperature=1.5, **common),
+        },
+    )
     engine = CallEngine(models, Providers(environ={"OPENAI_API_KEY": "sk-sweep"}), target=db_target, rate_window_s=1.0)
     assert engine.run(_requests("cold", 4) + _requests("hot", 4)).ok == 8
     times = sorted(r["time"] for r in openai_server.requests)

@@ -1,13 +1,20 @@
 import polars as pl
 import pytest
 
-from personality_assets.questionnaires import QuestionnaireError, _read_definition, all_questionnaires, get_questionnaire, score
+from personality_assets.questionnaires import (
+    QuestionnaireError,
+    _read_definition,
+    all_questionnaires,
+    get_questionnaire,
+    score,
+)
 
 
 def _answers(questionnaire, values, person=1):
     numbers = questionnaire.items["number"].to_list()
-    return pl.DataFrame({"personality_id": [person] * len(values), "question_number": numbers[: len(values)],
-                         "answer": values})
+    return pl.DataFrame(
+        {"personality_id": [person] * len(values), "question_number": numbers[: len(values)], "answer": values}
+    )
 
 
 def _scores(frame):
@@ -42,9 +49,15 @@ def test_epqr_counts_keyed_answers():
     result = _scores(score(pl.concat([all_yes, all_no]), epqr, by=["personality_id"]))
     # N: six yes-keyed; E: four yes-, two no-keyed; P: three each; L: five no-, one yes-keyed.
     assert result == {
-        (1, "E"): 4, (1, "L"): 1, (1, "N"): 6, (1, "P"): 3,
-        (2, "E"): 2, (2, "L"): 5, (2, "N"): 0, (2, "P"): 3,
-    }  # fmt: skip
+        (1, "E"): 4,
+        (1, "L"): 1,
+        (1, "N"): 6,
+        (1, "P"): 3,
+        (2, "E"): 2,
+        (2, "L"): 5,
+        (2, "N"): 0,
+        (2, "P"): 3,
+    }
 
 
 def test_extreme_answers_follow_the_key():

@@ -43,13 +43,17 @@ def test_committed_instances_monitor_runs_and_take_pool_slots_per_run(config_fil
 
 
 @pytest.mark.slow
-def test_killed_runs_are_failed_and_freed_and_the_queued_run_finishes(tmp_path, openai_server, isolated_data_dir):  # noqa: F811
+def test_killed_runs_are_failed_and_freed_and_the_queued_run_finishes(tmp_path, openai_server, isolated_data_dir):
     home = tmp_path / "home"
     home.mkdir()
     shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")  # the committed instance configuration
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("DAGSTER_")},
-           "DAGSTER_HOME": str(home), "PERSONALITY_ASSETS_DATA_DIR": str(isolated_data_dir),
-           "OPENAI_API_KEY": "sk-test-runs", "OPENAI_BASE_URL": openai_server.base_url}  # fmt: skip
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("DAGSTER_")},
+        "DAGSTER_HOME": str(home),
+        "PERSONALITY_ASSETS_DATA_DIR": str(isolated_data_dir),
+        "OPENAI_API_KEY": "sk-test-runs",
+        "OPENAI_BASE_URL": openai_server.base_url,
+    }
     dagster = [sys.executable, "-m", "dagster"]
     materialize = [*dagster, "asset", "materialize", "-m", "personality_assets", *IN_PROCESS]
     cli = [sys.executable, "-m", "personality_assets.cli"]
@@ -67,8 +71,13 @@ def test_killed_runs_are_failed_and_freed_and_the_queued_run_finishes(tmp_path, 
         """A run of the model that never answers: the step waits in a call."""
         openai_server.configure(fault_rate=1.0, fault_kinds=["hang"], hang_seconds=600)
         before = openai_server.request_count
-        process = subprocess.Popen([*materialize, "--select", "personas", "--partition", PARTITION], cwd=ROOT,
-                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        process = subprocess.Popen(
+            [*materialize, "--select", "personas", "--partition", PARTITION],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         wait_for(lambda: openai_server.request_count > before or process.poll() is not None, "the first model call")
         assert process.poll() is None
         return process
@@ -82,13 +91,29 @@ def test_killed_runs_are_failed_and_freed_and_the_queued_run_finishes(tmp_path, 
     def queue_a_run() -> str:
         """A run of the same model as the UI, a schedule or a sensor starts it: QUEUED, for the daemon."""
         model, population = PARTITION.split("|")
-        tags = {"dagster/partition": PARTITION, "dagster/partition/model": model,
-                "dagster/partition/population": population}  # fmt: skip
+        tags = {
+            "dagster/partition": PARTITION,
+            "dagster/partition/model": model,
+            "dagster/partition/population": population,
+        }
         config = {"execution": {"config": {"in_process": {}}}, "ops": {"personas": {"config": {"max_people": 3}}}}
         with dg.DagsterInstance.from_config(str(home)) as instance:
             before = {r.run_id for r in instance.get_runs()}
-        run(*dagster, "job", "launch", "-m", "personality_assets", "-j", "persona_study", "-o", "personas",
-            "--tags", json.dumps(tags), "--config-json", json.dumps(config))  # fmt: skip
+        run(
+            *dagster,
+            "job",
+            "launch",
+            "-m",
+            "personality_assets",
+            "-j",
+            "persona_study",
+            "-o",
+            "personas",
+            "--tags",
+            json.dumps(tags),
+            "--config-json",
+            json.dumps(config),
+        )
         with dg.DagsterInstance.from_config(str(home)) as instance:
             (queued,) = [r for r in instance.get_runs() if r.run_id not in before]
             assert queued.status == dg.DagsterRunStatus.QUEUED

@@ -4,14 +4,12 @@ import json
 import statistics
 from collections import Counter
 
-from personality_assets.llm.config import ModelConfig
-from personality_assets.llm.engine import CallEngine
-from personality_assets.llm.providers import Providers
-from personality_assets.llm.config import ModelsConfig
-from personality_assets.llm.providers.simulated import SimulatedProvider
 from personality_assets.defs.persona_study.replies import PersonaReply, QuestionnaireReply
 from personality_assets.defs.values.replies import SCHWARTZ_VALUES, JournalReply, JudgeReply
-from personality_assets.llm.providers.simulated import simulate_reply
+from personality_assets.llm.config import ModelConfig, ModelsConfig
+from personality_assets.llm.engine import CallEngine
+from personality_assets.llm.providers import Providers
+from personality_assets.llm.providers.simulated import SimulatedProvider, simulate_reply
 from personality_assets.llm.types import ChatRequest
 
 SIM_A = ModelConfig(key="sim_a", provider="simulated", model_id="sim")
@@ -19,8 +17,9 @@ SIM_B = ModelConfig(key="sim_b", provider="simulated", model_id="sim")
 
 
 def _request(purpose, hints=None, repetition=0, text="go"):
-    return ChatRequest(model="sim_a", messages=(("user", text),), purpose=purpose, hints=hints or {},
-                       repetition=repetition)
+    return ChatRequest(
+        model="sim_a", messages=(("user", text),), purpose=purpose, hints=hints or {}, repetition=repetition
+    )
 
 
 def test_replies_are_deterministic_and_marked():
@@ -54,7 +53,8 @@ def test_personas_follow_traits_and_models_differ_in_demographics():
 def test_answers_follow_the_reference_person_with_noise():
     profile = {n: (n % 5) + 1 for n in range(1, 51)}
     reply = QuestionnaireReply.model_validate_json(
-        simulate_reply(_request("questionnaire", {"profile": profile, "min": 1, "max": 5}), SIM_A))
+        simulate_reply(_request("questionnaire", {"profile": profile, "min": 1, "max": 5}), SIM_A)
+    )
     answers = [reply.answers[n] for n in range(1, 51)]
     assert set(reply.answers) == set(profile) and all(1 <= a <= 5 for a in answers)
     same = sum(a == profile[n] for n, a in zip(range(1, 51), answers, strict=True))
@@ -63,8 +63,11 @@ def test_answers_follow_the_reference_person_with_noise():
 
 
 def test_simulator_through_the_engine_needs_no_network(db_target):
-    engine = CallEngine(ModelsConfig(default_model="sim_a", models={"sim_a": SIM_A.model_copy(update={"cache": True})}),
-                        Providers(simulated=SimulatedProvider()), target=db_target)
+    engine = CallEngine(
+        ModelsConfig(default_model="sim_a", models={"sim_a": SIM_A.model_copy(update={"cache": True})}),
+        Providers(simulated=SimulatedProvider()),
+        target=db_target,
+    )
     requests = [_request("persona", repetition=i) for i in range(50)]
     first, second = engine.run(requests), engine.run(requests)
     assert (first.ok, first.cost_usd, second.cached) == (50, 0.0, 50)

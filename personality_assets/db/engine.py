@@ -48,7 +48,9 @@ class DatabaseTarget:
             raise DatabaseConfigError("the experiment schema must differ from the reference schema")
         if self.reference_schema == EXPERIMENT or self.experiment_schema == REFERENCE:
             # The symbolic names of the models would be translated twice.
-            raise DatabaseConfigError(f"the reference schema cannot be called {EXPERIMENT!r}, nor the experiment schema {REFERENCE!r}")
+            raise DatabaseConfigError(
+                f"the reference schema cannot be called {EXPERIMENT!r}, nor the experiment schema {REFERENCE!r}"
+            )
         if self.dialect not in {"sqlite", "postgresql"}:
             raise DatabaseConfigError(f"unsupported database {self.safe_url}: use sqlite:/// or postgresql+psycopg://")
         if self.dialect == "sqlite" and not make_url(self.url).database:

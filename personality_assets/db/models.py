@@ -95,12 +95,16 @@ class RefQuestionnaire(_QuestionnaireColumns, ReferenceBase):
 
 class RefQuestionnaireItem(_ItemColumns, ReferenceBase):
     __tablename__ = "questionnaire_items"
-    __table_args__ = (ForeignKeyConstraint(["questionnaire"], [f"{REFERENCE}.questionnaires.name"], ondelete="CASCADE"),)
+    __table_args__ = (
+        ForeignKeyConstraint(["questionnaire"], [f"{REFERENCE}.questionnaires.name"], ondelete="CASCADE"),
+    )
 
 
 class RefAnswerCode(_AnswerCodeColumns, ReferenceBase):
     __tablename__ = "questionnaire_answer_codes"
-    __table_args__ = (ForeignKeyConstraint(["questionnaire"], [f"{REFERENCE}.questionnaires.name"], ondelete="CASCADE"),)
+    __table_args__ = (
+        ForeignKeyConstraint(["questionnaire"], [f"{REFERENCE}.questionnaires.name"], ondelete="CASCADE"),
+    )
 
 
 class ReferencePopulation(ReferenceBase):
@@ -141,12 +145,16 @@ class ExpQuestionnaire(_QuestionnaireColumns, ExperimentBase):
 
 class ExpQuestionnaireItem(_ItemColumns, ExperimentBase):
     __tablename__ = "questionnaire_items"
-    __table_args__ = (ForeignKeyConstraint(["questionnaire"], [f"{EXPERIMENT}.questionnaires.name"], ondelete="CASCADE"),)
+    __table_args__ = (
+        ForeignKeyConstraint(["questionnaire"], [f"{EXPERIMENT}.questionnaires.name"], ondelete="CASCADE"),
+    )
 
 
 class ExpAnswerCode(_AnswerCodeColumns, ExperimentBase):
     __tablename__ = "questionnaire_answer_codes"
-    __table_args__ = (ForeignKeyConstraint(["questionnaire"], [f"{EXPERIMENT}.questionnaires.name"], ondelete="CASCADE"),)
+    __table_args__ = (
+        ForeignKeyConstraint(["questionnaire"], [f"{EXPERIMENT}.questionnaires.name"], ondelete="CASCADE"),
+    )
 
 
 class Persona(ExperimentBase):
@@ -174,8 +182,14 @@ class Persona(ExperimentBase):
     simulated: Mapped[bool] = mapped_column(Boolean, default=False)
     created: Mapped[datetime] = _created()
     __table_args__ = (
-        Index("uq_personas_model_ref_persona", "model", "ref_population", "ref_personality_id", "persona_number",
-              unique=True),
+        Index(
+            "uq_personas_model_ref_persona",
+            "model",
+            "ref_population",
+            "ref_personality_id",
+            "persona_number",
+            unique=True,
+        ),
     )
 
 
@@ -221,8 +235,13 @@ class ExperimentsList(ExperimentBase):
     # Target of eval_questionnaires' composite key, so an answer row names its questionnaire.
     __table_args__ = (
         UniqueConstraint("experiment_id", "questionnaire"),
-        Index("uq_experiments_list_group_persona_repeated", "experiments_group_id", "personality_id", "repeated",
-              unique=True),
+        Index(
+            "uq_experiments_list_group_persona_repeated",
+            "experiments_group_id",
+            "personality_id",
+            "repeated",
+            unique=True,
+        ),
     )
 
 
@@ -247,7 +266,10 @@ class EvalQuestionnaire(ExperimentBase):
         ),
         ForeignKeyConstraint(
             ["questionnaire", "answer"],
-            [f"{EXPERIMENT}.questionnaire_answer_codes.questionnaire", f"{EXPERIMENT}.questionnaire_answer_codes.answer"],
+            [
+                f"{EXPERIMENT}.questionnaire_answer_codes.questionnaire",
+                f"{EXPERIMENT}.questionnaire_answer_codes.answer",
+            ],
         ),
     )
 
@@ -262,7 +284,6 @@ class ExperimentRequestMetadata(ExperimentBase):
     response_json: Mapped[dict | None] = mapped_column(JSONDocument)
     request_metadata: Mapped[dict | None] = mapped_column(JSONDocument)
     created: Mapped[datetime] = _created()
-
 
 
 class LLMCall(ExperimentBase):

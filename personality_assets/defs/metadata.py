@@ -10,9 +10,14 @@ _DAGSTER_TYPES = {pl.String: "string", pl.Boolean: "bool", pl.Float64: "float", 
 
 def markdown_table(frame: pl.DataFrame) -> MetadataValue:
     with pl.Config(
-        tbl_formatting="MARKDOWN", tbl_hide_column_data_types=True, tbl_hide_dataframe_shape=True,
-        tbl_rows=-1, tbl_cols=-1, tbl_width_chars=10_000, fmt_str_lengths=200,
-    ):  # fmt: skip
+        tbl_formatting="MARKDOWN",
+        tbl_hide_column_data_types=True,
+        tbl_hide_dataframe_shape=True,
+        tbl_rows=-1,
+        tbl_cols=-1,
+        tbl_width_chars=10_000,
+        fmt_str_lengths=200,
+    ):
         return MetadataValue.md(str(frame))
 
 

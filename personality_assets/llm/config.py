@@ -21,7 +21,6 @@ MODELS_FILE_ENV = "PERSONALITY_ASSETS_MODELS_FILE"
 FIELD_ENV_PREFIX = "PERSONALITY_ASSETS_MODEL_"
 
 
-
 class ModelConfigError(ValueError):
     """The models configuration is invalid, or a model key is unknown."""
 
@@ -32,10 +31,16 @@ class ModelConfig(BaseModel):
     key: str
     provider: str = Field(description="a provider module's name (personality_assets.llm.providers.PROVIDERS)")
     model_id: str
-    base_url: str | None = Field(None, description="this model's endpoint: an OpenAI-compatible base URL "
-                                 "(ending in /v1) or a Bedrock endpoint URL; default: the provider's")
-    api_key_env: str | None = Field(None, description="name of the environment variable holding this model's key "
-                                    "(the key itself never goes in configuration); default OPENAI_API_KEY")
+    base_url: str | None = Field(
+        None,
+        description="this model's endpoint: an OpenAI-compatible base URL "
+        "(ending in /v1) or a Bedrock endpoint URL; default: the provider's",
+    )
+    api_key_env: str | None = Field(
+        None,
+        description="name of the environment variable holding this model's key "
+        "(the key itself never goes in configuration); default OPENAI_API_KEY",
+    )
     region: str | None = Field(None, description="Bedrock: this model's AWS region; default AWS_REGION")
     temperature: float = Field(1.0, ge=0, le=2)
     top_p: float = Field(1.0, gt=0, le=1)
@@ -99,11 +104,11 @@ def load_models_config(path: Path | None = None, environ: dict[str, str] | None 
             raw["models"][key] = {**raw["models"].get(key, {}), **(entry or {})}
     for name, value in environ.items():
         if name.startswith(FIELD_ENV_PREFIX):
-            rest = name[len(FIELD_ENV_PREFIX):].lower()
+            rest = name[len(FIELD_ENV_PREFIX) :].lower()
             key = next((k for k in sorted(raw["models"], key=len, reverse=True) if rest.startswith(k + "_")), None)
             if key is None:
                 raise ModelConfigError(f"{name}: no configured model key matches; keys: {sorted(raw['models'])}")
-            raw["models"][key][rest[len(key) + 1:]] = value
+            raw["models"][key][rest[len(key) + 1 :]] = value
     try:
         return ModelsConfig(
             default_model=raw["default_model"],

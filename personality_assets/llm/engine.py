@@ -15,12 +15,9 @@ import gc
 import logging
 import random
 import signal
-import statistics
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
@@ -30,9 +27,9 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 from personality_assets.db.engine import DatabaseTarget
 from personality_assets.llm.config import ModelConfig, ModelsConfig
 from personality_assets.llm.providers import Providers
+from personality_assets.llm.purposes import get_purpose
 from personality_assets.llm.ratelimit import shared_limiter
 from personality_assets.llm.store import Persist, ResultWriter, lookup_cached, recent_calls
-from personality_assets.llm.purposes import get_purpose
 from personality_assets.llm.types import (
     CallResult,
     ChatRequest,
@@ -72,11 +69,21 @@ class CallEngine:
         for request in requests:
             model = self.models.get(request.model)
             hit = request.cache_key(model) in cached
-            out_tokens = min(request.parameters(model)["max_tokens"], get_purpose(request.purpose).typical_output_tokens)
+            out_tokens = min(
+                request.parameters(model)["max_tokens"], get_purpose(request.purpose).typical_output_tokens
+            )
             in_tokens = request.estimated_input_tokens()
-            rows.append({"model": model.key, "provider": model.provider, "calls": 0 if hit else 1, "cached": int(hit),
-                         "input_tokens": 0 if hit else in_tokens, "output_tokens": 0 if hit else out_tokens,
-                         "cost_usd": 0.0 if hit else model.cost(in_tokens, out_tokens)})  # fmt: skip
+            rows.append(
+                {
+                    "model": model.key,
+                    "provider": model.provider,
+                    "calls": 0 if hit else 1,
+                    "cached": int(hit),
+                    "input_tokens": 0 if hit else in_tokens,
+                    "output_tokens": 0 if hit else out_tokens,
+                    "cost_usd": 0.0 if hit else model.cost(in_tokens, out_tokens),
+                }
+            )
         if not rows:
             return pl.DataFrame(schema={"model": pl.String, "calls": pl.Int64, "cost_usd": pl.Float64})
         return (
@@ -159,7 +166,9 @@ class CallEngine:
             model, provider = models[key], providers[key]
             account = provider.account(model)
             rpm, tpm = accounts[account]
-            history = (lambda a=account: recent_calls(self.target, a[0], a[-1], self.rate_window_s)) if self.target else None
+            history = (
+                (lambda a=account: recent_calls(self.target, a[0], a[-1], self.rate_window_s)) if self.target else None
+            )
             limiter = shared_limiter(account, rpm, tpm, self.rate_window_s, history)
             for _ in range(min(model.max_concurrency, work.qsize())):
                 workers.append(asyncio.create_task(self._worker(work, model, provider, limiter, finish, stop, fatal)))
@@ -195,9 +204,16 @@ class CallEngine:
             except UserActionRequired as exc:
                 fatal.append(exc)
                 stop.set()  # nothing else can succeed until the user acts
-            except Exception as exc:  # noqa: BLE001 - one odd failure must not sink the batch
-                finish(CallResult(request=request, model=model, cache_key=key, status="failed",
-                                  error=f"unexpected: {type(exc).__name__}: {exc}"[:500]))  # fmt: skip
+            except Exception as exc:
+                finish(
+                    CallResult(
+                        request=request,
+                        model=model,
+                        cache_key=key,
+                        status="failed",
+                        error=f"unexpected: {type(exc).__name__}: {exc}"[:500],
+                    )
+                )
 
     async def _call(self, request: ChatRequest, key: str, model: ModelConfig, provider, limiter) -> CallResult:
         result = CallResult(request=request, model=model, cache_key=key, status="failed")
@@ -270,9 +286,18 @@ class CallEngine:
         parsed = None
         if request.response_model is not None:
             parsed = request.response_model.model_validate_json(_strip_fences(row["response_text"]))
-        return CallResult(request=request, model=model, cache_key=key, status="ok", text=row["response_text"],
-                          parsed=parsed, cached=True, simulated=row["simulated"], raw_response=row["response_json"],
-                          error=None)  # fmt: skip
+        return CallResult(
+            request=request,
+            model=model,
+            cache_key=key,
+            status="ok",
+            text=row["response_text"],
+            parsed=parsed,
+            cached=True,
+            simulated=row["simulated"],
+            raw_response=row["response_json"],
+            error=None,
+        )
 
     async def _progress(self, summary: RunSummary, total: int, started: float) -> None:
         while True:

@@ -70,7 +70,9 @@ class SlidingWindowLimiter:
                 # Wake when a finished request leaves the window, or when one in flight finishes.
                 timeout = self._done[0][0] + self.window - time.monotonic() if self._done else None
                 try:
-                    await asyncio.wait_for(self._changed.wait(), timeout=None if timeout is None else max(timeout, 0.001))
+                    await asyncio.wait_for(
+                        self._changed.wait(), timeout=None if timeout is None else max(timeout, 0.001)
+                    )
                 except TimeoutError:
                     pass
 
@@ -90,8 +92,13 @@ class SlidingWindowLimiter:
 _SHARED: dict[tuple, SlidingWindowLimiter] = {}
 
 
-def shared_limiter(key: tuple, rpm: int | None, tpm: int | None, window_seconds: float,
-                   history: Callable[[], Iterable[tuple[float, int]]] | None = None) -> SlidingWindowLimiter:  # fmt: skip
+def shared_limiter(
+    key: tuple,
+    rpm: int | None,
+    tpm: int | None,
+    window_seconds: float,
+    history: Callable[[], Iterable[tuple[float, int]]] | None = None,
+) -> SlidingWindowLimiter:
     """One limiter per account (provider, endpoint, provider model id) for the whole process, so
     consecutive runs and steps in one process share the budget; a new limiter is seeded with the
     account's recent calls (``history``, from the llm_calls table), so a step in a new process counts

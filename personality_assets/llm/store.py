@@ -12,7 +12,8 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+
 from sqlalchemy import Connection, insert, select
 from sqlalchemy.exc import OperationalError
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
@@ -33,20 +34,29 @@ def lookup_cached(target: DatabaseTarget, cache_keys: Iterable[str]) -> dict[str
     with experiment_transaction(target) as connection:
         for start in range(0, len(keys), 500):
             rows = connection.execute(
-                select(table.c.cache_key, table.c.response_text, table.c.response_json, table.c.input_tokens,
-                       table.c.output_tokens, table.c.simulated, table.c.id)
-                .where(table.c.cache_key.in_(keys[start:start + 500]), table.c.status == "ok")
+                select(
+                    table.c.cache_key,
+                    table.c.response_text,
+                    table.c.response_json,
+                    table.c.input_tokens,
+                    table.c.output_tokens,
+                    table.c.simulated,
+                    table.c.id,
+                )
+                .where(table.c.cache_key.in_(keys[start : start + 500]), table.c.status == "ok")
                 .order_by(table.c.id)
-            ).mappings()  # fmt: skip
+            ).mappings()
             for row in rows:
                 found[row["cache_key"]] = dict(row)
     return found
 
 
-def recent_calls(target: DatabaseTarget, provider: str, provider_model_id: str, window_seconds: float) -> list[tuple[float, int]]:
+def recent_calls(
+    target: DatabaseTarget, provider: str, provider_model_id: str, window_seconds: float
+) -> list[tuple[float, int]]:
     """(seconds ago, tokens) of every attempt stored in the last window for this provider model (the
     account's calls, whichever model key made them)."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     table = LLMCall.__table__
     since = now - timedelta(seconds=window_seconds)
     with experiment_transaction(target) as connection:
@@ -54,12 +64,12 @@ def recent_calls(target: DatabaseTarget, provider: str, provider_model_id: str, 
             select(table.c.created, table.c.attempts, table.c.input_tokens + table.c.output_tokens).where(
                 table.c.provider == provider,
                 table.c.provider_model_id == provider_model_id,
-                table.c.created >= since.replace(tzinfo=None if connection.dialect.name == "sqlite" else timezone.utc),
+                table.c.created >= since.replace(tzinfo=None if connection.dialect.name == "sqlite" else UTC),
             )
         ).all()
     recent = []
     for created, attempts, tokens in rows:
-        created = created if created.tzinfo else created.replace(tzinfo=timezone.utc)  # SQLite keeps UTC, naive
+        created = created if created.tzinfo else created.replace(tzinfo=UTC)  # SQLite keeps UTC, naive
         age = max((now - created).total_seconds(), 0.0)
         recent += [(age, tokens // max(attempts, 1))] * max(attempts, 1)
     return recent
@@ -67,21 +77,33 @@ def recent_calls(target: DatabaseTarget, provider: str, provider_model_id: str, 
 
 def call_row(result: CallResult, run_id: str | None) -> dict:
     return {
-        "run_id": run_id, "model": result.model.key, "provider": result.model.provider,
-        "provider_model_id": result.model.model_id, "purpose": result.request.purpose, "cache_key": result.cache_key,
-        "tag": None if result.request.tag is None else str(result.request.tag)[:128], "status": result.status,
-        "attempts": result.attempts, "input_tokens": result.input_tokens, "output_tokens": result.output_tokens,
-        "latency_ms": result.latency_s * 1000, "cost_usd": result.cost_usd, "simulated": result.simulated,
-        "error": result.error, "response_text": result.text, "request_json": result.raw_request,
+        "run_id": run_id,
+        "model": result.model.key,
+        "provider": result.model.provider,
+        "provider_model_id": result.model.model_id,
+        "purpose": result.request.purpose,
+        "cache_key": result.cache_key,
+        "tag": None if result.request.tag is None else str(result.request.tag)[:128],
+        "status": result.status,
+        "attempts": result.attempts,
+        "input_tokens": result.input_tokens,
+        "output_tokens": result.output_tokens,
+        "latency_ms": result.latency_s * 1000,
+        "cost_usd": result.cost_usd,
+        "simulated": result.simulated,
+        "error": result.error,
+        "response_text": result.text,
+        "request_json": result.raw_request,
         "response_json": result.raw_response,
-    }  # fmt: skip
+    }
 
 
 class ResultWriter:
     """Background thread: takes results from a queue and commits them in groups."""
 
-    def __init__(self, target: DatabaseTarget, persist: Persist | None = None, run_id: str | None = None,
-                 max_group: int = 500):  # fmt: skip
+    def __init__(
+        self, target: DatabaseTarget, persist: Persist | None = None, run_id: str | None = None, max_group: int = 500
+    ):
         self.target, self.persist, self.run_id, self.max_group = target, persist, run_id, max_group
         self._queue: queue.Queue = queue.Queue()
         self._error: BaseException | None = None
@@ -117,14 +139,18 @@ class ResultWriter:
                 continue
             try:
                 self._write_with_retries(group)
-            except BaseException as exc:  # noqa: BLE001 - reported to the caller by put()/close()
+            except BaseException as exc:
                 self._error = exc
 
     def _write_with_retries(self, group: list) -> None:
         # A busy database (SQLite's "database is locked", a PostgreSQL failover) is worth a few
         # tries: these results are paid for. Each try is one whole transaction.
-        for attempt in Retrying(stop=stop_after_attempt(4), wait=wait_exponential(multiplier=0.5, max=5),
-                                retry=retry_if_exception_type(OperationalError), reraise=True):  # fmt: skip
+        for attempt in Retrying(
+            stop=stop_after_attempt(4),
+            wait=wait_exponential(multiplier=0.5, max=5),
+            retry=retry_if_exception_type(OperationalError),
+            reraise=True,
+        ):
             with attempt:
                 self._write(group)
 

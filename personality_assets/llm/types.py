@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from personality_assets.llm.config import ModelConfig
 from personality_assets.llm.purposes import get_purpose
 
+
 @dataclass(frozen=True)
 class ChatRequest:
     """One chat completion to make.
@@ -173,11 +174,17 @@ class RunSummary:
     def metadata(self) -> dict[str, Any]:
         """Totals for a Dagster materialisation."""
         return {
-            "llm_calls": self.calls, "llm_ok": self.ok, "llm_failed": self.failed, "llm_invalid": self.invalid,
-            "llm_cached": self.cached, "llm_attempts": self.attempts, "llm_input_tokens": self.input_tokens,
-            "llm_output_tokens": self.output_tokens, "llm_cost_usd": round(self.cost_usd, 6),
+            "llm_calls": self.calls,
+            "llm_ok": self.ok,
+            "llm_failed": self.failed,
+            "llm_invalid": self.invalid,
+            "llm_cached": self.cached,
+            "llm_attempts": self.attempts,
+            "llm_input_tokens": self.input_tokens,
+            "llm_output_tokens": self.output_tokens,
+            "llm_cost_usd": round(self.cost_usd, 6),
             "llm_latency_p50_s": round(self.latency_quantile(0.5), 4),
             "llm_latency_p95_s": round(self.latency_quantile(0.95), 4),
             "llm_wall_s": round(self.wall_s, 2),
             "llm_failure_reasons": dict(self.errors),
-        }  # fmt: skip
+        }

@@ -133,15 +133,22 @@ def load_population(
         result = LoadResult(population, str(path), source_format, False, None)
         if source_format == "open_psychometrics":
             batches = read_open_psychometrics(
-                path, questionnaire=get_questionnaire("bigfive"), exclusions=result.exclusions,
-                skip_bad_rows=options.skip_bad_rows, ipc_filter=options.ipc_filter,
-                require_complete=options.require_complete, chunk_rows=options.chunk_rows,
-            )  # fmt: skip
+                path,
+                questionnaire=get_questionnaire("bigfive"),
+                exclusions=result.exclusions,
+                skip_bad_rows=options.skip_bad_rows,
+                ipc_filter=options.ipc_filter,
+                require_complete=options.require_complete,
+                chunk_rows=options.chunk_rows,
+            )
         else:
             batches = read_long_csv(
-                path, default_questionnaire=options.long_csv_questionnaire, exclusions=result.exclusions,
-                skip_bad_rows=options.skip_bad_rows, require_complete=options.require_complete,
-            )  # fmt: skip
+                path,
+                default_questionnaire=options.long_csv_questionnaire,
+                exclusions=result.exclusions,
+                skip_bad_rows=options.skip_bad_rows,
+                require_complete=options.require_complete,
+            )
     _store(target, result, batches, log)
     return result
 
@@ -210,10 +217,16 @@ def _store(target: DatabaseTarget, result: LoadResult, batches: Iterable[pl.Data
         connection.execute(delete(ReferencePopulation).where(ReferencePopulation.population == result.population))
         connection.execute(
             ReferencePopulation.__table__.insert().values(
-                population=result.population, source=result.source, source_format=result.source_format,
-                synthetic=result.synthetic, derived_from=result.derived_from, respondents=0, answers=0, excluded_rows=0,
+                population=result.population,
+                source=result.source,
+                source_format=result.source_format,
+                synthetic=result.synthetic,
+                derived_from=result.derived_from,
+                respondents=0,
+                answers=0,
+                excluded_rows=0,
             )
-        )  # fmt: skip
+        )
         write = (
             _copy_writer(target, connection) if target.dialect == "postgresql" else _insert_writer(target, connection)
         )

@@ -26,9 +26,17 @@ from personality_assets.questionnaires import Questionnaire, get_questionnaire
 
 LONG_SCHEMA = {"personality_id": pl.Int32, "questionnaire": pl.String, "question_number": pl.Int32, "answer": pl.Int16}
 OPEN_PSYCHOMETRICS_METADATA_COLUMNS = [
-    "dateload", "screenw", "screenh", "introelapse", "testelapse", "endelapse",
-    "IPC", "country", "lat_appx_lots_of_err", "long_appx_lots_of_err",
-]  # fmt: skip
+    "dateload",
+    "screenw",
+    "screenh",
+    "introelapse",
+    "testelapse",
+    "endelapse",
+    "IPC",
+    "country",
+    "lat_appx_lots_of_err",
+    "long_appx_lots_of_err",
+]
 LONG_CSV_REQUIRED = ["personality_id", "question_number", "answer"]
 LONG_CSV_OPTIONAL = ["questionnaire", "question", "category", "key"]
 UNANSWERED = 0  # Open Psychometrics code for a skipped item

@@ -165,16 +165,10 @@ def score(answers: pl.DataFrame, questionnaire: Questionnaire, by: list[str]) ->
     joined = answers.join(items, on="question_number", how="inner")
     if questionnaire.scoring == "likert":
         reverse_total = questionnaire.min_answer + questionnaire.max_answer
-        keyed = (
-            pl.when(pl.col("key") == "-").then(reverse_total - pl.col("answer")).otherwise(pl.col("answer"))
-        )
+        keyed = pl.when(pl.col("key") == "-").then(reverse_total - pl.col("answer")).otherwise(pl.col("answer"))
         aggregate = keyed.cast(pl.Float64).mean().alias("score")
     else:
         label_to_code = {label: code for code, label in questionnaire.answer_codes.items()}
         keyed_code = pl.col("key").replace_strict(label_to_code, return_dtype=pl.Int64)
         aggregate = (pl.col("answer") == keyed_code).sum().cast(pl.Float64).alias("score")
-    return (
-        joined.group_by([*by, "scale"])
-        .agg(aggregate, pl.len().alias("answered"))
-        .sort([*by, "scale"])
-    )
+    return joined.group_by([*by, "scale"]).agg(aggregate, pl.len().alias("answered")).sort([*by, "scale"])

@@ -43,15 +43,32 @@ def store_questionnaires(target: DatabaseTarget, questionnaires: list[Questionna
     with reference_transaction(target) as connection:
         for questionnaire_table, item_table, code_table in SCHEMA_TABLES:
             for q in questionnaires:
-                upsert(connection, questionnaire_table, [{
-                    "name": q.name, "title": q.title, "scoring": q.scoring, "item_count": q.item_count,
-                    "min_answer": q.min_answer, "max_answer": q.max_answer, "definition_sha256": definition_sha256(q),
-                }])  # fmt: skip
+                upsert(
+                    connection,
+                    questionnaire_table,
+                    [
+                        {
+                            "name": q.name,
+                            "title": q.title,
+                            "scoring": q.scoring,
+                            "item_count": q.item_count,
+                            "min_answer": q.min_answer,
+                            "max_answer": q.max_answer,
+                            "definition_sha256": definition_sha256(q),
+                        }
+                    ],
+                )
                 items = [
-                    {"questionnaire": q.name, "question_number": row["number"], "code": row["code"],
-                     "scale": row["scale"], "key": row["key"], "text": row["text"]}
+                    {
+                        "questionnaire": q.name,
+                        "question_number": row["number"],
+                        "code": row["code"],
+                        "scale": row["scale"],
+                        "key": row["key"],
+                        "text": row["text"],
+                    }
                     for row in q.items.iter_rows(named=True)
-                ]  # fmt: skip
+                ]
                 upsert(connection, item_table, items)
                 # Items and codes no longer in the definition go; if answers still use them the
                 # foreign keys refuse, which is what we want.
@@ -61,9 +78,14 @@ def store_questionnaires(target: DatabaseTarget, questionnaires: list[Questionna
                         item_table.c.question_number.not_in([item["question_number"] for item in items]),
                     )
                 )
-                upsert(connection, code_table, [
-                    {"questionnaire": q.name, "answer": code, "label": label} for code, label in q.answer_codes.items()
-                ])  # fmt: skip
+                upsert(
+                    connection,
+                    code_table,
+                    [
+                        {"questionnaire": q.name, "answer": code, "label": label}
+                        for code, label in q.answer_codes.items()
+                    ],
+                )
                 connection.execute(
                     delete(code_table).where(
                         code_table.c.questionnaire == q.name,

@@ -27,8 +27,12 @@ def create_questionnaire_tables(S: str) -> None:
         sa.Column("scale", sa.String(32), nullable=False),
         sa.Column("key", sa.String(16), nullable=False),
         sa.Column("text", sa.Text),
-        sa.ForeignKeyConstraint(["questionnaire"], [f"{S}.questionnaires.name"], ondelete="CASCADE",
-                                name="fk_questionnaire_items_questionnaire"),
+        sa.ForeignKeyConstraint(
+            ["questionnaire"],
+            [f"{S}.questionnaires.name"],
+            ondelete="CASCADE",
+            name="fk_questionnaire_items_questionnaire",
+        ),
         schema=S,
     )
     op.create_table(
@@ -36,7 +40,11 @@ def create_questionnaire_tables(S: str) -> None:
         sa.Column("questionnaire", sa.String(64), primary_key=True),
         sa.Column("answer", sa.Integer, primary_key=True),
         sa.Column("label", sa.Text, nullable=False),
-        sa.ForeignKeyConstraint(["questionnaire"], [f"{S}.questionnaires.name"], ondelete="CASCADE",
-                                name="fk_questionnaire_answer_codes_questionnaire"),
+        sa.ForeignKeyConstraint(
+            ["questionnaire"],
+            [f"{S}.questionnaires.name"],
+            ondelete="CASCADE",
+            name="fk_questionnaire_answer_codes_questionnaire",
+        ),
         schema=S,
     )

@@ -4,7 +4,7 @@ so a killed run keeps what was answered and a re-run asks only for what is pendi
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import polars as pl
 from sqlalchemy import bindparam, delete, insert, select, update
@@ -29,20 +29,30 @@ from personality_assets.questionnaires import get_questionnaire
 def pending_experiments(target: DatabaseTarget, model: str, population: str, limit: int | None = None) -> pl.DataFrame:
     experiments, groups, personas = ExperimentsList.__table__, ExperimentsGroup.__table__, Persona.__table__
     query = (
-        select(experiments.c.experiment_id, experiments.c.questionnaire, experiments.c.repeated,
-               groups.c.system_role, groups.c.base_prompt, groups.c.temperature, groups.c.top_p,
-               personas.c.description, personas.c.ref_personality_id)
+        select(
+            experiments.c.experiment_id,
+            experiments.c.questionnaire,
+            experiments.c.repeated,
+            groups.c.system_role,
+            groups.c.base_prompt,
+            groups.c.temperature,
+            groups.c.top_p,
+            personas.c.description,
+            personas.c.ref_personality_id,
+        )
         .join(groups, groups.c.experiments_group_id == experiments.c.experiments_group_id)
         .join(personas, personas.c.id == experiments.c.personality_id)
         .where(groups.c.model == model, groups.c.population == population, experiments.c.succeeded.is_(None))
         .order_by(experiments.c.experiment_id)
         .limit(limit)
-    )  # fmt: skip
+    )
     with experiment_transaction(target) as connection:
         return pl.read_database(query, connection, infer_schema_length=None)
 
-def answer_requests(target: DatabaseTarget, model: str, population: str, reference: Reference,
-                    limit: int | None = None) -> list[ChatRequest]:  # fmt: skip
+
+def answer_requests(
+    target: DatabaseTarget, model: str, population: str, reference: Reference, limit: int | None = None
+) -> list[ChatRequest]:
     """One request per pending experiment of this partition."""
     pending = pending_experiments(target, model, population, limit)
     requests = []
@@ -53,17 +63,28 @@ def answer_requests(target: DatabaseTarget, model: str, population: str, referen
         for row in group.iter_rows(named=True):
             # The experiment runs with its group's recorded prompt and sampling, whatever the
             # configuration says today (a changed configuration registers a new group).
-            requests.append(ChatRequest(
-                model=model, purpose="questionnaire", response_model=reply_model, repetition=row["repeated"],
-                messages=(("system", system_prompt(row["system_role"], row["description"])),
-                          ("user", row["base_prompt"])),
-                temperature=row["temperature"], top_p=row["top_p"],
-                hints=hints[row["ref_personality_id"]], tag=(row["experiment_id"], name),
-            ))  # fmt: skip
+            requests.append(
+                ChatRequest(
+                    model=model,
+                    purpose="questionnaire",
+                    response_model=reply_model,
+                    repetition=row["repeated"],
+                    messages=(
+                        ("system", system_prompt(row["system_role"], row["description"])),
+                        ("user", row["base_prompt"]),
+                    ),
+                    temperature=row["temperature"],
+                    top_p=row["top_p"],
+                    hints=hints[row["ref_personality_id"]],
+                    tag=(row["experiment_id"], name),
+                )
+            )
     return requests
 
-def answer_questionnaires(engine: CallEngine, target: DatabaseTarget, model: str, population: str,
-                          limit: int | None = None) -> RunSummary:  # fmt: skip
+
+def answer_questionnaires(
+    engine: CallEngine, target: DatabaseTarget, model: str, population: str, limit: int | None = None
+) -> RunSummary:
     """Run the pending experiments of this partition. Each result is written in the writer's
     transaction: answers + request metadata + the success flag, or the failure reason."""
     requests = answer_requests(target, model, population, Reference.load(target, population), limit)
@@ -71,23 +92,43 @@ def answer_questionnaires(engine: CallEngine, target: DatabaseTarget, model: str
     _conclude_groups(target, model, population)
     return summary
 
+
 def _persist_answers(connection, results: list[CallResult]) -> None:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     metadata_rows, answers, succeeded, failed = [], [], [], []
     for result in results:
         experiment_id, questionnaire = result.request.tag
-        metadata_rows.append({
-            "experiment_id": experiment_id, "request_json": result.raw_request, "response_json": result.raw_response,
-            "request_metadata": {"status": result.status, "attempts": result.attempts, "cached": result.cached,
-                                 "input_tokens": result.input_tokens, "output_tokens": result.output_tokens,
-                                 "latency_s": round(result.latency_s, 4), "cost_usd": result.cost_usd,
-                                 "simulated": result.simulated, "model": result.model.key,
-                                 "provider_model_id": result.model.model_id, "error": result.error},
-        })  # fmt: skip
+        metadata_rows.append(
+            {
+                "experiment_id": experiment_id,
+                "request_json": result.raw_request,
+                "response_json": result.raw_response,
+                "request_metadata": {
+                    "status": result.status,
+                    "attempts": result.attempts,
+                    "cached": result.cached,
+                    "input_tokens": result.input_tokens,
+                    "output_tokens": result.output_tokens,
+                    "latency_s": round(result.latency_s, 4),
+                    "cost_usd": result.cost_usd,
+                    "simulated": result.simulated,
+                    "model": result.model.key,
+                    "provider_model_id": result.model.model_id,
+                    "error": result.error,
+                },
+            }
+        )
         if result.ok:
             succeeded.append(experiment_id)
-            answers += [{"experiment_id": experiment_id, "questionnaire": questionnaire, "question_number": number,
-                         "answer": answer} for number, answer in sorted(result.parsed.answers.items())]  # fmt: skip
+            answers += [
+                {
+                    "experiment_id": experiment_id,
+                    "questionnaire": questionnaire,
+                    "question_number": number,
+                    "answer": answer,
+                }
+                for number, answer in sorted(result.parsed.answers.items())
+            ]
         else:
             failed.append({"id": experiment_id, "reason": result.error})
     connection.execute(insert(ExperimentRequestMetadata), metadata_rows)
@@ -95,15 +136,20 @@ def _persist_answers(connection, results: list[CallResult]) -> None:
         # Re-processing replaces an experiment's answers; its request-metadata history stays.
         connection.execute(delete(EvalQuestionnaire).where(EvalQuestionnaire.experiment_id.in_(succeeded)))
         connection.execute(insert(EvalQuestionnaire), answers)
-        connection.execute(update(ExperimentsList).where(ExperimentsList.experiment_id.in_(succeeded))
-                           .values(succeeded=True, llm_explanation=None, updated=now))  # fmt: skip
+        connection.execute(
+            update(ExperimentsList)
+            .where(ExperimentsList.experiment_id.in_(succeeded))
+            .values(succeeded=True, llm_explanation=None, updated=now)
+        )
     if failed:
         table = ExperimentsList.__table__
         connection.execute(
-            update(table).where(table.c.experiment_id == bindparam("id"))
+            update(table)
+            .where(table.c.experiment_id == bindparam("id"))
             .values(llm_explanation=bindparam("reason"), updated=now),
             failed,
-        )  # fmt: skip
+        )
+
 
 def _conclude_groups(target: DatabaseTarget, model: str, population: str) -> None:
     experiments = ExperimentsList.__table__
@@ -111,39 +157,73 @@ def _conclude_groups(target: DatabaseTarget, model: str, population: str) -> Non
         pending_groups = select(experiments.c.experiments_group_id).where(experiments.c.succeeded.is_(None))
         connection.execute(
             update(ExperimentsGroup)
-            .where(ExperimentsGroup.model == model, ExperimentsGroup.population == population,
-                   ExperimentsGroup.experiments_group_id.not_in(pending_groups))
+            .where(
+                ExperimentsGroup.model == model,
+                ExperimentsGroup.population == population,
+                ExperimentsGroup.experiments_group_id.not_in(pending_groups),
+            )
             .values(concluded=True)
-        )  # fmt: skip
+        )
+
 
 def answer_status(target: DatabaseTarget, model: str, population: str) -> pl.DataFrame:
     """Per questionnaire: experiments registered, succeeded, pending, and the failure reasons."""
     experiments, groups = ExperimentsList.__table__, ExperimentsGroup.__table__
     with experiment_transaction(target) as connection:
         return pl.read_database(
-            select(experiments.c.experiment_id, experiments.c.questionnaire, experiments.c.succeeded,
-                   experiments.c.llm_explanation)
+            select(
+                experiments.c.experiment_id,
+                experiments.c.questionnaire,
+                experiments.c.succeeded,
+                experiments.c.llm_explanation,
+            )
             .join(groups, groups.c.experiments_group_id == experiments.c.experiments_group_id)
             .where(groups.c.model == model, groups.c.population == population),
-            connection, infer_schema_length=None,
-        ).cast({"experiment_id": pl.Int64, "questionnaire": pl.String, "succeeded": pl.Boolean,
-                "llm_explanation": pl.String})  # typed even when empty  # fmt: skip
+            connection,
+            infer_schema_length=None,
+        ).cast(
+            {
+                "experiment_id": pl.Int64,
+                "questionnaire": pl.String,
+                "succeeded": pl.Boolean,
+                "llm_explanation": pl.String,
+            }
+        )  # typed even when empty
+
 
 def partition_answers(target: DatabaseTarget, model: str, population: str) -> pl.DataFrame:
     """Answers of the partition's succeeded experiments, with the persona and reference person."""
-    answers, experiments, groups, personas = (EvalQuestionnaire.__table__, ExperimentsList.__table__,
-                                              ExperimentsGroup.__table__, Persona.__table__)  # fmt: skip
+    answers, experiments, groups, personas = (
+        EvalQuestionnaire.__table__,
+        ExperimentsList.__table__,
+        ExperimentsGroup.__table__,
+        Persona.__table__,
+    )
     query = (
-        select(answers.c.experiment_id, experiments.c.experiments_group_id, answers.c.questionnaire,
-               answers.c.question_number, answers.c.answer, experiments.c.personality_id.label("persona_id"),
-               personas.c.ref_personality_id)
+        select(
+            answers.c.experiment_id,
+            experiments.c.experiments_group_id,
+            answers.c.questionnaire,
+            answers.c.question_number,
+            answers.c.answer,
+            experiments.c.personality_id.label("persona_id"),
+            personas.c.ref_personality_id,
+        )
         .join(experiments, experiments.c.experiment_id == answers.c.experiment_id)
         .join(groups, groups.c.experiments_group_id == experiments.c.experiments_group_id)
         .join(personas, personas.c.id == experiments.c.personality_id)
         .where(groups.c.model == model, groups.c.population == population, experiments.c.succeeded.is_(True))
-    )  # fmt: skip
+    )
     with experiment_transaction(target) as connection:
-        return pl.read_database(query, connection, schema_overrides={
-            "experiment_id": pl.Int64, "experiments_group_id": pl.Int64, "question_number": pl.Int64,
-            "answer": pl.Int64, "persona_id": pl.Int64, "ref_personality_id": pl.Int64,
-        }).cast({"questionnaire": pl.String})  # fmt: skip
+        return pl.read_database(
+            query,
+            connection,
+            schema_overrides={
+                "experiment_id": pl.Int64,
+                "experiments_group_id": pl.Int64,
+                "question_number": pl.Int64,
+                "answer": pl.Int64,
+                "persona_id": pl.Int64,
+                "ref_personality_id": pl.Int64,
+            },
+        ).cast({"questionnaire": pl.String})

@@ -51,18 +51,24 @@ class PersonasConfig(dg.Config):
 
 
 @dg.asset(
-    group_name=GROUP, partitions_def=experiment_partitions, deps=[reference_questionnaires], pool=LLM_POOL,
-    kinds={"sql", "parquet"}, retry_policy=dg.RetryPolicy(max_retries=1, delay=30),
-)  # fmt: skip
-def personas(context: dg.AssetExecutionContext, config: PersonasConfig, research_db: ResearchDatabase,
-             llm: LLMEngineResource) -> dg.MaterializeResult:  # fmt: skip
+    group_name=GROUP,
+    partitions_def=experiment_partitions,
+    deps=[reference_questionnaires],
+    pool=LLM_POOL,
+    kinds={"sql", "parquet"},
+    retry_policy=dg.RetryPolicy(max_retries=1, delay=30),
+)
+def personas(
+    context: dg.AssetExecutionContext, config: PersonasConfig, research_db: ResearchDatabase, llm: LLMEngineResource
+) -> dg.MaterializeResult:
     """For each reference person, the model writes a persona from that person's answers. Only
     missing personas are asked for, so a re-run or a resumed run pays for nothing twice."""
     model, population = model_and_population(context)
     target = research_db.target
     with stop_without_retry_when_interrupted():
-        outcome = generate_personas(llm.engine(context, research_db), target, model, population,
-                                             config.max_people, config.personas_per_person)  # fmt: skip
+        outcome = generate_personas(
+            llm.engine(context, research_db), target, model, population, config.max_people, config.personas_per_person
+        )
     frame = read_personas(target, model, population)
     path = parquet_path("personas", model, population)
     frame.write_parquet(path)
@@ -70,14 +76,20 @@ def personas(context: dg.AssetExecutionContext, config: PersonasConfig, research
         column: markdown_table(frame.group_by(column).len().sort("len", descending=True).rename({"len": "personas"}))
         for column in ("gender", "race", "sexual_orientation")
     }
-    return dg.MaterializeResult(metadata={
-        "dagster/row_count": frame.height, "new_personas": outcome.new, "reference_people": outcome.people,
-        "population_tag": population_tag(model, population), "parquet": dg.MetadataValue.path(str(path)),
-        **{f"{column}_counts": table for column, table in demographics.items()},
-        "preview": markdown_table(frame.select("id", "ref_personality_id", "name", "age", "gender", "race",
-                                               "occupation").head(5)),
-        **outcome.summary.metadata(),
-    })  # fmt: skip
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": frame.height,
+            "new_personas": outcome.new,
+            "reference_people": outcome.people,
+            "population_tag": population_tag(model, population),
+            "parquet": dg.MetadataValue.path(str(path)),
+            **{f"{column}_counts": table for column, table in demographics.items()},
+            "preview": markdown_table(
+                frame.select("id", "ref_personality_id", "name", "age", "gender", "race", "occupation").head(5)
+            ),
+            **outcome.summary.metadata(),
+        }
+    )
 
 
 class RegistrationsConfig(dg.Config):
@@ -90,8 +102,9 @@ class RegistrationsConfig(dg.Config):
 
 
 @dg.asset(group_name=GROUP, partitions_def=experiment_partitions, deps=[personas], kinds={"sql"})
-def experiment_registrations(context: dg.AssetExecutionContext, config: RegistrationsConfig,
-                             research_db: ResearchDatabase) -> dg.MaterializeResult:  # fmt: skip
+def experiment_registrations(
+    context: dg.AssetExecutionContext, config: RegistrationsConfig, research_db: ResearchDatabase
+) -> dg.MaterializeResult:
     """An experiments_groups row per questionnaire and configuration, and an experiments_list
     row per persona and repetition. The same configuration never registers twice; a changed
     one makes a new group."""
@@ -110,13 +123,20 @@ def experiment_registrations(context: dg.AssetExecutionContext, config: Registra
     if skipped and config.questionnaires is None:
         context.log.info(f"not registered (no item texts): {skipped}")
     counts = register_experiments(
-        research_db.target, load_models_config(), model, population,
+        research_db.target,
+        load_models_config(),
+        model,
+        population,
         RegistrationConfig(names, config.repetitions, config.description, config.system_role),
-    )  # fmt: skip
-    return dg.MaterializeResult(metadata={
-        "registrations": markdown_table(counts), "new_experiments": int(counts["new"].sum()),
-        "dagster/row_count": int(counts["registered"].sum()), "questionnaires": names,
-    })  # fmt: skip
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "registrations": markdown_table(counts),
+            "new_experiments": int(counts["new"].sum()),
+            "dagster/row_count": int(counts["registered"].sum()),
+            "questionnaires": names,
+        }
+    )
 
 
 class AnswersConfig(dg.Config):
@@ -128,32 +148,50 @@ class AnswersConfig(dg.Config):
     )
 
 
-
-
 @dg.asset(
-    group_name=GROUP, partitions_def=experiment_partitions, deps=[experiment_registrations], pool=LLM_POOL,
-    kinds={"sql"}, check_specs=ANSWER_CHECKS,
-)  # fmt: skip
-def questionnaire_answers(context: dg.AssetExecutionContext, config: AnswersConfig, research_db: ResearchDatabase,
-                          llm: LLMEngineResource) -> dg.MaterializeResult:  # fmt: skip
+    group_name=GROUP,
+    partitions_def=experiment_partitions,
+    deps=[experiment_registrations],
+    pool=LLM_POOL,
+    kinds={"sql"},
+    check_specs=ANSWER_CHECKS,
+)
+def questionnaire_answers(
+    context: dg.AssetExecutionContext, config: AnswersConfig, research_db: ResearchDatabase, llm: LLMEngineResource
+) -> dg.MaterializeResult:
     """Runs the partition's pending experiments (succeeded IS NULL) through the call engine.
     Each experiment's answers, request metadata and success flag are written in one
     transaction; a failed one stays pending with its reason in llm_explanation."""
     model, population = model_and_population(context)
     target = research_db.target
     with stop_without_retry_when_interrupted():
-        summary = answer_questionnaires(llm.engine(context, research_db), target, model, population,
-                                                 config.max_experiments)  # fmt: skip
+        summary = answer_questionnaires(
+            llm.engine(context, research_db), target, model, population, config.max_experiments
+        )
     status = answer_status(target, model, population)
     answers = partition_answers(target, model, population)
-    per_questionnaire = status.group_by("questionnaire").agg(
-        pl.len().alias("experiments"), pl.col("succeeded").fill_null(False).sum().alias("succeeded"),
-        pl.col("succeeded").is_null().sum().alias("pending"),
-    ).sort("questionnaire")  # fmt: skip
-    failures = (status.filter(pl.col("succeeded").is_null() & pl.col("llm_explanation").is_not_null())
-                .group_by("llm_explanation").len().sort("len", descending=True).head(10))  # fmt: skip
-    metadata = {"dagster/row_count": answers.height, "experiments": markdown_table(per_questionnaire),
-                "failure_reasons": markdown_table(failures), **summary.metadata()}  # fmt: skip
+    per_questionnaire = (
+        status.group_by("questionnaire")
+        .agg(
+            pl.len().alias("experiments"),
+            pl.col("succeeded").fill_null(False).sum().alias("succeeded"),
+            pl.col("succeeded").is_null().sum().alias("pending"),
+        )
+        .sort("questionnaire")
+    )
+    failures = (
+        status.filter(pl.col("succeeded").is_null() & pl.col("llm_explanation").is_not_null())
+        .group_by("llm_explanation")
+        .len()
+        .sort("len", descending=True)
+        .head(10)
+    )
+    metadata = {
+        "dagster/row_count": answers.height,
+        "experiments": markdown_table(per_questionnaire),
+        "failure_reasons": markdown_table(failures),
+        **summary.metadata(),
+    }
     failed = summary.failed + summary.invalid
     if summary.calls and failed / summary.calls > config.max_failed_share:
         # Everything is stored (failed experiments stay pending); a green run here would hide it.
@@ -172,25 +210,31 @@ def questionnaire_answers(context: dg.AssetExecutionContext, config: AnswersConf
 
 
 @dg.asset(
-    group_name=GROUP, partitions_def=experiment_partitions, deps=[questionnaire_answers], kinds={"sql", "parquet"},
+    group_name=GROUP,
+    partitions_def=experiment_partitions,
+    deps=[questionnaire_answers],
+    kinds={"sql", "parquet"},
     automation_condition=dg.AutomationCondition.eager(),
-)  # fmt: skip
+)
 def questionnaire_scores(context: dg.AssetExecutionContext, research_db: ResearchDatabase) -> dg.MaterializeResult:
     """Scale scores per experiment (keyed and reversed items), the reference person's score on
     the same scale and the difference; a table in the experiment schema and parquet."""
     model, population = model_and_population(context)
     target = research_db.target
-    scores = score_partition(partition_answers(target, model, population),
-                                      reference_answers(target, population))  # fmt: skip
+    scores = score_partition(partition_answers(target, model, population), reference_answers(target, population))
     store_scores(target, model, population, scores)
     path = parquet_path("questionnaire_scores", model, population)
     scores.write_parquet(path)
     per_persona = scores.group_by("persona_id", "questionnaire", "scale").agg(
         pl.col("score").mean(), pl.col("reference_score").first(), pl.col("difference").mean()
     )
-    return dg.MaterializeResult(metadata={
-        "dagster/row_count": scores.height, "experiments": scores["experiment_id"].n_unique(),
-        "personas": per_persona["persona_id"].n_unique(), "parquet": dg.MetadataValue.path(str(path)),
-        "summary": markdown_table(score_summary(scores)),
-        "dagster/column_schema": table_schema(dict(scores.schema)),
-    })  # fmt: skip
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": scores.height,
+            "experiments": scores["experiment_id"].n_unique(),
+            "personas": per_persona["persona_id"].n_unique(),
+            "parquet": dg.MetadataValue.path(str(path)),
+            "summary": markdown_table(score_summary(scores)),
+            "dagster/column_schema": table_schema(dict(scores.schema)),
+        }
+    )

@@ -34,8 +34,10 @@ RACE = [
     ("Mixed", ["mixed", "multiracial", "biracial", "multi-racial"]),
     ("Hispanic or Latino", ["hispanic", "latino", "latina", "latinx", "latine"]),
     ("Middle Eastern or North African", ["middle eastern", "north african", "arab", "persian", "iranian", "turkish"]),
-    ("Indigenous", ["native american", "american indian", "alaska native", "first nations", "indigenous",
-                    "aboriginal"]),
+    (
+        "Indigenous",
+        ["native american", "american indian", "alaska native", "first nations", "indigenous", "aboriginal"],
+    ),
     ("Pacific Islander", ["pacific islander", "native hawaiian", "samoan", "maori"]),
     ("Black", ["black", "african american"]),
     ("Asian", ["asian", "chinese", "japanese", "korean", "filipino", "vietnamese", "pakistani", "bangladeshi"]),
@@ -45,8 +47,9 @@ RACE = [
 RACE_WEAK = [("Black", ["african"]), ("Asian", ["indian"])]
 
 
-def _clean(value: str | None, categories: list[tuple[str, list[str]]],
-           weak: list[tuple[str, list[str]]] = ()) -> str | None:  # fmt: skip
+def _clean(
+    value: str | None, categories: list[tuple[str, list[str]]], weak: list[tuple[str, list[str]]] = ()
+) -> str | None:
     if value is None or not str(value).strip():
         return None
     text = " ".join(re.findall(r"[a-z]+(?:-[a-z]+)?", str(value).lower()))

@@ -15,39 +15,67 @@ from personality_assets.llm.engine import CallEngine
 from personality_assets.llm.types import ChatRequest
 from personality_assets.questionnaires import all_questionnaires, get_questionnaire
 
-
 TYPICAL_DESCRIPTION = "x" * 900  # a persona description is a paragraph: ~900 characters, ~225 tokens
 
-def estimate_study(engine: CallEngine, target: DatabaseTarget, model: str, population: str, *,
-                   max_people: int | None = None, personas_per_person: int = 1,
-                   questionnaires: list[str] | None = None, repetitions: int = 1) -> pl.DataFrame:  # fmt: skip
+
+def estimate_study(
+    engine: CallEngine,
+    target: DatabaseTarget,
+    model: str,
+    population: str,
+    *,
+    max_people: int | None = None,
+    personas_per_person: int = 1,
+    questionnaires: list[str] | None = None,
+    repetitions: int = 1,
+) -> pl.DataFrame:
     """Calls, tokens and cost a partition's study will take from where it stands, without calling
     anything: missing personas exactly; answers for pending experiments exactly, plus those that
     registration will add (personas x repetitions x questionnaires) from a typical request."""
     names = questionnaires or [name for name, q in all_questionnaires().items() if q.has_texts]
     reference = Reference.load(target, population)
-    persona_estimate = engine.estimate(persona_requests(target, model, population, reference, max_people,
-                                                        personas_per_person))  # fmt: skip
+    persona_estimate = engine.estimate(
+        persona_requests(target, model, population, reference, max_people, personas_per_person)
+    )
     pending_estimate = engine.estimate(answer_requests(target, model, population, reference))
     people = len(reference.people(max_people))
     with experiment_transaction(target) as connection:
-        registered = dict(connection.execute(
-            select(ExperimentsGroup.questionnaire, func.count())
-            .join(ExperimentsList, ExperimentsList.experiments_group_id == ExperimentsGroup.experiments_group_id)
-            .where(ExperimentsGroup.model == model, ExperimentsGroup.population == population)
-            .group_by(ExperimentsGroup.questionnaire)).all())  # fmt: skip
+        registered = dict(
+            connection.execute(
+                select(ExperimentsGroup.questionnaire, func.count())
+                .join(ExperimentsList, ExperimentsList.experiments_group_id == ExperimentsGroup.experiments_group_id)
+                .where(ExperimentsGroup.model == model, ExperimentsGroup.population == population)
+                .group_by(ExperimentsGroup.questionnaire)
+            ).all()
+        )
     future = []
     for name in names:
         missing = max(people * personas_per_person * repetitions - registered.get(name, 0), 0)
         questionnaire = get_questionnaire(name)
-        future += [ChatRequest(model=model, purpose="questionnaire", repetition=i, messages=(
-            ("system", system_prompt(DEFAULT_SYSTEM_ROLE, TYPICAL_DESCRIPTION)),
-            ("user", questionnaire_prompt(questionnaire)))) for i in range(missing)]  # fmt: skip
+        future += [
+            ChatRequest(
+                model=model,
+                purpose="questionnaire",
+                repetition=i,
+                messages=(
+                    ("system", system_prompt(DEFAULT_SYSTEM_ROLE, TYPICAL_DESCRIPTION)),
+                    ("user", questionnaire_prompt(questionnaire)),
+                ),
+            )
+            for i in range(missing)
+        ]
     future_estimate = engine.estimate(future)
-    frames = [frame.with_columns(pl.lit(step).alias("step")) for step, frame in
-              (("personas", persona_estimate), ("answers: pending", pending_estimate),
-               ("answers: to be registered", future_estimate)) if frame.height]  # fmt: skip
+    frames = [
+        frame.with_columns(pl.lit(step).alias("step"))
+        for step, frame in (
+            ("personas", persona_estimate),
+            ("answers: pending", pending_estimate),
+            ("answers: to be registered", future_estimate),
+        )
+        if frame.height
+    ]
     if not frames:
         return pl.DataFrame(schema={"step": pl.String, "calls": pl.Int64, "cost_usd": pl.Float64})
-    return pl.concat(frames, how="diagonal").select("step", "model", "calls", "cached", "input_tokens",
-                                                     "output_tokens", "cost_usd")  # fmt: skip
+    return pl.concat(frames, how="diagonal").select(
+        "step", "model", "calls", "cached", "input_tokens", "output_tokens", "cost_usd"
+    )

@@ -24,10 +24,11 @@ def partitions_with_pending(research_db: ResearchDatabase) -> list[dg.MultiParti
     experiments, groups = ExperimentsList.__table__, ExperimentsGroup.__table__
     with experiment_transaction(research_db.target) as connection:
         rows = connection.execute(
-            select(groups.c.model, groups.c.population).distinct()
+            select(groups.c.model, groups.c.population)
+            .distinct()
             .join(experiments, experiments.c.experiments_group_id == groups.c.experiments_group_id)
             .where(experiments.c.succeeded.is_(None))
-        ).all()  # fmt: skip
+        ).all()
     return [dg.MultiPartitionKey({"model": model, "population": population}) for model, population in sorted(rows)]
 
 

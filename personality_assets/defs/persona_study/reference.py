@@ -17,15 +17,18 @@ def reference_answers(target: DatabaseTarget, population: str) -> pl.DataFrame:
     table = ReferenceQuestionnaire.__table__
     with experiment_transaction(target) as connection:
         frame = pl.read_database(
-            select(table.c.personality_id, table.c.questionnaire, table.c.question_number, table.c.answer)
-            .where(table.c.population == population),
+            select(table.c.personality_id, table.c.questionnaire, table.c.question_number, table.c.answer).where(
+                table.c.population == population
+            ),
             connection,
             schema_overrides={"personality_id": pl.Int64, "question_number": pl.Int64, "answer": pl.Int64},
         )
     if frame.is_empty():
-        raise ValueError(f"reference population {population!r} is not loaded: materialise reference_questionnaires "
-                         f"for it first")
+        raise ValueError(
+            f"reference population {population!r} is not loaded: materialise reference_questionnaires for it first"
+        )
     return frame
+
 
 def reference_scores(answers: pl.DataFrame) -> pl.DataFrame:
     """personality_id, questionnaire, scale, score for every reference person."""
@@ -34,6 +37,7 @@ def reference_scores(answers: pl.DataFrame) -> pl.DataFrame:
         for (name,), group in answers.group_by("questionnaire")
     ]
     return pl.concat(frames).select("personality_id", "questionnaire", "scale", "score")
+
 
 @dataclass(frozen=True)
 class Reference:

@@ -24,13 +24,19 @@ from personality_assets.questionnaires import get_questionnaire
 def repo_sha() -> str | None:
     """The code version that made a registration (None outside a git checkout)."""
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
-                              cwd=Path(__file__).parent).stdout.strip() or None  # fmt: skip
+        return (
+            subprocess.run(
+                ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, cwd=Path(__file__).parent
+            ).stdout.strip()
+            or None
+        )
     except (OSError, subprocess.CalledProcessError):
         return None
 
+
 # The packages whose versions can change what a study produces (request shapes, parsing, scoring).
 RESULT_SHAPING_PACKAGES = ("openai", "boto3", "dagster", "polars")
+
 
 def package_versions() -> dict[str, str | None]:
     """Installed versions of the packages that shape results, recorded with each experiment group."""
@@ -42,6 +48,7 @@ def package_versions() -> dict[str, str | None]:
             versions[package] = None
     return versions
 
+
 @dataclass
 class RegistrationConfig:
     questionnaires: list[str]
@@ -49,8 +56,10 @@ class RegistrationConfig:
     description: str = ""
     system_role: str = DEFAULT_SYSTEM_ROLE
 
-def register_experiments(target: DatabaseTarget, models: ModelsConfig, model: str, population: str,
-                         config: RegistrationConfig) -> pl.DataFrame:  # fmt: skip
+
+def register_experiments(
+    target: DatabaseTarget, models: ModelsConfig, model: str, population: str, config: RegistrationConfig
+) -> pl.DataFrame:
     """One experiments_groups row per questionnaire and configuration; one experiments_list row
     per persona and repetition not yet registered. Returns counts per questionnaire."""
     model_config = models.get(model)
@@ -61,37 +70,71 @@ def register_experiments(target: DatabaseTarget, models: ModelsConfig, model: st
         questionnaire = get_questionnaire(name)
         base_prompt = questionnaire_prompt(questionnaire)
         description = config.description or f"{name} answered by {model} personas of {population}"
-        settings = {"model": model, "population": population, "questionnaire": name, "system_role": config.system_role,
-                    "description": description,
-                    "base_prompt": base_prompt, "temperature": model_config.temperature, "top_p": model_config.top_p,
-                    "provider_model_id": model_config.model_id}  # fmt: skip
+        settings = {
+            "model": model,
+            "population": population,
+            "questionnaire": name,
+            "system_role": config.system_role,
+            "description": description,
+            "base_prompt": base_prompt,
+            "temperature": model_config.temperature,
+            "top_p": model_config.top_p,
+            "provider_model_id": model_config.model_id,
+        }
         config_hash = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
         with experiment_transaction(target) as connection:
-            group_id = connection.execute(select(ExperimentsGroup.experiments_group_id)
-                                          .where(ExperimentsGroup.config_hash == config_hash)).scalar()  # fmt: skip
+            group_id = connection.execute(
+                select(ExperimentsGroup.experiments_group_id).where(ExperimentsGroup.config_hash == config_hash)
+            ).scalar()
             if group_id is None:
                 group_id = connection.execute(
-                    insert(ExperimentsGroup).values(
+                    insert(ExperimentsGroup)
+                    .values(
                         description=description,
-                        system_role=config.system_role, base_prompt=base_prompt, temperature=model_config.temperature,
-                        top_p=model_config.top_p, config_hash=config_hash, model=model, population=population,
-                        questionnaire=name, package_versions=package_versions(),
-                    ).returning(ExperimentsGroup.experiments_group_id)
-                ).scalar_one()  # fmt: skip
-            existing = set(connection.execute(
-                select(ExperimentsList.personality_id, ExperimentsList.repeated)
-                .where(ExperimentsList.experiments_group_id == group_id)).all())  # fmt: skip
+                        system_role=config.system_role,
+                        base_prompt=base_prompt,
+                        temperature=model_config.temperature,
+                        top_p=model_config.top_p,
+                        config_hash=config_hash,
+                        model=model,
+                        population=population,
+                        questionnaire=name,
+                        package_versions=package_versions(),
+                    )
+                    .returning(ExperimentsGroup.experiments_group_id)
+                ).scalar_one()
+            existing = set(
+                connection.execute(
+                    select(ExperimentsList.personality_id, ExperimentsList.repeated).where(
+                        ExperimentsList.experiments_group_id == group_id
+                    )
+                ).all()
+            )
             new = [
-                {"experiments_group_id": group_id, "questionnaire": name, "model_provider": model_config.provider,
-                 "model": model, "population": population_tag(model, population), "personality_id": persona_id,
-                 "repeated": repetition, "repo_sha": sha, "language_instructions": "en", "language_questionnaire": "en"}
-                for persona_id in personas["id"].to_list() for repetition in range(config.repetitions)
+                {
+                    "experiments_group_id": group_id,
+                    "questionnaire": name,
+                    "model_provider": model_config.provider,
+                    "model": model,
+                    "population": population_tag(model, population),
+                    "personality_id": persona_id,
+                    "repeated": repetition,
+                    "repo_sha": sha,
+                    "language_instructions": "en",
+                    "language_questionnaire": "en",
+                }
+                for persona_id in personas["id"].to_list()
+                for repetition in range(config.repetitions)
                 if (persona_id, repetition) not in existing
-            ]  # fmt: skip
+            ]
             if new:
                 connection.execute(insert(ExperimentsList), new)
-                connection.execute(update(ExperimentsGroup).where(ExperimentsGroup.experiments_group_id == group_id)
-                                   .values(concluded=False))  # fmt: skip
+                connection.execute(
+                    update(ExperimentsGroup)
+                    .where(ExperimentsGroup.experiments_group_id == group_id)
+                    .values(concluded=False)
+                )
         rows.append({"questionnaire": name, "group": group_id, "new": len(new), "registered": len(existing) + len(new)})
-    return pl.DataFrame(rows, schema={"questionnaire": pl.String, "group": pl.Int64, "new": pl.Int64,
-                                      "registered": pl.Int64})
+    return pl.DataFrame(
+        rows, schema={"questionnaire": pl.String, "group": pl.Int64, "new": pl.Int64, "registered": pl.Int64}
+    )

@@ -24,22 +24,97 @@ from personality_assets.llm.purposes import register_purpose
 from personality_assets.llm.types import ChatRequest
 from personality_assets.questionnaires import Questionnaire
 
-FIRST_NAMES = ["Ana", "Luis", "Maya", "Omar", "Sofia", "Chen", "Amara", "Jonas", "Priya", "Mateo", "Leila", "Tom",
-               "Yuki", "Kwame", "Elena", "Noah", "Fatima", "Diego", "Hana", "Sam"]
-LAST_NAMES = ["Garcia", "Smith", "Okafor", "Nguyen", "Muller", "Haddad", "Silva", "Kowalski", "Tanaka", "Johnson",
-              "Rossi", "Patel", "Martin", "Ivanova", "Cohen"]
+FIRST_NAMES = [
+    "Ana",
+    "Luis",
+    "Maya",
+    "Omar",
+    "Sofia",
+    "Chen",
+    "Amara",
+    "Jonas",
+    "Priya",
+    "Mateo",
+    "Leila",
+    "Tom",
+    "Yuki",
+    "Kwame",
+    "Elena",
+    "Noah",
+    "Fatima",
+    "Diego",
+    "Hana",
+    "Sam",
+]
+LAST_NAMES = [
+    "Garcia",
+    "Smith",
+    "Okafor",
+    "Nguyen",
+    "Muller",
+    "Haddad",
+    "Silva",
+    "Kowalski",
+    "Tanaka",
+    "Johnson",
+    "Rossi",
+    "Patel",
+    "Martin",
+    "Ivanova",
+    "Cohen",
+]
 GENDERS = [("female", 48), ("male", 48), ("non-binary", 4)]
 ORIENTATIONS = [("heterosexual", 85), ("bisexual", 8), ("homosexual", 6), ("asexual", 1)]
-RACES = [("White", 50), ("Hispanic or Latino", 17), ("Black or African American", 13), ("Asian", 12),
-         ("Middle Eastern or North African", 4), ("Mixed", 4)]
-RELIGIONS = [("Christian", 45), ("None", 30), ("Muslim", 8), ("Agnostic", 7), ("Jewish", 3), ("Buddhist", 4),
-             ("Hindu", 3)]
+RACES = [
+    ("White", 50),
+    ("Hispanic or Latino", 17),
+    ("Black or African American", 13),
+    ("Asian", 12),
+    ("Middle Eastern or North African", 4),
+    ("Mixed", 4),
+]
+RELIGIONS = [
+    ("Christian", 45),
+    ("None", 30),
+    ("Muslim", 8),
+    ("Agnostic", 7),
+    ("Jewish", 3),
+    ("Buddhist", 4),
+    ("Hindu", 3),
+]
 POLITICS = [("moderate", 40), ("liberal", 30), ("conservative", 25), ("libertarian", 5)]
-OCCUPATIONS = ["nurse", "software engineer", "teacher", "accountant", "graphic designer", "electrician",
-               "sales manager", "librarian", "chef", "social worker", "researcher", "truck driver", "pharmacist",
-               "marketing specialist", "carpenter", "journalist", "retired engineer", "student"]
-LOCATIONS = ["Madrid, Spain", "Austin, USA", "Lagos, Nigeria", "Toronto, Canada", "Manila, Philippines",
-             "Berlin, Germany", "Mumbai, India", "Sydney, Australia", "Mexico City, Mexico", "Leeds, UK"]
+OCCUPATIONS = [
+    "nurse",
+    "software engineer",
+    "teacher",
+    "accountant",
+    "graphic designer",
+    "electrician",
+    "sales manager",
+    "librarian",
+    "chef",
+    "social worker",
+    "researcher",
+    "truck driver",
+    "pharmacist",
+    "marketing specialist",
+    "carpenter",
+    "journalist",
+    "retired engineer",
+    "student",
+]
+LOCATIONS = [
+    "Madrid, Spain",
+    "Austin, USA",
+    "Lagos, Nigeria",
+    "Toronto, Canada",
+    "Manila, Philippines",
+    "Berlin, Germany",
+    "Mumbai, India",
+    "Sydney, Australia",
+    "Mexico City, Mexico",
+    "Leeds, UK",
+]
 TRAIT_WORDS = {
     "EXT": ("outgoing and talkative", "quiet and reserved"),
     "EST": ("calm and even-tempered", "easily stressed and prone to worry"),
@@ -65,13 +140,17 @@ def simulate_questionnaire(request: ChatRequest, model: ModelConfig, rng: random
 
 
 def _persona(rng: random.Random, traits: dict[str, float], model_key: str) -> dict:
-    described = [TRAIT_WORDS[s][0 if z >= 0 else 1] for s, z in sorted(traits.items(), key=lambda kv: -abs(kv[1]))
-                 if s in TRAIT_WORDS][:3]
+    described = [
+        TRAIT_WORDS[s][0 if z >= 0 else 1]
+        for s, z in sorted(traits.items(), key=lambda kv: -abs(kv[1]))
+        if s in TRAIT_WORDS
+    ][:3]
     name = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
     occupation = rng.choice(OCCUPATIONS)
     age = rng.randint(19, 78)
     return {
-        "name": name, "age": age,
+        "name": name,
+        "age": age,
         "gender": _weighted(rng, GENDERS, model_key),
         "sexual_orientation": _weighted(rng, ORIENTATIONS, model_key),
         "race": _weighted(rng, RACES, model_key),
@@ -81,9 +160,10 @@ def _persona(rng: random.Random, traits: dict[str, float], model_key: str) -> di
         "political_orientation": _weighted(rng, POLITICS, model_key),
         "location": rng.choice(LOCATIONS),
         "description": f"{name} is a {age}-year-old {occupation} who is "
-                       + (", ".join(described) if described else "hard to pin down") + ".",
+        + (", ".join(described) if described else "hard to pin down")
+        + ".",
         "simulated": True,
-    }  # fmt: skip
+    }
 
 
 def _answers(rng: random.Random, hints: dict) -> dict[str, int]:
@@ -106,14 +186,19 @@ def _answers(rng: random.Random, hints: dict) -> dict[str, int]:
 # simulator's hint; real models never see it). EPQR-A E and N stand in for Big Five EXT and EST
 # when a population answered only EPQR-A.
 TRAIT_FROM_SCALE = {
-    ("bigfive", "EXT"): ("EXT", lambda s: (s - 3.0) / 0.8), ("bigfive", "EST"): ("EST", lambda s: (s - 3.0) / 0.8),
-    ("bigfive", "AGR"): ("AGR", lambda s: (s - 3.0) / 0.8), ("bigfive", "CSN"): ("CSN", lambda s: (s - 3.0) / 0.8),
+    ("bigfive", "EXT"): ("EXT", lambda s: (s - 3.0) / 0.8),
+    ("bigfive", "EST"): ("EST", lambda s: (s - 3.0) / 0.8),
+    ("bigfive", "AGR"): ("AGR", lambda s: (s - 3.0) / 0.8),
+    ("bigfive", "CSN"): ("CSN", lambda s: (s - 3.0) / 0.8),
     ("bigfive", "OPN"): ("OPN", lambda s: (s - 3.0) / 0.8),
-    ("epqr_a", "E"): ("E", lambda s: (s - 3.0) / 1.8), ("epqr_a", "N"): ("N", lambda s: (s - 3.0) / 1.8),
-    ("epqr_a", "P"): ("P", lambda s: (s - 3.0) / 1.8), ("epqr_a", "L"): ("L", lambda s: (s - 3.0) / 1.8),
-}  # fmt: skip
+    ("epqr_a", "E"): ("E", lambda s: (s - 3.0) / 1.8),
+    ("epqr_a", "N"): ("N", lambda s: (s - 3.0) / 1.8),
+    ("epqr_a", "P"): ("P", lambda s: (s - 3.0) / 1.8),
+    ("epqr_a", "L"): ("L", lambda s: (s - 3.0) / 1.8),
+}
 
 STAND_INS = {"EXT": ("E", 1), "EST": ("N", -1), "E": ("EXT", 1), "N": ("EST", -1)}
+
 
 def traits_from_scores(scores: pl.DataFrame) -> dict[int, dict[str, float]]:
     traits: dict[int, dict[str, float]] = {}
@@ -128,16 +213,28 @@ def traits_from_scores(scores: pl.DataFrame) -> dict[int, dict[str, float]]:
                 person[trait] = sign * person[other]
     return traits
 
+
 def answer_hints(questionnaire: Questionnaire, reference: pl.DataFrame, traits: dict) -> dict[int, dict]:
     """Per reference person: what the simulator needs to answer like them (real models never see it)."""
-    items = [{"number": n, "scale": s, "key": k} for n, s, k in
-             questionnaire.items.select("number", "scale", "key").iter_rows()]  # fmt: skip
+    items = [
+        {"number": n, "scale": s, "key": k}
+        for n, s, k in questionnaire.items.select("number", "scale", "key").iter_rows()
+    ]
     own = reference.filter(pl.col("questionnaire") == questionnaire.name)
-    profiles = {pid: dict(zip(g["question_number"], g["answer"], strict=True))
-                for (pid,), g in own.group_by("personality_id")}  # fmt: skip
+    profiles = {
+        pid: dict(zip(g["question_number"], g["answer"], strict=True)) for (pid,), g in own.group_by("personality_id")
+    }
     people = set(reference["personality_id"].unique()) | set(traits)
-    return {pid: {"items": items, "min": questionnaire.min_answer, "max": questionnaire.max_answer,
-                  "profile": profiles.get(pid, {}), "traits": traits.get(pid, {})} for pid in people}  # fmt: skip
+    return {
+        pid: {
+            "items": items,
+            "min": questionnaire.min_answer,
+            "max": questionnaire.max_answer,
+            "profile": profiles.get(pid, {}),
+            "traits": traits.get(pid, {}),
+        }
+        for pid in people
+    }
 
 
 # Typical reply lengths: a persona is a paragraph; an answer set is a JSON object of item codes.

@@ -6,11 +6,11 @@ from pydantic import Field
 
 from personality_assets.defs.metadata import markdown_table, table_schema
 from personality_assets.defs.partitions import population_partitions
+from personality_assets.defs.resources import ResearchDatabase
 from personality_assets.populations.load import LoadOptions, load_population
 from personality_assets.populations.readers import LONG_SCHEMA
 from personality_assets.questionnaires import all_questionnaires
 from personality_assets.questionnaires.store import store_questionnaires
-from personality_assets.defs.resources import ResearchDatabase
 
 
 @dg.asset(group_name="reference", kinds={"sql"})

@@ -5,8 +5,8 @@ import json
 import dagster as dg
 
 from personality_assets import settings
-from personality_assets.defs.reference.assets import PopulationLoadConfig, reference_questionnaires
 from personality_assets.defs.partitions import population_partitions
+from personality_assets.defs.reference.assets import PopulationLoadConfig, reference_questionnaires
 from personality_assets.populations.drop_folder import scan_drop_folder
 
 load_population_job = dg.define_asset_job(

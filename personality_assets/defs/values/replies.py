@@ -8,9 +8,17 @@ from pydantic import BaseModel, ConfigDict
 
 # The ten Schwartz values in the fixed order of the training data's label vector.
 SCHWARTZ_VALUES = (
-    "self_direction", "stimulation", "hedonism", "achievement", "power",
-    "security", "conformity", "tradition", "benevolence", "universalism",
-)  # fmt: skip
+    "self_direction",
+    "stimulation",
+    "hedonism",
+    "achievement",
+    "power",
+    "security",
+    "conformity",
+    "tradition",
+    "benevolence",
+    "universalism",
+)
 
 
 class JournalReply(BaseModel):

@@ -12,12 +12,23 @@ from personality_assets.llm.config import ModelConfig
 from personality_assets.llm.purposes import register_purpose
 from personality_assets.llm.types import ChatRequest
 
-ENTRY_ENDINGS = ["I helped someone without being asked.", "I pushed hard to finish my project.",
-                 "I tried something new and exciting.", "I stuck to my routine, which felt safe.",
-                 "I went to a family gathering and kept our traditions."]  # fmt: skip
+ENTRY_ENDINGS = [
+    "I helped someone without being asked.",
+    "I pushed hard to finish my project.",
+    "I tried something new and exciting.",
+    "I stuck to my routine, which felt safe.",
+    "I went to a family gathering and kept our traditions.",
+]
 # A value is labelled aligned (1) when its cue is in the entry; otherwise mostly neutral.
-JUDGE_CUES = {"benevolence": "helped", "achievement": "finish", "stimulation": "new and exciting",
-              "security": "routine", "tradition": "traditions", "conformity": "routine", "hedonism": "good day"}  # fmt: skip
+JUDGE_CUES = {
+    "benevolence": "helped",
+    "achievement": "finish",
+    "stimulation": "new and exciting",
+    "security": "routine",
+    "tradition": "traditions",
+    "conformity": "routine",
+    "hedonism": "good day",
+}
 
 
 def simulate_journal(request: ChatRequest, model: ModelConfig, rng: random.Random) -> str:

@@ -21,9 +21,13 @@ from personality_assets.llm.types import (
 )
 
 BEDROCK_TRANSIENT = {
-    "ThrottlingException", "ServiceUnavailableException", "InternalServerException", "ModelTimeoutException",
-    "ModelNotReadyException", "ServiceQuotaExceededException",
-}  # fmt: skip
+    "ThrottlingException",
+    "ServiceUnavailableException",
+    "InternalServerException",
+    "ModelTimeoutException",
+    "ModelNotReadyException",
+    "ServiceQuotaExceededException",
+}
 
 
 class BedrockProvider:
@@ -32,7 +36,9 @@ class BedrockProvider:
 
     name: ClassVar[str] = "bedrock"
 
-    def __init__(self, region_name: str | None = None, profile_name: str | None = None, endpoint_url: str | None = None):
+    def __init__(
+        self, region_name: str | None = None, profile_name: str | None = None, endpoint_url: str | None = None
+    ):
         # region None: boto3's own chain (AWS_REGION, the profile's region); endpoint_url: a VPC or test endpoint
         self.region_name, self.profile_name, self.endpoint_url = region_name, profile_name, endpoint_url
         self._clients: dict = {}
@@ -65,9 +71,13 @@ class BedrockProvider:
                 "bedrock-runtime",
                 endpoint_url=self.endpoint_url,
                 # One attempt per call (the engine retries), a pool big enough for the engine's concurrency.
-                config=Config(retries={"total_max_attempts": 1, "mode": "standard"}, max_pool_connections=64,
-                              read_timeout=model.timeout_seconds, connect_timeout=10),
-            )  # fmt: skip
+                config=Config(
+                    retries={"total_max_attempts": 1, "mode": "standard"},
+                    max_pool_connections=64,
+                    read_timeout=model.timeout_seconds,
+                    connect_timeout=10,
+                ),
+            )
         return self._clients[model.timeout_seconds]
 
     async def call(self, request: ChatRequest, model: ModelConfig) -> ProviderReply:
@@ -95,10 +105,15 @@ class BedrockProvider:
         params = request.parameters(model)
         body: dict[str, Any] = {
             "modelId": model.model_id,
-            "messages": [{"role": role, "content": [{"text": text}]} for role, text in request.messages if role != "system"],
-            "inferenceConfig": {"temperature": params["temperature"], "topP": params["top_p"],
-                                "maxTokens": params["max_tokens"]},
-        }  # fmt: skip
+            "messages": [
+                {"role": role, "content": [{"text": text}]} for role, text in request.messages if role != "system"
+            ],
+            "inferenceConfig": {
+                "temperature": params["temperature"],
+                "topP": params["top_p"],
+                "maxTokens": params["max_tokens"],
+            },
+        }
         system = [{"text": text} for role, text in request.messages if role == "system"]
         if system:
             body["system"] = system

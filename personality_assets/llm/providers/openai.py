@@ -37,8 +37,9 @@ class OpenAIProvider:
     def for_model(cls, model: ModelConfig, environ: Mapping[str, str]) -> OpenAIProvider:
         """The model's own endpoint and key variable, else OPENAI_BASE_URL and OPENAI_API_KEY."""
         key_env = model.api_key_env or DEFAULT_KEY_ENV
-        return cls(api_key=environ.get(key_env), base_url=model.base_url or environ.get("OPENAI_BASE_URL"),
-                   api_key_env=key_env)  # fmt: skip
+        return cls(
+            api_key=environ.get(key_env), base_url=model.base_url or environ.get("OPENAI_BASE_URL"), api_key_env=key_env
+        )
 
     def account(self, model: ModelConfig) -> tuple[str, ...]:
         return (self.name, self.base_url or DEFAULT_BASE_URL, model.model_id)
@@ -69,10 +70,14 @@ class OpenAIProvider:
                 max_connections=self.CONNECTIONS_PER_CLIENT, max_keepalive_connections=self.CONNECTIONS_PER_CLIENT
             )
             self._clients = [
-                openai.AsyncOpenAI(api_key=self.api_key, base_url=self.base_url, max_retries=0,
-                                   http_client=openai.DefaultAsyncHttpxClient(limits=limits))
+                openai.AsyncOpenAI(
+                    api_key=self.api_key,
+                    base_url=self.base_url,
+                    max_retries=0,
+                    http_client=openai.DefaultAsyncHttpxClient(limits=limits),
+                )
                 for _ in range(self.CLIENTS)
-            ]  # fmt: skip
+            ]
             self._clients_loop = loop
         self._next_client = (self._next_client + 1) % len(self._clients)
         return self._clients[self._next_client]
@@ -112,8 +117,9 @@ class OpenAIProvider:
             )
         except openai.RateLimitError as exc:
             if getattr(exc, "code", None) == "insufficient_quota":
-                raise UserActionRequired(f"OpenAI at {where}: the account is out of quota (billing): "
-                                         f"{exc.message}") from None  # fmt: skip
+                raise UserActionRequired(
+                    f"OpenAI at {where}: the account is out of quota (billing): {exc.message}"
+                ) from None
             raise TransientError(f"429 from {where}: {exc.message}", _retry_after(exc.response.headers)) from None
         except openai.InternalServerError as exc:
             raise TransientError(f"{exc.status_code} from {where}", _retry_after(exc.response.headers)) from None

@@ -45,8 +45,12 @@ class SimulatedProvider:
             text=text,
             input_tokens=request.estimated_input_tokens(),
             output_tokens=len(text) // 4 + 1,
-            raw_request={"model": model.model_id, "purpose": request.purpose, "messages": request.messages,
-                         **request.parameters(model)},
+            raw_request={
+                "model": model.model_id,
+                "purpose": request.purpose,
+                "messages": request.messages,
+                **request.parameters(model),
+            },
             raw_response={"simulated": True, "text": text, "seconds": time.perf_counter() - started},
             simulated=True,
-        )  # fmt: skip
+        )

@@ -83,10 +83,15 @@ def upgrade() -> None:
         sa.Column("repo_sha", sa.String(64)),
         _created(),
         sa.Column("updated", sa.DateTime(timezone=True)),
-        sa.ForeignKeyConstraint(["experiments_group_id"], [f"{S}.experiments_groups.experiments_group_id"],
-                                ondelete="CASCADE", name="fk_experiments_list_group"),
-        sa.ForeignKeyConstraint(["questionnaire"], [f"{S}.questionnaires.name"],
-                                name="fk_experiments_list_questionnaire"),
+        sa.ForeignKeyConstraint(
+            ["experiments_group_id"],
+            [f"{S}.experiments_groups.experiments_group_id"],
+            ondelete="CASCADE",
+            name="fk_experiments_list_group",
+        ),
+        sa.ForeignKeyConstraint(
+            ["questionnaire"], [f"{S}.questionnaires.name"], name="fk_experiments_list_questionnaire"
+        ),
         sa.UniqueConstraint("experiment_id", "questionnaire", name="uq_experiments_list_experiment_id_questionnaire"),
         schema=S,
     )
@@ -101,11 +106,14 @@ def upgrade() -> None:
         sa.Column("question_number", sa.Integer, nullable=False),
         sa.Column("answer", sa.Integer, nullable=False),
         _created(),
-        sa.UniqueConstraint("experiment_id", "question_number", name="uq_eval_questionnaires_experiment_id_question_number"),
+        sa.UniqueConstraint(
+            "experiment_id", "question_number", name="uq_eval_questionnaires_experiment_id_question_number"
+        ),
         sa.ForeignKeyConstraint(
             ["experiment_id", "questionnaire"],
             [f"{S}.experiments_list.experiment_id", f"{S}.experiments_list.questionnaire"],
-            ondelete="CASCADE", name="fk_eval_questionnaires_experiment",
+            ondelete="CASCADE",
+            name="fk_eval_questionnaires_experiment",
         ),
         sa.ForeignKeyConstraint(
             ["questionnaire", "question_number"],
@@ -130,15 +138,28 @@ def upgrade() -> None:
         sa.Column("response_json", JSONDocument),
         sa.Column("request_metadata", JSONDocument),
         _created(),
-        sa.ForeignKeyConstraint(["experiment_id"], [f"{S}.experiments_list.experiment_id"], ondelete="CASCADE",
-                                name="fk_experiment_request_metadata_experiment"),
+        sa.ForeignKeyConstraint(
+            ["experiment_id"],
+            [f"{S}.experiments_list.experiment_id"],
+            ondelete="CASCADE",
+            name="fk_experiment_request_metadata_experiment",
+        ),
         schema=S,
     )
-    op.create_index("ix_experiment_request_metadata_experiment_id", "experiment_request_metadata",
-                    ["experiment_id"], schema=S)
+    op.create_index(
+        "ix_experiment_request_metadata_experiment_id", "experiment_request_metadata", ["experiment_id"], schema=S
+    )
 
 
 def downgrade() -> None:
-    for table in ("experiment_request_metadata", "eval_questionnaires", "experiments_list", "experiments_groups",
-                  "personas", "questionnaire_answer_codes", "questionnaire_items", "questionnaires"):
+    for table in (
+        "experiment_request_metadata",
+        "eval_questionnaires",
+        "experiments_list",
+        "experiments_groups",
+        "personas",
+        "questionnaire_answer_codes",
+        "questionnaire_items",
+        "questionnaires",
+    ):
         op.drop_table(table, schema=S)

@@ -70,8 +70,13 @@ def upgrade() -> None:
               RETURN NULL;
             END $$"""
         )
-        for table in ("questionnaires", "questionnaire_items", "questionnaire_answer_codes",
-                      "reference_populations", "reference_questionnaires"):
+        for table in (
+            "questionnaires",
+            "questionnaire_items",
+            "questionnaire_answer_codes",
+            "reference_populations",
+            "reference_questionnaires",
+        ):
             op.execute(
                 f"""CREATE TRIGGER refuse_writes BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE
                 ON "{schema}".{table} FOR EACH STATEMENT EXECUTE FUNCTION "{schema}".refuse_reference_writes()"""
@@ -81,8 +86,13 @@ def upgrade() -> None:
 def downgrade() -> None:
     schema = real_schema(S)
     op.execute(f'DROP VIEW "{schema}".reference_questionnaires_labelled')
-    for table in ("reference_questionnaires", "reference_populations", "questionnaire_answer_codes",
-                  "questionnaire_items", "questionnaires"):
+    for table in (
+        "reference_questionnaires",
+        "reference_populations",
+        "questionnaire_answer_codes",
+        "questionnaire_items",
+        "questionnaires",
+    ):
         op.drop_table(table, schema=S)
     if op.get_context().dialect.name == "postgresql":
         op.execute(f'DROP FUNCTION "{schema}".refuse_reference_writes()')
