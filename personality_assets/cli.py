@@ -12,7 +12,7 @@ import argparse
 import sys
 
 import polars as pl
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from personality_assets import settings
 from personality_assets.db import migrate
@@ -58,6 +58,8 @@ def _remove_populations(names: list[str], delete_data: bool) -> None:
     from personality_assets.defs.partitions import population_partitions
 
     instance = DagsterInstance.get()
+    if delete_data:
+        _delete_population_data(names)
     existing = set(instance.get_dynamic_partitions(population_partitions.name))
     for name in names:
         if name in existing:
@@ -68,23 +70,45 @@ def _remove_populations(names: list[str], delete_data: bool) -> None:
     )
     if not delete_data:
         print("the populations' data stay in the research database (add --delete-data to delete them)")
-        return
+
+
+def _delete_population_data(names: list[str]) -> None:
+    """Delete the populations' reference rows, or exit 1 changing nothing when one is still used:
+    by a population derived from it (and not removed with it) or by personas or experiments."""
+    from personality_assets.db.models import ExperimentsList, Persona
+
     target = ResearchDatabase().target
     migrate.upgrade(target)
     answers, populations = ReferenceQuestionnaire.__table__, ReferencePopulation.__table__
     with reference_transaction(target) as connection:
+        in_use = []
         for name in names:
-            deleted = connection.execute(delete(answers).where(answers.c.population == name)).rowcount
-            rows = connection.execute(delete(populations).where(populations.c.population == name)).rowcount
             derived = (
-                connection.execute(select(populations.c.population).where(populations.c.derived_from == name))
+                connection.execute(
+                    select(populations.c.population)
+                    .where(populations.c.derived_from == name, populations.c.population.not_in(names))
+                    .order_by(populations.c.population)
+                )
                 .scalars()
                 .all()
             )
-            print(
-                f"{name}: {deleted:,} answers and {'the' if rows else 'no'} population row deleted"
-                + (f"; populations derived from it stay: {derived}" if derived else "")
-            )
+            if derived:
+                in_use.append(f"{name}: populations derived from it: {derived} (remove them with it)")
+            personas = connection.execute(
+                select(func.count()).where((Persona.ref_population == name) | (Persona.population == name))
+            ).scalar_one()
+            experiments = connection.execute(
+                select(func.count()).where(ExperimentsList.population == name)
+            ).scalar_one()
+            if personas or experiments:
+                in_use.append(f"{name}: {personas} persona(s) and {experiments} experiment(s) use it")
+        if in_use:
+            print("\n".join(in_use) + "\nnothing removed or deleted", file=sys.stderr)
+            sys.exit(1)
+        for name in names:
+            deleted = connection.execute(delete(answers).where(answers.c.population == name)).rowcount
+            rows = connection.execute(delete(populations).where(populations.c.population == name)).rowcount
+            print(f"{name}: {deleted:,} answers and {'the' if rows else 'no'} population row deleted")
 
 
 def _runs(action: str, run_ids: list[str]) -> None:
@@ -217,7 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     populations.add_argument(
         "--delete-data",
         action="store_true",
-        help="remove: also delete the populations' answers from the research database",
+        help="remove: also delete the populations' answers from the research database (refused, changing nothing, "
+        "while personas, experiments or derived populations use one)",
     )
     runs = commands.add_parser(
         "runs", help="runs whose worker died (kill -9): list them, or mark them failed and free their concurrency slots"

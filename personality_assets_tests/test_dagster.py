@@ -8,12 +8,13 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, delete, func, insert, select, text
 from sqlalchemy.engine import make_url
 
 from personality_assets import defs
+from personality_assets.db import migrate
 from personality_assets.db.engine import experiment_transaction
-from personality_assets.db.models import ReferenceQuestionnaire
+from personality_assets.db.models import Persona, ReferenceQuestionnaire
 from personality_assets.defs.partitions import population_partitions
 from personality_assets.defs.reference.assets import questionnaires, reference_questionnaires
 from personality_assets.defs.reference.sensors import load_population_job, population_drop_sensor
@@ -22,6 +23,8 @@ from personality_assets.populations.drop_folder import scan_drop_folder
 from personality_assets.populations.load import LoadOptions, load_population
 from personality_assets.populations.names import PopulationNameError, check_population_name
 from personality_assets.populations.open_psychometrics_file import write_open_psychometrics_file
+from personality_assets.questionnaires import all_questionnaires
+from personality_assets.questionnaires.store import store_questionnaires
 from personality_assets_tests.conftest import POSTGRES_URL, require_postgres
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -304,3 +307,59 @@ def test_sensor_runs_only_unambiguous_files(tmp_path, monkeypatch):
     skipped = population_drop_sensor(dg.build_sensor_context(instance=instance, cursor=resolved.cursor))
     assert isinstance(skipped, dg.SkipReason)
     assert "wave 3.csv, wave_3.tsv: all name population 'wave_3'" in skipped.skip_message
+
+
+def test_a_removed_population_can_be_loaded_again_from_another_file(tmp_path, monkeypatch):
+    drop = tmp_path / "incoming"
+    drop.mkdir()
+    monkeypatch.setenv("PERSONALITY_ASSETS_DROP_DIR", str(drop))
+    write_open_psychometrics_file(drop / "wave_3.tsv", 20)
+    instance = dg.DagsterInstance.ephemeral()
+    first = population_drop_sensor(dg.build_sensor_context(instance=instance))
+    instance.add_dynamic_partitions(population_partitions.name, ["wave_3"])  # as the daemon does with the result
+    (drop / "wave_3.tsv").unlink()
+    write_open_psychometrics_file(drop / "wave 3.csv", 20)
+    refused = population_drop_sensor(dg.build_sensor_context(instance=instance, cursor=first.cursor))
+    assert "population 'wave_3' was loaded from wave_3.tsv" in refused.skip_message
+    # What the message tells the user to do (populations remove wave_3) lets the new file load.
+    instance.delete_dynamic_partition(population_partitions.name, "wave_3")
+    again = population_drop_sensor(dg.build_sensor_context(instance=instance, cursor=first.cursor))
+    assert [(r.partition_key, r.tags["population_file"]) for r in again.run_requests] == [("wave_3", "wave 3.csv")]
+
+
+@pytest.mark.slow
+def test_cli_remove_delete_data_refuses_a_population_still_in_use_and_changes_nothing(tmp_path):
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+    env = _cli_env(home, tmp_path / "data")  # the data dir of this test's process: the same database
+    target = ResearchDatabase().target
+    migrate.upgrade(target)
+    store_questionnaires(target, list(all_questionnaires().values()))
+    for population in ("sample", "sample_maxN"):
+        load_population(target, population, log=lambda message: None)
+    with experiment_transaction(target) as connection:
+        connection.execute(insert(Persona).values(ref_personality_id=1, ref_population="sample", population="sample",
+                                                  model="simulated"))  # fmt: skip
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        instance.add_dynamic_partitions("population", ["sample", "sample_maxN"])
+    cli = [sys.executable, "-m", "personality_assets.cli", "populations", "remove"]
+
+    refused = subprocess.run([*cli, "sample_maxN", "sample", "--delete-data"], check=False, cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "sample: 1 persona(s) and 0 experiment(s) use it" in refused.stderr
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert instance.get_dynamic_partitions("population") == ["sample", "sample_maxN"]  # nothing removed
+    assert _answers(target, "sample") > 0 and _answers(target, "sample_maxN") > 0
+
+    with experiment_transaction(target) as connection:
+        connection.execute(delete(Persona))
+    derived = subprocess.run([*cli, "sample", "--delete-data"], check=False, cwd=ROOT, env=env, capture_output=True,
+                             text=True, timeout=120)  # fmt: skip
+    assert derived.returncode == 1 and "sample: populations derived from it: ['sample_maxN']" in derived.stderr
+    removed = _run([*cli, "sample", "sample_maxN", "--delete-data"], env).stdout
+    assert "sample: 22,200 answers and the population row deleted" in removed
+    assert _answers(target, "sample") == 0 == _answers(target, "sample_maxN")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert instance.get_dynamic_partitions("population") == []

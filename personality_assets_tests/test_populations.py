@@ -343,3 +343,23 @@ def test_a_malformed_quote_names_its_row(db_target, tmp_path):
     path = _long_csv(tmp_path / "export.csv", extra='3,1,"an unclosed quote,EXT,+,3\n3,2,"x",EXT,+,3\n')
     with pytest.raises(PopulationFileError, match=r"export.csv: row 102.*quote"):
         load_population(db_target, "export", LoadOptions(path=str(path)), **QUIET)
+
+
+def test_a_key_without_path_never_loads_a_link_out_of_the_drop_folder_nor_picks_between_two_files(
+    db_target, tmp_path, monkeypatch
+):
+    drop = tmp_path / "incoming"
+    drop.mkdir()
+    monkeypatch.setenv("PERSONALITY_ASSETS_DROP_DIR", str(drop))
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root:x:0:0:top secret first line\n")
+    (drop / "passwd.csv").symlink_to(secret)
+    with pytest.raises(PopulationFileError, match="passwd.csv: a link to a file outside the drop folder") as refused:
+        load_population(db_target, "passwd", **QUIET)
+    assert "top secret" not in str(refused.value)
+
+    write_open_psychometrics_file(drop / "wave-2.csv", 20)
+    write_open_psychometrics_file(drop / "wave_2.tsv", 20)
+    with pytest.raises(PopulationFileError, match=r"wave-2.csv, wave_2.tsv: all name population 'wave_2'"):
+        load_population(db_target, "wave_2", **QUIET)
+    assert _population_row(db_target, "wave_2") is None

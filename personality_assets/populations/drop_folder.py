@@ -12,6 +12,11 @@ from personality_assets.populations.names import RULE, population_name_for_file
 FILE_SUFFIXES = (".csv", ".tsv")
 
 
+def links_out_of_folder(path: Path, folder: Path) -> bool:
+    """A link whose target resolves outside ``folder`` (it could expose any file on the machine)."""
+    return path.is_symlink() and not path.resolve().is_relative_to(folder.resolve())
+
+
 @dataclass
 class DropScan:
     new: list[tuple[str, Path]] = field(default_factory=list)  # (population, file), sorted by population
@@ -28,7 +33,7 @@ def scan_drop_folder(drop: Path, seen: dict[str, int], loaded_from: dict[str, st
     for path in sorted(drop.iterdir()):
         if path.suffix.lower() not in FILE_SUFFIXES:
             continue
-        if path.is_symlink() and not path.resolve().is_relative_to(folder):
+        if links_out_of_folder(path, folder):
             scan.problems.append(f"{path.name}: a link to a file outside the drop folder; ignored")
             continue
         if not path.is_file():

@@ -28,13 +28,15 @@ def population_drop_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResu
     cursor = json.loads(context.cursor) if context.cursor else {}
     if "seen" not in cursor:  # the cursor of earlier versions: file name -> mtime
         cursor = {"seen": cursor, "loaded_from": {}}
-    seen, loaded_from = cursor["seen"], cursor["loaded_from"]
+    existing = set(context.instance.get_dynamic_partitions(population_partitions.name))
+    seen = cursor["seen"]
+    # A population removed since (populations remove) may be loaded again, from any file.
+    loaded_from = {key: name for key, name in cursor["loaded_from"].items() if key in existing}
     scan = scan_drop_folder(drop, seen, loaded_from)
     for problem in scan.problems:
         context.log.warning(problem)
     if not scan.new:
         return dg.SkipReason("; ".join(scan.problems) or f"no new population files in {drop}")
-    existing = set(context.instance.get_dynamic_partitions(population_partitions.name))
     run_requests = [
         dg.RunRequest(
             run_key=f"{key}:{path.stat().st_mtime_ns}",
