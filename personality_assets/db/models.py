@@ -214,6 +214,13 @@ class ExperimentsGroup(ExperimentBase):
 
 
 class ExperimentsList(ExperimentBase):
+    """One experiment: a persona answering a questionnaire once (``repeated`` numbers repetitions).
+
+    ``personality_id`` holds the **persona's id** (``personas.id``), as in the original study's
+    runner, not a reference person's; ``population`` is the persona population tag
+    (``generated_<model>_<population>``). The reference person is ``personas.ref_personality_id``.
+    """
+
     __tablename__ = "experiments_list"
     experiment_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     experiments_group_id: Mapped[int] = mapped_column(
