@@ -254,6 +254,7 @@ def test_invalid_answers_leave_the_experiment_pending_with_the_reason(db_target,
     assert failure.step_key == "questionnaire_answers"
     assert "2 of 2 experiments failed" in message and "missing answers for items [7]" in message
     assert "max_failed_share" in message
+    assert re.search(r"Top reasons: 2 x invalid output after \d+ attempts: .*missing answers for items \[7\]", message)
     with experiment_transaction(db_target) as connection:
         rows = connection.execute(select(ExperimentsList.succeeded, ExperimentsList.llm_explanation)).all()
     assert len(rows) == 2 and all(
@@ -556,8 +557,17 @@ def test_common_reply_shapes_are_read_unambiguously(questionnaire, reply, expect
         ("bigfive", {str(n): 3 for n in range(1, 50)}, "missing answers for items [50]"),
         ("epqr_a", {"answers": {str(n): 2 for n in EPQR_ITEMS}}, "not in the codes [0, 1]"),
         ("bigfive", {"mood": "fine"}, "answers"),
+        ("bigfive", {**{str(n): 3 for n in BIGFIVE_ITEMS}, "Q7": 5}, "answers.Q7: item 7 answered twice (3 and 5)"),
     ],
-    ids=["boolean on a Likert item", "half a code", "free text", "missing item", "out of range", "no answers"],
+    ids=[
+        "boolean on a Likert item",
+        "half a code",
+        "free text",
+        "missing item",
+        "out of range",
+        "no answers",
+        "one item, two answers",
+    ],
 )
 def test_unusable_replies_still_fail_naming_the_item(questionnaire, reply, problem):
     model = answers_model(get_questionnaire(questionnaire))
@@ -565,17 +575,43 @@ def test_unusable_replies_still_fail_naming_the_item(questionnaire, reply, probl
         model.model_validate_json(json.dumps(reply))
 
 
-def test_replies_in_another_shape_cost_no_retry(db_target, openai_server, monkeypatch):
-    def bare_strings(request_json):
-        reply = json.loads(study_reply(request_json))
-        return json.dumps(
-            {number: str(answer) for number, answer in reply["answers"].items()} if "answers" in reply else reply
-        )
+REPLY_SHAPES = {  # item key, answer (code, questionnaire), wrapped in "answers"
+    "bare mapping, numeric strings": (str, lambda code, q: str(code), False),
+    "Q keys, integral floats": (lambda n: f"Q{n}", lambda code, q: float(code), True),
+    "item keys, labels": (lambda n: f"item {n}", lambda code, q: q.answer_codes[code].upper(), False),
+    "booleans for yes/no": (str, lambda code, q: bool(code) if q.name == "epqr_a" else code, True),
+    "True/False for yes/no": (str, lambda code, q: str(bool(code)) if q.name == "epqr_a" else code, False),
+}
 
-    openai_server.configure(reply=bare_strings)
+
+@pytest.mark.parametrize("shape", REPLY_SHAPES)
+def test_replies_in_another_shape_cost_no_retry(shape, db_target, openai_server, monkeypatch, tmp_path):
+    """Over HTTP, a model replying in a common shape other than the prompt's: every experiment
+    succeeds at the first call, with each item's answer stored (Big Five and yes/no EPQR-A)."""
+    texts = tmp_path / "epqr_a_texts.csv"
+    texts.write_text("number,text\n" + "".join(f"{n},Statement {n}?\n" for n in EPQR_ITEMS))
+    monkeypatch.setenv("PERSONALITY_ASSETS_EPQR_A_TEXTS", str(texts))
+    key, value, wrapped = REPLY_SHAPES[shape]
+    expected = {"bigfive": {n: n % 5 + 1 for n in BIGFIVE_ITEMS}, "epqr_a": {n: n % 2 for n in EPQR_ITEMS}}
+
+    def reply(request_json):
+        text = last_user_text(request_json)
+        if "Invent a realistic person" in text:
+            return study_reply(request_json)
+        questionnaire = get_questionnaire("epqr_a" if "1 = yes" in text else "bigfive")
+        answers = {key(n): value(code, questionnaire) for n, code in expected[questionnaire.name].items()}
+        return json.dumps({"answers": answers} if wrapped else answers)
+
+    openai_server.configure(reply=reply)
     instance = dg.DagsterInstance.ephemeral()
     resources = _resources(db_target, monkeypatch, openai_url=openai_server.base_url)
     _load_populations(resources, instance, ["sample"])
-    assert _study(resources, instance, "gpt4o", "sample", max_people=3).success
-    assert openai_server.request_count == 3 + 3  # personas + answers, not one retry
-    assert _count(db_target, EvalQuestionnaire.__table__, EvalQuestionnaire.answer == 3) == 3 * 50
+    assert _study(resources, instance, "gpt4o", "sample", max_people=2).success
+    assert openai_server.request_count == 2 + 2 * 2  # personas + two questionnaires each, not one retry
+    assert _count(db_target, ExperimentsList.__table__, ExperimentsList.succeeded.is_(True)) == 2 * 2
+    with experiment_transaction(db_target) as connection:
+        stored = pl.read_database(select(EvalQuestionnaire.__table__), connection)
+    for name, answers in expected.items():
+        for (_,), group in stored.filter(pl.col("questionnaire") == name).group_by("experiment_id"):
+            assert dict(zip(group["question_number"], group["answer"], strict=True)) == answers
+    assert stored.height == 2 * (50 + 24)

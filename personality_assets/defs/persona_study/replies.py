@@ -79,8 +79,9 @@ def answers_model(questionnaire: Questionnaire) -> type[BaseModel]:
     * answers as numbers in strings (``"3"``), integral floats (``3.0``), or the answer code's
       label (``"Agree"``, case and surrounding spaces ignored);
     * for yes/no questionnaires, ``true``/``false`` and ``"True"``/``"False"``.
-    A boolean for a Likert item, a fraction, free text, a missing, unknown or out-of-range item
-    still fails, naming the item, and the model is asked again with the error.
+    A boolean for a Likert item, a fraction, free text, a missing, unknown or out-of-range item,
+    or two keys for one item with different answers (``"1": 3, "Q1": 5``) still fails, naming the
+    item, and the model is asked again with the error.
     """
     numbers = set(questionnaire.items["number"].to_list())
     codes = set(questionnaire.answer_codes)
@@ -93,10 +94,15 @@ def answers_model(questionnaire: Questionnaire) -> type[BaseModel]:
         answers, problems = {}, []
         for key, value in data["answers"].items():
             number = _item_number(key)
+            item = number if number is not None else key
             try:
-                answers[number if number is not None else key] = _answer_code(value, questionnaire)
+                code = _answer_code(value, questionnaire)
             except ValueError as exc:
                 problems.append(f"answers.{key}: {exc}")
+                continue
+            if item in answers and answers[item] != code:  # e.g. "1" and "Q1": which one is meant?
+                problems.append(f"answers.{key}: item {item} answered twice ({answers[item]} and {code})")
+            answers[item] = code
         if problems:
             raise ValueError("; ".join(problems[:5]))
         return {**data, "answers": answers}
