@@ -6,6 +6,7 @@ except under CI=true, where they fail: CI must test both engines.
 """
 
 import os
+import sys
 import uuid
 from functools import cache
 from pathlib import Path
@@ -16,6 +17,10 @@ from sqlalchemy.engine import make_url
 
 from personality_assets.db import migrate
 from personality_assets.db.engine import DatabaseTarget, dispose_engines, reference_transaction
+
+# `dagster asset materialize` of this project as a real subprocess, steps in its own process.
+IN_PROCESS = ["--config-json", '{"execution":{"config":{"in_process":{}}}}']
+MATERIALIZE = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "personality_assets", *IN_PROCESS]
 
 POSTGRES_URL = os.environ.get(
     "PERSONALITY_ASSETS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/personality_assets_test"

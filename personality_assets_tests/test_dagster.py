@@ -25,7 +25,7 @@ from personality_assets.populations.names import PopulationNameError, check_popu
 from personality_assets.populations.open_psychometrics_file import write_open_psychometrics_file
 from personality_assets.questionnaires import all_questionnaires
 from personality_assets.questionnaires.store import store_questionnaires
-from personality_assets_tests.conftest import POSTGRES_URL, require_postgres
+from personality_assets_tests.conftest import MATERIALIZE, POSTGRES_URL, require_postgres
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -117,9 +117,6 @@ def _cli_env(dagster_home: Path, data_dir: Path) -> dict:
     return {**env, "DAGSTER_HOME": str(dagster_home), "PERSONALITY_ASSETS_DATA_DIR": str(data_dir)}
 
 
-IN_PROCESS = ["--config-json", '{"execution":{"config":{"in_process":{}}}}']
-
-
 @pytest.mark.slow
 def test_definitions_validate_cli(tmp_path):
     (tmp_path / "home").mkdir()
@@ -138,10 +135,9 @@ def test_asset_materialize_cli_with_sqlite_instance(tmp_path):
     home.mkdir()
     shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
     env = _cli_env(home, data)
-    materialize = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "personality_assets", *IN_PROCESS]
-    _run([*materialize, "--select", "questionnaires"], env)
+    _run([*MATERIALIZE, "--select", "questionnaires"], env)
     _run([sys.executable, "-m", "personality_assets.cli", "populations", "add", "sample"], env)
-    _run([*materialize, "--select", "reference_questionnaires", "--partition", "sample"], env)
+    _run([*MATERIALIZE, "--select", "reference_questionnaires", "--partition", "sample"], env)
     summary = _run([sys.executable, "-m", "personality_assets.cli", "summary"], env).stdout
     assert "sample" in summary and "22200" in summary
     with dg.DagsterInstance.from_config(str(home)) as instance:
@@ -172,21 +168,7 @@ def test_asset_materialize_cli_with_postgres_instance(tmp_path):
         "DAGSTER_PG_PASSWORD": url.password or "",
         "DAGSTER_PG_DB": instance_db,
     }
-    _run(
-        [
-            sys.executable,
-            "-m",
-            "dagster",
-            "asset",
-            "materialize",
-            "-m",
-            "personality_assets",
-            *IN_PROCESS,
-            "--select",
-            "questionnaires",
-        ],
-        env,
-    )
+    _run([*MATERIALIZE, "--select", "questionnaires"], env)
     with create_engine(url.set(database=instance_db)).connect() as connection:
         statuses = connection.execute(text("SELECT status FROM runs")).scalars().all()
         materialized = connection.execute(
@@ -243,9 +225,8 @@ def test_cli_adds_only_valid_names_and_removes_partitions_and_data(tmp_path):
         assert instance.get_dynamic_partitions("population") == []  # nothing added when any name is bad
 
     _run([*cli, "populations", "add", "sample", "sample_maxN"], env)
-    materialize = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "personality_assets", *IN_PROCESS]
-    _run([*materialize, "--select", "questionnaires"], env)
-    _run([*materialize, "--select", "reference_questionnaires", "--partition", "sample"], env)
+    _run([*MATERIALIZE, "--select", "questionnaires"], env)
+    _run([*MATERIALIZE, "--select", "reference_questionnaires", "--partition", "sample"], env)
     target = ResearchDatabase().target  # the CLI's own database: the data dir set for this test
 
     kept = _run([*cli, "populations", "remove", "sample_maxN"], env).stdout

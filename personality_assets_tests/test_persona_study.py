@@ -39,6 +39,7 @@ from personality_assets.defs.persona_study.scoring import score_partition
 from personality_assets.defs.reference.assets import questionnaires, reference_questionnaires
 from personality_assets.defs.resources import LLMEngineResource, ResearchDatabase
 from personality_assets.questionnaires import get_questionnaire
+from personality_assets_tests.conftest import MATERIALIZE
 from personality_assets_tests.llm_servers import bedrock_server, last_user_text, openai_server  # noqa: F401
 
 STUDY = [personas, experiment_registrations, questionnaire_answers, questionnaire_scores]
@@ -305,20 +306,9 @@ def test_a_killed_run_resumes_without_losing_or_repeating(tmp_path, openai_serve
         "PERSONALITY_ASSETS_MODEL_GPT4O_RPM": "100000",
         "PERSONALITY_ASSETS_MODEL_GPT4O_TPM": "100000000",
     }
-    materialize = [
-        sys.executable,
-        "-m",
-        "dagster",
-        "asset",
-        "materialize",
-        "-m",
-        "personality_assets",
-        "--config-json",
-        '{"execution":{"config":{"in_process":{}}}}',
-    ]
 
     def run(*args, check=True):
-        return subprocess.run([*materialize, *args], cwd=ROOT, env=env, capture_output=True, text=True, check=check)
+        return subprocess.run([*MATERIALIZE, *args], cwd=ROOT, env=env, capture_output=True, text=True, check=check)
 
     subprocess.run(
         [sys.executable, "-m", "personality_assets.cli", "populations", "add", "sample"],
@@ -336,7 +326,7 @@ def test_a_killed_run_resumes_without_losing_or_repeating(tmp_path, openai_serve
 
     calls_before = openai_server.request_count
     process = subprocess.Popen(
-        [*materialize, "--select", "questionnaire_answers", "--partition", "gpt4o|sample"],
+        [*MATERIALIZE, "--select", "questionnaire_answers", "--partition", "gpt4o|sample"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

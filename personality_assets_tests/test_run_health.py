@@ -15,11 +15,11 @@ import dagster as dg
 import pytest
 from dagster._core.instance.config import dagster_instance_config
 
+from personality_assets_tests.conftest import MATERIALIZE
 from personality_assets_tests.llm_servers import openai_server  # noqa: F401 - fixture
 from personality_assets_tests.test_persona_study import study_reply
 
 ROOT = Path(__file__).resolve().parents[1]
-IN_PROCESS = ["--config-json", '{"execution":{"config":{"in_process":{}}}}']
 PARTITION = "gpt4o|sample"
 
 
@@ -55,7 +55,6 @@ def test_killed_runs_are_failed_and_freed_and_the_queued_run_finishes(tmp_path, 
         "OPENAI_BASE_URL": openai_server.base_url,
     }
     dagster = [sys.executable, "-m", "dagster"]
-    materialize = [*dagster, "asset", "materialize", "-m", "personality_assets", *IN_PROCESS]
     cli = [sys.executable, "-m", "personality_assets.cli"]
 
     def run(*command):
@@ -64,15 +63,15 @@ def test_killed_runs_are_failed_and_freed_and_the_queued_run_finishes(tmp_path, 
         return done.stdout
 
     run(*cli, "populations", "add", "sample")
-    run(*materialize, "--select", "questionnaires")
-    run(*materialize, "--select", "reference_questionnaires", "--partition", "sample")
+    run(*MATERIALIZE, "--select", "questionnaires")
+    run(*MATERIALIZE, "--select", "reference_questionnaires", "--partition", "sample")
 
     def start_personas():
         """A run of the model that never answers: the step waits in a call."""
         openai_server.configure(fault_rate=1.0, fault_kinds=["hang"], hang_seconds=600)
         before = openai_server.request_count
         process = subprocess.Popen(
-            [*materialize, "--select", "personas", "--partition", PARTITION],
+            [*MATERIALIZE, "--select", "personas", "--partition", PARTITION],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
