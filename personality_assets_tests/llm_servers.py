@@ -1,7 +1,7 @@
 """Local fake LLM servers that the real SDK clients talk to over real HTTP on 127.0.0.1.
 
 * ``FakeOpenAIServer``  - OpenAI Chat Completions (``POST /v1/chat/completions``) for the ``openai`` SDK:
-  ``OpenAI(base_url=server.base_url, api_key="test")``.
+  ``OpenAI(base_url=server.base_url, api_key="test")``. Any other path gets a 404 with ``not_found_body``.
 * ``FakeBedrockServer`` - AWS Bedrock Runtime *Converse* (``POST /model/{modelId}/converse``) for boto3:
   ``boto3.client("bedrock-runtime", endpoint_url=server.url, region_name="us-east-1", ...)``.
 
@@ -19,6 +19,10 @@ Switches (plain attributes, or ``configure(**kw)``; settable while the server ru
 ``hang_seconds``  how long a ``"hang"`` request sleeps before replying normally (default 30).
 ``reply``         ``(request_json) -> str`` giving the assistant text; a non-str result is JSON-encoded.
                   Default: ``json.dumps({"echo": <last user message text>})``.
+``not_found_body`` (OpenAI) the 404 body for a path the server does not serve, as real servers answer a
+                  base URL without /v1: a dict is sent as JSON (default ``{"detail": "Not Found"}``, as vLLM
+                  and LiteLLM; OpenAI's own is ``{"error": {"message": "Invalid URL (POST /...)", ...}}``),
+                  a str as plain text (Ollama: ``"404 page not found"``). Logged in ``requests`` (fault None).
 
 ``fail_next(n, kind)`` queues ``kind`` for the next ``n`` requests (before ``fault_rate`` applies). Kinds:
 ``"429"`` throttled, ``"500"`` server error, ``"403"`` access denied, ``"404"`` unknown model (OpenAI),
@@ -61,7 +65,7 @@ __all__ = [
 FAULT_KINDS = frozenset({"429", "500", "403", "404", "400", "hang", "malformed", "bad_json_shape"})
 MALFORMED_CONTENT = '{"answer": "this reply was cut off mid-way, "score": '
 BAD_SHAPE_CONTENT = '{"unexpected": true}'
-_SWITCHES = ("latency", "fault_rate", "fault_kinds", "retry_after", "hang_seconds", "reply")
+_SWITCHES = ("latency", "fault_rate", "fault_kinds", "retry_after", "hang_seconds", "reply", "not_found_body")
 _JSON = "application/json"
 
 
@@ -106,6 +110,7 @@ class FakeLLMServer:
         retry_after: float = 0.05,
         hang_seconds: float = 30.0,
         reply: Callable[[dict], Any] | None = None,
+        not_found_body: dict | str | None = None,
         seed: int = 0,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -120,6 +125,7 @@ class FakeLLMServer:
             "retry_after": retry_after,
             "hang_seconds": hang_seconds,
             "reply": reply or default_reply,
+            "not_found_body": {"detail": "Not Found"} if not_found_body is None else not_found_body,
         }
         self.requests: list[dict] = []
         self._lock = threading.Lock()
@@ -318,7 +324,7 @@ class FakeLLMServer:
 
 
 class FakeOpenAIServer(FakeLLMServer):
-    """OpenAI-compatible ``POST /v1/chat/completions`` (also ``/chat/completions``); ``base_url`` ends in /v1."""
+    """OpenAI-compatible ``POST /v1/chat/completions`` only (as vLLM and Ollama); ``base_url`` ends in /v1."""
 
     _ERRORS = {
         "429": (429, "Rate limit reached for requests. Please try again later.", "requests", "rate_limit_exceeded"),
@@ -349,7 +355,16 @@ class FakeOpenAIServer(FakeLLMServer):
 
     def _add_routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self._chat)
-        app.router.add_post("/chat/completions", self._chat)
+        app.router.add_route("*", "/{tail:.*}", self._not_found)
+
+    async def _not_found(self, request: web.Request) -> web.Response:
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        entry = {"time": time.monotonic(), "path": request.path, "json": None, "headers": headers, "fault": None}
+        self.requests.append(entry)
+        body = self.not_found_body
+        if isinstance(body, str):
+            return web.Response(text=body, status=404)
+        return self._json(body, 404)
 
     def _error(self, kind: str) -> web.Response:
         status, message, error_type, code = self._ERRORS[kind]

@@ -2,6 +2,7 @@
 
 import json
 import logging
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -255,41 +256,108 @@ def test_limiter_seeded_from_stored_calls_in_a_new_process(db_target, openai_ser
     assert second - first >= 1.5  # the second run waited for the first's calls to leave the window
 
 
-def test_bedrock_without_a_region_stops_the_batch_saying_what_to_set(
-    db_target, bedrock_server, aws_env, monkeypatch, tmp_path
-):
+@pytest.fixture
+def no_aws_config(aws_env, monkeypatch, tmp_path):
+    """AWS credentials but no region anywhere: no AWS_REGION / AWS_DEFAULT_REGION, an empty AWS config file."""
     monkeypatch.delenv("AWS_REGION", raising=False)
     monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
     monkeypatch.delenv("AWS_PROFILE", raising=False)
-    providers = Providers(bedrock=BedrockProvider(endpoint_url=bedrock_server.url), simulated=SimulatedProvider())
-    engine = CallEngine(_models(), providers, target=db_target)
-    with pytest.raises(UserActionRequired, match="no AWS region.*AWS_REGION"):
+    empty = tmp_path / "aws-config"
+    empty.write_text("")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
+
+
+def _from_environment(target, **bedrock) -> CallEngine:
+    """An engine whose providers are made from each model's entry and the environment, as in use."""
+    models = _models()
+    models.models["br"] = models.models["br"].model_copy(update={"max_concurrency": 2, **bedrock})
+    return CallEngine(models, Providers(), target=target)
+
+
+def test_bedrock_without_a_region_stops_the_batch_saying_what_to_set(db_target, bedrock_server, no_aws_config):
+    engine = _from_environment(db_target, base_url=bedrock_server.url)
+    with pytest.raises(UserActionRequired) as caught:
         engine.run(_requests(20, model="br"))
-    assert bedrock_server.request_count == 0 and len(_stored(db_target)) < 20  # stopped, not 20 recorded failures
+    message = str(caught.value)
+    assert "no AWS region for model 'br'" in message
+    assert "`region`" in message and "models.yaml" in message and "AWS_REGION" in message
+    assert bedrock_server.request_count == 0 and _stored(db_target) == []  # stopped, not 20 recorded failures
+
+    # The model's own region is enough.
+    engine = _from_environment(db_target, base_url=bedrock_server.url, region="eu-west-1")
+    summary = engine.run(_requests(3, model="br"))
+    assert (summary.ok, bedrock_server.request_count) == (3, 3)
 
 
-def test_a_base_url_without_v1_is_explained(db_target, openai_server):
-    wrong = openai_server.url + "/openai"  # the server answers 404 for every path under it
-    with pytest.raises(UserActionRequired, match=r"404 for .*/openai/chat/completions.*base URL probably lacks /v1"):
-        _engine(db_target, _models(), wrong).run(_requests(5))
-    assert openai_server.request_count <= 8  # stopped early, not 5 x 4 attempts
-    # A real "model not found" (an OpenAI error body) is still reported as such.
-    openai_server.fail_next(1, "404")
+def test_an_unknown_aws_profile_or_an_invalid_region_stops_the_batch(
+    db_target, bedrock_server, no_aws_config, monkeypatch
+):
+    monkeypatch.setenv("AWS_PROFILE", "reserach")  # a typo
+    engine = _from_environment(db_target, base_url=bedrock_server.url, region="us-east-1")
+    with pytest.raises(UserActionRequired, match="AWS profile 'reserach' not found.*AWS_PROFILE"):
+        engine.run(_requests(20, model="br"))
+    assert bedrock_server.request_count == 0 and _stored(db_target) == []
+
+    monkeypatch.delenv("AWS_PROFILE")
+    engine = _from_environment(db_target, base_url=bedrock_server.url, region="us east 1")
+    with pytest.raises(UserActionRequired, match="cannot make a client for model 'br'.*'us east 1'"):
+        engine.run(_requests(20, model="br"))
+    assert bedrock_server.request_count == 0 and _stored(db_target) == []
+
+
+@pytest.mark.parametrize(
+    "not_found_body",
+    [
+        pytest.param({"detail": "Not Found"}, id="vllm-litellm-fastapi"),
+        pytest.param({"error": {"message": "Invalid URL (POST /chat/completions)"}}, id="openai-invalid-url"),
+        pytest.param("404 page not found", id="ollama-plain-text"),
+    ],
+)
+def test_a_base_url_without_v1_is_explained(db_target, openai_server, not_found_body):
+    openai_server.configure(not_found_body=not_found_body)
+    root = openai_server.url  # the server serves /v1/chat/completions only
+    with pytest.raises(UserActionRequired) as caught:
+        _engine(db_target, _models(max_concurrency=2), root).run(_requests(20))
+    message = str(caught.value)
+    assert f"base URL {root} probably lacks /v1" in message and f"{root}/v1" in message
+    assert SECRET not in message
+    assert 1 <= openai_server.request_count <= 2  # stopped at once, not 20 x 4 attempts
+    assert {r["path"] for r in openai_server.requests} == {"/chat/completions"}
+    assert _stored(db_target) == []
+
+    elsewhere = openai_server.url + "/api/v1"  # has /v1 but is not where the server serves
+    with pytest.raises(UserActionRequired, match=f"check the model's base_url .*{elsewhere}") as caught:
+        _engine(db_target, _models(max_concurrency=2), elsewhere).run(_requests(20))
+    assert "lacks /v1" not in str(caught.value)
+
+
+def test_a_real_unknown_model_is_still_reported_as_such(db_target, openai_server):
+    openai_server.fail_next(1, "404")  # OpenAI's model_not_found error at the right path
     with pytest.raises(UserActionRequired, match="model 'gpt-test' not found"):
         _engine(db_target, _models(), openai_server.base_url).run(_requests(1))
 
 
-def test_the_scripting_path_reads_keys_from_the_environment(db_target, openai_server, monkeypatch):
-    from personality_assets.defs.resources import ResearchDatabase, default_llm_resource
+def _readme_scripting_example() -> str:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme[readme.index("Outside Dagster (scripts, notebooks, the CLI)") :]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
 
+
+def test_the_documented_scripting_path_calls_a_real_provider(empty_target, openai_server, monkeypatch, tmp_path):
+    # A script or notebook: no Dagster context, a database nothing has migrated yet, the key only in the environment.
+    models_file = tmp_path / "models.yaml"
+    models_file.write_text(f"models:\n  local:\n    provider: openai\n    model_id: served-model\n"
+                           f"    base_url: {openai_server.base_url}\n")  # fmt: skip
+    monkeypatch.setenv("PERSONALITY_ASSETS_MODELS_FILE", str(models_file))
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
-    monkeypatch.setenv("OPENAI_BASE_URL", openai_server.base_url)
-    research_db = ResearchDatabase(
-        url=db_target.url, reference_schema=db_target.reference_schema, experiment_schema=db_target.experiment_schema
-    )
-    engine = default_llm_resource().engine(research_db=research_db)  # no Dagster context: a script or notebook
-    summary = engine.run(_requests(2, model="gpt4o"))
-    assert (summary.ok, openai_server.request_count) == (2, 2)
+    monkeypatch.setenv("PERSONALITY_ASSETS_DATABASE_URL", empty_target.url)
+    monkeypatch.setenv("PERSONALITY_ASSETS_REFERENCE_SCHEMA", empty_target.reference_schema)
+    monkeypatch.setenv("PERSONALITY_ASSETS_EXPERIMENT_SCHEMA", empty_target.experiment_schema)
+    namespace = {"requests": _requests(3, model="local")}
+    exec(_readme_scripting_example(), namespace)
+    summary = namespace["summary"]
+    assert (summary.ok, openai_server.request_count) == (3, 3)
     assert openai_server.requests[0]["headers"]["authorization"] == f"Bearer {SECRET}"
-    assert SECRET not in json.dumps(_stored(db_target), default=str)
+    rows = _stored(empty_target)
+    assert [r["status"] for r in rows] == ["ok"] * 3
+    assert SECRET not in json.dumps(rows, default=str)

@@ -56,6 +56,8 @@ class LLMEngineResource(ConfigurableResource):
 
     def engine(self, context=None, research_db: ResearchDatabase | None = None) -> CallEngine:
         """The engine for a step (its log and run id), or, without a context, for scripts and notebooks."""
+        if context is None and research_db is not None:
+            research_db.setup_for_execution(None)  # what Dagster does at step start: migrate the schemas
         return CallEngine(
             load_models_config(),
             Providers(),

@@ -99,6 +99,7 @@ class BedrockProvider:
             HTTPClientError,
             NoCredentialsError,
             NoRegionError,
+            ProfileNotFound,
             ReadTimeoutError,
         )
 
@@ -118,13 +119,24 @@ class BedrockProvider:
         if system:
             body["system"] = system
         where = self.endpoint_url or f"Bedrock ({self.region_name or 'default region'})"
+        # Making the client fails only on configuration, the same way for every call: stop the batch.
         try:
-            response = self._sync_client(model).converse(**body)
+            client = self._sync_client(model)
         except NoRegionError:
             raise UserActionRequired(
-                f"Bedrock: no AWS region for model {model.key!r}: set AWS_REGION (or AWS_DEFAULT_REGION, or a "
-                f"region in your AWS profile); Bedrock models are enabled per region"
+                f"Bedrock: no AWS region for model {model.key!r}: set `region` in its entry of the models "
+                f"configuration (models.yaml, or the file in $PERSONALITY_ASSETS_MODELS_FILE), or AWS_REGION in "
+                f"the environment; Bedrock models are enabled per region"
             ) from None
+        except ProfileNotFound:
+            raise UserActionRequired(
+                f"Bedrock: AWS profile {self.profile_name!r} not found (set by AWS_PROFILE): fix AWS_PROFILE or add "
+                f"the profile to your AWS config"
+            ) from None
+        except BotoCoreError as exc:  # e.g. an invalid region name
+            raise UserActionRequired(f"Bedrock: cannot make a client for model {model.key!r}: {exc}") from None
+        try:
+            response = client.converse(**body)
         except NoCredentialsError:
             raise UserActionRequired(
                 "Bedrock: no AWS credentials found (set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"

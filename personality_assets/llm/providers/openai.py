@@ -134,14 +134,18 @@ class OpenAIProvider:
                 f"OpenAI at {where}: no access to model {model.model_id!r}: {exc.message}"
             ) from None
         except openai.NotFoundError as exc:
-            if not isinstance(exc.body, dict):  # not an OpenAI error: the server has no such path
-                url = f"{(self.base_url or DEFAULT_BASE_URL).rstrip('/')}/chat/completions"
+            if _no_such_path(exc.body):
+                base = (self.base_url or DEFAULT_BASE_URL).rstrip("/")
+                fix = (f"check the model's base_url (or OPENAI_BASE_URL), {base}" if base.endswith("/v1") else
+                       f"the base URL {base} probably lacks /v1; set the model's base_url (or OPENAI_BASE_URL) "
+                       f"to {base}/v1")  # fmt: skip
                 raise UserActionRequired(
-                    f"OpenAI-compatible server answered 404 for {url}: the base URL probably lacks /v1 "
-                    f"(OpenAI-compatible servers such as vLLM and Ollama serve under <server>/v1)"
+                    f"OpenAI-compatible server answered 404 for {base}/chat/completions: {fix} "
+                    f"(vLLM, Ollama and LiteLLM serve under <server>/v1)"
                 ) from None
+            message = exc.body["message"]
             raise UserActionRequired(
-                f"OpenAI at {where}: model {model.model_id!r} not found (model key {model.key!r})"
+                f"OpenAI at {where}: model {model.model_id!r} not found (model key {model.key!r}): {message}"
             ) from None
         except openai.APIStatusError as exc:
             raise PermanentError(f"{exc.status_code} from {where}: {exc.message}") from None
@@ -157,6 +161,16 @@ class OpenAIProvider:
             raw_request=body,
             raw_response=completion,
         )
+
+
+def _no_such_path(body) -> bool:
+    """Whether a 404 is for the URL rather than the model. An error about the model is an OpenAI-style
+    object with a message (OpenAI's ``model_not_found``, vLLM's and Ollama's "model ... does not exist");
+    a wrong path gets a plain-text page (Ollama), FastAPI's ``{"detail": "Not Found"}`` (vLLM, LiteLLM)
+    or OpenAI's "Invalid URL (POST /chat/completions)". (The SDK passes the ``error`` object as ``body``.)"""
+    if not isinstance(body, dict) or not isinstance(body.get("message"), str):
+        return True
+    return body.get("code") != "model_not_found" and body["message"].startswith("Invalid URL")
 
 
 def _retry_after(headers) -> float | None:
