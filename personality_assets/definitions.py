@@ -1,10 +1,9 @@
 """The Dagster definitions of the project (``defs``): everything under ``personality_assets/defs/``,
-one folder per research track, loaded by Dagster's defs-folder loader."""
+one folder per research track, loaded by Dagster's defs-folder loader (configured by ``[tool.dg]``
+in ``pyproject.toml``)."""
 
 from pathlib import Path
 
 import dagster as dg
 
-from personality_assets import defs as defs_folder
-
-defs = dg.load_defs(defs_root=defs_folder, project_root=Path(__file__).resolve().parent.parent)
+defs = dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
