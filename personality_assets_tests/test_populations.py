@@ -2,7 +2,7 @@
 
 import polars as pl
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from personality_assets.db.engine import experiment_transaction
 from personality_assets.db.models import ReferencePopulation, ReferenceQuestionnaire
@@ -293,7 +293,12 @@ def test_a_spreadsheet_byte_order_mark_is_accepted(db_target, tmp_path):
     assert load_population(db_target, "long", LoadOptions(path=str(long)), **QUIET).respondents == 2
 
 
-def test_a_malformed_quote_names_its_row(db_target, tmp_path):
-    path = _long_csv(tmp_path / "export.csv", extra='3,1,"an unclosed quote,EXT,+,3\n3,2,"x",EXT,+,3\n')
+@pytest.mark.parametrize(
+    "bad_row",
+    ['3,1,"an unclosed quote,EXT,+,3', '3,1,a stray"quote,EXT,+,3'],
+    ids=["unclosed quote", "quote inside an unquoted field"],
+)
+def test_a_malformed_quote_names_its_row(db_target, tmp_path, bad_row):
+    path = _long_csv(tmp_path / "export.csv", extra=f'{bad_row}\n3,2,"x",EXT,+,3\n')
     with pytest.raises(PopulationFileError, match=r"export.csv: row 102.*quote"):
         load_population(db_target, "export", LoadOptions(path=str(path)), **QUIET)
