@@ -302,3 +302,10 @@ def test_a_malformed_quote_names_its_row(db_target, tmp_path, bad_row):
     path = _long_csv(tmp_path / "export.csv", extra=f'{bad_row}\n3,2,"x",EXT,+,3\n')
     with pytest.raises(PopulationFileError, match=r"export.csv: row 102.*quote"):
         load_population(db_target, "export", LoadOptions(path=str(path)), **QUIET)
+
+
+def test_a_row_that_is_not_utf8_is_named(db_target, tmp_path):
+    path = _wide_file(tmp_path / "f.tsv", [_row([3] * 50), _row([2] * 50)])
+    path.write_bytes(path.read_bytes().replace(b"\tUS\t", b"\tM\xe9xico\t").replace(b"\tM\xe9xico\t", b"\tUS\t", 1))
+    with pytest.raises(PopulationFileError, match=r"f.tsv: row 3: not UTF-8 text .*save the file as UTF-8"):
+        load_population(db_target, "latin", LoadOptions(path=str(path)), **QUIET)

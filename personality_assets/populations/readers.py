@@ -136,8 +136,7 @@ def read_open_psychometrics(
     # Lines are split here rather than by a CSV reader, which pads short rows and drops extra
     # fields without a word: a stray tab would shift a person's answers into the wrong items.
     # Every row must have the header's field count.
-    lines = pl.scan_lines(path, row_index_name="__row", row_index_offset=1).slice(1)
-    for raw in lines.collect_batches(chunk_size=chunk_rows):
+    for raw in _line_batches(path, chunk_rows):
         exclusions.file_rows += raw.height
         raw = raw.with_columns(pl.col("line").str.strip_suffix("\r"))
         blank = raw["line"] == ""
@@ -196,6 +195,31 @@ def read_open_psychometrics(
                 "answer",
             )
         )
+
+
+def _line_batches(path: Path, chunk_rows: int) -> Iterator[pl.DataFrame]:
+    """The data lines (``__row``, ``line``), streamed; a line that is not UTF-8 is named."""
+    try:
+        yield from (
+            pl.scan_lines(path, row_index_name="__row", row_index_offset=1)
+            .slice(1)
+            .collect_batches(chunk_size=chunk_rows)
+        )
+    except pl.exceptions.ComputeError as exc:
+        raise PopulationFileError(f"{path}: {_not_utf8(path) or f'unreadable: {exc}'}") from exc
+
+
+def _not_utf8(path: Path) -> str | None:
+    with open(path, "rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return (
+                    f"row {number}: not UTF-8 text (byte {line[exc.start]:#x} at character {exc.start + 1}); "
+                    f'save the file as UTF-8 (a spreadsheet\'s "CSV UTF-8")'
+                )
+    return None
 
 
 def read_long_csv(
