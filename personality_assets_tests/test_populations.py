@@ -339,8 +339,13 @@ def test_a_spreadsheet_byte_order_mark_is_accepted(db_target, tmp_path):
     assert load_population(db_target, "long", LoadOptions(path=str(long)), **QUIET).respondents == 2
 
 
-def test_a_malformed_quote_names_its_row(db_target, tmp_path):
-    path = _long_csv(tmp_path / "export.csv", extra='3,1,"an unclosed quote,EXT,+,3\n3,2,"x",EXT,+,3\n')
+@pytest.mark.parametrize(
+    "bad_row",
+    ['3,1,"an unclosed quote,EXT,+,3', '3,1,a stray"quote,EXT,+,3'],
+    ids=["unclosed quote", "quote inside an unquoted field"],
+)
+def test_a_malformed_quote_names_its_row(db_target, tmp_path, bad_row):
+    path = _long_csv(tmp_path / "export.csv", extra=f'{bad_row}\n3,2,"x",EXT,+,3\n')
     with pytest.raises(PopulationFileError, match=r"export.csv: row 102.*quote"):
         load_population(db_target, "export", LoadOptions(path=str(path)), **QUIET)
 
@@ -363,3 +368,10 @@ def test_a_key_without_path_never_loads_a_link_out_of_the_drop_folder_nor_picks_
     with pytest.raises(PopulationFileError, match=r"wave-2.csv, wave_2.tsv: all name population 'wave_2'"):
         load_population(db_target, "wave_2", **QUIET)
     assert _population_row(db_target, "wave_2") is None
+
+
+def test_a_row_that_is_not_utf8_is_named(db_target, tmp_path):
+    path = _wide_file(tmp_path / "f.tsv", [_row([3] * 50), _row([2] * 50)])
+    path.write_bytes(path.read_bytes().replace(b"\tUS\t", b"\tM\xe9xico\t").replace(b"\tM\xe9xico\t", b"\tUS\t", 1))
+    with pytest.raises(PopulationFileError, match=r"f.tsv: row 3: not UTF-8 text .*save the file as UTF-8"):
+        load_population(db_target, "latin", LoadOptions(path=str(path)), **QUIET)

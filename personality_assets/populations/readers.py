@@ -15,6 +15,7 @@ Formats:
 from __future__ import annotations
 
 import csv
+import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -40,6 +41,8 @@ OPEN_PSYCHOMETRICS_METADATA_COLUMNS = [
 LONG_CSV_REQUIRED = ["personality_id", "question_number", "answer"]
 LONG_CSV_OPTIONAL = ["questionnaire", "question", "category", "key"]
 UNANSWERED = 0  # Open Psychometrics code for a skipped item
+_CSV_FIELD = r'(?:"(?:[^"]|"")*"|[^,"]*)'  # a quoted field ("" for a quote inside it) or one without quotes
+STRICT_CSV_LINE = re.compile(f"{_CSV_FIELD}(?:,{_CSV_FIELD})*")
 
 
 class PopulationFileError(ValueError):
@@ -141,8 +144,7 @@ def read_open_psychometrics(
     # Lines are split here rather than by a CSV reader, which pads short rows and drops extra
     # fields without a word: a stray tab would shift a person's answers into the wrong items.
     # Every row must have the header's field count.
-    lines = pl.scan_lines(path, row_index_name="__row", row_index_offset=1).slice(1)
-    for raw in lines.collect_batches(chunk_size=chunk_rows):
+    for raw in _line_batches(path, chunk_rows):
         exclusions.file_rows += raw.height
         raw = raw.with_columns(pl.col("line").str.strip_suffix("\r"))
         blank = raw["line"] == ""
@@ -203,6 +205,31 @@ def read_open_psychometrics(
         )
 
 
+def _line_batches(path: Path, chunk_rows: int) -> Iterator[pl.DataFrame]:
+    """The data lines (``__row``, ``line``), streamed; a line that is not UTF-8 is named."""
+    try:
+        yield from (
+            pl.scan_lines(path, row_index_name="__row", row_index_offset=1)
+            .slice(1)
+            .collect_batches(chunk_size=chunk_rows)
+        )
+    except pl.exceptions.ComputeError as exc:
+        raise PopulationFileError(f"{path}: {_not_utf8(path) or f'unreadable: {exc}'}") from exc
+
+
+def _not_utf8(path: Path) -> str | None:
+    with open(path, "rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return (
+                    f"row {number}: not UTF-8 text (byte {line[exc.start]:#x} at character {exc.start + 1}); "
+                    f'save the file as UTF-8 (a spreadsheet\'s "CSV UTF-8")'
+                )
+    return None
+
+
 def read_long_csv(
     path: Path,
     *,
@@ -247,21 +274,21 @@ def read_long_csv(
 
 def _csv_problem(path: Path) -> str | None:
     """Where a CSV file stops being parseable, with the row (line) number, for a file polars refused."""
+    header_fields = None
     with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
-        reader = csv.reader(handle, strict=True)
-        header_fields = None
-        start = 1
-        try:
-            for row in reader:
-                if reader.line_num > start:
-                    return f"row {start}: a quote opened in this row does not close on it (malformed quote)"
-                if header_fields is None:
-                    header_fields = len(row)
-                elif row and len(row) != header_fields:
-                    return f"row {start}: {len(row)} fields, the header has {header_fields}"
-                start = reader.line_num + 1
-        except csv.Error as exc:
-            return f"row {start}: malformed quote ({exc})"
+        for number, line in enumerate(handle, start=1):
+            line = line.rstrip("\r\n")
+            # Python's csv module reads a quote inside an unquoted field as text, polars refuses it: check each line.
+            if not STRICT_CSV_LINE.fullmatch(line):
+                return (
+                    f"row {number}: malformed quote (a quote opened in this row does not close on it, "
+                    f"or a quote inside an unquoted field)"
+                )
+            fields = len(next(csv.reader([line])))
+            if header_fields is None:
+                header_fields = fields
+            elif line and fields != header_fields:
+                return f"row {number}: {fields} fields, the header has {header_fields}"
     return None
 
 
