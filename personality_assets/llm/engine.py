@@ -136,8 +136,9 @@ class CallEngine:
         # account share one limiter, at the strictest of their limits.
         accounts: dict[tuple, tuple[int | None, int | None]] = {}
         for key, model in models.items():
-            rpm, tpm = accounts.get(providers[key].account(model), (None, None))
-            accounts[providers[key].account(model)] = (_strictest(rpm, model.rpm), _strictest(tpm, model.tpm))
+            account = providers[key].account(model)
+            rpm, tpm = accounts.get(account, (None, None))
+            accounts[account] = (_strictest(rpm, model.rpm), _strictest(tpm, model.tpm))
 
         def finish(result: CallResult) -> None:
             summary.add(result)
@@ -346,7 +347,7 @@ def _stop_on_signals(on_signal: Callable[[str], None]):
     finally:
         for sig, previous in installed.items():
             loop.remove_signal_handler(sig)
-            signal.signal(sig, previous)
+            signal.signal(sig, signal.SIG_DFL if previous is None else previous)
 
 
 def _loop_factory():
