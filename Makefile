@@ -7,7 +7,7 @@ DAGSTER_CONFIG ?= dagster.yaml
 # Steps run in the materialize process itself: quicker for a handful of steps on a laptop.
 IN_PROCESS := --config-json '{"execution":{"config":{"in_process":{}}}}'
 MATERIALIZE := $(BIN)/dagster asset materialize -m personality_assets
-SAMPLE_POPULATIONS := sample sample_maxN sample_maxP
+SAMPLE_POPULATIONS := sample sample_maxN sample_maxP sample_random
 MODEL ?= simulated
 STUDY_ASSETS := personas,experiment_registrations,questionnaire_answers,questionnaire_scores
 

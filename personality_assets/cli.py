@@ -130,6 +130,7 @@ def _runs(action: str, run_ids: list[str]) -> None:
 
 
 def _summary() -> None:
+    settings.drop_dir().mkdir(parents=True, exist_ok=True)  # the folder the summary tells the user about
     target = ResearchDatabase().target
     with experiment_transaction(target) as connection:
         table = ReferencePopulation.__table__

@@ -605,3 +605,27 @@ def test_replies_in_another_shape_cost_no_retry(shape, db_target, openai_server,
         for (_,), group in stored.filter(pl.col("questionnaire") == name).group_by("experiment_id"):
             assert dict(zip(group["question_number"], group["answer"], strict=True)) == answers
     assert stored.height == 2 * (50 + 24)
+
+
+def test_a_population_that_is_not_loaded_fails_at_once_with_the_reason(db_target):
+    instance = dg.DagsterInstance.ephemeral()
+    resources = _resources(db_target)
+    _load_populations(resources, instance, ["sample"])
+    instance.add_dynamic_partitions("population", ["ghost"])
+    result = _study(resources, instance, "simulated", "ghost", raise_on_error=False)
+    failures = [event for event in result.all_events if event.is_step_failure]
+    assert [event.step_key for event in failures] == ["personas"]
+    assert "reference population 'ghost' is not loaded" in failures[0].step_failure_data.error.message
+    assert not [event for event in result.all_events if event.event_type_value == "STEP_UP_FOR_RETRY"]
+
+
+def test_metadata_marks_simulated_personas_and_names_the_checked_partition(db_target):
+    instance = dg.DagsterInstance.ephemeral()
+    resources = _resources(db_target)
+    _load_populations(resources, instance, ["sample"])
+    result = _study(resources, instance, "simulated", "sample", max_people=4)
+    assert result.asset_materializations_for_node("personas")[0].metadata["simulated_personas"].value == 4
+    checks = result.get_asset_check_evaluations()
+    assert checks and {check.metadata["partition"].value for check in checks} == {"simulated|sample"}
+    failures = result.asset_materializations_for_node("questionnaire_answers")[0].metadata["failure_reasons"]
+    assert "len" not in failures.value.split("\n")[0]

@@ -224,6 +224,38 @@ def test_sample_population_is_reproducible_and_plausible():
     assert 0.0 < scores.select(pl.corr("bigfive.AGR", "bigfive.CSN")).item() < 0.5
 
 
+def test_random_baseline_keeps_each_item_distribution_and_breaks_the_person(db_target):
+    load_population(db_target, "sample", **QUIET)
+    result = load_population(db_target, "sample_random", **QUIET)
+    assert (result.derived_from, result.source_format, result.respondents) == ("sample", "derived", 300)
+    assert "random baseline" in result.source and "seed" in result.source
+    base, random = _stored(db_target, "sample"), _stored(db_target, "sample_random")
+    assert random.height == base.height
+    items = ["questionnaire", "question_number"]
+    # Every item's answers are drawn from that item's own answers in the base population ...
+    allowed = base.select(*items, "answer").unique()
+    assert random.join(allowed, on=[*items, "answer"], how="anti").is_empty()
+    shares = {
+        name: frame.group_by(*items, "answer").len().with_columns(pl.col("len") / 300)
+        for name, frame in (("base", base), ("random", random))
+    }
+    joined = shares["base"].join(shares["random"], on=[*items, "answer"], how="full", coalesce=True).fill_null(0)
+    assert joined.select((pl.col("len") - pl.col("len_right")).abs().max()).item() < 0.15
+    # ... independently of the person's other answers: the items of a scale no longer correlate.
+    ext = get_questionnaire("bigfive").items.filter(pl.col("scale") == "EXT")["number"].head(2).to_list()
+
+    def correlation(frame):
+        wide = frame.filter(pl.col("questionnaire") == "bigfive", pl.col("question_number").is_in(ext)).pivot(
+            on="question_number", index="personality_id", values="answer"
+        )
+        return wide.select(pl.corr(str(ext[0]), str(ext[1]))).item()
+
+    assert abs(correlation(base)) > 0.3 and abs(correlation(random)) < 0.2
+    # Seeded: a reload draws the same answers.
+    load_population(db_target, "sample_random", **QUIET)
+    assert _stored(db_target, "sample_random").sort(pl.all()).equals(random.sort(pl.all()))
+
+
 def test_derived_population_sets_scale_to_extreme(db_target):
     load_population(db_target, "sample", **QUIET)
     result = load_population(db_target, "sample_maxN", **QUIET)

@@ -5,17 +5,21 @@ Which source a population key means:
 2. ``sample``: the synthetic sample shipped with the package;
 3. ``<base>_max<SCALE>`` (e.g. ``sample_maxN``): a copy of population ``<base>`` with every item of
    scale SCALE set to its keyed extreme, as the MaxN/MaxP conditions of the original study;
-4. a file in the drop folder whose name (without extension) is the key.
+4. ``<base>_random``: the original study's random-respondent baseline, each item drawn
+   independently from its answers in ``<base>`` (seeded by the name, so reproducible);
+5. a file in the drop folder whose name (without extension) is the key.
 Re-loading a population replaces its rows and touches nothing else.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 from sqlalchemy import delete, select, update
 
@@ -35,6 +39,7 @@ from personality_assets.populations.sample import SAMPLE_POPULATION, SAMPLE_SEED
 from personality_assets.questionnaires import all_questionnaires, get_questionnaire, score
 
 DERIVED_KEY = re.compile(r"^(?P<base>.+)_max(?P<scale>[A-Za-z]+)$")
+RANDOM_KEY = re.compile(r"^(?P<base>.+)_random$")
 FILE_FORMATS = ("open_psychometrics", "long_csv")
 ANSWER_COLUMNS = ["population", "personality_id", "questionnaire", "question_number", "answer"]
 
@@ -106,18 +111,27 @@ def load_population(
     check_population_name(population)
     path = Path(options.path) if options.path else None
     derived = DERIVED_KEY.match(population)
+    random_of = RANDOM_KEY.match(population)
     if path is None and population == SAMPLE_POPULATION:
         result = LoadResult(
             population, f"synthetic sample (seed {SAMPLE_SEED}, {SAMPLE_SIZE} people)", "sample", True, None
         )
         batches: Iterable[pl.DataFrame] = [sample_answers(list(all_questionnaires().values()))]
+    elif path is None and random_of:
+        base = random_of["base"]
+        base_row = _loaded_base(target, population, base)
+        seed = _seed_for(population)
+        result = LoadResult(
+            population,
+            f"derived from {base}: random baseline, each item drawn from its answers in {base} (seed {seed})",
+            "derived",
+            base_row.synthetic,
+            base,
+        )
+        batches = [_randomised(_read_population(target, base), seed)]
     elif path is None and derived:
         base, scale = derived["base"], derived["scale"]
-        base_row = _population_row(target, base)
-        if base_row is None:
-            raise PopulationFileError(
-                f"population {population!r} is derived from {base!r}, which is not loaded: materialise {base!r} first"
-            )
+        base_row = _loaded_base(target, population, base)
         result = LoadResult(
             population,
             f"derived from {base}: {scale} at its extreme in every questionnaire",
@@ -130,7 +144,8 @@ def load_population(
         path = path or find_dropped_file(population)
         if path is None:
             raise PopulationFileError(
-                f"population {population!r}: no source. Use 'sample', '<population>_max<SCALE>', or put a file "
+                f"population {population!r}: no source. Use 'sample', '<population>_max<SCALE>', '<population>_random', "
+                f"or put a file "
                 f"named {population}.csv/.tsv in {settings.drop_dir()} (or pass path in the run config)"
             )
         if not path.exists():
@@ -157,6 +172,33 @@ def load_population(
             )
     _store(target, result, batches, log)
     return result
+
+
+def _loaded_base(target: DatabaseTarget, population: str, base: str):
+    base_row = _population_row(target, base)
+    if base_row is None:
+        raise PopulationFileError(
+            f"population {population!r} is derived from {base!r}, which is not loaded: materialise {base!r} first"
+        )
+    return base_row
+
+
+def _seed_for(population: str) -> int:
+    """A seed that depends on the population's name only, so a reload draws the same answers."""
+    return int(hashlib.sha256(population.encode()).hexdigest()[:8], 16)
+
+
+def _randomised(answers: pl.DataFrame, seed: int) -> pl.DataFrame:
+    """The original study's random respondents: each person's answer to each item drawn
+    independently from that item's answers in the base population (its empirical distribution),
+    so item distributions stay and everything that ties a person's answers together goes."""
+    rng = np.random.default_rng(seed)
+    ordered = answers.sort("questionnaire", "question_number", "personality_id")
+    drawn = []
+    for _, item in ordered.group_by("questionnaire", "question_number", maintain_order=True):
+        values = item["answer"].to_numpy()
+        drawn.append(item.with_columns(pl.Series("answer", rng.choice(values, size=len(values)), dtype=pl.Int16)))
+    return pl.concat(drawn) if drawn else ordered
 
 
 def _population_row(target: DatabaseTarget, population: str):

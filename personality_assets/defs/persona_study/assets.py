@@ -14,7 +14,7 @@ from personality_assets.defs.persona_study.answering import answer_questionnaire
 from personality_assets.defs.persona_study.checks import ANSWER_CHECKS, answer_checks
 from personality_assets.defs.persona_study.personas import generate_personas, population_tag, read_personas
 from personality_assets.defs.persona_study.prompts import DEFAULT_SYSTEM_ROLE
-from personality_assets.defs.persona_study.reference import reference_answers
+from personality_assets.defs.persona_study.reference import PopulationNotLoaded, reference_answers
 from personality_assets.defs.persona_study.registration import RegistrationConfig, register_experiments
 from personality_assets.defs.persona_study.scoring import score_partition, score_summary, store_scores
 from personality_assets.defs.reference.assets import reference_questionnaires
@@ -30,12 +30,12 @@ LLM_POOL = "llm"
 
 
 @contextmanager
-def stop_without_retry_when_interrupted():
-    """SIGTERM/SIGINT stop a model-calling step at once (the engine stores what was answered);
-    the step must then fail, not wait for its retry policy's next attempt."""
+def fail_at_once_when_retrying_cannot_help():
+    """A stop (SIGTERM/SIGINT: the engine stored what was answered) or a population that is not
+    loaded fails the step at once with its message, not after the retry policy's next attempt."""
     try:
         yield
-    except RunInterrupted as exc:
+    except (RunInterrupted, PopulationNotLoaded) as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from None
 
 
@@ -65,7 +65,7 @@ def personas(
     missing personas are asked for, so a re-run or a resumed run pays for nothing twice."""
     model, population = model_and_population(context)
     target = research_db.target
-    with stop_without_retry_when_interrupted():
+    with fail_at_once_when_retrying_cannot_help():
         outcome = generate_personas(
             llm.engine(context, research_db), target, model, population, config.max_people, config.personas_per_person
         )
@@ -82,6 +82,7 @@ def personas(
             "new_personas": outcome.new,
             "reference_people": outcome.people,
             "population_tag": population_tag(model, population),
+            "simulated_personas": int(frame["simulated"].sum()) if frame.height else 0,
             "parquet": dg.MetadataValue.path(str(path)),
             **{f"{column}_counts": table for column, table in demographics.items()},
             "preview": markdown_table(
@@ -164,7 +165,7 @@ def questionnaire_answers(
     transaction; a failed one stays pending with its reason in llm_explanation."""
     model, population = model_and_population(context)
     target = research_db.target
-    with stop_without_retry_when_interrupted():
+    with fail_at_once_when_retrying_cannot_help():
         summary = answer_questionnaires(
             llm.engine(context, research_db), target, model, population, config.max_experiments
         )
@@ -182,8 +183,8 @@ def questionnaire_answers(
     failures = (
         status.filter(pl.col("succeeded").is_null() & pl.col("llm_explanation").is_not_null())
         .group_by("llm_explanation")
-        .len()
-        .sort("len", descending=True)
+        .agg(pl.len().alias("experiments"))
+        .sort("experiments", descending=True)
         .head(10)
     )
     metadata = {
@@ -196,7 +197,7 @@ def questionnaire_answers(
     if summary.calls and failed / summary.calls > config.max_failed_share:
         # Everything is stored (failed experiments stay pending); a green run here would hide it.
         reasons = "; ".join(
-            f"{row['len']} x {row['llm_explanation'][:300]}" for row in failures.head(3).iter_rows(named=True)
+            f"{row['experiments']} x {row['llm_explanation'][:300]}" for row in failures.head(3).iter_rows(named=True)
         )
         raise dg.Failure(
             description=f"{failed} of {summary.calls} experiments failed ({failed / summary.calls:.0%}, above "
@@ -205,7 +206,7 @@ def questionnaire_answers(
             metadata=metadata,
         )
     return dg.MaterializeResult(
-        metadata=metadata, check_results=answer_checks(answers, status, config.max_failed_share)
+        metadata=metadata, check_results=answer_checks(answers, status, config.max_failed_share, context.partition_key)
     )
 
 

@@ -28,7 +28,10 @@ ANSWER_CHECKS = [
 ]
 
 
-def answer_checks(answers: pl.DataFrame, status: pl.DataFrame, max_failed_share: float) -> list[dg.AssetCheckResult]:
+def answer_checks(
+    answers: pl.DataFrame, status: pl.DataFrame, max_failed_share: float, partition: str
+) -> list[dg.AssetCheckResult]:
+    """The four checks' results for one partition (named in each result's metadata)."""
     questionnaires = all_questionnaires()
     expected = {name: q.item_count for name, q in questionnaires.items()}
     counts = answers.group_by("experiment_id", "questionnaire").agg(pl.col("question_number").n_unique().alias("n"))
@@ -48,22 +51,27 @@ def answer_checks(answers: pl.DataFrame, status: pl.DataFrame, max_failed_share:
         dg.AssetCheckResult(
             check_name="complete_answers",
             passed=incomplete.is_empty() and not without_answers,
-            metadata={"incomplete_experiments": incomplete.height + len(without_answers)},
+            metadata={"partition": partition, "incomplete_experiments": incomplete.height + len(without_answers)},
         ),
         dg.AssetCheckResult(
             check_name="answers_in_range",
             passed=out_of_range.is_empty(),
-            metadata={"out_of_range": out_of_range.height},
+            metadata={"partition": partition, "out_of_range": out_of_range.height},
         ),
         dg.AssetCheckResult(
             check_name="one_answer_per_item",
             passed=duplicates.is_empty(),
-            metadata={"duplicate_answers": duplicates.height},
+            metadata={"partition": partition, "duplicate_answers": duplicates.height},
         ),
         dg.AssetCheckResult(
             check_name="failed_share",
             passed=share <= max_failed_share,
             severity=dg.AssetCheckSeverity.WARN,
-            metadata={"failed": failed, "share": round(share, 4), "threshold": max_failed_share},
+            metadata={
+                "partition": partition,
+                "failed": failed,
+                "share": round(share, 4),
+                "threshold": max_failed_share,
+            },
         ),
     ]

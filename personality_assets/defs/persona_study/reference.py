@@ -13,6 +13,10 @@ from personality_assets.defs.persona_study.simulate import traits_from_scores
 from personality_assets.questionnaires import get_questionnaire, score
 
 
+class PopulationNotLoaded(ValueError):
+    """The partition's reference population has no answers yet: retrying cannot help."""
+
+
 def reference_answers(target: DatabaseTarget, population: str) -> pl.DataFrame:
     table = ReferenceQuestionnaire.__table__
     with experiment_transaction(target) as connection:
@@ -24,7 +28,7 @@ def reference_answers(target: DatabaseTarget, population: str) -> pl.DataFrame:
             schema_overrides={"personality_id": pl.Int64, "question_number": pl.Int64, "answer": pl.Int64},
         )
     if frame.is_empty():
-        raise ValueError(
+        raise PopulationNotLoaded(
             f"reference population {population!r} is not loaded: materialise reference_questionnaires for it first"
         )
     return frame
