@@ -33,6 +33,9 @@ setup(
         # A faster event loop for the call engine (less CPU per call); the engine runs without it too.
         "uvloop>=0.19; sys_platform != 'win32'",
         "pydantic>=2.6",
+        # Statistics of the research reports: Welch's t and its CI (scipy), Holm correction (statsmodels).
+        "scipy>=1.11",
+        "statsmodels>=0.14",
     ],
     extras_require={
         # dagster-dg-cli: `dg check defs`, `dg list defs`, `dg launch`; ruff: format and lint, run by make test

@@ -163,7 +163,10 @@ def _summary() -> None:
         study = _study_summary(target)
         if study.height:
             print(f"Persona study (model x population):\n{study}")
-            print(f"Parquet: {settings.data_dir() / 'parquet'} (personas/, questionnaire_scores/)")
+            print(
+                f"Parquet: {settings.data_dir() / 'parquet'} (personas/, questionnaire_scores/); "
+                f"reports: {settings.data_dir() / 'reports'}"
+            )
         print(f"Drop new population files into {settings.drop_dir()} (the sensor loads them while `make ui` runs).")
 
 

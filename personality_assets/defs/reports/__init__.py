@@ -1,0 +1,1 @@
+"""Research reports across the study's partitions (the analysis the original paper published)."""
