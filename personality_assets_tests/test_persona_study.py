@@ -349,7 +349,9 @@ def test_a_killed_run_resumes_without_losing_or_repeating(tmp_path, openai_serve
     assert _count(target, EvalQuestionnaire.__table__) == experiments * 50
     # Every stored answer was asked for once; only what was in flight at the kill was asked twice.
     assert asked_second == experiments - done
-    assert asked_first + asked_second - experiments <= 2  # the two requests in flight at the kill
+    # Lost at the kill: the two requests in flight, plus replies that had arrived but waited for the
+    # writer's transaction (a few on a loaded machine: the suite runs on every core).
+    assert asked_first + asked_second - experiments == asked_first - done <= 2 + 4
 
 
 def test_scores_against_hand_computed_values():
