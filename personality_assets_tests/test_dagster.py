@@ -320,14 +320,24 @@ def test_cli_remove_delete_data_refuses_a_population_still_in_use_and_changes_no
     for population in ("sample", "sample_maxN"):
         load_population(target, population, log=lambda message: None)
     with experiment_transaction(target) as connection:
-        connection.execute(insert(Persona).values(ref_personality_id=1, ref_population="sample", population="sample",
-                                                  model="simulated"))  # fmt: skip
+        connection.execute(
+            insert(Persona).values(
+                ref_personality_id=1, ref_population="sample", population="sample", model="simulated"
+            )
+        )
     with dg.DagsterInstance.from_config(str(home)) as instance:
         instance.add_dynamic_partitions("population", ["sample", "sample_maxN"])
     cli = [sys.executable, "-m", "personality_assets.cli", "populations", "remove"]
 
-    refused = subprocess.run([*cli, "sample_maxN", "sample", "--delete-data"], check=False, cwd=ROOT, env=env,
-                             capture_output=True, text=True, timeout=120)  # fmt: skip
+    refused = subprocess.run(
+        [*cli, "sample_maxN", "sample", "--delete-data"],
+        check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert refused.returncode == 1, refused.stdout + refused.stderr
     assert "sample: 1 persona(s) and 0 experiment(s) use it" in refused.stderr
     with dg.DagsterInstance.from_config(str(home)) as instance:
@@ -336,8 +346,9 @@ def test_cli_remove_delete_data_refuses_a_population_still_in_use_and_changes_no
 
     with experiment_transaction(target) as connection:
         connection.execute(delete(Persona))
-    derived = subprocess.run([*cli, "sample", "--delete-data"], check=False, cwd=ROOT, env=env, capture_output=True,
-                             text=True, timeout=120)  # fmt: skip
+    derived = subprocess.run(
+        [*cli, "sample", "--delete-data"], check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert derived.returncode == 1 and "sample: populations derived from it: ['sample_maxN']" in derived.stderr
     removed = _run([*cli, "sample", "sample_maxN", "--delete-data"], env).stdout
     assert "sample: 22,200 answers and the population row deleted" in removed

@@ -346,8 +346,9 @@ def _readme_scripting_example() -> str:
 def test_the_documented_scripting_path_calls_a_real_provider(empty_target, openai_server, monkeypatch, tmp_path):
     # A script or notebook: no Dagster context, a database nothing has migrated yet, the key only in the environment.
     models_file = tmp_path / "models.yaml"
-    models_file.write_text(f"models:\n  local:\n    provider: openai\n    model_id: served-model\n"
-                           f"    base_url: {openai_server.base_url}\n")  # fmt: skip
+    models_file.write_text(
+        f"models:\n  local:\n    provider: openai\n    model_id: served-model\n    base_url: {openai_server.base_url}\n"
+    )
     monkeypatch.setenv("PERSONALITY_ASSETS_MODELS_FILE", str(models_file))
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     monkeypatch.setenv("PERSONALITY_ASSETS_DATABASE_URL", empty_target.url)

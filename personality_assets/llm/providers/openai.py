@@ -136,9 +136,12 @@ class OpenAIProvider:
         except openai.NotFoundError as exc:
             if _no_such_path(exc.body):
                 base = (self.base_url or DEFAULT_BASE_URL).rstrip("/")
-                fix = (f"check the model's base_url (or OPENAI_BASE_URL), {base}" if base.endswith("/v1") else
-                       f"the base URL {base} probably lacks /v1; set the model's base_url (or OPENAI_BASE_URL) "
-                       f"to {base}/v1")  # fmt: skip
+                fix = (
+                    f"check the model's base_url (or OPENAI_BASE_URL), {base}"
+                    if base.endswith("/v1")
+                    else f"the base URL {base} probably lacks /v1; set the model's base_url (or OPENAI_BASE_URL) "
+                    f"to {base}/v1"
+                )
                 raise UserActionRequired(
                     f"OpenAI-compatible server answered 404 for {base}/chat/completions: {fix} "
                     f"(vLLM, Ollama and LiteLLM serve under <server>/v1)"
