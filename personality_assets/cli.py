@@ -94,11 +94,14 @@ def _delete_population_data(names: list[str]) -> None:
             )
             if derived:
                 in_use.append(f"{name}: populations derived from it: {derived} (remove them with it)")
-            personas = connection.execute(
-                select(func.count()).where((Persona.ref_population == name) | (Persona.population == name))
-            ).scalar_one()
+            # Personas keep the population they were made from in ref_population (population holds
+            # their generated_<model>_<population> tag); experiments reach it through their persona.
+            personas = connection.execute(select(func.count()).where(Persona.ref_population == name)).scalar_one()
             experiments = connection.execute(
-                select(func.count()).where(ExperimentsList.population == name)
+                select(func.count())
+                .select_from(ExperimentsList)
+                .join(Persona, Persona.id == ExperimentsList.personality_id)
+                .where(Persona.ref_population == name)
             ).scalar_one()
             if personas or experiments:
                 in_use.append(f"{name}: {personas} persona(s) and {experiments} experiment(s) use it")

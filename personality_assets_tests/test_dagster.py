@@ -112,6 +112,13 @@ def _run(command: list[str], env: dict) -> subprocess.CompletedProcess:
     return completed
 
 
+def _dagster_home(home: Path, data_dir: Path) -> dict:
+    """A new DAGSTER_HOME with the committed dagster.yaml; the environment for commands using it."""
+    home.mkdir()
+    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+    return _cli_env(home, data_dir)
+
+
 def _cli_env(dagster_home: Path, data_dir: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PERSONALITY_ASSETS_", "DAGSTER_"))}
     return {**env, "DAGSTER_HOME": str(dagster_home), "PERSONALITY_ASSETS_DATA_DIR": str(data_dir)}
@@ -132,9 +139,7 @@ def test_definitions_validate_cli(tmp_path):
 @pytest.mark.slow
 def test_asset_materialize_cli_with_sqlite_instance(tmp_path):
     home, data = tmp_path / "dagster_home", tmp_path / "data"
-    home.mkdir()
-    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
-    env = _cli_env(home, data)
+    env = _dagster_home(home, data)
     _run([*MATERIALIZE, "--select", "questionnaires"], env)
     _run([sys.executable, "-m", "personality_assets.cli", "populations", "add", "sample"], env)
     _run([*MATERIALIZE, "--select", "reference_questionnaires", "--partition", "sample"], env)
@@ -213,9 +218,7 @@ def test_the_loader_refuses_a_bad_name(db_target):
 @pytest.mark.slow
 def test_cli_adds_only_valid_names_and_removes_partitions_and_data(tmp_path):
     home, data = tmp_path / "dagster_home", tmp_path / "data"
-    home.mkdir()
-    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
-    env = _cli_env(home, data)
+    env = _dagster_home(home, data)
     cli = [sys.executable, "-m", "personality_assets.cli"]
     refused = subprocess.run(
         [*cli, "populations", "add", "good_one", "a|b"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
@@ -311,9 +314,7 @@ def test_a_removed_population_can_be_loaded_again_from_another_file(tmp_path, mo
 @pytest.mark.slow
 def test_cli_remove_delete_data_refuses_a_population_still_in_use_and_changes_nothing(tmp_path):
     home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
-    env = _cli_env(home, tmp_path / "data")  # the data dir of this test's process: the same database
+    env = _dagster_home(home, tmp_path / "data")  # the data dir of this test's process: the same database
     target = ResearchDatabase().target
     migrate.upgrade(target)
     store_questionnaires(target, list(all_questionnaires().values()))

@@ -89,6 +89,12 @@ def _count(target, table, *where):
         return connection.execute(select(func.count()).select_from(table).where(*where)).scalar_one()
 
 
+def _study_counts(target) -> list[int]:
+    """Rows of every table the study writes: personas, groups, experiments, answers, calls."""
+    tables = (Persona, ExperimentsGroup, ExperimentsList, EvalQuestionnaire, LLMCall)
+    return [_count(target, model.__table__) for model in tables]
+
+
 def study_reply(request_json: dict) -> str:
     """A model behind the fake servers: a persona, or a complete set of neutral answers. Reads
     every message, as a retry with feedback appends the feedback after the original prompt."""
@@ -164,28 +170,10 @@ def test_rematerialising_is_idempotent_and_a_new_configuration_is_a_new_group(db
     resources = _resources(db_target)
     _load_populations(resources, instance, ["sample"])
     _study(resources, instance, "simulated", "sample", max_people=5)
-    counts = [
-        _count(db_target, t)
-        for t in (
-            Persona.__table__,
-            ExperimentsGroup.__table__,
-            ExperimentsList.__table__,
-            EvalQuestionnaire.__table__,
-            LLMCall.__table__,
-        )
-    ]
+    counts = _study_counts(db_target)
     again = _study(resources, instance, "simulated", "sample", max_people=5)
     assert again.asset_materializations_for_node("personas")[0].metadata["llm_calls"].value == 0
-    assert [
-        _count(db_target, t)
-        for t in (
-            Persona.__table__,
-            ExperimentsGroup.__table__,
-            ExperimentsList.__table__,
-            EvalQuestionnaire.__table__,
-            LLMCall.__table__,
-        )
-    ] == counts
+    assert _study_counts(db_target) == counts
     _study(
         resources,
         instance,

@@ -55,7 +55,8 @@ def recent_calls(
     target: DatabaseTarget, provider: str, provider_model_id: str, window_seconds: float
 ) -> list[tuple[float, int]]:
     """(seconds ago, tokens) of every attempt stored in the last window for this provider model (the
-    account's calls, whichever model key made them)."""
+    account's calls, whichever model key made them). ``llm_calls`` does not record the endpoint, so
+    calls to the same model id on another endpoint count too: the safe side of a rate limit."""
     now = datetime.now(UTC)
     table = LLMCall.__table__
     since = now - timedelta(seconds=window_seconds)

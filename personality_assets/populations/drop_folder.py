@@ -21,6 +21,7 @@ def links_out_of_folder(path: Path, folder: Path) -> bool:
 class DropScan:
     new: list[tuple[str, Path]] = field(default_factory=list)  # (population, file), sorted by population
     problems: list[str] = field(default_factory=list)  # one line per file or collision, sorted
+    refused: dict[str, str] = field(default_factory=dict)  # population -> why its file(s) cannot load
 
 
 def scan_drop_folder(drop: Path, seen: dict[str, int], loaded_from: dict[str, str]) -> DropScan:
@@ -30,30 +31,38 @@ def scan_drop_folder(drop: Path, seen: dict[str, int], loaded_from: dict[str, st
     scan = DropScan()
     folder = drop.resolve()
     by_population: dict[str, list[Path]] = defaultdict(list)
+
+    def refuse(population: str | None, problem: str) -> None:
+        scan.problems.append(problem)
+        if population is not None:
+            scan.refused[population] = problem
+
     for path in sorted(drop.iterdir()):
         if path.suffix.lower() not in FILE_SUFFIXES:
             continue
-        if links_out_of_folder(path, folder):
-            scan.problems.append(f"{path.name}: a link to a file outside the drop folder; ignored")
-            continue
-        if not path.is_file():
-            continue
         population = population_name_for_file(path)
-        if population is None:
-            scan.problems.append(f"{path.name}: no usable population name in the file name ({RULE}); rename it")
+        if links_out_of_folder(path, folder):
+            refuse(population, f"{path.name}: a link to a file outside the drop folder; ignored")
+        elif not path.is_file():
             continue
-        by_population[population].append(path)
+        elif population is None:
+            refuse(None, f"{path.name}: no usable population name in the file name ({RULE}); rename it")
+        else:
+            by_population[population].append(path)
     for population, paths in sorted(by_population.items()):
+        if population in scan.refused:
+            continue  # a link out of the folder names it too: nothing loads until that is resolved
         if len(paths) > 1:
             names = ", ".join(p.name for p in paths)
-            scan.problems.append(f"{names}: all name population {population!r}; rename all but one (nothing loaded)")
+            refuse(population, f"{names}: all name population {population!r}; rename all but one (nothing loaded)")
             continue
         (path,) = paths
         earlier = loaded_from.get(population)
         if earlier is not None and earlier != path.name:
-            scan.problems.append(
+            refuse(
+                population,
                 f"{path.name}: population {population!r} was loaded from {earlier}; remove it first "
-                f"(python -m personality_assets.cli populations remove {population}) or rename the file"
+                f"(python -m personality_assets.cli populations remove {population}) or rename the file",
             )
             continue
         if seen.get(path.name) != path.stat().st_mtime_ns:

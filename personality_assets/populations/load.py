@@ -26,8 +26,8 @@ from sqlalchemy import delete, select, update
 from personality_assets import settings
 from personality_assets.db.engine import DatabaseTarget, experiment_transaction, reference_transaction
 from personality_assets.db.models import ReferencePopulation, ReferenceQuestionnaire
-from personality_assets.populations.drop_folder import FILE_SUFFIXES, links_out_of_folder
-from personality_assets.populations.names import check_population_name, population_name_for_file
+from personality_assets.populations.drop_folder import scan_drop_folder
+from personality_assets.populations.names import check_population_name
 from personality_assets.populations.readers import (
     Exclusions,
     PopulationFileError,
@@ -91,18 +91,15 @@ class LoadResult:
 
 
 def find_dropped_file(population: str) -> Path | None:
-    """The drop folder's file for ``population``, under the sensor's rules: never a link out of the
-    folder, never one of two files whose names map to the population."""
+    """The drop folder's file for ``population``, under the sensor's rules (the same scan): never a
+    link out of the folder, never one of two files whose names map to the population."""
     drop = settings.drop_dir()
-    paths = sorted(
-        p for p in drop.glob("*") if p.suffix.lower() in FILE_SUFFIXES and population_name_for_file(p) == population
-    )
-    if len(paths) > 1:
-        names = ", ".join(p.name for p in paths)
-        raise PopulationFileError(f"{names}: all name population {population!r}; rename all but one (nothing loaded)")
-    if paths and links_out_of_folder(paths[0], drop):
-        raise PopulationFileError(f"{paths[0].name}: a link to a file outside the drop folder; not loaded")
-    return paths[0] if paths else None
+    if not drop.is_dir():
+        return None
+    scan = scan_drop_folder(drop, seen={}, loaded_from={})
+    if population in scan.refused:
+        raise PopulationFileError(scan.refused[population])
+    return dict(scan.new).get(population)
 
 
 def load_population(

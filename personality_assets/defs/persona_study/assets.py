@@ -24,8 +24,9 @@ from personality_assets.llm.engine import RunInterrupted
 from personality_assets.questionnaires import all_questionnaires
 
 GROUP = "persona_study"
-# Steps that call models share the `llm` pool (dagster.yaml): parallel runs cannot pile onto a
-# provider; within a run the engine's limiter keeps each model under its rpm/tpm.
+# Assets that call models use the `llm` pool (dagster.yaml, run granularity): queued runs wait for
+# room in it, so parallel runs cannot pile onto a provider; within a run the engine's limiter keeps
+# each account under its rpm/tpm.
 LLM_POOL = "llm"
 
 
