@@ -44,7 +44,7 @@ run: install $(DAGSTER_HOME)/dagster.yaml
 	for population in $(SAMPLE_POPULATIONS); do \
 		$(MATERIALIZE) --select $(STUDY_ASSETS) --partition "$(MODEL)|$$population" $(IN_PROCESS) || exit 1; \
 	done
-	$(MATERIALIZE) --select scale_score_report $(IN_PROCESS)
+	$(MATERIALIZE) --select 'group:reports' $(IN_PROCESS)
 	$(BIN)/python -m personality_assets.cli summary
 	@echo "Dagster runs and metadata: $(DAGSTER_HOME) -- browse them with 'make ui' (http://127.0.0.1:3000)"
 

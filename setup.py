@@ -36,9 +36,22 @@ setup(
         # Statistics of the research reports: Welch's t and its CI (scipy), Holm correction (statsmodels).
         "scipy>=1.11",
         "statsmodels>=0.14",
+        # The reports' figures (PNG, no display needed).
+        "matplotlib>=3.8",
     ],
     extras_require={
         # dagster-dg-cli: `dg check defs`, `dg list defs`, `dg launch`; ruff: format and lint, run by make test
-        "test": ["pytest>=8", "pytest-xdist>=3.5", "aiohttp>=3.9", "syrupy>=4.6", "ruff>=0.8", "dagster-dg-cli==1.13.*"]
+        # pingouin: a reference implementation of Cronbach's alpha to test ours against;
+        # playwright: drives Debian's chromium in the UI test (no browser download).
+        "test": [
+            "pytest>=8",
+            "pytest-xdist>=3.5",
+            "aiohttp>=3.9",
+            "syrupy>=4.6",
+            "ruff>=0.8",
+            "dagster-dg-cli==1.13.*",
+            "pingouin>=0.5",
+            "playwright>=1.40",
+        ]
     },
 )

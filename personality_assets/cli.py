@@ -166,10 +166,11 @@ def _summary() -> None:
         study = _study_summary(target)
         if study.height:
             print(f"Persona study (model x population):\n{study}")
-            print(
-                f"Parquet: {settings.data_dir() / 'parquet'} (personas/, questionnaire_scores/); "
-                f"reports: {settings.data_dir() / 'reports'}"
-            )
+            print(f"Parquet: {settings.data_dir() / 'parquet'} (personas/, questionnaire_scores/)")
+            report = settings.reports_dir() / "study_report.html"
+            if report.exists():
+                print(f"Study report (tables and figures, open in a browser): {report}")
+                print(f"Report tables (parquet, csv) and figures (png): {settings.reports_dir()}")
         print(f"Drop new population files into {settings.drop_dir()} (the sensor loads them while `make ui` runs).")
 
 

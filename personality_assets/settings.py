@@ -7,6 +7,8 @@
 | PERSONALITY_ASSETS_EXPERIMENT_SCHEMA | experiments |
 | PERSONALITY_ASSETS_REFERENCE_SCHEMA | reference |
 | PERSONALITY_ASSETS_DROP_DIR | <data dir>/populations/incoming |
+| PERSONALITY_ASSETS_TRAIT_PAIRS | the shipped defs/reports/trait_pairs.toml |
+| PERSONALITY_ASSETS_MARGINALS | <data dir>/marginals.csv (optional: no file, no comparison) |
 """
 
 from __future__ import annotations
@@ -33,3 +35,16 @@ def reference_schema() -> str:
 
 def drop_dir() -> Path:
     return Path(os.environ.get("PERSONALITY_ASSETS_DROP_DIR") or data_dir() / "populations" / "incoming")
+
+
+def reports_dir() -> Path:
+    return data_dir() / "reports"
+
+
+def trait_pairs_file() -> Path:
+    default = Path(__file__).parent / "defs" / "reports" / "trait_pairs.toml"
+    return Path(os.environ.get("PERSONALITY_ASSETS_TRAIT_PAIRS") or default)
+
+
+def marginals_file() -> Path:
+    return Path(os.environ.get("PERSONALITY_ASSETS_MARGINALS") or data_dir() / "marginals.csv")

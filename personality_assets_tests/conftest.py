@@ -34,6 +34,8 @@ def postgres_unavailable_reason() -> str | None:
     try:
         server = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
         with server.connect() as connection:
+            # Test workers start together: one creates the database while the others wait.
+            connection.execute(text("SELECT pg_advisory_lock(hashtext('personality_assets create test database'))"))
             exists = connection.execute(
                 text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": url.database}
             ).first()

@@ -130,7 +130,8 @@ def test_simulated_study_two_models_two_populations(db_target):
             result = _study(resources, instance, model, population)
             assert all(check.passed for check in result.get_asset_check_evaluations())
             metadata = result.asset_materializations_for_node("questionnaire_scores")[0].metadata
-            assert metadata["experiments"].value == 12 and "r_with_reference" in metadata["summary"].value
+            # 12 personas x 2 questionnaires (the simulator needs no item texts, so EPQR-A runs too)
+            assert metadata["experiments"].value == 24 and "r_with_reference" in metadata["summary"].value
 
     for model in ("simulated", "simulated_alt"):
         for population in ("sample", "sample_maxN"):
@@ -143,7 +144,7 @@ def test_simulated_study_two_models_two_populations(db_target):
                     ExperimentsList.population == tag,
                     ExperimentsList.succeeded.is_(True),
                 )
-                == 12
+                == 24
             )
             assert Path(
                 os.environ["PERSONALITY_ASSETS_DATA_DIR"],
@@ -152,11 +153,11 @@ def test_simulated_study_two_models_two_populations(db_target):
                 f"model={model}",
                 f"population={population}.parquet",
             ).exists()
-    assert _count(db_target, EvalQuestionnaire.__table__) == 4 * 12 * 50
+    assert _count(db_target, EvalQuestionnaire.__table__) == 4 * 12 * (50 + 24)
     with experiment_transaction(db_target) as connection:
         scores = pl.read_database(select(QuestionnaireScore.__table__), connection)
         simulated = connection.execute(select(func.count()).where(LLMCall.simulated.is_(True))).scalar_one()
-    assert simulated == _count(db_target, LLMCall.__table__) == 4 * 24  # personas + answers, all marked
+    assert simulated == _count(db_target, LLMCall.__table__) == 4 * (12 + 24)  # personas + answers, all marked
     # Personas follow their reference person: scores correlate with the reference scores.
     assert scores.select(pl.corr("score", "reference_score")).item() > 0.8
     # MaxN personas are maximally neurotic on the Big Five too (Emotional Stability at the bottom).
@@ -182,8 +183,8 @@ def test_rematerialising_is_idempotent_and_a_new_configuration_is_a_new_group(db
         max_people=5,
         run_config={"experiment_registrations": {"config": {"system_role": "Pretend to be:\n{description}"}}},
     )
-    assert _count(db_target, ExperimentsGroup.__table__) == counts[1] + 1
-    assert _count(db_target, ExperimentsList.__table__) == counts[2] + 5
+    assert _count(db_target, ExperimentsGroup.__table__) == counts[1] + 2  # one per questionnaire
+    assert _count(db_target, ExperimentsList.__table__) == counts[2] + 5 * 2  # 5 personas x 2 questionnaires
     # The two configurations' scores stay apart.
     with experiment_transaction(db_target) as connection:
         groups = connection.execute(
@@ -191,7 +192,8 @@ def test_rematerialising_is_idempotent_and_a_new_configuration_is_a_new_group(db
                 QuestionnaireScore.experiments_group_id
             )
         ).all()
-    assert sorted(count for _, count in groups) == [5 * 5, 5 * 5]
+    # Per group: 5 personas x its questionnaire's scales (EPQR-A 4, Big Five 5), in both configurations.
+    assert sorted(count for _, count in groups) == [5 * 4, 5 * 4, 5 * 5, 5 * 5]
     # Each group records the versions of the packages that shape results, beside the experiments' git SHA.
     with experiment_transaction(db_target) as connection:
         recorded = connection.execute(select(ExperimentsGroup.package_versions)).scalars().all()
@@ -477,10 +479,16 @@ def test_a_population_that_answered_only_epqr_a(db_target, tmp_path, monkeypatch
         run_config={"ops": {"reference_questionnaires": {"config": {"path": str(tmp_path / "epq.csv")}}}},
     ).success
     result = _study(resources, instance, "simulated", "epq", max_people=4)
-    assert _count(db_target, ExperimentsList.__table__, ExperimentsList.succeeded.is_(True)) == 4
+    assert _count(db_target, ExperimentsList.__table__, ExperimentsList.succeeded.is_(True)) == 4 * 2
     with experiment_transaction(db_target) as connection:
-        references = connection.execute(select(QuestionnaireScore.reference_score)).scalars().all()
-    assert len(references) == 4 * 5 and set(references) == {None}
+        references = dict(
+            connection.execute(
+                select(QuestionnaireScore.questionnaire, func.count(QuestionnaireScore.reference_score)).group_by(
+                    QuestionnaireScore.questionnaire
+                )
+            ).all()
+        )
+    assert references == {"bigfive": 0, "epqr_a": 4 * 4}  # counts non-null reference scores
     assert result.success
 
 

@@ -1,12 +1,16 @@
 """Research reports: statistics against hand-computed values, and the report asset over partitions."""
 
+import base64
 import math
+from pathlib import Path
 
 import dagster as dg
 import numpy as np
 import polars as pl
 import pytest
+from scipy import stats
 
+from personality_assets import settings
 from personality_assets.defs.persona_study.assets import (
     experiment_registrations,
     personas,
@@ -14,9 +18,38 @@ from personality_assets.defs.persona_study.assets import (
     questionnaire_scores,
 )
 from personality_assets.defs.reference.assets import questionnaires, reference_questionnaires
-from personality_assets.defs.reports.assets import scale_score_report
+from personality_assets.defs.reports.agreement import agreement_table
+from personality_assets.defs.reports.assets import (
+    agreement_report,
+    demographics_report,
+    reliability_report,
+    scale_score_report,
+    study_report,
+    validity_report,
+)
+from personality_assets.defs.reports.demographics import (
+    MarginalsError,
+    demographics_table,
+    marginals_table,
+    read_marginals,
+)
+from personality_assets.defs.reports.reliability import (
+    bootstrap_alpha,
+    cronbach_alpha,
+    reliability_table,
+    scale_reliability,
+    standardized_alpha,
+)
 from personality_assets.defs.reports.scale_scores import holm, marker, scale_score_table, welch
+from personality_assets.defs.reports.validity import (
+    TraitPair,
+    TraitPairsError,
+    correlate,
+    read_trait_pairs,
+    validity_table,
+)
 from personality_assets.defs.resources import LLMEngineResource, ResearchDatabase
+from personality_assets.questionnaires import get_questionnaire, keyed_items
 
 
 def test_welch_against_hand_computed_values():
@@ -51,14 +84,14 @@ def test_scale_score_table_rows_and_family():
     personas = pl.DataFrame(
         {
             "model": ["m"] * 4 + ["k"] * 4,
-            "population": ["p"] * 8,
+            "condition": ["p"] * 8,
             "questionnaire": ["q"] * 8,
             "scale": ["S"] * 8,
             "score": [1.0, 2.0, 3.0, 4.0, 5.0, 5.0, 5.0, 5.0],
         }
     )
     humans = pl.DataFrame(
-        {"population": ["p"] * 4, "questionnaire": ["q"] * 4, "scale": ["S"] * 4, "score": [2.0, 4.0, 6.0, 8.0]}
+        {"condition": ["p"] * 4, "questionnaire": ["q"] * 4, "scale": ["S"] * 4, "score": [2.0, 4.0, 6.0, 8.0]}
     )
     table = scale_score_table(personas, humans)
     assert table["model"].to_list() == ["human", "k", "m"]
@@ -68,6 +101,188 @@ def test_scale_score_table_rows_and_family():
     assert tested["p_holm"].to_list() == pytest.approx(holm(tested["p"].to_list()))
     human = table.row(by_predicate=pl.col("model") == "human", named=True)
     assert (human["n"], human["mean"], human["p"]) == (4, 5.0, None)
+
+
+def test_alpha_against_hand_computed_values():
+    # 4 respondents x 3 items: item variances 11/12, 2/3, 11/12 (sum 2.5); totals 3, 5, 7, 9 have
+    # variance 20/3; alpha = 3/2 * (1 - 2.5 / (20/3)) = 0.9375.
+    matrix = np.array([[1, 1, 1], [1, 2, 2], [2, 2, 3], [3, 3, 3]], dtype=float)
+    assert cronbach_alpha(matrix) == pytest.approx(0.9375)
+    r = np.corrcoef(matrix, rowvar=False)[np.triu_indices(3, 1)].mean()
+    assert standardized_alpha(matrix) == pytest.approx(3 * r / (1 + 2 * r))
+
+
+def test_alpha_with_missing_answers_matches_pingouin_listwise():
+    pingouin = pytest.importorskip("pingouin")
+    import pandas as pd
+
+    rng = np.random.default_rng(7)
+    trait = rng.normal(size=(400, 1))
+    matrix = (trait + rng.normal(size=(400, 6)) > 0).astype(float)
+    matrix[rng.random(matrix.shape) < 0.04] = np.nan
+    result = scale_reliability(matrix, resamples=500, seed=1)
+    expected, _ = pingouin.cronbach_alpha(pd.DataFrame(matrix), nan_policy="listwise")
+    complete = int((~np.isnan(matrix).any(axis=1)).sum())
+    assert result["alpha"] == pytest.approx(expected, rel=1e-9)
+    assert (result["n"], result["n_missing"], result["items"]) == (complete, 400 - complete, 6)
+    assert result["ci_low"] < result["alpha"] < result["ci_high"] and result["resamples"] == 500
+    # The vectorised bootstrap equals resampling rows one by one with the same draws.
+    alphas = bootstrap_alpha(matrix[~np.isnan(matrix).any(axis=1)], resamples=20, seed=3)
+    rows = np.random.default_rng(3).integers(0, complete, size=(20, complete))
+    loop = [cronbach_alpha(matrix[~np.isnan(matrix).any(axis=1)][picks]) for picks in rows]
+    assert alphas == pytest.approx(loop, rel=1e-9)
+    # Seeded: the same CI twice.
+    assert scale_reliability(matrix, resamples=500, seed=1)["ci_low"] == result["ci_low"]
+
+
+def test_alpha_undefined_without_variance_is_a_note_not_an_error():
+    everyone_the_same = np.array([[6, 6, 6], [6, 6, 6], [6, 6, 6]], dtype=float)
+    result = scale_reliability(everyone_the_same, resamples=100)
+    assert result["alpha"] is None and result["ci_low"] is None and result["standardized_alpha"] is None
+    assert result["note"] == "undefined: no variance in the scale score"
+    assert scale_reliability(np.array([[1.0, 2.0]]))["note"] == "undefined: fewer than 2 respondents or items"
+
+
+def test_reliability_table_keys_reversed_items_first():
+    # A likert questionnaire with one reversed item: consistent answers give alpha 1 only once reversed.
+    keyed = keyed_items(
+        pl.DataFrame(
+            {
+                "respondent": [1, 1, 2, 2, 3, 3],
+                "question_number": [1, 4, 1, 4, 1, 4],  # bigfive EXT1 (+) and EXT4 (-)
+                "answer": [5, 1, 3, 3, 1, 5],
+            }
+        ),
+        get_questionnaire("bigfive"),
+    ).with_columns(pl.lit("m").alias("model"), pl.lit("c").alias("condition"), pl.lit("bigfive").alias("questionnaire"))
+    table = reliability_table(keyed, resamples=0)
+    assert table["alpha"].to_list() == [pytest.approx(1.0)] and table["n"].to_list() == [3]
+
+
+def test_correlations_and_trait_pairs(tmp_path):
+    x, y = np.array([1.0, 2.0, 3.0, 4.0, 5.0]), np.array([2.0, 1.0, 4.0, 3.0, 5.0])
+    result = correlate(x, y)
+    assert result["pearson_r"] == pytest.approx(np.corrcoef(x, y)[0, 1]) == pytest.approx(0.8)
+    assert result["spearman_rho"] == pytest.approx(0.8)
+    z, half = math.atanh(0.8), 1.959963984540054 / math.sqrt(5 - 3)
+    assert (result["ci_low"], result["ci_high"]) == pytest.approx((math.tanh(z - half), math.tanh(z + half)))
+    assert correlate(x, np.ones(5))["note"] == "undefined: no variance in one of the scores"
+    pairs_file = tmp_path / "pairs.toml"
+    pairs_file.write_text('[[pair]]\ntrait = "E"\na = "epqr_a.E"\nb = "bigfive"\n')
+    with pytest.raises(TraitPairsError, match=r"pairs.toml: pair 1: b = 'bigfive' is not"):
+        read_trait_pairs(pairs_file)
+    pairs_file.write_text('[[pair]]\ntrait = "E"\na = "epqr_a.E"\n')
+    with pytest.raises(TraitPairsError, match=r"pair 1: missing field 'b'"):
+        read_trait_pairs(pairs_file)
+    shipped = read_trait_pairs(settings.trait_pairs_file())
+    assert ("epqr_a", "N") in [p.a for p in shipped if p.b == ("bigfive", "EST") and p.expected == "negative"]
+
+
+def test_validity_table_per_persona_and_skipped_pairs():
+    # Two repetitions per persona are averaged before correlating; bfi44 was never answered.
+    scores = pl.DataFrame(
+        {
+            "model": ["m"] * 12,
+            "condition": ["c"] * 12,
+            "respondent": [1, 1, 2, 2, 3, 3] * 2,
+            "questionnaire": ["epqr_a"] * 6 + ["bigfive"] * 6,
+            "scale": ["E"] * 6 + ["EXT"] * 6,
+            "score": [1.0, 3.0, 4.0, 4.0, 6.0, 6.0, 2.0, 2.0, 3.0, 3.0, 5.0, 5.0],
+        }
+    )
+    pairs = [
+        TraitPair("E", ("epqr_a", "E"), ("bigfive", "EXT"), "positive"),
+        TraitPair("E", ("epqr_a", "E"), ("bfi44", "E"), "positive"),
+    ]
+    table, skipped = validity_table(scores, pairs)
+    assert skipped == pairs[1:] and table.height == 1
+    assert table["n"][0] == 3 and table["pearson_r"][0] == pytest.approx(np.corrcoef([2, 4, 6], [2, 3, 5])[0, 1])
+
+
+def test_agreement_against_hand_computed_values():
+    # EPQR-A item 2 (E, keyed yes) and item 1 (N, keyed yes); persona vs reference person 7.
+    answers = pl.DataFrame(
+        {
+            "model": ["m"] * 4,
+            "condition": ["c"] * 4,
+            "questionnaire": ["epqr_a"] * 4,
+            "question_number": [2, 2, 2, 2],
+            "answer": [1, 1, 0, 0],
+            "ref_personality_id": [7, 8, 9, 10],
+        }
+    )
+    reference = pl.DataFrame(
+        {
+            "condition": ["c"] * 4,
+            "personality_id": [7, 8, 9, 10],
+            "questionnaire": ["epqr_a"] * 4,
+            "question_number": [2, 2, 2, 2],
+            "answer": [1, 0, 1, 0],
+        }
+    )
+    row = agreement_table(answers, reference).row(0, named=True)
+    # yes/yes, yes/no, no/yes, no/no: accuracy 2/4; precision 1/2 (said yes); recall 1/2 (truly yes).
+    assert (row["scale"], row["n"], row["accuracy"], row["precision"], row["recall"]) == ("E", 4, 0.5, 0.5, 0.5)
+    assert row["mae"] is None
+    likert = agreement_table(
+        answers.with_columns(pl.lit("bigfive").alias("questionnaire"), pl.Series("answer", [5, 4, 1, 3])),
+        reference.with_columns(pl.lit("bigfive").alias("questionnaire"), pl.Series("answer", [5, 2, 2, 3])),
+    ).row(0, named=True)
+    # Errors 0, 2, 1, 0: MAE 3/4, RMSE sqrt(5/4); exact agreement 2/4.
+    assert (likert["mae"], likert["rmse"], likert["accuracy"]) == pytest.approx((0.75, math.sqrt(1.25), 0.5))
+    assert likert["precision"] is None
+
+
+def test_demographics_z_tests_and_marginals(tmp_path):
+    personas = pl.DataFrame(
+        {
+            "model": ["m"] * 200,
+            "condition": ["base"] * 100 + ["base_maxN"] * 100,
+            "gender": ["female"] * 50 + ["male"] * 50 + ["female"] * 70 + ["male"] * 30,
+            "race": ["White"] * 200,
+            "sexual_orientation": [None] * 200,
+            "age": [30] * 150 + [70] * 50,
+            "religious_belief": [" Christian "] * 200,
+            "political_orientation": [""] * 200,
+        }
+    )
+    table = demographics_table(personas, {"base": "base", "base_maxN": "base"})
+    female = table.row(
+        by_predicate=(pl.col("attribute") == "gender")
+        & (pl.col("category") == "female")
+        & (pl.col("condition") == "base_maxN"),
+        named=True,
+    )
+    pooled = 120 / 200
+    z = (0.7 - 0.5) / math.sqrt(pooled * (1 - pooled) * (1 / 100 + 1 / 100))
+    assert (female["share"], female["base_share"], female["z"]) == pytest.approx((0.7, 0.5, z))
+    assert female["p"] == pytest.approx(2 * stats.norm.sf(z))
+    tested = table.filter(pl.col("p").is_not_null())
+    assert tested["p_holm"].to_list() == pytest.approx(holm(tested["p"].to_list()))
+    categories = dict(
+        table.filter(pl.col("condition") == "base").group_by("attribute").agg(pl.col("category").sort()).rows()
+    )
+    assert categories["religion"] == ["christian"] and categories["politics"] == ["(not given)"]
+    assert categories["age_band"] == ["25-34", "65+"]
+    # A category with no variance anywhere (race: all White) has no test rather than an error.
+    assert table.filter(pl.col("attribute") == "race")["p"].null_count() == 2
+
+    marginals_file = tmp_path / "marginals.csv"
+    marginals_file.write_text("attribute,category,share\ngender,female,50.5\ngender,male,49.5\n")
+    fit = marginals_table(table, read_marginals(marginals_file)).row(
+        by_predicate=pl.col("condition") == "base_maxN", named=True
+    )
+    expected = np.array([0.505, 0.495]) * 100
+    chi2 = ((70 - expected[0]) ** 2 / expected[0]) + ((30 - expected[1]) ** 2 / expected[1])
+    assert (fit["n"], fit["unlisted"], fit["df"]) == (100, 0, 1)
+    assert fit["total_variation"] == pytest.approx(0.5 * (abs(0.7 - 0.505) + abs(0.3 - 0.495)))
+    assert fit["chi2"] == pytest.approx(chi2) and fit["p"] == pytest.approx(stats.chi2.sf(chi2, 1))
+    marginals_file.write_text("attribute,category,share\ngender,female,0.5\nshoe size,42,0.5\n")
+    with pytest.raises(MarginalsError, match=r"marginals.csv: unknown attributes \['shoe size'\]"):
+        read_marginals(marginals_file)
+    marginals_file.write_text("attribute,category,share\ngender,female,\n")
+    with pytest.raises(MarginalsError, match=r"marginals.csv: row 2: share must be a number"):
+        read_marginals(marginals_file)
 
 
 def test_report_asset_across_models_and_conditions(db_target):
@@ -92,7 +307,11 @@ def test_report_asset_across_models_and_conditions(db_target):
             assert dg.materialize(
                 study, partition_key=key, resources=resources, instance=instance, run_config=config
             ).success
-    result = dg.materialize([scale_score_report], resources=resources, instance=instance)
+    settings.marginals_file().parent.mkdir(parents=True, exist_ok=True)
+    settings.marginals_file().write_text("attribute,category,share\ngender,female,0.505\ngender,male,0.495\n")
+    reports = [scale_score_report, reliability_report, validity_report, agreement_report, demographics_report]
+    result = dg.materialize([*reports, study_report], resources=resources, instance=instance)
+    assert result.success
     metadata = result.asset_materializations_for_node("scale_score_report")[0].metadata
     report = pl.read_parquet(metadata["parquet"].value)
     assert pl.read_csv(metadata["csv"].value).height == report.height
@@ -108,3 +327,49 @@ def test_report_asset_across_models_and_conditions(db_target):
     assert metadata["tests"].value == tested.height >= 4 * 5  # at least every Big Five scale of every group
     assert metadata["significant_after_holm"].value == tested.filter(pl.col("p_holm") < 0.05).height
     assert "difference/simulated/sample/bigfive.EXT" in metadata
+    assert "mean_abs_difference/simulated_alt/sample_maxN/epqr_a.N" in metadata
+
+    def report(name):
+        return result.asset_materializations_for_node(name)[0].metadata
+
+    # Figures are PNG files beside the tables and shown inline in the UI.
+    for name, figure in [
+        ("scale_score_report", "score_distributions"),
+        ("scale_score_report", "persona_vs_reference"),
+        ("reliability_report", "alpha_forest"),
+        ("demographics_report", "demographics"),
+    ]:
+        markdown = report(name)[figure].value
+        encoded = markdown.split("data:image/png;base64,")[1].rstrip(")")
+        assert base64.b64decode(encoded)[:8] == b"\x89PNG\r\n\x1a\n", (name, figure)
+
+    alpha = pl.read_parquet(report("reliability_report")["parquet"].value)
+    # 9 scales x (2 models x 2 conditions + humans of 2 conditions); humans of MaxN have no N variance.
+    assert alpha.height == 9 * 6 and report("reliability_report")["bootstrap_resamples"].value == 1000
+    maxn_humans = alpha.row(
+        by_predicate=(pl.col("model") == "human") & (pl.col("condition") == "sample_maxN") & (pl.col("scale") == "N"),
+        named=True,
+    )
+    assert maxn_humans["alpha"] is None and maxn_humans["note"] == "undefined: no variance in the scale score"
+    assert report("reliability_report")["alpha/simulated/sample/bigfive.EXT"].value > 0.5
+
+    validity = pl.read_parquet(report("validity_report")["parquet"].value)
+    extraversion = validity.filter((pl.col("b") == "bigfive.EXT") & (pl.col("condition") == "sample"))
+    assert set(extraversion["model"]) == {"simulated", "simulated_alt", "human"}
+    assert (extraversion["pearson_r"] > 0.5).all() and (
+        extraversion.filter(pl.col("model") != "human")["n"] == 20
+    ).all()
+    assert report("validity_report")["skipped_pairs"].value == 2  # the bfi44 pairs: never answered
+
+    agreement = pl.read_parquet(report("agreement_report")["parquet"].value)
+    assert agreement.filter(pl.col("questionnaire") == "epqr_a")["precision"].null_count() == 0
+    assert agreement.filter(pl.col("questionnaire") == "bigfive")["mae"].null_count() == 0
+    # 20 personas x 6 items per EPQR-A scale.
+    assert set(agreement.filter(pl.col("questionnaire") == "epqr_a")["n"]) == {120}
+
+    assert "vs_marginals" in report("demographics_report")
+    assert "total_variation/simulated/sample/gender" in report("demographics_report")
+
+    page = Path(report("study_report")["html"].value).read_text()
+    assert page.count("<img") == 4 and "Cronbach" in page and "Item-level agreement" in page
+    assert Path(report("study_report")["latest"].value).read_text() == page

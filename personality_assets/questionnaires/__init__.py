@@ -153,22 +153,40 @@ def get_questionnaire(name: str) -> Questionnaire:
     return questionnaires[name]
 
 
+def keyed_value(questionnaire: Questionnaire, answer: str = "answer") -> pl.Expr:
+    """An item's contribution to its scale, from the ``answer`` and ``key`` columns: likert: the
+    answer, reversed items as (min + max - answer); keyed_count: 1 for the keyed answer, else 0."""
+    if questionnaire.scoring == "likert":
+        reverse_total = questionnaire.min_answer + questionnaire.max_answer
+        keyed = pl.when(pl.col("key") == "-").then(reverse_total - pl.col(answer)).otherwise(pl.col(answer))
+    else:
+        label_to_code = {label: code for code, label in questionnaire.answer_codes.items()}
+        keyed = pl.col(answer) == pl.col("key").replace_strict(label_to_code, return_dtype=pl.Int64)
+    return keyed.cast(pl.Float64)
+
+
+def with_items(answers: pl.DataFrame, questionnaire: Questionnaire) -> pl.DataFrame:
+    """Long-format answers (with ``question_number``) joined with each item's ``scale`` and ``key``."""
+    items = questionnaire.items.select(pl.col("number").alias("question_number"), "scale", "key")
+    return answers.join(items.cast({"question_number": answers.schema["question_number"]}), on="question_number")
+
+
+def keyed_items(answers: pl.DataFrame, questionnaire: Questionnaire) -> pl.DataFrame:
+    """Long-format answers with each item's ``scale``, ``key`` and ``keyed`` value (see keyed_value)."""
+    return with_items(answers, questionnaire).with_columns(keyed_value(questionnaire).alias("keyed"))
+
+
 def score(answers: pl.DataFrame, questionnaire: Questionnaire, by: list[str]) -> pl.DataFrame:
     """Scale scores from long-format answers.
 
     ``answers`` has the columns in ``by`` (e.g. personality_id) plus ``question_number`` and
     ``answer``. Returns one row per ``by`` group and scale: ``by..., scale, score, answered``.
-    likert: mean of keyed answers, reversed items as (min + max - answer).
-    keyed_count: number of answers equal to the item's keyed answer.
+    likert: mean of the keyed answers; keyed_count: number of keyed answers (see keyed_items).
     """
-    items = questionnaire.items.select(pl.col("number").alias("question_number"), "scale", "key")
-    joined = answers.join(items, on="question_number", how="inner")
-    if questionnaire.scoring == "likert":
-        reverse_total = questionnaire.min_answer + questionnaire.max_answer
-        keyed = pl.when(pl.col("key") == "-").then(reverse_total - pl.col("answer")).otherwise(pl.col("answer"))
-        aggregate = keyed.cast(pl.Float64).mean().alias("score")
-    else:
-        label_to_code = {label: code for code, label in questionnaire.answer_codes.items()}
-        keyed_code = pl.col("key").replace_strict(label_to_code, return_dtype=pl.Int64)
-        aggregate = (pl.col("answer") == keyed_code).sum().cast(pl.Float64).alias("score")
-    return joined.group_by([*by, "scale"]).agg(aggregate, pl.len().alias("answered")).sort([*by, "scale"])
+    aggregate = pl.col("keyed").mean() if questionnaire.scoring == "likert" else pl.col("keyed").sum()
+    return (
+        keyed_items(answers, questionnaire)
+        .group_by([*by, "scale"])
+        .agg(aggregate.alias("score"), pl.len().alias("answered"))
+        .sort([*by, "scale"])
+    )

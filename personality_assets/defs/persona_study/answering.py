@@ -193,6 +193,13 @@ def answer_status(target: DatabaseTarget, model: str, population: str) -> pl.Dat
 
 def partition_answers(target: DatabaseTarget, model: str, population: str) -> pl.DataFrame:
     """Answers of the partition's succeeded experiments, with the persona and reference person."""
+    return study_answers(target, model=model, population=population)
+
+
+def study_answers(target: DatabaseTarget, *, model: str | None = None, population: str | None = None) -> pl.DataFrame:
+    """Answers of every succeeded experiment (or of one model and/or population): experiment,
+    group, model, population (the condition), repetition, questionnaire, item, answer, persona
+    and reference person."""
     answers, experiments, groups, personas = (
         EvalQuestionnaire.__table__,
         ExperimentsList.__table__,
@@ -203,6 +210,9 @@ def partition_answers(target: DatabaseTarget, model: str, population: str) -> pl
         select(
             answers.c.experiment_id,
             experiments.c.experiments_group_id,
+            groups.c.model,
+            groups.c.population,
+            experiments.c.repeated,
             answers.c.questionnaire,
             answers.c.question_number,
             answers.c.answer,
@@ -212,18 +222,16 @@ def partition_answers(target: DatabaseTarget, model: str, population: str) -> pl
         .join(experiments, experiments.c.experiment_id == answers.c.experiment_id)
         .join(groups, groups.c.experiments_group_id == experiments.c.experiments_group_id)
         .join(personas, personas.c.id == experiments.c.personality_id)
-        .where(groups.c.model == model, groups.c.population == population, experiments.c.succeeded.is_(True))
+        .where(experiments.c.succeeded.is_(True))
     )
+    if model is not None:
+        query = query.where(groups.c.model == model)
+    if population is not None:
+        query = query.where(groups.c.population == population)
+    integers = ("experiment_id", "experiments_group_id", "repeated", "question_number", "answer", "persona_id")
     with experiment_transaction(target) as connection:
         return pl.read_database(
             query,
             connection,
-            schema_overrides={
-                "experiment_id": pl.Int64,
-                "experiments_group_id": pl.Int64,
-                "question_number": pl.Int64,
-                "answer": pl.Int64,
-                "persona_id": pl.Int64,
-                "ref_personality_id": pl.Int64,
-            },
-        ).cast({"questionnaire": pl.String})
+            schema_overrides={**dict.fromkeys(integers, pl.Int64), "ref_personality_id": pl.Int64},
+        ).cast({"questionnaire": pl.String, "model": pl.String, "population": pl.String})

@@ -111,7 +111,9 @@ def experiment_registrations(
     row per persona and repetition. The same configuration never registers twice; a changed
     one makes a new group."""
     model, population = model_and_population(context)
-    available = [name for name, q in all_questionnaires().items() if q.has_texts]
+    # The simulator answers from the persona's hints, not the texts: it can run every questionnaire.
+    simulated = load_models_config().get(model).provider == "simulated"
+    available = [name for name, q in all_questionnaires().items() if q.has_texts or simulated]
     names = config.questionnaires or available
     if "{description}" not in config.system_role:
         raise dg.Failure("system_role must contain {description}, where the persona's description goes")

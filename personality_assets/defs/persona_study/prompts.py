@@ -62,7 +62,8 @@ def persona_prompt(answers: pl.DataFrame, questionnaires: dict[str, Questionnair
 
 def questionnaire_prompt(questionnaire: Questionnaire) -> str:
     items = "\n".join(
-        f"{n}. {text}" for n, text in zip(questionnaire.items["number"], questionnaire.items["text"], strict=True)
+        f"{n}. {text if text is not None else '(item text not supplied; only the simulated model runs without it)'}"
+        for n, text in zip(questionnaire.items["number"], questionnaire.items["text"], strict=True)
     )
     first = questionnaire.items["number"][0]
     return (

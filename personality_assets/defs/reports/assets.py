@@ -1,52 +1,96 @@
-"""Report assets: tables across every materialised model × population partition of the study."""
+"""Report assets: tables and figures across every materialised model × population partition of
+the study, each written as parquet + CSV (+ PNG) under <data dir>/reports and shown in the UI
+(markdown tables, embedded figures, and numeric metadata the Plots tab follows over time)."""
+
+import base64
+from pathlib import Path
 
 import dagster as dg
 import polars as pl
-from sqlalchemy import select
+from pydantic import Field
 
 from personality_assets import settings
-from personality_assets.db.engine import experiment_transaction
-from personality_assets.db.models import QuestionnaireScore
 from personality_assets.defs.metadata import markdown_table, table_schema
 from personality_assets.defs.persona_study.assets import questionnaire_scores
-from personality_assets.defs.persona_study.reference import reference_answers, reference_scores
-from personality_assets.defs.reports.scale_scores import scale_score_table
+from personality_assets.defs.reports import plots
+from personality_assets.defs.reports.agreement import agreement_table
+from personality_assets.defs.reports.demographics import (
+    MarginalsError,
+    demographics_table,
+    marginals_table,
+    read_marginals,
+)
+from personality_assets.defs.reports.html import Section, render_report
+from personality_assets.defs.reports.reliability import RESAMPLES, reliability_table
+from personality_assets.defs.reports.scale_scores import HUMANS, scale_score_table
+from personality_assets.defs.reports.study_data import (
+    NoStudyData,
+    base_conditions,
+    human_answers,
+    human_scores,
+    persona_answers,
+    persona_demographics,
+    persona_scores,
+)
+from personality_assets.defs.reports.validity import TraitPairsError, read_trait_pairs, validity_table
 from personality_assets.defs.resources import ResearchDatabase
+from personality_assets.questionnaires import get_questionnaire, keyed_items
 
 GROUP = "reports"
+KINDS = {"parquet", "csv"}
 
 
-def report_paths(name: str) -> tuple:
-    folder = settings.data_dir() / "reports"
+def report_path(name: str, suffix: str) -> Path:
+    folder = settings.reports_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"{name}.parquet", folder / f"{name}.csv"
+    return folder / f"{name}.{suffix}"
 
 
-@dg.asset(group_name=GROUP, deps=[questionnaire_scores], kinds={"sql", "parquet", "csv"})
+def write_table(name: str, table: pl.DataFrame) -> dict:
+    """Writes ``<name>.parquet`` and ``<name>.csv``; returns their metadata."""
+    parquet, csv = report_path(name, "parquet"), report_path(name, "csv")
+    table.write_parquet(parquet)
+    table.write_csv(csv)
+    return {
+        "dagster/row_count": table.height,
+        "parquet": dg.MetadataValue.path(str(parquet)),
+        "csv": dg.MetadataValue.path(str(csv)),
+        "dagster/column_schema": table_schema(dict(table.schema)),
+    }
+
+
+def figure_metadata(path: Path, caption: str) -> dg.MetadataValue:
+    """A PNG shown inline in the UI's metadata (markdown image with a data URI)."""
+    encoded = base64.b64encode(path.read_bytes()).decode()
+    return dg.MetadataValue.md(f"**{caption}** ({path})\n\n![{caption}](data:image/png;base64,{encoded})")
+
+
+def read_report(name: str) -> pl.DataFrame:
+    return pl.read_parquet(report_path(name, "parquet"))
+
+
+def _study(fetch):
+    try:
+        return fetch()
+    except (NoStudyData, TraitPairsError, MarginalsError) as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
+
+
+def _number(value) -> float | None:
+    return None if value is None else round(float(value), 4)
+
+
+@dg.asset(group_name=GROUP, deps=[questionnaire_scores], kinds=KINDS)
 def scale_score_report(context: dg.AssetExecutionContext, research_db: ResearchDatabase) -> dg.MaterializeResult:
     """Persona vs human scale scores per questionnaire × scale × model × condition: mean ± sd and n,
     the difference with Welch's t, 95% CI, Cohen's d and Holm-corrected significance across the
-    table (see personality_assets/defs/reports/scale_scores.py)."""
+    table, and each persona's mean |difference| from its own reference person. Figures: score
+    distributions and persona vs reference person per scale."""
     target = research_db.target
-    table = QuestionnaireScore.__table__
-    with experiment_transaction(target) as connection:
-        personas = pl.read_database(
-            select(table.c.model, table.c.population, table.c.questionnaire, table.c.scale, table.c.score),
-            connection,
-            schema_overrides={"score": pl.Float64},
-        )
-    if personas.is_empty():
-        raise dg.Failure("no questionnaire scores yet: materialise questionnaire_scores for some partition first")
-    humans = pl.concat(
-        reference_scores(reference_answers(target, population)).select(
-            pl.lit(population).alias("population"), "questionnaire", "scale", pl.col("score").cast(pl.Float64)
-        )
-        for population in sorted(personas["population"].unique())
-    )
-    report = scale_score_table(personas, humans)
-    parquet, csv = report_paths("scale_scores")
-    report.write_parquet(parquet)
-    report.write_csv(csv)
+    personas = _study(lambda: persona_scores(target))
+    humans = human_scores(human_answers(target, personas["condition"].unique().to_list()))
+    report = scale_score_table(personas, humans.drop("model", "respondent"))
+    models = report.filter(pl.col("model") != HUMANS)
     shown = report.select(
         "questionnaire",
         "scale",
@@ -55,28 +99,279 @@ def scale_score_report(context: dg.AssetExecutionContext, research_db: ResearchD
         "n",
         pl.format("{} ± {}", pl.col("mean").round(2), pl.col("sd").round(2)).alias("mean ± sd"),
         pl.col("difference").round(3),
+        pl.col("mean_abs_difference").round(3),
         pl.col("cohens_d").round(2),
         pl.col("p_holm").round(4),
         "significant",
     )
-    models = report.filter(pl.col("model") != "human")
-    context.log.info(f"{models.height} persona groups against their reference; written to {parquet} and {csv}")
+    distributions = plots.score_distributions(
+        pl.concat([personas.select(humans.drop("respondent").columns), humans.drop("respondent")]),
+        report_path("scale_score_distributions", "png"),
+    )
+    fidelity = plots.persona_vs_reference(personas, report_path("persona_vs_reference", "png"))
+    context.log.info(f"{models.height} persona groups against their reference people, in {settings.reports_dir()}")
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": report.height,
+            **write_table("scale_scores", report),
             "significant_after_holm": int(models.filter(pl.col("p_holm") < 0.05).height),
             "tests": int(models["p"].is_not_null().sum()),
             "table": markdown_table(shown),
-            "parquet": dg.MetadataValue.path(str(parquet)),
-            "csv": dg.MetadataValue.path(str(csv)),
-            "dagster/column_schema": table_schema(dict(report.schema)),
+            "score_distributions": figure_metadata(distributions, "Scale scores, personas vs reference people"),
+            "persona_vs_reference": figure_metadata(fidelity, "Each persona against its reference person"),
             # One number per group, so the UI's Plots tab follows them across materialisations.
             **{
-                f"difference/{row['model']}/{row['condition']}/{row['questionnaire']}.{row['scale']}": round(
-                    row["difference"], 4
-                )
+                f"{name}/{row['model']}/{row['condition']}/{row['questionnaire']}.{row['scale']}": _number(row[name])
                 for row in models.iter_rows(named=True)
-                if row["difference"] is not None
+                for name in ("difference", "mean_abs_difference")
+                if row[name] is not None
             },
         }
+    )
+
+
+class ReliabilityConfig(dg.Config):
+    resamples: int = Field(default=RESAMPLES, ge=0, description="bootstrap resamples for the 95% CI of alpha (0: none)")
+    seed: int = Field(default=42, description="seed of the bootstrap")
+
+
+@dg.asset(group_name=GROUP, deps=[questionnaire_scores], kinds=KINDS)
+def reliability_report(
+    context: dg.AssetExecutionContext, config: ReliabilityConfig, research_db: ResearchDatabase
+) -> dg.MaterializeResult:
+    """Cronbach's alpha per questionnaire × scale × model × condition and for the reference people,
+    with a bootstrap 95% CI and the standardised alpha. Missing answers: listwise (a respondent
+    missing an item of the scale is left out of that scale, counted in n_missing). Undefined alpha
+    (no variance) is an empty cell with a note. Figure: a forest plot of alpha with its CI."""
+    target = research_db.target
+    answers = _study(lambda: _nonempty(persona_answers(target)))
+    humans = human_answers(target, answers["condition"].unique().to_list())
+    keyed = pl.concat(
+        [
+            _keyed(answers.select("model", "condition", pl.col("experiment_id").alias("respondent"), *_ITEM)),
+            _keyed(
+                humans.select(
+                    pl.lit(HUMANS).alias("model"), "condition", pl.col("personality_id").alias("respondent"), *_ITEM
+                )
+            ),
+        ]
+    )
+    report = reliability_table(keyed, config.resamples, config.seed)
+    forest = plots.alpha_forest(report, report_path("alpha_forest", "png"))
+    undefined = report.filter(pl.col("alpha").is_null())
+    context.log.info(f"alpha of {report.height} groups with {config.resamples} bootstrap resamples each")
+    shown = report.select(
+        "questionnaire",
+        "scale",
+        "model",
+        "condition",
+        "n",
+        pl.col("alpha").round(3),
+        pl.format("[{}, {}]", pl.col("ci_low").round(3), pl.col("ci_high").round(3)).alias("95% CI"),
+        pl.col("standardized_alpha").round(3),
+        "note",
+    )
+    return dg.MaterializeResult(
+        metadata={
+            **write_table("reliability", report),
+            "missing_item_policy": "listwise",
+            "bootstrap_resamples": config.resamples,
+            "undefined_alpha": undefined.height,
+            "table": markdown_table(shown),
+            "alpha_forest": figure_metadata(forest, "Cronbach's alpha with bootstrap 95% CI"),
+            **{
+                f"alpha/{row['model']}/{row['condition']}/{row['questionnaire']}.{row['scale']}": _number(row["alpha"])
+                for row in report.iter_rows(named=True)
+                if row["alpha"] is not None
+            },
+        }
+    )
+
+
+_ITEM = ("questionnaire", "question_number", "answer")
+
+
+def _nonempty(frame: pl.DataFrame) -> pl.DataFrame:
+    if frame.is_empty():
+        raise NoStudyData("no answered experiments yet: materialise questionnaire_answers for some partition first")
+    return frame
+
+
+def _keyed(answers: pl.DataFrame) -> pl.DataFrame:
+    return pl.concat(
+        keyed_items(group, get_questionnaire(name)).select(
+            "model", "condition", "questionnaire", "scale", "respondent", "question_number", "keyed"
+        )
+        for (name,), group in answers.group_by("questionnaire")
+    )
+
+
+@dg.asset(group_name=GROUP, deps=[questionnaire_scores], kinds=KINDS)
+def validity_report(context: dg.AssetExecutionContext, research_db: ResearchDatabase) -> dg.MaterializeResult:
+    """Cross-questionnaire validity: Pearson r (95% CI) and Spearman rho of the same trait measured
+    by two questionnaires, per model × condition and for the reference people, over personas (each
+    persona's scores averaged over its repetitions). The trait pairs come from trait_pairs.toml
+    (or the file named by PERSONALITY_ASSETS_TRAIT_PAIRS)."""
+    target = research_db.target
+    pairs_file = settings.trait_pairs_file()
+    pairs = _study(lambda: read_trait_pairs(pairs_file))
+    personas = _study(lambda: persona_scores(target))
+    humans = human_scores(human_answers(target, personas["condition"].unique().to_list()))
+    scores = pl.concat(
+        [
+            personas.select(
+                "model", "condition", "questionnaire", "scale", pl.col("persona_id").alias("respondent"), "score"
+            ),
+            humans,
+        ]
+    )
+    report, skipped = validity_table(scores, pairs)
+    if skipped:
+        context.log.info(
+            "trait pairs without both questionnaires answered: "
+            + ", ".join(f"{p.trait} ({'.'.join(p.a)} ~ {'.'.join(p.b)})" for p in skipped)
+        )
+    shown = report.select(
+        "trait",
+        "a",
+        "b",
+        "model",
+        "condition",
+        "n",
+        pl.col("pearson_r").round(3),
+        pl.format("[{}, {}]", pl.col("ci_low").round(3), pl.col("ci_high").round(3)).alias("95% CI"),
+        pl.col("spearman_rho").round(3),
+        "note",
+    )
+    return dg.MaterializeResult(
+        metadata={
+            **write_table("validity", report),
+            "trait_pairs_file": dg.MetadataValue.path(str(pairs_file)),
+            "skipped_pairs": len(skipped),
+            "table": markdown_table(shown),
+            **{
+                f"pearson_r/{row['model']}/{row['condition']}/{row['a']}~{row['b']}": _number(row["pearson_r"])
+                for row in report.iter_rows(named=True)
+                if row["pearson_r"] is not None
+            },
+        }
+    )
+
+
+@dg.asset(group_name=GROUP, deps=[questionnaire_scores], kinds=KINDS)
+def agreement_report(context: dg.AssetExecutionContext, research_db: ResearchDatabase) -> dg.MaterializeResult:
+    """Item-level agreement of each persona's answers with its reference person's, per
+    questionnaire × scale × model × condition: accuracy (all), precision and recall with the keyed
+    answer as positive (binary items), MAE and RMSE (ordinal items), and n answer pairs."""
+    target = research_db.target
+    answers = _study(lambda: _nonempty(persona_answers(target)))
+    humans = human_answers(target, answers["condition"].unique().to_list())
+    report = agreement_table(answers, humans)
+    context.log.info(f"agreement of {int(report['n'].sum())} answer pairs in {report.height} groups")
+    return dg.MaterializeResult(
+        metadata={
+            **write_table("agreement", report),
+            "table": markdown_table(report.with_columns(pl.selectors.float().round(3))),
+            **{
+                f"accuracy/{row['model']}/{row['condition']}/{row['questionnaire']}.{row['scale']}": _number(
+                    row["accuracy"]
+                )
+                for row in report.iter_rows(named=True)
+            },
+        }
+    )
+
+
+@dg.asset(group_name=GROUP, deps=[questionnaire_scores], kinds=KINDS)
+def demographics_report(context: dg.AssetExecutionContext, research_db: ResearchDatabase) -> dg.MaterializeResult:
+    """Persona demographics (gender, race, sexual orientation, age band, religion, politics) per
+    model × condition: counts and shares, z-tests of each derived condition's shares against its
+    base condition's (Holm-corrected), and, when a marginals CSV is supplied (attribute,
+    category, share at PERSONALITY_ASSETS_MARGINALS or <data dir>/marginals.csv), the
+    total-variation distance and a chi-squared goodness-of-fit test against it."""
+    target = research_db.target
+    personas = persona_demographics(target)
+    if personas.is_empty():
+        raise dg.Failure("no personas yet: materialise personas for some partition first", allow_retries=False)
+    report = demographics_table(personas, base_conditions(target))
+    bars = plots.demographic_bars(report, report_path("demographics", "png"))
+    marginals_file = settings.marginals_file()
+    metadata = {
+        **write_table("demographics", report),
+        "significant_shifts_after_holm": int(report.filter(pl.col("p_holm") < 0.05).height),
+        "table": markdown_table(
+            report.filter(pl.col("count") > 0).select(
+                "attribute", "category", "model", "condition", "count", pl.col("share").round(3), "significant"
+            )
+        ),
+        "demographics": figure_metadata(bars, "Persona demographics per model and condition"),
+    }
+    if marginals_file.exists():
+        marginals = _study(lambda: read_marginals(marginals_file))
+        fit = marginals_table(report, marginals)
+        parquet, csv = (
+            report_path("demographics_vs_marginals", "parquet"),
+            report_path("demographics_vs_marginals", "csv"),
+        )
+        fit.write_parquet(parquet)
+        fit.write_csv(csv)
+        metadata |= {
+            "marginals_file": dg.MetadataValue.path(str(marginals_file)),
+            "vs_marginals": markdown_table(fit.with_columns(pl.selectors.float().round(4))),
+            "vs_marginals_csv": dg.MetadataValue.path(str(csv)),
+            **{
+                f"total_variation/{row['model']}/{row['condition']}/{row['attribute']}": _number(row["total_variation"])
+                for row in fit.iter_rows(named=True)
+            },
+        }
+    else:
+        for suffix in ("parquet", "csv"):  # a comparison from an earlier run would no longer be true
+            report_path("demographics_vs_marginals", suffix).unlink(missing_ok=True)
+        metadata["marginals_file"] = f"none: put attribute,category,share in {marginals_file} to compare"
+        context.log.info(f"no marginals file at {marginals_file}: no comparison with external shares")
+    return dg.MaterializeResult(metadata=metadata)
+
+
+@dg.asset(
+    group_name=GROUP,
+    deps=[scale_score_report, reliability_report, validity_report, agreement_report, demographics_report],
+    kinds={"html"},
+)
+def study_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    """One self-contained HTML file of every report's table and figure, written per run
+    (study_report_<run id>.html) and as study_report.html (the latest)."""
+    sections = [
+        Section(
+            "Scale scores: personas vs reference people",
+            "Welch's t, Cohen's d, Holm correction across the table; mean_abs_difference is per persona.",
+            [read_report("scale_scores")],
+            [report_path("scale_score_distributions", "png"), report_path("persona_vs_reference", "png")],
+        ),
+        Section(
+            "Reliability: Cronbach's alpha",
+            "Bootstrap 95% CI; listwise deletion of respondents missing an item; undefined alpha is n/a.",
+            [read_report("reliability")],
+            [report_path("alpha_forest", "png")],
+        ),
+        Section("Cross-questionnaire validity", "Same trait, two questionnaires.", [read_report("validity")]),
+        Section("Item-level agreement with the reference person", "", [read_report("agreement")]),
+        Section(
+            "Persona demographics",
+            "z-tests against the base condition, Holm-corrected.",
+            [read_report("demographics").filter(pl.col("count") > 0)]
+            + (
+                [read_report("demographics_vs_marginals")]
+                if report_path("demographics_vs_marginals", "parquet").exists()
+                else []
+            ),
+            [report_path("demographics", "png")],
+        ),
+    ]
+    page = render_report("Persona study report", sections, f"Run {context.run.run_id}.")
+    path = report_path(f"study_report_{context.run.run_id[:8]}", "html")
+    path.write_text(page)
+    latest = report_path("study_report", "html")
+    latest.write_text(page)
+    context.log.info(f"study report: {path}")
+    return dg.MaterializeResult(
+        metadata={"html": dg.MetadataValue.path(str(path)), "latest": dg.MetadataValue.path(str(latest))}
     )

@@ -5,7 +5,8 @@ MaxN, MaxP, random, ...): n, mean and sd of the personas' scale scores; the same
 of that population; the difference of means with Welch's t (unequal variances), its degrees of
 freedom, p, the 95% confidence interval of the difference, Cohen's d (pooled sd), and the p-value
 after Holm's correction across the whole table (one family of tests). Scipy and statsmodels do
-the statistics. A group with fewer than two scores, or with no variance on both sides, has no
+the statistics. ``mean_abs_difference`` is the mean |persona score - its own reference person's
+score| (how far each persona is from the person it was written from, not the group means). A group with fewer than two scores, or with no variance on both sides, has no
 test: its t, p and CI are empty (null), never an error.
 """
 
@@ -32,6 +33,7 @@ COLUMNS = {
     "reference_mean": pl.Float64,
     "reference_sd": pl.Float64,
     "difference": pl.Float64,
+    "mean_abs_difference": pl.Float64,
     "ci_low": pl.Float64,
     "ci_high": pl.Float64,
     "welch_t": pl.Float64,
@@ -83,15 +85,16 @@ def marker(p_holm: float | None) -> str:
 
 
 def scale_score_table(persona_scores: pl.DataFrame, human_scores: pl.DataFrame) -> pl.DataFrame:
-    """``persona_scores``: model, population, questionnaire, scale, score (one row per experiment).
-    ``human_scores``: population, questionnaire, scale, score (one row per reference person).
+    """``persona_scores``: model, condition, questionnaire, scale, score and optionally
+    reference_score (one row per experiment).
+    ``human_scores``: condition, questionnaire, scale, score (one row per reference person).
     One row per questionnaire × scale × model × condition, plus the humans' own rows."""
     humans = {
-        key: group["score"].to_numpy() for key, group in human_scores.group_by("population", "questionnaire", "scale")
+        key: group["score"].to_numpy() for key, group in human_scores.group_by("condition", "questionnaire", "scale")
     }
     rows = []
     for (model, condition, questionnaire, scale), group in persona_scores.group_by(
-        "model", "population", "questionnaire", "scale"
+        "model", "condition", "questionnaire", "scale"
     ):
         scores = group["score"].drop_nulls().to_numpy()
         reference = humans.get((condition, questionnaire, scale), np.array([]))
@@ -104,6 +107,7 @@ def scale_score_table(persona_scores: pl.DataFrame, human_scores: pl.DataFrame) 
                 **_describe(scores),
                 **_describe(reference, "reference_"),
                 "difference": float(np.mean(scores) - np.mean(reference)) if len(scores) and len(reference) else None,
+                "mean_abs_difference": _mean_abs_difference(group),
                 **welch(scores, reference),
             }
         )
@@ -137,3 +141,9 @@ def _describe(scores: np.ndarray, prefix: str = "") -> dict:
         f"{prefix}mean": float(np.mean(scores)) if n else None,
         f"{prefix}sd": float(np.std(scores, ddof=1)) if n > 1 else None,
     }
+
+
+def _mean_abs_difference(group: pl.DataFrame) -> float | None:
+    if "reference_score" not in group.columns:
+        return None
+    return group.select((pl.col("score") - pl.col("reference_score")).abs().mean()).item()

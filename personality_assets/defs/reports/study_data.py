@@ -1,0 +1,113 @@
+"""What the reports read from the research database: every materialised model × population of
+the study at once. A population is a report's *condition*; a derived one (MaxN, MaxP, random, ...)
+has a *base condition*, the population it was derived from."""
+
+from __future__ import annotations
+
+import polars as pl
+from sqlalchemy import select
+
+from personality_assets.db.engine import DatabaseTarget, experiment_transaction
+from personality_assets.db.models import Persona, QuestionnaireScore, ReferencePopulation
+from personality_assets.defs.persona_study.answering import study_answers
+from personality_assets.defs.persona_study.reference import reference_answers, reference_scores
+from personality_assets.defs.reports.scale_scores import HUMANS
+
+
+class NoStudyData(ValueError):
+    """Nothing has been scored yet."""
+
+
+def persona_scores(target: DatabaseTarget) -> pl.DataFrame:
+    """model, condition, questionnaire, scale, experiment_id, persona_id, score, reference_score."""
+    table = QuestionnaireScore.__table__
+    with experiment_transaction(target) as connection:
+        scores = pl.read_database(
+            select(
+                table.c.model,
+                table.c.population.label("condition"),
+                table.c.questionnaire,
+                table.c.scale,
+                table.c.experiment_id,
+                table.c.persona_id,
+                table.c.score,
+                table.c.reference_score,
+            ),
+            connection,
+            schema_overrides={
+                "experiment_id": pl.Int64,
+                "persona_id": pl.Int64,
+                "score": pl.Float64,
+                "reference_score": pl.Float64,
+            },
+        ).cast({"model": pl.String, "condition": pl.String, "questionnaire": pl.String, "scale": pl.String})
+    if scores.is_empty():
+        raise NoStudyData("no questionnaire scores yet: materialise questionnaire_scores for some partition first")
+    return scores
+
+
+def base_conditions(target: DatabaseTarget) -> dict[str, str]:
+    """Every loaded population -> the population it was derived from (itself when it is a base)."""
+    table = ReferencePopulation.__table__
+    with experiment_transaction(target) as connection:  # reads only
+        rows = connection.execute(select(table.c.population, table.c.derived_from)).all()
+    return {population: derived_from or population for population, derived_from in rows}
+
+
+def human_answers(target: DatabaseTarget, conditions: list[str]) -> pl.DataFrame:
+    """condition, personality_id, questionnaire, question_number, answer of the reference people."""
+    return pl.concat(
+        reference_answers(target, condition).with_columns(pl.lit(condition).alias("condition"))
+        for condition in sorted(conditions)
+    )
+
+
+def human_scores(answers: pl.DataFrame) -> pl.DataFrame:
+    """model ("human"), condition, questionnaire, scale, respondent, score of the reference people."""
+    return pl.concat(
+        reference_scores(group).select(
+            pl.lit(HUMANS).alias("model"),
+            pl.lit(condition).alias("condition"),
+            "questionnaire",
+            "scale",
+            pl.col("personality_id").alias("respondent"),
+            pl.col("score").cast(pl.Float64),
+        )
+        for (condition,), group in answers.group_by("condition")
+    )
+
+
+def persona_answers(target: DatabaseTarget) -> pl.DataFrame:
+    """Answers of every succeeded experiment, with model and condition."""
+    return study_answers(target).rename({"population": "condition"})
+
+
+def persona_demographics(target: DatabaseTarget) -> pl.DataFrame:
+    """model, condition and the demographic fields of every persona."""
+    table = Persona.__table__
+    with experiment_transaction(target) as connection:
+        return pl.read_database(
+            select(
+                table.c.model,
+                table.c.ref_population.label("condition"),
+                table.c.gender,
+                table.c.race,
+                table.c.sexual_orientation,
+                table.c.age,
+                table.c.religious_belief,
+                table.c.political_orientation,
+            ),
+            connection,
+            infer_schema_length=None,
+            schema_overrides={"age": pl.Int64},
+        ).cast(
+            {
+                "model": pl.String,
+                "condition": pl.String,
+                "gender": pl.String,
+                "race": pl.String,
+                "sexual_orientation": pl.String,
+                "religious_belief": pl.String,
+                "political_orientation": pl.String,
+            }
+        )
