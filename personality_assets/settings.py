@@ -7,6 +7,7 @@
 | PERSONALITY_ASSETS_EXPERIMENT_SCHEMA | experiments |
 | PERSONALITY_ASSETS_REFERENCE_SCHEMA | reference |
 | PERSONALITY_ASSETS_DROP_DIR | <data dir>/populations/incoming |
+| PERSONALITY_ASSETS_QUESTIONNAIRES_DIR | <data dir>/questionnaires (the user's questionnaire definitions) |
 """
 
 from __future__ import annotations
@@ -33,3 +34,8 @@ def reference_schema() -> str:
 
 def drop_dir() -> Path:
     return Path(os.environ.get("PERSONALITY_ASSETS_DROP_DIR") or data_dir() / "populations" / "incoming")
+
+
+def questionnaires_dir() -> Path:
+    """The user's questionnaire definitions (``*.toml`` + items CSV), read beside the shipped ones."""
+    return Path(os.environ.get("PERSONALITY_ASSETS_QUESTIONNAIRES_DIR") or data_dir() / "questionnaires")
