@@ -1,6 +1,22 @@
+import shutil
+from pathlib import Path
+
+import dagster as dg
 import polars as pl
 import pytest
+from sqlalchemy import select
 
+from personality_assets.db.engine import experiment_transaction
+from personality_assets.db.models import QuestionnaireScore
+from personality_assets.defs.persona_study.assets import (
+    experiment_registrations,
+    personas,
+    questionnaire_answers,
+    questionnaire_scores,
+)
+from personality_assets.defs.reference.assets import questionnaires, reference_questionnaires
+from personality_assets.defs.reports.assets import scale_score_report
+from personality_assets.defs.resources import LLMEngineResource, ResearchDatabase
 from personality_assets.questionnaires import (
     QuestionnaireError,
     _read_definition,
@@ -275,3 +291,156 @@ def test_a_six_point_questionnaire_with_three_scales_scores_by_hand(isolated_dat
         (2, "Z"): 2.25,
     }
     assert (six.extreme_answer("+"), six.extreme_answer("-"), six.extreme_answer("-", high=False)) == (6, 1, 6)
+
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "questionnaires"
+# The BFI-44 scoring key (John & Srivastava 1999): items per scale, R = reverse-scored.
+BFI44_KEY = {
+    "E": "1 6R 11 16 21R 26 31R 36",
+    "A": "2R 7 12R 17 22 27R 32 37R 42",
+    "C": "3 8R 13 18R 23R 28 33 38 43R",
+    "N": "4 9R 14 19 24R 29 34R 39",
+    "O": "5 10 15 20 25 30 35R 40 41R 44",
+}
+
+
+def _install_bfi44(data_dir: Path, texts: bool = True) -> None:
+    """What the README tells a user to do: copy the example into the questionnaires folder, and
+    put the item texts beside it (placeholders here: the real ones are not ours to ship)."""
+    folder = data_dir / "questionnaires"
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in EXAMPLES.iterdir():
+        shutil.copy(path, folder / path.name)
+    if texts:
+        (folder / "bfi44_texts.csv").write_text(
+            "number,text\n" + "".join(f'{n},"I see myself as someone who does thing {n}."\n' for n in range(1, 45))
+        )
+
+
+def test_the_bfi44_example_validates_and_matches_the_published_key(isolated_data_dir):
+    _install_bfi44(isolated_data_dir, texts=False)
+    bfi = get_questionnaire("bfi44")
+    assert (bfi.item_count, bfi.scoring, bfi.min_answer, bfi.max_answer) == (44, "likert", 1, 5)
+    assert bfi.answer_codes[1] == "Disagree strongly" and bfi.answer_codes[5] == "Agree strongly"
+    assert list(bfi.scales) == ["E", "A", "C", "N", "O"]
+    published = {
+        (int(item.rstrip("R")), scale, "-" if item.endswith("R") else "+")
+        for scale, items in BFI44_KEY.items()
+        for item in items.split()
+    }
+    assert set(bfi.items.select("number", "scale", "key").iter_rows()) == published
+    per_scale = bfi.items.group_by("scale").agg(pl.len(), (pl.col("key") == "-").sum().alias("reversed"))
+    assert {s: (n, r) for s, n, r in per_scale.iter_rows()} == {
+        "E": (8, 3),
+        "A": (9, 4),
+        "C": (9, 4),
+        "N": (8, 3),
+        "O": (10, 2),
+    }
+    # No texts are shipped: the key loads, the texts are missing until the user supplies them.
+    assert bfi.items["text"].null_count() == 44 and not bfi.has_texts
+    assert "bfi44_texts.csv" in bfi.texts_hint and "PERSONALITY_ASSETS_BFI44_TEXTS" in bfi.texts_hint
+    # All at the top: E = (5*5 + 3*1)/8; a person answering 3 everywhere scores 3 on every scale.
+    top = _scores(score(_answers(bfi, [5] * 44), bfi, by=["personality_id"]))
+    assert top[(1, "E")] == 28 / 8 and top[(1, "O")] == (8 * 5 + 2 * 1) / 10
+    middle = _scores(score(_answers(bfi, [3] * 44), bfi, by=["personality_id"]))
+    assert set(middle.values()) == {3.0}
+    _install_bfi44(isolated_data_dir)
+    assert get_questionnaire("bfi44").has_texts
+
+
+def test_the_bfi44_example_runs_through_the_study_and_the_report(db_target, isolated_data_dir, tmp_path):
+    """As the README shows: the example copied into <data dir>/questionnaires with texts, the
+    questionnaires asset materialised, and the study run with bfi44 on two populations: the
+    synthetic sample (no BFI-44 answers: no reference score for bfi44, personas answer it from
+    their Big Five traits) and a small population that answered the BFI-44 (reference scores)."""
+    _install_bfi44(isolated_data_dir)
+    bfi = get_questionnaire("bfi44")
+    people = range(1, 9)
+    # Person p answers every item p % 5 + 1, reversed items the other way: distinct scale scores.
+    rows = [
+        f"{p},{n},,,,{p % 5 + 1 if key == '+' else 5 - p % 5},bfi44"
+        for p in people
+        for n, key in bfi.items.select("number", "key").iter_rows()
+    ]
+    (tmp_path / "bfi_people.csv").write_text(
+        "personality_id,question_number,question,category,key,answer,questionnaire\n" + "\n".join(rows) + "\n"
+    )
+    instance = dg.DagsterInstance.ephemeral()
+    resources = {
+        "research_db": ResearchDatabase(
+            url=db_target.url,
+            reference_schema=db_target.reference_schema,
+            experiment_schema=db_target.experiment_schema,
+        ),
+        "llm": LLMEngineResource(progress_every_s=1),
+    }
+    instance.add_dynamic_partitions("population", ["sample", "bfi_people"])
+    assert dg.materialize([questionnaires], resources=resources, instance=instance).success
+    assert dg.materialize([reference_questionnaires], partition_key="sample", resources=resources, instance=instance)
+    assert dg.materialize(
+        [reference_questionnaires],
+        partition_key="bfi_people",
+        resources=resources,
+        instance=instance,
+        run_config={"ops": {"reference_questionnaires": {"config": {"path": str(tmp_path / "bfi_people.csv")}}}},
+    ).success
+    study = [personas, experiment_registrations, questionnaire_answers, questionnaire_scores]
+    for population, max_people in (("sample", 20), ("bfi_people", None)):
+        result = dg.materialize(
+            study,
+            partition_key=dg.MultiPartitionKey({"model": "simulated", "population": population}),
+            resources=resources,
+            instance=instance,
+            run_config={
+                "ops": {
+                    "personas": {"config": {"max_people": max_people}},
+                    "experiment_registrations": {"config": {"questionnaires": ["bigfive", "bfi44"]}},
+                }
+            },
+        )
+        assert result.success and all(check.passed for check in result.get_asset_check_evaluations())
+
+    with experiment_transaction(db_target) as connection:
+        scores = pl.read_database(select(QuestionnaireScore.__table__), connection)
+    bfi_scores = scores.filter(pl.col("questionnaire") == "bfi44")
+    counts = bfi_scores.group_by("population", "scale").len()
+    assert {(p, s, n) for p, s, n in counts.iter_rows()} == {
+        *(("sample", scale, 20) for scale in "EACNO"),
+        *(("bfi_people", scale, 8) for scale in "EACNO"),
+    }
+    assert bfi_scores["score"].is_between(1, 5).all()
+    # The sample never answered the BFI-44: no reference score, and nothing breaks.
+    assert bfi_scores.filter(pl.col("population") == "sample")["reference_score"].null_count() == 5 * 20
+    # Its personas answer the BFI-44 from their Big Five traits: E follows the reference EXT.
+    sample = scores.filter(pl.col("population") == "sample")
+    pairs = (
+        sample.filter(pl.col("questionnaire") == "bfi44", pl.col("scale") == "E")
+        .select("persona_id", "score")
+        .join(
+            sample.filter(pl.col("questionnaire") == "bigfive", pl.col("scale") == "EXT").select(
+                "persona_id", pl.col("reference_score").alias("ext")
+            ),
+            on="persona_id",
+        )
+    )
+    assert pairs.height == 20 and pairs.select(pl.corr("score", "ext")).item() > 0.5
+    # The population that answered it has reference scores, and its personas follow them.
+    own = bfi_scores.filter(pl.col("population") == "bfi_people")
+    assert own["reference_score"].null_count() == 0
+    assert own.select(pl.corr("score", "reference_score")).item() > 0.8
+    # bigfive on bfi_people: its people never answered it (no reference), personas answer from traits.
+    assert scores.filter(pl.col("population") == "bfi_people", pl.col("questionnaire") == "bigfive").height == 8 * 5
+
+    report = dg.materialize([scale_score_report], resources=resources, instance=instance)
+    table = pl.read_parquet(report.asset_materializations_for_node("scale_score_report")[0].metadata["parquet"].value)
+    asked = table.filter(pl.col("model") == "simulated")["questionnaire"].unique().sort().to_list()
+    assert asked == ["bfi44", "bigfive"]  # (the sample's humans answered epqr_a too: their rows are there)
+    bfi_rows = table.filter(pl.col("questionnaire") == "bfi44", pl.col("model") == "simulated")
+    assert {(c, s) for c, s in bfi_rows.select("condition", "scale").iter_rows()} == {
+        (c, s) for c in ("sample", "bfi_people") for s in "EACNO"
+    }
+    sample_rows = bfi_rows.filter(pl.col("condition") == "sample")
+    assert set(sample_rows["reference_n"]) == {0} and sample_rows["p"].null_count() == 5
+    assert set(bfi_rows.filter(pl.col("condition") == "bfi_people")["reference_n"]) == {8}
+    assert (isolated_data_dir / "reports" / "scale_scores.csv").exists()
