@@ -4,16 +4,19 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from personality_assets.db.engine import experiment_transaction
-from personality_assets.db.models import QuestionnaireScore
+from personality_assets.db.models import EvalQuestionnaire, QuestionnaireScore
 from personality_assets.defs.persona_study.assets import (
     experiment_registrations,
     personas,
     questionnaire_answers,
     questionnaire_scores,
 )
+from personality_assets.defs.persona_study.prompts import questionnaire_prompt
+from personality_assets.defs.persona_study.replies import answers_model
 from personality_assets.defs.reference.assets import questionnaires, reference_questionnaires
 from personality_assets.defs.reports.assets import scale_score_report
 from personality_assets.defs.resources import LLMEngineResource, ResearchDatabase
@@ -349,6 +352,15 @@ def test_the_bfi44_example_validates_and_matches_the_published_key(isolated_data
     assert get_questionnaire("bfi44").has_texts
 
 
+def _resources(target) -> dict:
+    return {
+        "research_db": ResearchDatabase(
+            url=target.url, reference_schema=target.reference_schema, experiment_schema=target.experiment_schema
+        ),
+        "llm": LLMEngineResource(progress_every_s=1),
+    }
+
+
 def test_the_bfi44_example_runs_through_the_study_and_the_report(db_target, isolated_data_dir, tmp_path):
     """As the README shows: the example copied into <data dir>/questionnaires with texts, the
     questionnaires asset materialised, and the study run with bfi44 on two populations: the
@@ -367,14 +379,7 @@ def test_the_bfi44_example_runs_through_the_study_and_the_report(db_target, isol
         "personality_id,question_number,question,category,key,answer,questionnaire\n" + "\n".join(rows) + "\n"
     )
     instance = dg.DagsterInstance.ephemeral()
-    resources = {
-        "research_db": ResearchDatabase(
-            url=db_target.url,
-            reference_schema=db_target.reference_schema,
-            experiment_schema=db_target.experiment_schema,
-        ),
-        "llm": LLMEngineResource(progress_every_s=1),
-    }
+    resources = _resources(db_target)
     instance.add_dynamic_partitions("population", ["sample", "bfi_people"])
     assert dg.materialize([questionnaires], resources=resources, instance=instance).success
     assert dg.materialize([reference_questionnaires], partition_key="sample", resources=resources, instance=instance)
@@ -444,3 +449,44 @@ def test_the_bfi44_example_runs_through_the_study_and_the_report(db_target, isol
     assert set(sample_rows["reference_n"]) == {0} and sample_rows["p"].null_count() == 5
     assert set(bfi_rows.filter(pl.col("condition") == "bfi_people")["reference_n"]) == {8}
     assert (isolated_data_dir / "reports" / "scale_scores.csv").exists()
+
+
+def test_a_six_point_user_questionnaire_runs_through_the_study(db_target, isolated_data_dir):
+    """Answers 1..6 and three scales, from the user folder: asked, parsed, stored and scored."""
+    _write_questionnaire(isolated_data_dir / "questionnaires")
+    six = get_questionnaire("six")
+    reply = answers_model(six)
+    assert reply.model_validate({"answers": {str(n): 6 for n in range(1, 10)}}).answers[9] == 6
+    assert reply.model_validate({f"Q{n}": "Strongly agree" for n in range(1, 10)}).answers[1] == 6
+    with pytest.raises(ValidationError, match=r"not in the codes \[1, 2, 3, 4, 5, 6\]"):
+        reply.model_validate({"answers": {str(n): 7 for n in range(1, 10)}})
+    assert "1 = strongly disagree, 2 = disagree" in questionnaire_prompt(six)
+
+    instance = dg.DagsterInstance.ephemeral()
+    resources = _resources(db_target)
+    instance.add_dynamic_partitions("population", ["sample"])
+    assert dg.materialize([questionnaires], resources=resources, instance=instance).success
+    assert dg.materialize([reference_questionnaires], partition_key="sample", resources=resources, instance=instance)
+    result = dg.materialize(
+        [personas, experiment_registrations, questionnaire_answers, questionnaire_scores],
+        partition_key=dg.MultiPartitionKey({"model": "simulated", "population": "sample"}),
+        resources=resources,
+        instance=instance,
+        run_config={
+            "ops": {
+                "personas": {"config": {"max_people": 10}},
+                "experiment_registrations": {"config": {"questionnaires": ["six"]}},
+            }
+        },
+    )
+    assert result.success and all(check.passed for check in result.get_asset_check_evaluations())
+    with experiment_transaction(db_target) as connection:
+        answers = pl.read_database(select(EvalQuestionnaire.__table__), connection)
+        scores = pl.read_database(select(QuestionnaireScore.__table__), connection)
+    assert answers.height == 10 * 9 and answers["answer"].is_between(1, 6).all()
+    assert sorted(scores["scale"].unique()) == ["X", "Y", "Z"] and scores.height == 10 * 3
+    # The stored scores are score() of the stored answers.
+    expected = score(answers, six, by=["experiment_id"])
+    joined = scores.join(expected, on=["experiment_id", "scale"], suffix="_expected")
+    assert joined.height == 30 and (joined["score"] - joined["score_expected"]).abs().max() < 1e-9
+    assert scores["reference_score"].null_count() == 30  # the sample never answered it
