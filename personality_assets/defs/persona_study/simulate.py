@@ -234,14 +234,16 @@ def _generic_z(questionnaire: Questionnaire, scale: str, score: float) -> float:
 def traits_from_scores(scores: pl.DataFrame) -> dict[int, dict[str, float]]:
     traits: dict[int, dict[str, float]] = {}
     generic: dict[int, dict[str, float]] = {}
+    read: dict[str, Questionnaire] = {}
     for row in scores.iter_rows(named=True):
         known = TRAIT_FROM_SCALE.get((row["questionnaire"], row["scale"]))
         if known:
             trait, z = known
             traits.setdefault(row["personality_id"], {})[trait] = round(z(row["score"]), 3)
         else:
-            questionnaire = get_questionnaire(row["questionnaire"])
-            z = _generic_z(questionnaire, row["scale"], row["score"])
+            if row["questionnaire"] not in read:
+                read[row["questionnaire"]] = get_questionnaire(row["questionnaire"])
+            z = _generic_z(read[row["questionnaire"]], row["scale"], row["score"])
             generic.setdefault(row["personality_id"], {})[row["scale"]] = round(z, 3)
     for pid, person in generic.items():  # the known mappings win where both name a trait
         traits[pid] = {**person, **traits.get(pid, {})}
