@@ -417,7 +417,8 @@ def test_the_bfi44_example_runs_through_the_study_and_the_report(db_target, isol
     assert bfi_scores["score"].is_between(1, 5).all()
     # The sample never answered the BFI-44: no reference score, and nothing breaks.
     assert bfi_scores.filter(pl.col("population") == "sample")["reference_score"].null_count() == 5 * 20
-    # Its personas answer the BFI-44 from their Big Five traits: E follows the reference EXT.
+    # Its personas answer the BFI-44 from their traits (E from EPQR-A's E and the Big Five's EXT):
+    # their E follows the reference person's EXT.
     sample = scores.filter(pl.col("population") == "sample")
     pairs = (
         sample.filter(pl.col("questionnaire") == "bfi44", pl.col("scale") == "E")
