@@ -9,6 +9,7 @@
 | PERSONALITY_ASSETS_DROP_DIR | <data dir>/populations/incoming |
 | PERSONALITY_ASSETS_TRAIT_PAIRS | the shipped defs/reports/trait_pairs.toml |
 | PERSONALITY_ASSETS_MARGINALS | <data dir>/marginals.csv (optional: no file, no comparison) |
+| PERSONALITY_ASSETS_QUESTIONNAIRES_DIR | <data dir>/questionnaires (the user's questionnaire definitions) |
 """
 
 from __future__ import annotations
@@ -48,3 +49,8 @@ def trait_pairs_file() -> Path:
 
 def marginals_file() -> Path:
     return Path(os.environ.get("PERSONALITY_ASSETS_MARGINALS") or data_dir() / "marginals.csv")
+
+
+def questionnaires_dir() -> Path:
+    """The user's questionnaire definitions (``*.toml`` + items CSV), read beside the shipped ones."""
+    return Path(os.environ.get("PERSONALITY_ASSETS_QUESTIONNAIRES_DIR") or data_dir() / "questionnaires")

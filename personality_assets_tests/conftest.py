@@ -63,6 +63,7 @@ def isolated_data_dir(tmp_path, monkeypatch) -> Path:
     monkeypatch.delenv("PERSONALITY_ASSETS_DATABASE_URL", raising=False)
     monkeypatch.delenv("PERSONALITY_ASSETS_DROP_DIR", raising=False)
     monkeypatch.delenv("PERSONALITY_ASSETS_EPQR_A_TEXTS", raising=False)
+    monkeypatch.delenv("PERSONALITY_ASSETS_QUESTIONNAIRES_DIR", raising=False)
     return data
 
 

@@ -22,7 +22,7 @@ import polars as pl
 from personality_assets.llm.config import ModelConfig
 from personality_assets.llm.purposes import register_purpose
 from personality_assets.llm.types import ChatRequest
-from personality_assets.questionnaires import Questionnaire
+from personality_assets.questionnaires import Questionnaire, get_questionnaire
 
 FIRST_NAMES = [
     "Ana",
@@ -176,7 +176,8 @@ def _answers(rng: random.Random, hints: dict) -> dict[str, int]:
         if number in profile:
             answer = profile[number] + rng.choice([-1, 0, 0, 0, 0, 1])  # mostly the person's own answer
         else:
-            z = traits.get(item.get("scale"), 0.0) * (-1 if item.get("key") in {"-", "no"} else 1)
+            sign = item.get("sign", -1 if item.get("key") in {"-", "no"} else 1)
+            z = _trait(traits, item.get("scale")) * sign
             answer = round((low + high) / 2 + z * (high - low) / 3 + rng.gauss(0, (high - low) / 5))
         answers[str(number)] = max(low, min(high, answer))
     return answers
@@ -184,7 +185,8 @@ def _answers(rng: random.Random, hints: dict) -> dict[str, int]:
 
 # Rough z-scores of a scale score, keyed by the trait and questionnaire scale it informs (the
 # simulator's hint; real models never see it). EPQR-A E and N stand in for Big Five EXT and EST
-# when a population answered only EPQR-A.
+# when a population answered only EPQR-A. A scale of another questionnaire (a user's) informs the
+# trait of its own code, from its position in its range (``_generic_z``).
 TRAIT_FROM_SCALE = {
     ("bigfive", "EXT"): ("EXT", lambda s: (s - 3.0) / 0.8),
     ("bigfive", "EST"): ("EST", lambda s: (s - 3.0) / 0.8),
@@ -198,15 +200,53 @@ TRAIT_FROM_SCALE = {
 }
 
 STAND_INS = {"EXT": ("E", 1), "EST": ("N", -1), "E": ("EXT", 1), "N": ("EST", -1)}
+# When answering, a scale whose trait the person lacks reads the same construct under the other
+# naming: the IPIP codes (AGR, CSN, OPN) and the BFI's one-letter codes (A, C, O), so personas of
+# a Big Five population answer a user's BFI-44 from their traits (and the reverse).
+SAME_CONSTRUCT = {
+    **STAND_INS,
+    "AGR": ("A", 1),
+    "CSN": ("C", 1),
+    "OPN": ("O", 1),
+    "A": ("AGR", 1),
+    "C": ("CSN", 1),
+    "O": ("OPN", 1),
+}
+
+
+def _trait(traits: dict[str, float], scale: str | None) -> float:
+    if scale in traits:
+        return traits[scale]
+    other, sign = SAME_CONSTRUCT.get(scale, (None, 1))
+    return sign * traits.get(other, 0.0)
+
+
+def _generic_z(questionnaire: Questionnaire, scale: str, score: float) -> float:
+    """A rough z-score of a scale score of any questionnaire: the midpoint of its possible range
+    is 0, a fifth of the range is 1 (as for the Big Five's 1..5 means with sd about 0.8)."""
+    if questionnaire.scoring == "likert":
+        low, high = questionnaire.min_answer, questionnaire.max_answer
+    else:
+        low, high = 0, questionnaire.items.filter(pl.col("scale") == scale).height
+    return (score - (low + high) / 2) / ((high - low) / 5 or 1)
 
 
 def traits_from_scores(scores: pl.DataFrame) -> dict[int, dict[str, float]]:
     traits: dict[int, dict[str, float]] = {}
+    generic: dict[int, dict[str, float]] = {}
+    read: dict[str, Questionnaire] = {}
     for row in scores.iter_rows(named=True):
         known = TRAIT_FROM_SCALE.get((row["questionnaire"], row["scale"]))
         if known:
             trait, z = known
             traits.setdefault(row["personality_id"], {})[trait] = round(z(row["score"]), 3)
+        else:
+            if row["questionnaire"] not in read:
+                read[row["questionnaire"]] = get_questionnaire(row["questionnaire"])
+            z = _generic_z(read[row["questionnaire"]], row["scale"], row["score"])
+            generic.setdefault(row["personality_id"], {})[row["scale"]] = round(z, 3)
+    for pid, person in generic.items():  # the known mappings win where both name a trait
+        traits[pid] = {**person, **traits.get(pid, {})}
     for person in traits.values():
         for trait, (other, sign) in STAND_INS.items():
             if trait not in person and other in person:
@@ -216,10 +256,16 @@ def traits_from_scores(scores: pl.DataFrame) -> dict[int, dict[str, float]]:
 
 def answer_hints(questionnaire: Questionnaire, reference: pl.DataFrame, traits: dict) -> dict[int, dict]:
     """Per reference person: what the simulator needs to answer like them (real models never see it)."""
-    items = [
-        {"number": n, "scale": s, "key": k}
-        for n, s, k in questionnaire.items.select("number", "scale", "key").iter_rows()
-    ]
+    items = []
+    for n, s, k in questionnaire.items.select("number", "scale", "key").iter_rows():
+        item = {"number": n, "scale": s, "key": k}
+        # Whether the keyed answer is the top of the range; said only where the key alone does not
+        # tell (not "+"/"yes" up, "-"/"no" down), so the shipped questionnaires' hints, and with them
+        # the simulator's seeded replies, stay as they were.
+        sign = 1 if questionnaire.extreme_answer(k) == questionnaire.max_answer else -1
+        if sign != (-1 if k in {"-", "no"} else 1):
+            item["sign"] = sign
+        items.append(item)
     own = reference.filter(pl.col("questionnaire") == questionnaire.name)
     profiles = {
         pid: dict(zip(g["question_number"], g["answer"], strict=True)) for (pid,), g in own.group_by("personality_id")

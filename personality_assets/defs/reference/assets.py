@@ -16,8 +16,9 @@ from personality_assets.questionnaires.store import store_questionnaires
 @dg.asset(group_name="reference", kinds={"sql"})
 def questionnaires(context: dg.AssetExecutionContext, research_db: ResearchDatabase) -> dg.MaterializeResult:
     """Questionnaire definitions (items, scales, keys, answer codes) from the package's
-    definition files, stored in both schemas. Items whose texts are not shipped (EPQR-A) are
-    stored without text until the user supplies them."""
+    definition files and the user's questionnaires folder (``<data dir>/questionnaires`` or
+    ``$PERSONALITY_ASSETS_QUESTIONNAIRES_DIR``), stored in both schemas. Items whose texts are not
+    shipped (EPQR-A, the BFI-44 example) are stored without text until the user supplies them."""
     found = list(all_questionnaires().values())
     store_questionnaires(research_db.target, found)
     summary = pl.DataFrame(
