@@ -44,6 +44,8 @@ run: install $(DAGSTER_HOME)/dagster.yaml
 	for population in $(SAMPLE_POPULATIONS); do \
 		$(MATERIALIZE) --select $(STUDY_ASSETS) --partition "$(MODEL)|$$population" $(IN_PROCESS) || exit 1; \
 	done
+	# an example of external marginals for demographics_report (yours replace it; see README, Reports)
+	test -e $${PERSONALITY_ASSETS_DATA_DIR:-data}/marginals.csv || cp examples/marginals/us_census_2020.csv $${PERSONALITY_ASSETS_DATA_DIR:-data}/marginals.csv
 	$(MATERIALIZE) --select 'group:reports' $(IN_PROCESS)
 	$(BIN)/python -m personality_assets.cli summary
 	@echo "Dagster runs and metadata: $(DAGSTER_HOME) -- browse them with 'make ui' (http://127.0.0.1:3000)"
