@@ -6,6 +6,8 @@ except under CI=true, where they fail: CI must test both engines.
 """
 
 import os
+import shutil
+import subprocess
 import sys
 import uuid
 from functools import cache
@@ -17,6 +19,8 @@ from sqlalchemy.engine import make_url
 
 from personality_assets.db import migrate
 from personality_assets.db.engine import DatabaseTarget, dispose_engines, reference_transaction
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # `dagster asset materialize` of this project as a real subprocess, steps in its own process.
 IN_PROCESS = ["--config-json", '{"execution":{"config":{"in_process":{}}}}']
@@ -98,3 +102,22 @@ def db_target(empty_target) -> DatabaseTarget:
     migrate.upgrade(empty_target)
     store_questionnaires(empty_target, list(all_questionnaires().values()))
     return empty_target
+
+
+# Commands run as a user would, against a DAGSTER_HOME of their own.
+def run_command(command: list[str], env: dict) -> subprocess.CompletedProcess:
+    completed = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, f"{command} failed:\n{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}"
+    return completed
+
+
+def new_dagster_home(home: Path, data_dir: Path) -> dict:
+    """A new DAGSTER_HOME with the committed dagster.yaml; the environment for commands using it."""
+    home.mkdir()
+    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+    return cli_env(home, data_dir)
+
+
+def cli_env(dagster_home: Path, data_dir: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PERSONALITY_ASSETS_", "DAGSTER_"))}
+    return {**env, "DAGSTER_HOME": str(dagster_home), "PERSONALITY_ASSETS_DATA_DIR": str(data_dir)}

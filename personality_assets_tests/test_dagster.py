@@ -25,9 +25,15 @@ from personality_assets.populations.names import PopulationNameError, check_popu
 from personality_assets.populations.open_psychometrics_file import write_open_psychometrics_file
 from personality_assets.questionnaires import all_questionnaires
 from personality_assets.questionnaires.store import store_questionnaires
-from personality_assets_tests.conftest import MATERIALIZE, POSTGRES_URL, require_postgres
-
-ROOT = Path(__file__).resolve().parents[1]
+from personality_assets_tests.conftest import (
+    MATERIALIZE,
+    POSTGRES_URL,
+    ROOT,
+    cli_env,
+    new_dagster_home,
+    require_postgres,
+    run_command,
+)
 
 
 def _resources(target):
@@ -106,44 +112,26 @@ def test_sensor_adds_a_partition_and_a_run_per_new_file(db_target, tmp_path, mon
     assert changed.dynamic_partitions_requests[0].partition_keys == []
 
 
-def _run(command: list[str], env: dict) -> subprocess.CompletedProcess:
-    completed = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert completed.returncode == 0, f"{command} failed:\n{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}"
-    return completed
-
-
-def _dagster_home(home: Path, data_dir: Path) -> dict:
-    """A new DAGSTER_HOME with the committed dagster.yaml; the environment for commands using it."""
-    home.mkdir()
-    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
-    return _cli_env(home, data_dir)
-
-
-def _cli_env(dagster_home: Path, data_dir: Path) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PERSONALITY_ASSETS_", "DAGSTER_"))}
-    return {**env, "DAGSTER_HOME": str(dagster_home), "PERSONALITY_ASSETS_DATA_DIR": str(data_dir)}
-
-
 @pytest.mark.slow
 def test_definitions_validate_cli(tmp_path):
     (tmp_path / "home").mkdir()
-    env = _cli_env(tmp_path / "home", tmp_path / "data")
-    _run([sys.executable, "-m", "dagster", "definitions", "validate", "-m", "personality_assets"], env)
+    env = cli_env(tmp_path / "home", tmp_path / "data")
+    run_command([sys.executable, "-m", "dagster", "definitions", "validate", "-m", "personality_assets"], env)
     # The dg scaffold finds the same definitions through [tool.dg] in pyproject.toml.
-    checked = _run([str(Path(sys.executable).with_name("dg")), "check", "defs"], env)
+    checked = run_command([str(Path(sys.executable).with_name("dg")), "check", "defs"], env)
     assert "All definitions loaded successfully" in checked.stdout + checked.stderr
-    listed = _run([str(Path(sys.executable).with_name("dg")), "list", "defs", "--json"], env).stdout
+    listed = run_command([str(Path(sys.executable).with_name("dg")), "list", "defs", "--json"], env).stdout
     assert '"questionnaire_answers"' in listed and '"dead_run_sensor"' in listed
 
 
 @pytest.mark.slow
 def test_asset_materialize_cli_with_sqlite_instance(tmp_path):
     home, data = tmp_path / "dagster_home", tmp_path / "data"
-    env = _dagster_home(home, data)
-    _run([*MATERIALIZE, "--select", "questionnaires"], env)
-    _run([sys.executable, "-m", "personality_assets.cli", "populations", "add", "sample"], env)
-    _run([*MATERIALIZE, "--select", "reference_questionnaires", "--partition", "sample"], env)
-    summary = _run([sys.executable, "-m", "personality_assets.cli", "summary"], env).stdout
+    env = new_dagster_home(home, data)
+    run_command([*MATERIALIZE, "--select", "questionnaires"], env)
+    run_command([sys.executable, "-m", "personality_assets.cli", "populations", "add", "sample"], env)
+    run_command([*MATERIALIZE, "--select", "reference_questionnaires", "--partition", "sample"], env)
+    summary = run_command([sys.executable, "-m", "personality_assets.cli", "summary"], env).stdout
     assert "sample" in summary and "22200" in summary
     with dg.DagsterInstance.from_config(str(home)) as instance:
         event = instance.get_latest_materialization_event(dg.AssetKey("reference_questionnaires"))
@@ -166,14 +154,14 @@ def test_asset_materialize_cli_with_postgres_instance(tmp_path):
     home.mkdir()
     shutil.copy(ROOT / "dagster.postgres.yaml", home / "dagster.yaml")
     env = {
-        **_cli_env(home, tmp_path / "data"),
+        **cli_env(home, tmp_path / "data"),
         "DAGSTER_PG_HOST": url.host or "127.0.0.1",
         "DAGSTER_PG_PORT": str(url.port or 5432),
         "DAGSTER_PG_USER": url.username or "postgres",
         "DAGSTER_PG_PASSWORD": url.password or "",
         "DAGSTER_PG_DB": instance_db,
     }
-    _run([*MATERIALIZE, "--select", "questionnaires"], env)
+    run_command([*MATERIALIZE, "--select", "questionnaires"], env)
     with create_engine(url.set(database=instance_db)).connect() as connection:
         statuses = connection.execute(text("SELECT status FROM runs")).scalars().all()
         materialized = connection.execute(
@@ -218,7 +206,7 @@ def test_the_loader_refuses_a_bad_name(db_target):
 @pytest.mark.slow
 def test_cli_adds_only_valid_names_and_removes_partitions_and_data(tmp_path):
     home, data = tmp_path / "dagster_home", tmp_path / "data"
-    env = _dagster_home(home, data)
+    env = new_dagster_home(home, data)
     cli = [sys.executable, "-m", "personality_assets.cli"]
     refused = subprocess.run(
         [*cli, "populations", "add", "good_one", "a|b"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
@@ -227,14 +215,14 @@ def test_cli_adds_only_valid_names_and_removes_partitions_and_data(tmp_path):
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert instance.get_dynamic_partitions("population") == []  # nothing added when any name is bad
 
-    _run([*cli, "populations", "add", "sample", "sample_maxN"], env)
-    _run([*MATERIALIZE, "--select", "questionnaires"], env)
-    _run([*MATERIALIZE, "--select", "reference_questionnaires", "--partition", "sample"], env)
+    run_command([*cli, "populations", "add", "sample", "sample_maxN"], env)
+    run_command([*MATERIALIZE, "--select", "questionnaires"], env)
+    run_command([*MATERIALIZE, "--select", "reference_questionnaires", "--partition", "sample"], env)
     target = ResearchDatabase().target  # the CLI's own database: the data dir set for this test
 
-    kept = _run([*cli, "populations", "remove", "sample_maxN"], env).stdout
+    kept = run_command([*cli, "populations", "remove", "sample_maxN"], env).stdout
     assert "removed partitions: ['sample_maxN']" in kept
-    removed = _run([*cli, "populations", "remove", "sample", "--delete-data"], env).stdout
+    removed = run_command([*cli, "populations", "remove", "sample", "--delete-data"], env).stdout
     assert "sample: 22,200 answers and the population row deleted" in removed
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert instance.get_dynamic_partitions("population") == []
@@ -314,7 +302,7 @@ def test_a_removed_population_can_be_loaded_again_from_another_file(tmp_path, mo
 @pytest.mark.slow
 def test_cli_remove_delete_data_refuses_a_population_still_in_use_and_changes_nothing(tmp_path):
     home = tmp_path / "dagster_home"
-    env = _dagster_home(home, tmp_path / "data")  # the data dir of this test's process: the same database
+    env = new_dagster_home(home, tmp_path / "data")  # the data dir of this test's process: the same database
     target = ResearchDatabase().target
     migrate.upgrade(target)
     store_questionnaires(target, list(all_questionnaires().values()))
@@ -351,7 +339,7 @@ def test_cli_remove_delete_data_refuses_a_population_still_in_use_and_changes_no
         [*cli, "sample", "--delete-data"], check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )
     assert derived.returncode == 1 and "sample: populations derived from it: ['sample_maxN']" in derived.stderr
-    removed = _run([*cli, "sample", "sample_maxN", "--delete-data"], env).stdout
+    removed = run_command([*cli, "sample", "sample_maxN", "--delete-data"], env).stdout
     assert "sample: 22,200 answers and the population row deleted" in removed
     assert _answers(target, "sample") == 0 == _answers(target, "sample_maxN")
     with dg.DagsterInstance.from_config(str(home)) as instance:

@@ -168,7 +168,7 @@ def reliability_report(
         pl.col("alpha").round(3),
         pl.format("[{}, {}]", pl.col("ci_low").round(3), pl.col("ci_high").round(3)).alias("95% CI"),
         pl.col("standardized_alpha").round(3),
-        "note",
+        pl.col("note").fill_null(""),
     )
     return dg.MaterializeResult(
         metadata={
@@ -240,7 +240,7 @@ def validity_report(context: dg.AssetExecutionContext, research_db: ResearchData
         pl.col("pearson_r").round(3),
         pl.format("[{}, {}]", pl.col("ci_low").round(3), pl.col("ci_high").round(3)).alias("95% CI"),
         pl.col("spearman_rho").round(3),
-        "note",
+        pl.col("note").fill_null(""),
     )
     return dg.MaterializeResult(
         metadata={

@@ -22,7 +22,7 @@ DPI = 90
 
 def _grid(panels: int, width: float = 4.2, height: float = 3.2):
     panels = max(1, min(panels, MAX_PANELS))
-    columns = min(3, panels)
+    columns = min(2, panels)  # two figures across fit the UI's metadata dialog
     rows = math.ceil(panels / columns)
     figure, axes = plt.subplots(rows, columns, figsize=(width * columns, height * rows), squeeze=False)
     flat = axes.ravel()
