@@ -94,12 +94,12 @@ def test_scale_score_table_rows_and_family():
         {"condition": ["p"] * 4, "questionnaire": ["q"] * 4, "scale": ["S"] * 4, "score": [2.0, 4.0, 6.0, 8.0]}
     )
     table = scale_score_table(personas, humans)
-    assert table["model"].to_list() == ["human", "k", "m"]
+    assert table["model"].to_list() == ["reference", "k", "m"]  # the reference people first
     m = table.row(by_predicate=pl.col("model") == "m", named=True)
     assert (m["n"], m["mean"], m["reference_mean"], m["difference"]) == (4, 2.5, 5.0, -2.5)
     tested = table.filter(pl.col("p").is_not_null())
     assert tested["p_holm"].to_list() == pytest.approx(holm(tested["p"].to_list()))
-    human = table.row(by_predicate=pl.col("model") == "human", named=True)
+    human = table.row(by_predicate=pl.col("model") == "reference", named=True)
     assert (human["n"], human["mean"], human["p"]) == (4, 5.0, None)
 
 
@@ -318,12 +318,12 @@ def test_report_asset_across_models_and_conditions(db_target):
     bigfive = report.filter(pl.col("questionnaire") == "bigfive")
     # 5 scales x (2 models x 2 conditions + humans of 2 conditions)
     assert bigfive.height == 5 * (4 + 2)
-    assert set(bigfive["model"]) == {"simulated", "simulated_alt", "human"}
+    assert set(bigfive["model"]) == {"simulated", "simulated_alt", "reference"}
     # MaxN personas are at the neurotic end (Emotional Stability low), unlike those of the base sample.
     est = bigfive.filter(pl.col("scale") == "EST", pl.col("model") == "simulated")
     means = dict(zip(est["condition"], est["mean"], strict=True))
     assert means["sample_maxN"] < 1.6 < means["sample"]
-    tested = report.filter(pl.col("model") != "human", pl.col("p").is_not_null())
+    tested = report.filter(pl.col("model") != "reference", pl.col("p").is_not_null())
     assert metadata["tests"].value == tested.height >= 4 * 5  # at least every Big Five scale of every group
     assert metadata["significant_after_holm"].value == tested.filter(pl.col("p_holm") < 0.05).height
     assert "difference/simulated/sample/bigfive.EXT" in metadata
@@ -347,7 +347,9 @@ def test_report_asset_across_models_and_conditions(db_target):
     # 9 scales x (2 models x 2 conditions + humans of 2 conditions); humans of MaxN have no N variance.
     assert alpha.height == 9 * 6 and report("reliability_report")["bootstrap_resamples"].value == 1000
     maxn_humans = alpha.row(
-        by_predicate=(pl.col("model") == "human") & (pl.col("condition") == "sample_maxN") & (pl.col("scale") == "N"),
+        by_predicate=(pl.col("model") == "reference")
+        & (pl.col("condition") == "sample_maxN")
+        & (pl.col("scale") == "N"),
         named=True,
     )
     assert maxn_humans["alpha"] is None and maxn_humans["note"] == "undefined: no variance in the scale score"
@@ -355,9 +357,9 @@ def test_report_asset_across_models_and_conditions(db_target):
 
     validity = pl.read_parquet(report("validity_report")["parquet"].value)
     extraversion = validity.filter((pl.col("b") == "bigfive.EXT") & (pl.col("condition") == "sample"))
-    assert set(extraversion["model"]) == {"simulated", "simulated_alt", "human"}
+    assert set(extraversion["model"]) == {"simulated", "simulated_alt", "reference"}
     assert (extraversion["pearson_r"] > 0.5).all() and (
-        extraversion.filter(pl.col("model") != "human")["n"] == 20
+        extraversion.filter(pl.col("model") != "reference")["n"] == 20
     ).all()
     assert report("validity_report")["skipped_pairs"].value == 2  # the bfi44 pairs: never answered
 

@@ -22,7 +22,7 @@ from personality_assets.defs.reports.demographics import (
 )
 from personality_assets.defs.reports.html import Section, render_report
 from personality_assets.defs.reports.reliability import RESAMPLES, reliability_table
-from personality_assets.defs.reports.scale_scores import HUMANS, scale_score_table
+from personality_assets.defs.reports.scale_scores import REFERENCE, scale_score_table
 from personality_assets.defs.reports.study_data import (
     NoStudyData,
     base_conditions,
@@ -90,7 +90,7 @@ def scale_score_report(context: dg.AssetExecutionContext, research_db: ResearchD
     personas = _study(lambda: persona_scores(target))
     humans = human_scores(human_answers(target, personas["condition"].unique().to_list()))
     report = scale_score_table(personas, humans.drop("model", "respondent"))
-    models = report.filter(pl.col("model") != HUMANS)
+    models = report.filter(pl.col("model") != REFERENCE)
     shown = report.select(
         "questionnaire",
         "scale",
@@ -150,7 +150,7 @@ def reliability_report(
             _keyed(answers.select("model", "condition", pl.col("experiment_id").alias("respondent"), *_ITEM)),
             _keyed(
                 humans.select(
-                    pl.lit(HUMANS).alias("model"), "condition", pl.col("personality_id").alias("respondent"), *_ITEM
+                    pl.lit(REFERENCE).alias("model"), "condition", pl.col("personality_id").alias("respondent"), *_ITEM
                 )
             ),
         ]

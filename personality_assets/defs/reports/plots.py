@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import polars as pl
 
-from personality_assets.defs.reports.scale_scores import HUMANS
+from personality_assets.defs.reports.scale_scores import REFERENCE
 
 MAX_PANELS = 24  # more scales or attributes than this are left out of one figure (the table has all)
 DPI = 90
@@ -52,12 +52,12 @@ def score_distributions(scores: pl.DataFrame, path: Path) -> Path:
         groups = (
             panel.group_by("model", "condition")
             .agg(pl.col("score"))
-            .sort("condition", pl.col("model") != HUMANS, "model")
+            .sort("condition", pl.col("model") != REFERENCE, "model")
         )
         labels = [_label(m, c) for m, c in zip(groups["model"], groups["condition"], strict=True)]
         box = axis.boxplot(groups["score"].to_list(), orientation="horizontal", patch_artist=True, showfliers=False)
         for patch, model in zip(box["boxes"], groups["model"], strict=True):
-            patch.set_facecolor("#bbbbbb" if model == HUMANS else "#8fb8de")
+            patch.set_facecolor("#bbbbbb" if model == REFERENCE else "#8fb8de")
         axis.set_yticks(range(1, len(labels) + 1), labels, fontsize=7)
         axis.set_title(f"{questionnaire}.{scale}", fontsize=9)
         axis.set_xlabel("scale score (grey: reference people)", fontsize=7)
@@ -71,7 +71,7 @@ def alpha_forest(reliability: pl.DataFrame, path: Path) -> Path:
     figure, axes = _grid(len(panels), width=4.6)
     for axis, (questionnaire, scale) in zip(axes, panels, strict=False):
         panel = reliability.filter((pl.col("questionnaire") == questionnaire) & (pl.col("scale") == scale))
-        models = panel.filter(pl.col("model") != HUMANS).sort("condition", "model", descending=True)
+        models = panel.filter(pl.col("model") != REFERENCE).sort("condition", "model", descending=True)
         for y, row in enumerate(models.iter_rows(named=True)):
             if row["alpha"] is None:
                 axis.plot([0], [y], marker="x", color="#c0392b")
@@ -80,7 +80,7 @@ def alpha_forest(reliability: pl.DataFrame, path: Path) -> Path:
             if low is not None and high is not None:
                 axis.plot([low, high], [y, y], color="#1f77b4", linewidth=2)
             axis.plot([row["alpha"]], [y], marker="o", color="#1f77b4")
-        for alpha in panel.filter(pl.col("model") == HUMANS)["alpha"].drop_nulls():
+        for alpha in panel.filter(pl.col("model") == REFERENCE)["alpha"].drop_nulls():
             axis.axvline(alpha, color="#888888", linestyle="--", linewidth=1)
         labels = [_label(m, c) for m, c in zip(models["model"], models["condition"], strict=True)]
         axis.set_yticks(range(len(labels)), labels, fontsize=7)

@@ -25,6 +25,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from personality_assets.defs.reports.scale_scores import REFERENCE
+
 RESAMPLES = 1000
 SEED = 42
 COLUMNS = {
@@ -141,4 +143,7 @@ def reliability_table(keyed: pl.DataFrame, resamples: int = RESAMPLES, seed: int
                 **scale_reliability(item_matrix(group, "respondent"), resamples, seed),
             }
         )
-    return pl.DataFrame(rows, schema=COLUMNS).sort("questionnaire", "scale", "condition", "model")
+    # The reference people's row first in each condition, then the models.
+    return pl.DataFrame(rows, schema=COLUMNS).sort(
+        "questionnaire", "scale", "condition", pl.col("model") != REFERENCE, "model"
+    )

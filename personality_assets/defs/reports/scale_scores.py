@@ -19,7 +19,7 @@ import polars as pl
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-HUMANS = "human"  # the model column of the reference rows
+REFERENCE = "reference"  # the model column of the reference people's rows (humans, or a derived population)
 ALPHA = 0.05
 COLUMNS = {
     "questionnaire": pl.String,
@@ -116,7 +116,7 @@ def scale_score_table(persona_scores: pl.DataFrame, human_scores: pl.DataFrame) 
             {
                 "questionnaire": questionnaire,
                 "scale": scale,
-                "model": HUMANS,
+                "model": REFERENCE,
                 "condition": condition,
                 **_describe(reference),
                 **_describe(reference, "reference_"),
@@ -130,7 +130,7 @@ def scale_score_table(persona_scores: pl.DataFrame, human_scores: pl.DataFrame) 
             pl.Series("significant", [marker(p) for p in adjusted], dtype=pl.String),
         )
         .select(list(COLUMNS))
-        .sort("questionnaire", "scale", "condition", "model")
+        .sort("questionnaire", "scale", "condition", pl.col("model") != REFERENCE, "model")
     )
 
 

@@ -11,7 +11,7 @@ from personality_assets.db.engine import DatabaseTarget, experiment_transaction
 from personality_assets.db.models import Persona, QuestionnaireScore, ReferencePopulation
 from personality_assets.defs.persona_study.answering import study_answers
 from personality_assets.defs.persona_study.reference import reference_answers, reference_scores
-from personality_assets.defs.reports.scale_scores import HUMANS
+from personality_assets.defs.reports.scale_scores import REFERENCE
 
 
 class NoStudyData(ValueError):
@@ -63,10 +63,10 @@ def human_answers(target: DatabaseTarget, conditions: list[str]) -> pl.DataFrame
 
 
 def human_scores(answers: pl.DataFrame) -> pl.DataFrame:
-    """model ("human"), condition, questionnaire, scale, respondent, score of the reference people."""
+    """model ("reference"), condition, questionnaire, scale, respondent, score of the reference people."""
     return pl.concat(
         reference_scores(group).select(
-            pl.lit(HUMANS).alias("model"),
+            pl.lit(REFERENCE).alias("model"),
             pl.lit(condition).alias("condition"),
             "questionnaire",
             "scale",

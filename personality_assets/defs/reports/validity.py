@@ -3,7 +3,7 @@
 Per trait pair (``trait_pairs.toml``) × model × condition: each persona's score on scale ``a`` and
 on scale ``b`` (the mean over its repetitions), Pearson's r with its 95% CI (Fisher z, scipy)
 and p, Spearman's ρ and p, and n (personas with both scores). The humans of a reference
-population that answered both questionnaires get a row too (model "human").
+population that answered both questionnaires get a row too (model "reference").
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
-from personality_assets.defs.reports.scale_scores import HUMANS
+from personality_assets.defs.reports.scale_scores import REFERENCE
 
 COLUMNS = {
     "trait": pl.String,
@@ -124,5 +124,7 @@ def validity_table(scores: pl.DataFrame, pairs: list[TraitPair]) -> tuple[pl.Dat
                     **correlate(group["a"].to_numpy(), group["b"].to_numpy()),
                 }
             )
-    table = pl.DataFrame(rows, schema=COLUMNS).sort("trait", "a", "b", "condition", pl.col("model") != HUMANS, "model")
+    table = pl.DataFrame(rows, schema=COLUMNS).sort(
+        "trait", "a", "b", "condition", pl.col("model") != REFERENCE, "model"
+    )
     return table, skipped
