@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 import sqlite3
 from collections.abc import Iterator
@@ -19,7 +20,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+import polars as pl
+from sqlalchemy import Connection, Engine, Select, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from personality_assets.db.models import EXPERIMENT, REFERENCE
@@ -157,3 +159,26 @@ def experiment_transaction(target: DatabaseTarget) -> Iterator[Connection]:
     """A transaction for experiment code: experiment schema writable, reference schema read-only."""
     with get_engine(target).begin() as connection:
         yield connection
+
+
+def read_frame(connection: Connection, query: Select, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """A query's rows as a polars frame with exactly ``schema`` (every column of the query, in
+    order; no booleans). PostgreSQL streams them as CSV with ``COPY (query) TO STDOUT``: for
+    millions of rows several times faster, and a fraction of the memory, of fetching Python row
+    objects. SQLite goes through the cursor."""
+    if connection.dialect.name != "postgresql":
+        return pl.read_database(query, connection, schema_overrides=schema).cast(schema).select(list(schema))
+    sql = query.compile(
+        dialect=connection.dialect,
+        schema_translate_map=connection.get_execution_options().get("schema_translate_map"),
+        render_schema_translate=True,
+        compile_kwargs={"literal_binds": True},
+    )
+    buffer = io.BytesIO()
+    with connection.connection.driver_connection.cursor().copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)") as copy:
+        for chunk in copy:
+            buffer.write(chunk)
+    buffer.seek(0)
+    if not buffer.getbuffer().nbytes:
+        return pl.DataFrame(schema=schema)
+    return pl.read_csv(buffer, has_header=False, new_columns=list(schema), schema=schema)

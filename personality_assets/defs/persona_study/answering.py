@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import polars as pl
 from sqlalchemy import bindparam, delete, insert, select, update
 
-from personality_assets.db.engine import DatabaseTarget, experiment_transaction
+from personality_assets.db.engine import DatabaseTarget, experiment_transaction, read_frame
 from personality_assets.db.models import (
     EvalQuestionnaire,
     ExperimentRequestMetadata,
@@ -228,10 +228,12 @@ def study_answers(target: DatabaseTarget, *, model: str | None = None, populatio
         query = query.where(groups.c.model == model)
     if population is not None:
         query = query.where(groups.c.population == population)
-    integers = ("experiment_id", "experiments_group_id", "repeated", "question_number", "answer", "persona_id")
+    schema = {
+        **dict.fromkeys(("experiment_id", "experiments_group_id"), pl.Int64),
+        **dict.fromkeys(("model", "population"), pl.String),
+        "repeated": pl.Int64,
+        "questionnaire": pl.String,
+        **dict.fromkeys(("question_number", "answer", "persona_id", "ref_personality_id"), pl.Int64),
+    }
     with experiment_transaction(target) as connection:
-        return pl.read_database(
-            query,
-            connection,
-            schema_overrides={**dict.fromkeys(integers, pl.Int64), "ref_personality_id": pl.Int64},
-        ).cast({"questionnaire": pl.String, "model": pl.String, "population": pl.String})
+        return read_frame(connection, query, schema)

@@ -3,6 +3,7 @@ the study, each written as parquet + CSV (+ PNG) under <data dir>/reports and sh
 (markdown tables, embedded figures, and numeric metadata the Plots tab follows over time)."""
 
 import base64
+import itertools
 from pathlib import Path
 
 import dagster as dg
@@ -143,19 +144,16 @@ def reliability_report(
     missing an item of the scale is left out of that scale, counted in n_missing). Undefined alpha
     (no variance) is an empty cell with a note. Figure: a forest plot of alpha with its CI."""
     target = research_db.target
-    answers = _study(lambda: _nonempty(persona_answers(target)))
-    humans = human_answers(target, answers["condition"].unique().to_list())
-    keyed = pl.concat(
-        [
-            _keyed(answers.select("model", "condition", pl.col("experiment_id").alias("respondent"), *_ITEM)),
-            _keyed(
-                humans.select(
-                    pl.lit(REFERENCE).alias("model"), "condition", pl.col("personality_id").alias("respondent"), *_ITEM
-                )
-            ),
-        ]
+    tables, conditions = [], set()
+    for answers in _answered_partitions(target):
+        conditions.update(answers["condition"].unique())
+        respondents = answers.select("model", "condition", pl.col("experiment_id").alias("respondent"), *_ITEM)
+        tables.append(reliability_table(_keyed(respondents), config.resamples, config.seed))
+    humans = human_answers(target, sorted(conditions)).select(
+        pl.lit(REFERENCE).alias("model"), "condition", pl.col("personality_id").alias("respondent"), *_ITEM
     )
-    report = reliability_table(keyed, config.resamples, config.seed)
+    tables.append(reliability_table(_keyed(humans), config.resamples, config.seed))
+    report = pl.concat(tables).sort("questionnaire", "scale", "condition", pl.col("model") != REFERENCE, "model")
     forest = plots.alpha_forest(report, report_path("alpha_forest", "png"))
     undefined = report.filter(pl.col("alpha").is_null())
     context.log.info(f"alpha of {report.height} groups with {config.resamples} bootstrap resamples each")
@@ -190,10 +188,11 @@ def reliability_report(
 _ITEM = ("questionnaire", "question_number", "answer")
 
 
-def _nonempty(frame: pl.DataFrame) -> pl.DataFrame:
-    if frame.is_empty():
-        raise NoStudyData("no answered experiments yet: materialise questionnaire_answers for some partition first")
-    return frame
+def _answered_partitions(target):
+    """The persona answers one model × condition at a time; fails at once when nothing is answered."""
+    partitions = persona_answers(target)
+    first = _study(lambda: next(partitions))
+    return itertools.chain([first], partitions)
 
 
 def _keyed(answers: pl.DataFrame) -> pl.DataFrame:
@@ -263,9 +262,13 @@ def agreement_report(context: dg.AssetExecutionContext, research_db: ResearchDat
     questionnaire × scale × model × condition: accuracy (all), precision and recall with the keyed
     answer as positive (binary items), MAE and RMSE (ordinal items), and n answer pairs."""
     target = research_db.target
-    answers = _study(lambda: _nonempty(persona_answers(target)))
-    humans = human_answers(target, answers["condition"].unique().to_list())
-    report = agreement_table(answers, humans)
+    tables, references = [], {}
+    for answers in _answered_partitions(target):
+        condition = answers["condition"][0]
+        if condition not in references:
+            references[condition] = human_answers(target, [condition])
+        tables.append(agreement_table(answers, references[condition]))
+    report = pl.concat(tables).sort("questionnaire", "scale", "model", "condition")
     context.log.info(f"agreement of {int(report['n'].sum())} answer pairs in {report.height} groups")
     return dg.MaterializeResult(
         metadata={

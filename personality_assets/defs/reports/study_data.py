@@ -4,11 +4,13 @@ has a *base condition*, the population it was derived from."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import polars as pl
 from sqlalchemy import select
 
-from personality_assets.db.engine import DatabaseTarget, experiment_transaction
-from personality_assets.db.models import Persona, QuestionnaireScore, ReferencePopulation
+from personality_assets.db.engine import DatabaseTarget, experiment_transaction, read_frame
+from personality_assets.db.models import ExperimentsGroup, Persona, QuestionnaireScore, ReferencePopulation
 from personality_assets.defs.persona_study.answering import study_answers
 from personality_assets.defs.persona_study.reference import reference_answers, reference_scores
 from personality_assets.defs.reports.scale_scores import REFERENCE
@@ -21,26 +23,23 @@ class NoStudyData(ValueError):
 def persona_scores(target: DatabaseTarget) -> pl.DataFrame:
     """model, condition, questionnaire, scale, experiment_id, persona_id, score, reference_score."""
     table = QuestionnaireScore.__table__
+    query = select(
+        table.c.model,
+        table.c.population.label("condition"),
+        table.c.questionnaire,
+        table.c.scale,
+        table.c.experiment_id,
+        table.c.persona_id,
+        table.c.score,
+        table.c.reference_score,
+    )
+    schema = {
+        **dict.fromkeys(("model", "condition", "questionnaire", "scale"), pl.String),
+        **dict.fromkeys(("experiment_id", "persona_id"), pl.Int64),
+        **dict.fromkeys(("score", "reference_score"), pl.Float64),
+    }
     with experiment_transaction(target) as connection:
-        scores = pl.read_database(
-            select(
-                table.c.model,
-                table.c.population.label("condition"),
-                table.c.questionnaire,
-                table.c.scale,
-                table.c.experiment_id,
-                table.c.persona_id,
-                table.c.score,
-                table.c.reference_score,
-            ),
-            connection,
-            schema_overrides={
-                "experiment_id": pl.Int64,
-                "persona_id": pl.Int64,
-                "score": pl.Float64,
-                "reference_score": pl.Float64,
-            },
-        ).cast({"model": pl.String, "condition": pl.String, "questionnaire": pl.String, "scale": pl.String})
+        scores = read_frame(connection, query, schema)
     if scores.is_empty():
         raise NoStudyData("no questionnaire scores yet: materialise questionnaire_scores for some partition first")
     return scores
@@ -77,9 +76,20 @@ def human_scores(answers: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def persona_answers(target: DatabaseTarget) -> pl.DataFrame:
-    """Answers of every succeeded experiment, with model and condition."""
-    return study_answers(target).rename({"population": "condition"})
+def persona_answers(target: DatabaseTarget) -> Iterator[pl.DataFrame]:
+    """Answers of every succeeded experiment, with model and condition, one model × condition at
+    a time (the item-level reports need no more at once, so memory stays that of one partition)."""
+    groups = ExperimentsGroup.__table__
+    with experiment_transaction(target) as connection:
+        partitions = connection.execute(select(groups.c.model, groups.c.population).distinct()).all()
+    found = False
+    for model, condition in sorted(partitions):
+        answers = study_answers(target, model=model, population=condition).rename({"population": "condition"})
+        if answers.height:
+            found = True
+            yield answers
+    if not found:
+        raise NoStudyData("no answered experiments yet: materialise questionnaire_answers for some partition first")
 
 
 def persona_demographics(target: DatabaseTarget) -> pl.DataFrame:
