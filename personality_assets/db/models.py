@@ -165,7 +165,7 @@ class Persona(ExperimentBase):
     )
     ref_population: Mapped[str | None] = mapped_column(String(128), doc="the reference population")
     population: Mapped[str] = mapped_column(
-        String(128), index=True, doc="persona population tag, generated_<model>_<population>"
+        String(128), index=True, doc="persona population tag, generated_{model}_{population}"
     )
     model: Mapped[str] = mapped_column(String(128), index=True, doc="model key that wrote the persona")
     name: Mapped[str | None] = mapped_column(Text)
@@ -237,7 +237,7 @@ class ExperimentsList(ExperimentBase):
     language_questionnaire: Mapped[str | None] = mapped_column(String(32))
     model_provider: Mapped[str | None] = mapped_column(String(64))
     model: Mapped[str] = mapped_column(String(128))
-    population: Mapped[str] = mapped_column(String(128), doc="persona population tag, generated_<model>_<population>")
+    population: Mapped[str] = mapped_column(String(128), doc="persona population tag, generated_{model}_{population}")
     personality_id: Mapped[int] = mapped_column(
         Integer, index=True, doc="the persona's id (personas.id), not a reference person's"
     )
@@ -265,7 +265,9 @@ class ExperimentsList(ExperimentBase):
 class EvalQuestionnaire(ExperimentBase):
     __tablename__ = "eval_questionnaires"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    experiment_id: Mapped[int] = mapped_column(Integer, index=True, doc="experiments_list.experiment_id")
+    experiment_id: Mapped[int] = mapped_column(
+        Integer, index=True, doc="the experiment (experiments_list.experiment_id)"
+    )
     questionnaire: Mapped[str] = mapped_column(String(64))
     question_number: Mapped[int] = mapped_column(Integer, index=True)
     answer: Mapped[int] = mapped_column(Integer, doc="answer code, one of the questionnaire's codes")

@@ -45,8 +45,9 @@ _SQL_TYPES = {int: "int", float: "float", bool: "bool", datetime.datetime: "date
 
 def sql_table_schema(model) -> TableSchema:
     """The columns of a SQLAlchemy model's table, for an asset's ``dagster/column_schema``: name,
-    type, description (the column's ``doc``), nullability, uniqueness and the primary and
-    foreign keys."""
+    type, description (the column's ``doc``, plain text: the UI renders it as markdown),
+    nullability, uniqueness and the primary key. Foreign keys are left out: the UI shows each as a
+    truncated tag, and composite ones repeat on every column."""
     columns = []
     for column in model.__table__.columns:
         python_type = column.type.python_type
@@ -55,15 +56,15 @@ def sql_table_schema(model) -> TableSchema:
             type_name = f"string({length})" if length else "string"
         else:
             type_name = _SQL_TYPES.get(python_type, python_type.__name__)
-        other = ["primary key"] if column.primary_key else []
-        other += sorted(f"references {key.column.table.name}.{key.column.name}" for key in column.foreign_keys)
         columns.append(
             TableColumn(
                 column.name,
                 type_name,
                 description=column.doc,
                 constraints=TableColumnConstraints(
-                    nullable=bool(column.nullable), unique=bool(column.unique or column.primary_key), other=other
+                    nullable=bool(column.nullable),
+                    unique=bool(column.unique or column.primary_key),
+                    other=["primary key"] if column.primary_key else [],
                 ),
             )
         )
