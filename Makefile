@@ -4,12 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 DAGSTER_CONFIG ?= dagster.yaml
-# Steps run in the materialize process itself: quicker for a handful of steps on a laptop.
+# Steps run in the launching process itself: quicker for a handful of steps on a laptop.
 IN_PROCESS := --config-json '{"execution":{"config":{"in_process":{}}}}'
-MATERIALIZE := $(BIN)/dagster asset materialize -m personality_assets
-SAMPLE_POPULATIONS := sample sample_maxN sample_maxP sample_random
+# Runs one of the project's jobs (for one partition with --partition), so the UI lists each run
+# under its job (reference_data, load_population, persona_study, reports).
+LAUNCH := $(BIN)/dg launch -m personality_assets
+DERIVED_POPULATIONS := sample_maxN sample_maxP sample_random
+SAMPLE_POPULATIONS := sample $(DERIVED_POPULATIONS)
 MODEL ?= simulated
-STUDY_ASSETS := personas,experiment_registrations,questionnaire_answers,questionnaire_scores
 
 .PHONY: install lock run test lint format ui validate clean
 
@@ -32,21 +34,22 @@ $(DAGSTER_HOME)/dagster.yaml: $(DAGSTER_CONFIG)
 	mkdir -p $(DAGSTER_HOME)
 	cp $(DAGSTER_CONFIG) $@
 
-# The main job on the embedded defaults: questionnaires, the sample population and its derived
-# MaxN/MaxP populations, then the persona study (personas, registrations, answers, scores) with
-# MODEL (default: the offline simulator) for each, into the SQLite research database under ./data.
+# The main jobs on the embedded defaults: reference_data (the questionnaires and the sample
+# population), load_population for its derived MaxN/MaxP and random-baseline populations, then
+# persona_study (personas, registrations, answers, scores) with MODEL (default: the offline
+# simulator) for each, then reports, into the SQLite research database under ./data.
 run: install $(DAGSTER_HOME)/dagster.yaml
-	$(MATERIALIZE) --select questionnaires $(IN_PROCESS)
 	$(BIN)/python -m personality_assets.cli populations add $(SAMPLE_POPULATIONS)
-	for population in $(SAMPLE_POPULATIONS); do \
-		$(MATERIALIZE) --select reference_questionnaires --partition $$population $(IN_PROCESS) || exit 1; \
+	$(LAUNCH) --job reference_data --partition sample $(IN_PROCESS)
+	for population in $(DERIVED_POPULATIONS); do \
+		$(LAUNCH) --job load_population --partition $$population $(IN_PROCESS) || exit 1; \
 	done
 	for population in $(SAMPLE_POPULATIONS); do \
-		$(MATERIALIZE) --select $(STUDY_ASSETS) --partition "$(MODEL)|$$population" $(IN_PROCESS) || exit 1; \
+		$(LAUNCH) --job persona_study --partition "$(MODEL)|$$population" $(IN_PROCESS) || exit 1; \
 	done
 	# an example of external marginals for demographics_report (yours replace it; see README, Reports)
 	test -e $${PERSONALITY_ASSETS_DATA_DIR:-data}/marginals.csv || cp examples/marginals/us_census_2020.csv $${PERSONALITY_ASSETS_DATA_DIR:-data}/marginals.csv
-	$(MATERIALIZE) --select 'group:reports' $(IN_PROCESS)
+	$(LAUNCH) --job reports $(IN_PROCESS)
 	$(BIN)/python -m personality_assets.cli summary
 	@echo "Dagster runs and metadata: $(DAGSTER_HOME) -- browse them with 'make ui' (http://127.0.0.1:3000)"
 

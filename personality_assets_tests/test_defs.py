@@ -33,6 +33,7 @@ def definitions_summary(definitions: dg.Definitions) -> dict:
             "kinds": sorted(spec.kinds),
             "deps": sorted(dep.asset_key.to_user_string() for dep in spec.deps),
             "checks": sorted(checks.get(spec.key.to_user_string(), [])),
+            "owners": list(spec.owners),
         }
         for spec in definitions.resolve_all_asset_specs()
     }
@@ -40,11 +41,20 @@ def definitions_summary(definitions: dg.Definitions) -> dict:
         "assets": dict(sorted(assets.items())),
         "jobs": sorted(job.name for job in repository.get_all_jobs() if not job.name.startswith("__")),
         "schedules": {
-            s.name: {"cron": s.cron_schedule, "job": s.job_name, "default_status": s.default_status.value}
+            s.name: {
+                "cron": s.cron_schedule,
+                "job": s.job_name,
+                "default_status": s.default_status.value,
+                "description": s.description,
+            }
             for s in sorted(repository.schedule_defs, key=lambda s: s.name)
         },
         "sensors": {
-            s.name: {"jobs": sorted(target.job_name for target in s.targets), "default_status": s.default_status.value}
+            s.name: {
+                "jobs": sorted(target.job_name for target in s.targets),
+                "default_status": s.default_status.value,
+                "description": s.description,
+            }
             for s in sorted(repository.sensor_defs, key=lambda s: s.name)
         },
         "resources": sorted(definitions.resources),

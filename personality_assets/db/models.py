@@ -160,26 +160,32 @@ class ExpAnswerCode(_AnswerCodeColumns, ExperimentBase):
 class Persona(ExperimentBase):
     __tablename__ = "personas"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    ref_personality_id: Mapped[int] = mapped_column(Integer, index=True)
-    ref_population: Mapped[str | None] = mapped_column(String(128))
-    population: Mapped[str] = mapped_column(String(128), index=True)
-    model: Mapped[str] = mapped_column(String(128), index=True)
+    ref_personality_id: Mapped[int] = mapped_column(
+        Integer, index=True, doc="the reference person's personality_id (reference_questionnaires)"
+    )
+    ref_population: Mapped[str | None] = mapped_column(String(128), doc="the reference population")
+    population: Mapped[str] = mapped_column(
+        String(128), index=True, doc="persona population tag, generated_{model}_{population}"
+    )
+    model: Mapped[str] = mapped_column(String(128), index=True, doc="model key that wrote the persona")
     name: Mapped[str | None] = mapped_column(Text)
     age: Mapped[int | None] = mapped_column(Integer)
-    gender: Mapped[str | None] = mapped_column(String(64), index=True)
-    gender_original: Mapped[str | None] = mapped_column(Text)
-    sexual_orientation: Mapped[str | None] = mapped_column(String(64))
-    sexual_orientation_original: Mapped[str | None] = mapped_column(Text)
-    race: Mapped[str | None] = mapped_column(String(64), index=True)
-    race_original: Mapped[str | None] = mapped_column(Text)
+    gender: Mapped[str | None] = mapped_column(String(64), index=True, doc="cleaned into a category (demographics.py)")
+    gender_original: Mapped[str | None] = mapped_column(Text, doc="as the model wrote it")
+    sexual_orientation: Mapped[str | None] = mapped_column(String(64), doc="cleaned into a category (demographics.py)")
+    sexual_orientation_original: Mapped[str | None] = mapped_column(Text, doc="as the model wrote it")
+    race: Mapped[str | None] = mapped_column(String(64), index=True, doc="cleaned into a category (demographics.py)")
+    race_original: Mapped[str | None] = mapped_column(Text, doc="as the model wrote it")
     ethnicity: Mapped[str | None] = mapped_column(Text)
     religious_belief: Mapped[str | None] = mapped_column(Text)
     occupation: Mapped[str | None] = mapped_column(Text)
     political_orientation: Mapped[str | None] = mapped_column(Text)
     location: Mapped[str | None] = mapped_column(Text)
-    description: Mapped[str | None] = mapped_column(Text)
-    persona_number: Mapped[int] = mapped_column(Integer, default=0)  # 0..N-1 personas per reference person
-    simulated: Mapped[bool] = mapped_column(Boolean, default=False)
+    description: Mapped[str | None] = mapped_column(Text, doc="the persona's description, used in the system role")
+    persona_number: Mapped[int] = mapped_column(
+        Integer, default=0, doc="0..N-1 personas per reference person (personas_per_person)"
+    )
+    simulated: Mapped[bool] = mapped_column(Boolean, default=False, doc="written by the offline simulator")
     created: Mapped[datetime] = _created()
     __table_args__ = (
         Index(
@@ -231,12 +237,16 @@ class ExperimentsList(ExperimentBase):
     language_questionnaire: Mapped[str | None] = mapped_column(String(32))
     model_provider: Mapped[str | None] = mapped_column(String(64))
     model: Mapped[str] = mapped_column(String(128))
-    population: Mapped[str] = mapped_column(String(128))
-    personality_id: Mapped[int] = mapped_column(Integer, index=True)
-    repeated: Mapped[int] = mapped_column(Integer, default=0)
-    succeeded: Mapped[bool | None] = mapped_column(Boolean)  # NULL = pending
-    llm_explanation: Mapped[str | None] = mapped_column(Text)
-    repo_sha: Mapped[str | None] = mapped_column(String(64))
+    population: Mapped[str] = mapped_column(String(128), doc="persona population tag, generated_{model}_{population}")
+    personality_id: Mapped[int] = mapped_column(
+        Integer, index=True, doc="the persona's id (personas.id), not a reference person's"
+    )
+    repeated: Mapped[int] = mapped_column(Integer, default=0, doc="repetition number, 0..repetitions-1")
+    succeeded: Mapped[bool | None] = mapped_column(
+        Boolean, doc="true once answered; NULL while pending (also after a failed attempt)"
+    )
+    llm_explanation: Mapped[str | None] = mapped_column(Text, doc="why the last attempt failed")
+    repo_sha: Mapped[str | None] = mapped_column(String(64), doc="git commit of the code that registered it")
     created: Mapped[datetime] = _created()
     updated: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), onupdate=func.now())
     # Target of eval_questionnaires' composite key, so an answer row names its questionnaire.
@@ -255,10 +265,12 @@ class ExperimentsList(ExperimentBase):
 class EvalQuestionnaire(ExperimentBase):
     __tablename__ = "eval_questionnaires"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    experiment_id: Mapped[int] = mapped_column(Integer, index=True)
+    experiment_id: Mapped[int] = mapped_column(
+        Integer, index=True, doc="the experiment (experiments_list.experiment_id)"
+    )
     questionnaire: Mapped[str] = mapped_column(String(64))
     question_number: Mapped[int] = mapped_column(Integer, index=True)
-    answer: Mapped[int] = mapped_column(Integer)
+    answer: Mapped[int] = mapped_column(Integer, doc="answer code, one of the questionnaire's codes")
     created: Mapped[datetime] = _created()
     __table_args__ = (
         UniqueConstraint("experiment_id", "question_number"),  # one answer per experiment and question

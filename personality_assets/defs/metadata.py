@@ -1,9 +1,16 @@
-"""Helpers that turn polars frames into Dagster metadata."""
+"""Helpers that turn polars frames and database tables into Dagster metadata, and the owner of the
+project's assets."""
 
 from __future__ import annotations
 
+import datetime
+
 import polars as pl
-from dagster import MetadataValue, TableColumn, TableSchema
+from dagster import MetadataValue, TableColumn, TableColumnConstraints, TableSchema
+
+# Owner of every asset (definitions.py sets it on those that name none). Dagster takes an email
+# address or "team:<name>".
+OWNERS = ["team:persona-research"]
 
 _DAGSTER_TYPES = {pl.String: "string", pl.Boolean: "bool", pl.Float64: "float", pl.Float32: "float"}
 
@@ -31,3 +38,34 @@ def table_schema(schema: dict[str, pl.DataType], descriptions: dict[str, str] | 
             for name, dtype in schema.items()
         ]
     )
+
+
+_SQL_TYPES = {int: "int", float: "float", bool: "bool", datetime.datetime: "datetime", dict: "json"}
+
+
+def sql_table_schema(model) -> TableSchema:
+    """The columns of a SQLAlchemy model's table, for an asset's ``dagster/column_schema``: name,
+    type, description (the column's ``doc``, plain text: the UI renders it as markdown),
+    nullability, uniqueness and the primary key. Foreign keys are left out: the UI shows each as a
+    truncated tag, and composite ones repeat on every column."""
+    columns = []
+    for column in model.__table__.columns:
+        python_type = column.type.python_type
+        if python_type is str:
+            length = getattr(column.type, "length", None)
+            type_name = f"string({length})" if length else "string"
+        else:
+            type_name = _SQL_TYPES.get(python_type, python_type.__name__)
+        columns.append(
+            TableColumn(
+                column.name,
+                type_name,
+                description=column.doc,
+                constraints=TableColumnConstraints(
+                    nullable=bool(column.nullable),
+                    unique=bool(column.unique or column.primary_key),
+                    other=["primary key"] if column.primary_key else [],
+                ),
+            )
+        )
+    return TableSchema(columns=columns)

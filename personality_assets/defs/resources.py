@@ -1,4 +1,9 @@
-"""The shared Dagster resources: the research database and the model call engine, declared once."""
+"""The shared Dagster resources: the research database and the model call engine, declared once.
+
+A resource's docstring and its fields' descriptions are what the UI shows (Deployment, launchpad)
+as plain text: no reStructuredText markup in them."""
+
+import inspect
 
 import dagster as dg
 from dagster import ConfigurableResource, InitResourceContext
@@ -13,21 +18,21 @@ from personality_assets.llm.providers import Providers
 
 
 class ResearchDatabase(ConfigurableResource):
-    """The research database (SQLite file by default, PostgreSQL for real use).
-
-    Left unset, each field is read from the environment when a step starts (see
-    ``personality_assets.settings``), so a URL holding a password never appears in run config.
-    """
+    """The research database: a SQLite file by default, PostgreSQL for real use. Each field left
+    unset is read from the environment when a step starts (see personality_assets/settings.py), so
+    a URL holding a password never appears in run config."""
 
     url: str | None = Field(
         default=None,
-        description="SQLAlchemy URL; default $PERSONALITY_ASSETS_DATABASE_URL or sqlite:///<data dir>/research.sqlite",
+        description="SQLAlchemy URL; default: $PERSONALITY_ASSETS_DATABASE_URL, else research.sqlite in $PERSONALITY_ASSETS_DATA_DIR (default ./data)",
     )
     reference_schema: str | None = Field(
-        default=None, description="default $PERSONALITY_ASSETS_REFERENCE_SCHEMA or 'reference'"
+        default=None,
+        description="schema of the reference data; default: $PERSONALITY_ASSETS_REFERENCE_SCHEMA, else reference",
     )
     experiment_schema: str | None = Field(
-        default=None, description="default $PERSONALITY_ASSETS_EXPERIMENT_SCHEMA or 'experiments'"
+        default=None,
+        description="schema of the experiments; default: $PERSONALITY_ASSETS_EXPERIMENT_SCHEMA, else experiments",
     )
     auto_migrate: bool = Field(default=True, description="bring both schemas to the latest migration on step start")
 
@@ -45,11 +50,11 @@ class ResearchDatabase(ConfigurableResource):
 
 
 class LLMEngineResource(ConfigurableResource):
-    """The call engine. Assets call ``llm.engine(context, research_db)`` and then
-    ``.run(requests, persist=...)``. Models come from the models configuration
-    (``personality_assets/llm/models.yaml`` merged with $PERSONALITY_ASSETS_MODELS_FILE, as the
-    partitions do); each model's provider reads its endpoint and key from the environment when the
-    step runs, so no key is ever part of Dagster's configuration, logs or metadata."""
+    """The call engine that makes every model call (assets call llm.engine(context, research_db),
+    then run the requests). Models come from personality_assets/llm/models.yaml merged with
+    $PERSONALITY_ASSETS_MODELS_FILE, as the partitions do; each model's provider reads its endpoint
+    and key from the environment when the step runs, so no key is ever part of Dagster's
+    configuration, logs or metadata."""
 
     cache: bool | None = Field(default=None, description="force the response cache on/off; default per model")
     progress_every_s: float = Field(default=10.0, description="seconds between progress lines in the log")
@@ -67,6 +72,11 @@ class LLMEngineResource(ConfigurableResource):
             progress_every_s=self.progress_every_s,
             cache=self.cache,
         )
+
+
+# The docstrings without their indentation: the UI shows the description as it is.
+for _resource in (ResearchDatabase, LLMEngineResource):
+    _resource.__doc__ = inspect.cleandoc(_resource.__doc__)
 
 
 def default_llm_resource() -> LLMEngineResource:

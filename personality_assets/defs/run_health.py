@@ -71,7 +71,12 @@ def fail_runs(instance: dg.DagsterInstance, run_ids: list[str], reason: str) -> 
     return failed
 
 
-@dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
+@dg.sensor(
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Every minute: runs whose worker process died (kill -9, a crash) are marked failed and their "
+    "pool slots freed, so the runs queued behind them can start. On by default.",
+)
 def dead_run_sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
     """Every minute: runs whose worker process died are marked failed and their pool slots freed,
     so the runs queued behind them can start."""

@@ -78,6 +78,7 @@ def recent_calls(
 
 def call_row(result: CallResult, run_id: str | None) -> dict:
     return {
+        "created": result.finished_at,
         "run_id": run_id,
         "model": result.model.key,
         "provider": result.model.provider,

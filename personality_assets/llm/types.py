@@ -8,6 +8,7 @@ import json
 import statistics
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -124,6 +125,9 @@ class CallResult:
     error: str | None = None
     raw_request: dict | None = None
     raw_response: dict | None = None
+    # When the call ended, to the microsecond: the rate limiter of a later process counts stored
+    # calls by it (a server default would be the writer's commit time, and whole seconds on SQLite).
+    finished_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
     def ok(self) -> bool:

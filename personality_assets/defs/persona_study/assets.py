@@ -8,7 +8,8 @@ import polars as pl
 from pydantic import Field
 
 from personality_assets import settings
-from personality_assets.defs.metadata import markdown_table, table_schema
+from personality_assets.db.models import EvalQuestionnaire, ExperimentsList, Persona
+from personality_assets.defs.metadata import markdown_table, sql_table_schema, table_schema
 from personality_assets.defs.partitions import experiment_partitions, model_and_population
 from personality_assets.defs.persona_study.answering import answer_questionnaires, answer_status, partition_answers
 from personality_assets.defs.persona_study.checks import ANSWER_CHECKS, answer_checks
@@ -58,6 +59,7 @@ class PersonasConfig(dg.Config):
     pool=LLM_POOL,
     kinds={"sql", "parquet"},
     retry_policy=dg.RetryPolicy(max_retries=1, delay=30),
+    metadata={"dagster/column_schema": sql_table_schema(Persona)},
 )
 def personas(
     context: dg.AssetExecutionContext, config: PersonasConfig, research_db: ResearchDatabase, llm: LLMEngineResource
@@ -103,13 +105,19 @@ class RegistrationsConfig(dg.Config):
     system_role: str = Field(default=DEFAULT_SYSTEM_ROLE, description="system prompt; {description} = the persona's")
 
 
-@dg.asset(group_name=GROUP, partitions_def=experiment_partitions, deps=[personas], kinds={"sql"})
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=experiment_partitions,
+    deps=[personas],
+    kinds={"sql"},
+    metadata={"dagster/column_schema": sql_table_schema(ExperimentsList)},
+)
 def experiment_registrations(
     context: dg.AssetExecutionContext, config: RegistrationsConfig, research_db: ResearchDatabase
 ) -> dg.MaterializeResult:
     """An experiments_groups row per questionnaire and configuration, and an experiments_list
     row per persona and repetition. The same configuration never registers twice; a changed
-    one makes a new group."""
+    one makes a new group. The columns shown are experiments_list's."""
     model, population = model_and_population(context)
     # The simulator answers from the persona's hints, not the texts: it can run every questionnaire.
     simulated = load_models_config().get(model).provider == "simulated"
@@ -159,6 +167,7 @@ class AnswersConfig(dg.Config):
     pool=LLM_POOL,
     kinds={"sql"},
     check_specs=ANSWER_CHECKS,
+    metadata={"dagster/column_schema": sql_table_schema(EvalQuestionnaire)},
 )
 def questionnaire_answers(
     context: dg.AssetExecutionContext, config: AnswersConfig, research_db: ResearchDatabase, llm: LLMEngineResource

@@ -32,7 +32,13 @@ def partitions_with_pending(research_db: ResearchDatabase) -> list[dg.MultiParti
     return [dg.MultiPartitionKey({"model": model, "population": population}) for model, population in sorted(rows)]
 
 
-@dg.schedule(job=answer_pending_job, cron_schedule="0 * * * *", default_status=dg.DefaultScheduleStatus.STOPPED)
+@dg.schedule(
+    job=answer_pending_job,
+    cron_schedule="0 * * * *",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="Hourly: an answer_pending_experiments run per partition that still has pending experiments "
+    "(failed ones are retried this way). Off by default: turn it on in the UI (Automation) while a study runs.",
+)
 def pending_experiments_schedule(context: dg.ScheduleEvaluationContext, research_db: ResearchDatabase):
     """Hourly: one run per partition that still has pending experiments (failed ones are retried
     this way). Turn it on in the UI (Automation) when a study is running."""

@@ -16,7 +16,14 @@ load_population_job = dg.define_asset_job(
 )
 
 
-@dg.sensor(job=load_population_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)
+@dg.sensor(
+    job=load_population_job,
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Every 30 s: each new or changed .csv/.tsv file in the population drop folder "
+    "(data/populations/incoming or $PERSONALITY_ASSETS_DROP_DIR) becomes a population partition and a "
+    "load_population run. On by default.",
+)
 def population_drop_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
     """Watches the drop folder ($PERSONALITY_ASSETS_DROP_DIR, default data/populations/incoming).
     Each new or changed .csv/.tsv file becomes a population partition (named after the file)
