@@ -241,6 +241,7 @@ def questionnaire_scores(context: dg.AssetExecutionContext, research_db: Researc
     per_persona = scores.group_by("persona_id", "questionnaire", "scale").agg(
         pl.col("score").mean(), pl.col("reference_score").first(), pl.col("difference").mean()
     )
+    per_scale = score_summary(scores.drop("experiments_group_id"))  # every configuration together
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": scores.height,
@@ -249,5 +250,13 @@ def questionnaire_scores(context: dg.AssetExecutionContext, research_db: Researc
             "parquet": dg.MetadataValue.path(str(path)),
             "summary": markdown_table(score_summary(scores)),
             "dagster/column_schema": table_schema(dict(scores.schema)),
+            # Per scale, numbers the partition's Plots tab follows from run to run (the reports
+            # compare partitions).
+            **{
+                f"{name}/{row['questionnaire']}.{row['scale']}": row[name]
+                for row in per_scale.iter_rows(named=True)
+                for name in ("mean_abs_difference", "r_with_reference")
+                if row[name] is not None and row[name] == row[name]  # not null, not NaN
+            },
         }
     )
