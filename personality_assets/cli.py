@@ -2,6 +2,7 @@
 
 python -m personality_assets.cli populations add sample sample_maxN   # register partitions
 python -m personality_assets.cli populations remove mypop [--delete-data]
+python -m personality_assets.cli batches add batch1                  # a value-alignment batch partition
 python -m personality_assets.cli db upgrade | downgrade [REVISION] | current
 python -m personality_assets.cli summary                              # what is in the database
 """
@@ -48,6 +49,20 @@ def _add_populations(names: list[str]) -> None:
     if new:
         instance.add_dynamic_partitions(population_partitions.name, new)
     print(f"population partitions added: {new or 'none'}; already there: {sorted(set(names) & existing) or 'none'}")
+
+
+def _add_batches(names: list[str]) -> None:
+    from dagster import DagsterInstance
+
+    from personality_assets.defs.values.assets import value_batch_partitions
+
+    _population_names(names)  # the same name rule as populations: a partition key of ours
+    instance = DagsterInstance.get()
+    existing = set(instance.get_dynamic_partitions(value_batch_partitions.name))
+    new = [name for name in names if name not in existing]
+    if new:
+        instance.add_dynamic_partitions(value_batch_partitions.name, new)
+    print(f"value batch partitions added: {new or 'none'}; already there: {sorted(set(names) & existing) or 'none'}")
 
 
 def _remove_populations(names: list[str], delete_data: bool) -> None:
@@ -171,7 +186,28 @@ def _summary() -> None:
             if report.exists():
                 print(f"Study report (tables and figures, open in a browser): {report}")
                 print(f"Report tables (parquet, csv) and figures (png): {settings.reports_dir()}")
+        _values_summary()
         print(f"Drop new population files into {settings.drop_dir()} (the sensor loads them while `make ui` runs).")
+
+
+def _values_summary() -> None:
+    from personality_assets.defs.values.assets import LABELS, REGISTRY
+    from personality_assets.defs.values.storage import ParquetStore
+
+    store = ParquetStore()
+    registry, labels = store.read(REGISTRY), store.read(LABELS)
+    if registry is None:
+        return
+    flags = registry.select(
+        pl.len().alias("personas"),
+        pl.col("entry_count").sum().alias("entries"),
+        pl.col("stage_synthetic").sum().alias("synthetic"),
+        pl.col("stage_wrangled").sum().alias("wrangled"),
+        pl.col("stage_labeled").sum().alias("labeled"),
+    )
+    print(f"Value alignment (registry {store.uri(REGISTRY)}):\n{flags}")
+    if labels is not None:
+        print(f"Labelled entries: {labels.height:,} in {store.uri(LABELS)} (training data, seed 004's schema)")
 
 
 def _estimate(args) -> None:
@@ -252,6 +288,9 @@ def main(argv: list[str] | None = None) -> int:
         help="remove: also delete the populations' answers from the research database (refused, changing nothing, "
         "while personas, experiments or derived populations use one)",
     )
+    batches = commands.add_parser("batches", help="add value-alignment batch partitions")
+    batches.add_argument("action", choices=["add"])
+    batches.add_argument("names", nargs="+", metavar="name")
     runs = commands.add_parser(
         "runs", help="runs whose worker died (kill -9): list them, or mark them failed and free their concurrency slots"
     )
@@ -279,6 +318,8 @@ def main(argv: list[str] | None = None) -> int:
         _add_populations(args.names)
     elif args.command == "populations":
         _remove_populations(args.names, args.delete_data)
+    elif args.command == "batches":
+        _add_batches(args.names)
     elif args.command == "runs":
         _runs(args.action, args.run_ids)
     elif args.command == "db":

@@ -6,6 +6,7 @@ from collections import Counter
 
 from personality_assets.defs.persona_study.replies import PersonaReply, QuestionnaireReply
 from personality_assets.defs.values.replies import SCHWARTZ_VALUES, JournalReply, JudgeReply
+from personality_assets.defs.values.simulate import PHRASES
 from personality_assets.llm.config import ModelConfig, ModelsConfig
 from personality_assets.llm.engine import CallEngine
 from personality_assets.llm.providers import Providers
@@ -26,15 +27,17 @@ def test_replies_are_deterministic_and_marked():
     request = _request("persona", {"traits": {"EXT": 1.5}})
     assert simulate_reply(request, SIM_A) == simulate_reply(request, SIM_A)
     assert simulate_reply(request, SIM_A) != simulate_reply(_request("persona", {"traits": {"EXT": 1.5}}, 1), SIM_A)
-    for purpose in ("persona", "questionnaire", "journal", "judge"):
+    for purpose in ("persona", "questionnaire", "value_persona", "journal", "nudge", "nudge_answer", "judge"):
         assert json.loads(simulate_reply(_request(purpose), SIM_A))["simulated"] is True
 
 
 def test_every_prompt_kind_validates_against_its_schema():
     PersonaReply.model_validate_json(simulate_reply(_request("persona"), SIM_A))
     JournalReply.model_validate_json(simulate_reply(_request("journal"), SIM_A))
-    labels = JudgeReply.model_validate_json(simulate_reply(_request("judge", text="I helped my neighbour"), SIM_A))
+    helped = PHRASES["benevolence"][0]
+    labels = JudgeReply.model_validate_json(simulate_reply(_request("judge", text=helped), SIM_A))
     assert labels.benevolence == 1 and all(getattr(labels, v) in (-1, 0, 1) for v in SCHWARTZ_VALUES)
+    assert labels.rationales["benevolence"]  # every non-zero score has its reason
 
 
 def test_personas_follow_traits_and_models_differ_in_demographics():

@@ -3,7 +3,9 @@ project's assets."""
 
 from __future__ import annotations
 
+import base64
 import datetime
+from pathlib import Path
 
 import polars as pl
 from dagster import MetadataValue, TableColumn, TableColumnConstraints, TableSchema
@@ -69,3 +71,9 @@ def sql_table_schema(model) -> TableSchema:
             )
         )
     return TableSchema(columns=columns)
+
+
+def figure_metadata(path: Path, caption: str) -> MetadataValue:
+    """A PNG shown inline in the UI's metadata (markdown image with a data URI)."""
+    encoded = base64.b64encode(path.read_bytes()).decode()
+    return MetadataValue.md(f"**{caption}** ({path})\n\n![{caption}](data:image/png;base64,{encoded})")

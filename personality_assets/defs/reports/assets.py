@@ -2,7 +2,6 @@
 the study, each written as parquet + CSV (+ PNG) under <data dir>/reports and shown in the UI
 (markdown tables, embedded figures, and numeric metadata the Plots tab follows over time)."""
 
-import base64
 import itertools
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import polars as pl
 from pydantic import Field
 
 from personality_assets import settings
-from personality_assets.defs.metadata import markdown_table, table_schema
+from personality_assets.defs.metadata import figure_metadata, markdown_table, table_schema
 from personality_assets.defs.persona_study.assets import questionnaire_scores
 from personality_assets.defs.reports import plots
 from personality_assets.defs.reports.agreement import agreement_table
@@ -58,12 +57,6 @@ def write_table(name: str, table: pl.DataFrame) -> dict:
         "csv": dg.MetadataValue.path(str(csv)),
         "dagster/column_schema": table_schema(dict(table.schema)),
     }
-
-
-def figure_metadata(path: Path, caption: str) -> dg.MetadataValue:
-    """A PNG shown inline in the UI's metadata (markdown image with a data URI)."""
-    encoded = base64.b64encode(path.read_bytes()).decode()
-    return dg.MetadataValue.md(f"**{caption}** ({path})\n\n![{caption}](data:image/png;base64,{encoded})")
 
 
 def read_report(name: str) -> pl.DataFrame:

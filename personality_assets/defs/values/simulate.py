@@ -1,51 +1,141 @@
-"""The value-alignment track's side of the offline simulator: a short journal entry built from the
-persona's traits (``hints["traits"]``), and judge labels from the entry's words. Importing this
-module registers the track's purposes."""
+"""The value-alignment track's side of the offline simulator. Entries are built from phrases that
+express (or go against) a value, so a persona's declared core values show up more often than the
+others; the simulated judge finds those phrases in the session, so its labels are mostly 0 with
+the seed's imbalance (+1 common for the core values, -1 rarer). Importing this module registers
+the track's purposes: value_persona, journal, nudge, nudge_answer, judge."""
 
 from __future__ import annotations
 
 import json
 import random
 
+from personality_assets.defs.values.prompts import SESSION_END, SESSION_START
 from personality_assets.defs.values.replies import SCHWARTZ_VALUES
 from personality_assets.llm.config import ModelConfig
 from personality_assets.llm.purposes import register_purpose
 from personality_assets.llm.types import ChatRequest
 
-ENTRY_ENDINGS = [
-    "I helped someone without being asked.",
-    "I pushed hard to finish my project.",
-    "I tried something new and exciting.",
-    "I stuck to my routine, which felt safe.",
-    "I went to a family gathering and kept our traditions.",
-]
-# A value is labelled aligned (1) when its cue is in the entry; otherwise mostly neutral.
-JUDGE_CUES = {
-    "benevolence": "helped",
-    "achievement": "finish",
-    "stimulation": "new and exciting",
-    "security": "routine",
-    "tradition": "traditions",
-    "conformity": "routine",
-    "hedonism": "good day",
+# Per value: what a day that supports it (+1) and one that goes against it (-1) sound like.
+PHRASES = {
+    "self_direction": (
+        "I decided to plan the project my own way instead of following the template.",
+        "I let my manager decide everything again and kept my own ideas to myself.",
+    ),
+    "stimulation": (
+        "I signed up for a climbing class just to try something completely new.",
+        "I turned down the trip because anything unfamiliar felt like too much.",
+    ),
+    "hedonism": (
+        "I spent the evening cooking my favourite meal and simply enjoyed it.",
+        "I skipped the concert I was looking forward to and felt I had denied myself for nothing.",
+    ),
+    "achievement": (
+        "I finally finished the certification and my results were the best in the group.",
+        "I handed in the report half done and did not care how it looked.",
+    ),
+    "power": (
+        "I took charge of the meeting and made sure my decision was the one we followed.",
+        "I gave up the lead role so someone else could have the say.",
+    ),
+    "security": (
+        "I set up the savings plan so we are safe if something goes wrong.",
+        "I spent the rent money on a whim and now I am worried about the month.",
+    ),
+    "conformity": (
+        "I kept quiet at dinner so I would not upset anyone with my opinion.",
+        "I ignored the house rules and did what I wanted, whatever they think.",
+    ),
+    "tradition": (
+        "We lit the candles and said the old blessing the way my grandmother did.",
+        "I skipped the family ceremony; the old customs mean little to me now.",
+    ),
+    "benevolence": (
+        "I stayed late to help my colleague with her move without being asked.",
+        "My friend needed me tonight and I told her I was too busy.",
+    ),
+    "universalism": (
+        "I volunteered at the community garden and talked with neighbours from everywhere.",
+        "I threw the recycling in with the rubbish; someone else can care about the planet.",
+    ),
 }
+FILLER = [
+    "The weather was grey and the bus was late.",
+    "I read a few pages before falling asleep.",
+    "Work was busy but nothing special happened.",
+    "I made tea and watched the street for a while.",
+    "The day went by quickly.",
+]
+FIRST_NAMES = ["Ana", "Ben", "Chen", "Dara", "Elif", "Femi", "Grace", "Hiro", "Ines", "Jonas", "Kavya", "Luis"]
+LAST_NAMES = ["Novak", "Okafor", "Silva", "Tanaka", "Weber", "Ruiz", "Patel", "Kim", "Haddad", "Moreau"]
+
+
+def simulate_value_persona(request: ChatRequest, model: ModelConfig, rng: random.Random) -> str:
+    hints = request.hints
+    name = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
+    background = (
+        f"{name.split()[0]} is a {hints.get('profession', 'worker').lower()} in the {hints.get('age', '')} age "
+        f"bracket with a {hints.get('culture', '')} upbringing, who lives with a small circle of family and friends."
+    )
+    return json.dumps({"name": name, "background": background, "simulated": True})
 
 
 def simulate_journal(request: ChatRequest, model: ModelConfig, rng: random.Random) -> str:
-    traits = request.hints.get("traits", {})
-    mood = "a good day" if traits.get("EST", 0) >= 0 else "a tense day"
-    focus = rng.choice(["work", "family", "a friend", "my plans", "the neighbourhood", "money"])
-    entry = f"Today was {mood}. I kept thinking about {focus}. {rng.choice(ENTRY_ENDINGS)}"
-    return json.dumps({"title": f"Notes on {focus}", "entry": entry, "simulated": True})
+    """Each entry: filler, a core value expressed with probability 0.8, another value with 0.5,
+    something that goes against a value with 0.5."""
+    core = list(request.hints.get("core_values") or [rng.choice(SCHWARTZ_VALUES)])
+    sentences = [rng.choice(FILLER)]
+    if rng.random() < 0.8:
+        sentences.append(PHRASES[rng.choice(core)][0])
+    if rng.random() < 0.5:
+        sentences.append(PHRASES[rng.choice(SCHWARTZ_VALUES)][0])
+    if rng.random() < 0.5:
+        sentences.append(PHRASES[rng.choice([v for v in SCHWARTZ_VALUES if v not in core])][1])
+    sentences.append(rng.choice(FILLER))
+    return json.dumps(
+        {
+            "title": rng.choice(["A long day", "Thoughts", "Tonight", "Small things"]),
+            "entry": " ".join(sentences),
+            "simulated": True,
+        }
+    )
+
+
+def simulate_nudge(request: ChatRequest, model: ModelConfig, rng: random.Random) -> str:
+    if rng.random() < 0.62:  # the original asked a follow-up after 62% of entries
+        kind = rng.choice(["clarification", "elaboration", "tension"])
+        question = {
+            "clarification": "What exactly happened there?",
+            "elaboration": "How did that feel afterwards?",
+            "tension": "Does that sit well with what you said matters to you?",
+        }[kind]
+        return json.dumps({"ask": True, "kind": kind, "question": question, "simulated": True})
+    return json.dumps({"ask": False, "kind": None, "question": None, "simulated": True})
+
+
+def simulate_nudge_answer(request: ChatRequest, model: ModelConfig, rng: random.Random) -> str:
+    core = list(request.hints.get("core_values") or [rng.choice(SCHWARTZ_VALUES)])
+    answer = rng.choice(["I would rather not go into it.", "It felt fine, honestly.", PHRASES[rng.choice(core)][0]])
+    return json.dumps({"answer": answer, "simulated": True})
 
 
 def simulate_judge(request: ChatRequest, model: ModelConfig, rng: random.Random) -> str:
-    text = " ".join(content for _, content in request.messages).lower()
-    labels = {
-        value: 1 if JUDGE_CUES.get(value, "\0") in text else rng.choice([0, 0, 0, -1, 1]) for value in SCHWARTZ_VALUES
-    }
-    return json.dumps({**labels, "rationale": "simulated judge: keyword cues", "simulated": True})
+    text = " ".join(content for _, content in request.messages)
+    if SESSION_START in text:
+        text = text.split(SESSION_START, 1)[1].split(SESSION_END, 1)[0]
+    labels, rationales = {}, {}
+    for value in SCHWARTZ_VALUES:
+        supports, opposes = PHRASES[value]
+        label = 1 if supports in text else -1 if opposes in text else 0
+        if label == 0 and rng.random() < 0.02:  # an occasional spurious signal, as judges make
+            label = rng.choice([-1, 1])
+        labels[value] = label
+        if label:
+            rationales[value] = f"simulated judge: {'supports' if label > 0 else 'goes against'} {value}"
+    return json.dumps({**labels, "rationales": rationales, "simulated": True})
 
 
-register_purpose("journal", 500, simulate_journal)
-register_purpose("judge", 150, simulate_judge)
+register_purpose("value_persona", 120, simulate_value_persona)
+register_purpose("journal", 300, simulate_journal)
+register_purpose("nudge", 40, simulate_nudge)
+register_purpose("nudge_answer", 60, simulate_nudge_answer)
+register_purpose("judge", 200, simulate_judge)

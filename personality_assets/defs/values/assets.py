@@ -1,0 +1,446 @@
+"""The value-alignment track as assets partitioned by batch (a dynamic partition per batch):
+value_personas -> journal_entries -> judge_labels. Files follow seed 004's contract under the
+values store (a local folder or s3://..., see storage.py):
+
+    registry/personas.parquet            the persona registry, every batch (stage flags updated)
+    judge_labels/judge_labels.parquet    the training labels, every batch (consolidated)
+    batches/<batch>/...                  the batch's own files: persona_details, journal_entries,
+                                         generation_log (tone, verbosity, reflection: never downstream),
+                                         judge_passes, judge_labels, consensus_labels (passes > 1)
+"""
+
+import zlib
+
+import dagster as dg
+import polars as pl
+from pydantic import Field
+
+from personality_assets.defs.metadata import figure_metadata, markdown_table, table_schema
+from personality_assets.defs.resources import LLMEngineResource, ResearchDatabase
+from personality_assets.defs.values import plots
+from personality_assets.defs.values.contract import (
+    LABEL_FILE_SCHEMA,
+    REGISTRY_SCHEMA,
+    VALUE_COLUMNS,
+    VALUE_NAMES,
+    alignment_vector,
+    schema_problems,
+)
+from personality_assets.defs.values.generation import (
+    ENTRY_SCHEMA,
+    Persona,
+    judge_entries,
+    registry_rows,
+    write_journals,
+    write_personas,
+)
+from personality_assets.defs.values.pools import PersonaDraft, PoolsError, load_pools, pools_file, sample_personas
+from personality_assets.defs.values.storage import ParquetStore
+from personality_assets.llm.engine import RunInterrupted
+
+GROUP = "values"
+LLM_POOL = "llm"
+REGISTRY = "registry/personas.parquet"
+LABELS = "judge_labels/judge_labels.parquet"
+
+value_batch_partitions = dg.DynamicPartitionsDefinition(name="value_batch")
+
+DETAILS_SCHEMA = pl.Schema(
+    {
+        "persona_id": pl.String,
+        "background": pl.String,
+        "core_value_keys": pl.List(pl.String),
+        "planned_entries": pl.Int64,
+        "first_date": pl.Date,
+        "seed": pl.Int64,
+        "writer_model": pl.String,
+    }
+)
+
+
+def batch_file(batch: str, name: str) -> str:
+    return f"batches/{batch}/{name}.parquet"
+
+
+def _fail_clearly(function):
+    """Stops, bad pools and missing upstream files fail the step at once with their message."""
+    try:
+        return function()
+    except (RunInterrupted, PoolsError, MissingUpstream) as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
+
+
+class MissingUpstream(ValueError):
+    pass
+
+
+def _read(store: ParquetStore, relpath: str, what: str) -> pl.DataFrame:
+    frame = store.read(relpath)
+    if frame is None:
+        raise MissingUpstream(f"{store.uri(relpath)} does not exist: materialise {what} for this batch first")
+    return frame
+
+
+def _add_new(store: ParquetStore, relpath: str, rows: pl.DataFrame) -> None:
+    """Adds the personas not in the registry yet (a re-run keeps their stage flags and creation
+    time), keeps every other batch's, atomically and without losing a concurrent batch's update."""
+
+    def change(current: pl.DataFrame | None) -> pl.DataFrame:
+        if current is None:
+            return rows
+        return pl.concat([current, rows.join(current.select("persona_id"), on="persona_id", how="anti")])
+
+    store.update(relpath, change)
+
+
+def _set_flags(store: ParquetStore, persona_ids: list[str], **columns) -> None:
+    def change(current: pl.DataFrame | None) -> pl.DataFrame:
+        if current is None:
+            raise MissingUpstream("the persona registry does not exist: materialise value_personas first")
+        chosen = pl.col("persona_id").is_in(persona_ids)
+        return current.with_columns(
+            pl.when(chosen).then(pl.lit(value, dtype=REGISTRY_SCHEMA[name])).otherwise(pl.col(name)).alias(name)
+            if not isinstance(value, pl.Expr)
+            else pl.when(chosen).then(value).otherwise(pl.col(name)).alias(name)
+            for name, value in columns.items()
+        )
+
+    store.update(REGISTRY, change)
+
+
+class ValuePersonasConfig(dg.Config):
+    personas: int = Field(default=12, ge=1, description="personas in this batch")
+    writer_model: str = Field(default="simulated", description="model key (models.yaml) that names the personas")
+    seed: int | None = Field(default=None, description="sampling seed; default: derived from the batch name")
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=value_batch_partitions,
+    pool=LLM_POOL,
+    kinds={"parquet"},
+    retry_policy=dg.RetryPolicy(max_retries=1, delay=30),
+)
+def value_personas(
+    context: dg.AssetExecutionContext,
+    config: ValuePersonasConfig,
+    research_db: ResearchDatabase,
+    llm: LLMEngineResource,
+) -> dg.MaterializeResult:
+    """A batch of synthetic people: attributes sampled from the pools (age bracket, profession,
+    culture, 1-2 core Schwartz values) with a recorded seed, named and given a background by the
+    writer model; added to the registry (registry/personas.parquet, the seed's schema)."""
+    batch = context.partition_key
+    seed = config.seed if config.seed is not None else zlib.crc32(batch.encode())
+    pools = _fail_clearly(load_pools)
+    store = ParquetStore()
+    drafts = sample_personas(pools, config.personas, seed)
+    registry = store.read(REGISTRY)
+    earlier = store.read(batch_file(batch, "persona_details"))
+    ours = set() if earlier is None else set(earlier["persona_id"])
+    taken = sorted({d.persona_id for d in drafts} & (set() if registry is None else set(registry["persona_id"])) - ours)
+    if taken:
+        raise dg.Failure(f"persona ids {taken} are already in the registry from another batch: choose another seed")
+    personas, summary, failures = _fail_clearly(
+        lambda: write_personas(llm.engine(context, research_db), config.writer_model, drafts)
+    )
+    rows = registry_rows(personas, nudge_enabled=pools.nudges.enabled)
+    details = pl.DataFrame(
+        [
+            {
+                "persona_id": p.draft.persona_id,
+                "background": p.background,
+                "core_value_keys": list(p.draft.core_values),
+                "planned_entries": p.draft.entry_count,
+                "first_date": p.draft.first_date,
+                "seed": seed,
+                "writer_model": config.writer_model,
+            }
+            for p in personas
+        ],
+        schema=DETAILS_SCHEMA,
+    )
+    store.write(batch_file(batch, "persona_details"), details)
+    _add_new(store, REGISTRY, rows)
+    if failures:
+        context.log.warning(f"{len(failures)} personas not written: {list(failures.items())[:3]}")
+    by_attribute = pl.concat(
+        rows.group_by(column).len().rename({column: "category"}).with_columns(pl.lit(column).alias("attribute"))
+        for column in ("age", "profession", "culture")
+    ).select("attribute", "category", "len")
+    core = rows.select(pl.col("core_values").explode()).group_by("core_values").len().sort("len", descending=True)
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": rows.height,
+            "seed": seed,
+            "pools": dg.MetadataValue.path(str(pools_file())),
+            "registry": dg.MetadataValue.path(store.uri(REGISTRY)),
+            "personas_by_attribute": markdown_table(by_attribute.sort("attribute", "len", descending=[False, True])),
+            "core_values": markdown_table(core),
+            "failed": len(failures),
+            "dagster/column_schema": table_schema(dict(REGISTRY_SCHEMA)),
+            **summary.metadata(),
+        }
+    )
+
+
+class JournalConfig(dg.Config):
+    writer_model: str = Field(default="simulated", description="model key that writes the entries and nudges")
+    nudges: bool | None = Field(default=None, description="follow-up questions after entries; default: the pools'")
+
+
+def _personas_of(store: ParquetStore, batch: str) -> list[Persona]:
+    details = _read(store, batch_file(batch, "persona_details"), "value_personas")
+    registry = _read(store, REGISTRY, "value_personas").select("persona_id", "name", "age", "profession", "culture")
+    joined = details.join(registry, on="persona_id").sort("persona_id")
+    return [
+        Persona(
+            PersonaDraft(
+                persona_id=row["persona_id"],
+                age=row["age"],
+                profession=row["profession"],
+                culture=row["culture"],
+                core_values=tuple(row["core_value_keys"]),
+                entry_count=row["planned_entries"],
+                first_date=row["first_date"],
+            ),
+            row["name"],
+            row["background"],
+        )
+        for row in joined.iter_rows(named=True)
+    ]
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=value_batch_partitions,
+    deps=[value_personas],
+    pool=LLM_POOL,
+    kinds={"parquet"},
+)
+def journal_entries(
+    context: dg.AssetExecutionContext, config: JournalConfig, research_db: ResearchDatabase, llm: LLMEngineResource
+) -> dg.MaterializeResult:
+    """Each persona's dated journal, entry by entry (each entry sees the earlier ones; dates advance
+    by the pools' gaps; tone, length and reflection sampled per entry), with optional follow-up
+    questions and answers. Writes the batch's journal_entries (what downstream sees) and its
+    generation_log (the style knobs, for analysis only); sets entry_count, stage_synthetic and
+    stage_wrangled in the registry."""
+    batch = context.partition_key
+    store = ParquetStore()
+    pools = _fail_clearly(load_pools)
+    personas = _fail_clearly(lambda: _personas_of(store, batch))
+    seed = int(_read(store, batch_file(batch, "persona_details"), "value_personas")["seed"][0])
+    nudges = pools.nudges.enabled if config.nudges is None else config.nudges
+    entries, log, summary, failures = _fail_clearly(
+        lambda: write_journals(
+            llm.engine(context, research_db), config.writer_model, personas, pools, seed, nudges, context.log.info
+        )
+    )
+    store.write(batch_file(batch, "journal_entries"), entries)
+    store.write(batch_file(batch, "generation_log"), log)
+    counts = entries.group_by("persona_id").len()
+    complete = [
+        p.draft.persona_id
+        for p in personas
+        if p.draft.persona_id not in failures and p.draft.persona_id in set(counts["persona_id"])
+    ]
+    for persona_id, written in counts.iter_rows():
+        _set_flags(store, [persona_id], entry_count=written)
+    _set_flags(store, complete, stage_synthetic=True, stage_wrangled=True)
+    if failures:
+        context.log.warning(f"{len(failures)} journals stopped early: {list(failures.items())[:3]}")
+    words = entries.select(pl.col("entry").str.split(" ").list.len().alias("words"))["words"]
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": entries.height,
+            "personas": counts.height,
+            "entries_per_persona": markdown_table(counts.group_by("len").len(name="personas").sort("len")),
+            "words_mean": round(float(words.mean() or 0), 1),
+            "nudged_share": round(float(entries["nudge_question"].is_not_null().mean() or 0), 3),
+            "answered_share": round(float(entries["nudge_answer"].is_not_null().mean() or 0), 3),
+            "stopped_early": len(failures),
+            "entries": dg.MetadataValue.path(store.uri(batch_file(batch, "journal_entries"))),
+            "generation_log": dg.MetadataValue.path(store.uri(batch_file(batch, "generation_log"))),
+            "dagster/column_schema": table_schema(dict(ENTRY_SCHEMA)),
+            **summary.metadata(),
+        }
+    )
+
+
+class JudgeConfig(dg.Config):
+    judge_model: str = Field(default="simulated", description="model key of the judge (may differ from the writer)")
+    passes: int = Field(default=1, ge=1, description="judge every entry this many times (consensus when > 1)")
+
+
+JUDGE_CHECKS = [
+    dg.AssetCheckSpec(name, asset="judge_labels", description=description)
+    for name, description in (
+        ("matches_contract", "judge_labels.parquet has exactly the seed's columns and types (+ rationales_json)"),
+        ("labels_in_domain", "every label is -1, 0 or +1"),
+        ("vector_matches_columns", "alignment_vector equals the ten alignment_<value> columns, in order"),
+        ("every_entry_labelled", "every entry of every labelled persona has a label"),
+        ("unique_entries", "no (persona_id, t_index) twice in the consolidated file"),
+    )
+]
+
+
+def label_file(passes: pl.DataFrame, entries: pl.DataFrame) -> pl.DataFrame:
+    """The contract's label rows (first pass), dated from the entries."""
+    first = passes.filter(pl.col("pass") == 0).drop("pass")
+    return (
+        first.join(entries.select("persona_id", "t_index", "date"), on=["persona_id", "t_index"])
+        .with_columns(alignment_vector())
+        .select(list(LABEL_FILE_SCHEMA))
+        .cast(LABEL_FILE_SCHEMA)
+        .sort("persona_id", "t_index")
+    )
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=value_batch_partitions,
+    deps=[journal_entries],
+    pool=LLM_POOL,
+    kinds={"parquet"},
+    check_specs=JUDGE_CHECKS,
+)
+def judge_labels(
+    context: dg.AssetExecutionContext, config: JudgeConfig, research_db: ResearchDatabase, llm: LLMEngineResource
+) -> dg.MaterializeResult:
+    """The judge scores every session (entry + follow-up) -1/0/+1 for each Schwartz value with a
+    rationale for every non-zero score (strict JSON; invalid replies retried with the error fed
+    back, then recorded as failed). Writes the batch's judge_labels (the seed's columns +
+    rationales_json) and rebuilds the consolidated judge_labels/judge_labels.parquet from every
+    batch; sets stage_labeled in the registry."""
+    batch = context.partition_key
+    store = ParquetStore()
+    pools = _fail_clearly(load_pools)
+    entries = _fail_clearly(lambda: _read(store, batch_file(batch, "journal_entries"), "journal_entries"))
+    passes, summary, failures = _fail_clearly(
+        lambda: judge_entries(llm.engine(context, research_db), config.judge_model, pools, entries, config.passes)
+    )
+    store.write(batch_file(batch, "judge_passes"), passes)
+    labels = label_file(passes, entries)
+    store.write(batch_file(batch, "judge_labels"), labels)
+    store.sink(LABELS, store.scan("batches/*/judge_labels.parquet"))
+    labelled = (
+        labels.group_by("persona_id")
+        .len()
+        .join(entries.group_by("persona_id").len(), on="persona_id", suffix="_entries")
+    )
+    complete = labelled.filter(pl.col("len") == pl.col("len_entries"))["persona_id"].to_list()
+    _set_flags(store, complete, stage_labeled=True)
+    if failures:
+        context.log.warning(f"{len(failures)} entries not labelled: {list(failures.items())[:3]}")
+
+    consolidated = store.read(LABELS)
+    registry = store.read(REGISTRY)
+    distribution = label_distribution(labels)
+    figure = plots.label_distribution(distribution, store_local_png(batch, "label_distribution"))
+    metadata = {
+        "dagster/row_count": labels.height,
+        "consolidated_rows": consolidated.height,
+        "not_labelled": len(failures),
+        "labels": dg.MetadataValue.path(store.uri(batch_file(batch, "judge_labels"))),
+        "consolidated": dg.MetadataValue.path(store.uri(LABELS)),
+        "label_distribution": markdown_table(distribution),
+        "label_distribution_plot": figure_metadata(figure, "Share of -1 / 0 / +1 per value"),
+        "entries_with_3_or_more_signals": int(signal_counts(labels).filter(pl.col("signals") >= 3).height),
+        "core_values_expressed": markdown_table(core_value_expression(labels, registry)),
+        "sample": markdown_table(label_sample(labels, entries)),
+        "dagster/column_schema": table_schema(dict(LABEL_FILE_SCHEMA)),
+        **summary.metadata(),
+    }
+    return dg.MaterializeResult(metadata=metadata, check_results=label_checks(labels, entries, consolidated))
+
+
+def store_local_png(batch: str, name: str):
+    """Figures go beside the data dir's reports (PNG needs a local file for the UI's metadata)."""
+    from personality_assets import settings
+
+    folder = settings.reports_dir() / "values" / batch
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{name}.png"
+
+
+def label_distribution(labels: pl.DataFrame) -> pl.DataFrame:
+    """Per value: the share of -1, 0 and +1 (and n)."""
+    long = labels.unpivot(on=VALUE_COLUMNS, index=["persona_id", "t_index"], variable_name="column", value_name="label")
+    return (
+        long.group_by("column")
+        .agg(
+            pl.len().alias("n"),
+            *((pl.col("label") == v).mean().round(3).alias(name) for v, name in ((-1, "-1"), (0, "0"), (1, "+1"))),
+        )
+        .with_columns(pl.col("column").str.strip_prefix("alignment_").replace_strict(VALUE_NAMES).alias("value"))
+        .select("value", "n", "-1", "0", "+1")
+        .sort("+1", descending=True)
+    )
+
+
+def signal_counts(labels: pl.DataFrame) -> pl.DataFrame:
+    return labels.with_columns(
+        pl.sum_horizontal([(pl.col(c) != 0).cast(pl.Int64) for c in VALUE_COLUMNS]).alias("signals")
+    )
+
+
+def core_value_expression(labels: pl.DataFrame, registry: pl.DataFrame) -> pl.DataFrame:
+    """Per declared core value: how many entries of personas declaring it score it +1, -1."""
+    by_name = {name: f"alignment_{key}" for key, name in VALUE_NAMES.items()}
+    declared = registry.select("persona_id", pl.col("core_values").alias("value")).explode("value")
+    rows = []
+    for (value,), group in declared.group_by("value"):
+        column = by_name[value]
+        theirs = labels.join(group.select("persona_id"), on="persona_id")
+        others = labels.join(group.select("persona_id"), on="persona_id", how="anti")
+        rows.append(
+            {
+                "core value": value,
+                "entries": theirs.height,
+                "expressed (+1)": round(float((theirs[column] == 1).mean() or 0), 3),
+                "contradicted (-1)": round(float((theirs[column] == -1).mean() or 0), 3),
+                "+1 among other personas": round(float((others[column] == 1).mean() or 0), 3)
+                if others.height
+                else None,
+            }
+        )
+    return pl.DataFrame(rows).sort("core value") if rows else pl.DataFrame()
+
+
+def label_sample(labels: pl.DataFrame, entries: pl.DataFrame, size: int = 5) -> pl.DataFrame:
+    sample = labels.sample(min(size, labels.height), seed=0) if labels.height else labels
+    return sample.join(entries.select("persona_id", "t_index", "session"), on=["persona_id", "t_index"]).select(
+        "persona_id",
+        "t_index",
+        pl.col("session").str.slice(0, 240).alias("session (start)"),
+        pl.col("alignment_vector").cast(pl.List(pl.String)).list.join(" ").alias("labels"),
+        pl.col("rationales_json").str.slice(0, 240).alias("rationales"),
+    )
+
+
+def label_checks(labels: pl.DataFrame, entries: pl.DataFrame, consolidated: pl.DataFrame) -> list[dg.AssetCheckResult]:
+    problems = schema_problems(consolidated, LABEL_FILE_SCHEMA) + [
+        f"batch file: {p}" for p in schema_problems(labels, LABEL_FILE_SCHEMA)
+    ]
+    out_of_domain = labels.filter(pl.any_horizontal([~pl.col(c).is_in([-1, 0, 1]) for c in VALUE_COLUMNS])).height
+    mismatched = labels.filter(pl.col("alignment_vector") != pl.concat_list(VALUE_COLUMNS)).height
+    labelled_personas = labels.select("persona_id").unique()
+    expected = entries.join(labelled_personas, on="persona_id").select("persona_id", "t_index")
+    missing = expected.join(labels.select("persona_id", "t_index"), on=["persona_id", "t_index"], how="anti")
+    duplicates = consolidated.select("persona_id", "t_index").is_duplicated().sum()
+    return [
+        dg.AssetCheckResult(
+            check_name="matches_contract", passed=not problems, metadata={"problems": "; ".join(problems) or "none"}
+        ),
+        dg.AssetCheckResult(check_name="labels_in_domain", passed=out_of_domain == 0, metadata={"rows": out_of_domain}),
+        dg.AssetCheckResult(check_name="vector_matches_columns", passed=mismatched == 0, metadata={"rows": mismatched}),
+        dg.AssetCheckResult(
+            check_name="every_entry_labelled",
+            passed=missing.is_empty(),
+            metadata={"missing": missing.height, "first": str(missing.head(3).rows())},
+        ),
+        dg.AssetCheckResult(
+            check_name="unique_entries", passed=duplicates == 0, metadata={"duplicates": int(duplicates)}
+        ),
+    ]

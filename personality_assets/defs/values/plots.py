@@ -1,0 +1,30 @@
+"""The value-alignment track's figure: the label distribution per Schwartz value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # before pyplot: never look for a display
+
+import matplotlib.pyplot as plt
+import polars as pl
+
+
+def label_distribution(distribution: pl.DataFrame, path: Path) -> Path:
+    """Stacked bars of the share of -1 / 0 / +1 per value (``distribution``: value, -1, 0, +1)."""
+    ordered = distribution.sort("+1")
+    figure, axis = plt.subplots(figsize=(7.5, 4.2))
+    left = [0.0] * ordered.height
+    for column, colour in (("-1", "#c0392b"), ("0", "#cccccc"), ("+1", "#2e86c1")):
+        widths = ordered[column].to_list()
+        axis.barh(ordered["value"].to_list(), widths, left=left, color=colour, label=column)
+        left = [a + b for a, b in zip(left, widths, strict=True)]
+    axis.set_xlim(0, 1)
+    axis.set_xlabel("share of entries")
+    axis.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False, title="label")
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+    return path
