@@ -359,6 +359,8 @@ def _read_one(path: Path) -> pl.DataFrame:
         raw = pl.read_csv(path, infer_schema=False)
     except pl.exceptions.NoDataError:
         raise AnnotationError(f"{path}: the file is empty (expected a header line)") from None
+    except pl.exceptions.PolarsError as error:  # e.g. a line with more fields than the header
+        raise AnnotationError(f"{path}: not a readable CSV file: {error}") from error
     raw = raw.rename({column: column.strip() for column in raw.columns})
     renames = {}
     for value, column in zip(SCHWARTZ_VALUES, LABEL_COLUMNS, strict=True):
