@@ -112,9 +112,9 @@ def consensus_labels(passes: pl.DataFrame) -> pl.DataFrame:
 
     - ``consensus_<value>``: the most frequent label. **Ties go to 0 (neutral)**: when no label has
       more votes than every other, the passes disagree on whether the entry expresses the value at
-      all, and "no clear evidence" is what 0 means. The rule is conservative (it never invents a +1
-      or -1 that most passes did not give, which matters because non-zero labels are the minority,
-      about a quarter) and it treats the passes as exchangeable: the consensus depends only on which
+      all, and "no clear evidence" is what 0 means. The rule is conservative (a +1 or -1 needs more votes
+      than each other label, which matters because non-zero labels are the minority, about a
+      quarter) and it treats the passes as exchangeable: the consensus depends only on which
       labels were given, not on which call happened to come first. (1, 0, -1) → 0; (1, 1, -1, -1)
       → 0, with agreement 0.
     - ``agreement_<value>``: how many passes gave the consensus label (0 when a tie between -1 and
