@@ -1,0 +1,437 @@
+"""Judge reliability for the value-alignment track: consensus of K judge passes, the judge's
+self-consistency across passes (Fleiss' κ), and agreement with human annotators (Cohen's κ judge vs
+each human, Fleiss' κ among the humans). Plain polars + statsmodels, no Dagster.
+
+Labels are -1 (misaligned), 0 (neutral) and +1 (aligned) for each of the ten Schwartz values, in the
+columns ``alignment_<value>``; an entry is keyed by (persona_id, t_index).
+
+κ comes from ``statsmodels.stats.inter_rater`` (``fleiss_kappa``, ``cohens_kappa``); this module only
+builds the tables they take. κ is undefined when chance agreement is 1 (every label in one category):
+statsmodels then returns nan, which is reported here as a null κ with a note, never an error.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+from statsmodels.stats.inter_rater import cohens_kappa, fleiss_kappa
+
+from personality_assets.defs.values.replies import SCHWARTZ_VALUES
+
+KEY = ["persona_id", "t_index"]
+PASS = "pass"
+LABELS = (-1, 0, 1)
+LABEL_COLUMNS = [f"alignment_{value}" for value in SCHWARTZ_VALUES]
+
+# Confidence tiers of a consensus label, from agreement / passes.
+UNANIMOUS = "unanimous"  # every pass gave the consensus label
+MAJORITY = "majority"  # more than half of the passes did
+SPLIT = "split"  # no strict majority: a plurality, or a tie (which goes to 0)
+
+UNDEFINED_KAPPA = "κ undefined: every label is in one category (chance agreement is 1)"
+
+
+class AnnotationError(ValueError):
+    """A human annotation file that cannot be read: names the file, the line and the column."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation and the per-entry category counts that consensus and Fleiss' κ share
+
+
+def _check_labels(df: pl.DataFrame, what: str, key: list[str]) -> None:
+    """Raise ValueError for missing columns, labels outside {-1, 0, 1} (or null) and duplicate keys."""
+    missing = [column for column in [*key, *LABEL_COLUMNS] if column not in df.columns]
+    if missing:
+        raise ValueError(f"{what}: missing column(s) {missing}")
+    invalid = {column: ~pl.col(column).is_in(LABELS) | pl.col(column).is_null() for column in LABEL_COLUMNS}
+    n_invalid = df.select(expr.sum().alias(column) for column, expr in invalid.items()).row(0)
+    for column, count in zip(LABEL_COLUMNS, n_invalid, strict=True):
+        if count:
+            bad = df.filter(invalid[column])
+            row = bad.row(0, named=True)
+            where = ", ".join(f"{k}={row[k]!r}" for k in key)
+            raise ValueError(
+                f"{what}: {column} is {row[column]!r} at {where} ({bad.height} such rows); labels must be -1, 0 or 1"
+            )
+    if df.select(pl.struct(key).is_duplicated().any()).item():
+        duplicated = df.filter(pl.struct(key).is_duplicated())
+        row = duplicated.row(0, named=True)
+        where = ", ".join(f"{k}={row[k]!r}" for k in key)
+        raise ValueError(f"{what}: more than one row for {where}")
+
+
+def _count_column(value: str, label: int) -> str:
+    return f"_n{label:+d}_{value}"
+
+
+def _category_counts(df: pl.DataFrame, group: list[str], raters: str) -> pl.DataFrame:
+    """One row per ``group`` with ``raters`` (how many rows it has) and, per value and label, how
+    many of its rows gave that label: the subjects × categories table of Fleiss' κ, for all ten
+    values in one vectorised group_by (statsmodels' ``aggregate_raters`` builds the same table with
+    a Python loop over subjects, about 1 s per value per million entries)."""
+    return df.group_by(group).agg(
+        pl.len().cast(pl.Int64).alias(raters),
+        *(
+            (pl.col(f"alignment_{value}") == label).sum().cast(pl.Int64).alias(_count_column(value, label))
+            for value in SCHWARTZ_VALUES
+            for label in LABELS
+        ),
+    )
+
+
+def _count_table(counts: pl.DataFrame, value: str) -> np.ndarray:
+    """The (subjects × 3) count table of one value, categories in the order -1, 0, 1."""
+    return counts.select(_count_column(value, label) for label in LABELS).to_numpy()
+
+
+def _fleiss(table: np.ndarray, raters: int, what: str) -> tuple[float | None, str | None]:
+    """Fleiss' κ of a subjects × categories count table (statsmodels), or (None, why not)."""
+    if raters < 2:
+        return None, f"Fleiss' κ needs at least 2 {what}"
+    if table.shape[0] == 0:
+        return None, "no entries"
+    with np.errstate(invalid="ignore", divide="ignore"):
+        kappa = float(fleiss_kappa(table, method="fleiss"))
+    if np.isnan(kappa):
+        return None, UNDEFINED_KAPPA
+    return kappa, None
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. Consensus of K judge passes
+
+
+def consensus_labels(passes: pl.DataFrame) -> pl.DataFrame:
+    """One row per (persona_id, t_index): the consensus of the judge's passes over that entry.
+
+    ``passes`` has one row per (persona_id, t_index, pass), ``pass`` 0 being the first pass, and the
+    ten ``alignment_<value>`` columns. Per value the output has
+
+    - ``consensus_<value>``: the most frequent label. **Ties go to 0 (neutral)**: when no label has
+      more votes than every other, the passes disagree on whether the entry expresses the value at
+      all, and "no clear evidence" is what 0 means. The rule is conservative (a +1 or -1 needs more votes
+      than each other label, which matters because non-zero labels are the minority, about a
+      quarter) and it treats the passes as exchangeable: the consensus depends only on which
+      labels were given, not on which call happened to come first. (1, 0, -1) → 0; (1, 1, -1, -1)
+      → 0, with agreement 0.
+    - ``agreement_<value>``: how many passes gave the consensus label (0 when a tie between -1 and
+      +1 went to 0).
+    - ``confidence_<value>``: ``"unanimous"`` (agreement = passes), ``"majority"`` (agreement >
+      passes / 2) or ``"split"`` (anything less: a plurality or a tie).
+    - ``changed_<value>``: whether the consensus differs from pass 0's label (null when the entry
+      has no pass 0).
+
+    plus ``passes`` (how many passes the entry has; K unless some failed), the ten
+    ``alignment_<value>`` columns equal to the consensus and ``alignment_vector`` (list[i64] in the
+    fixed order), so the result can be used as training labels exactly like judge_labels. An entry
+    missing some passes gets the consensus of those it has, its tiers computed from its own count.
+    Any other input column (e.g. ``date``) is taken from the entry's earliest pass: note that a
+    ``rationales_json`` so carried explains the first pass's labels, not the consensus.
+    """
+    _check_labels(passes, "judge passes", [*KEY, PASS])
+    ignored = {*KEY, PASS, *LABEL_COLUMNS, "alignment_vector"}
+    extra = [column for column in passes.columns if column not in ignored]
+
+    # the earliest pass of each entry (pass 0 unless it failed): its extra columns and pass 0's labels
+    first_pass = passes.filter(pl.col(PASS) == pl.col(PASS).min().over(KEY)).select(
+        *KEY,
+        *extra,
+        *(
+            pl.when(pl.col(PASS) == 0).then(pl.col(column)).alias(f"_first_{value}")
+            for value, column in zip(SCHWARTZ_VALUES, LABEL_COLUMNS, strict=True)
+        ),
+    )
+    df = _category_counts(passes, KEY, "passes").join(first_pass, on=KEY, how="left")
+
+    consensus = []
+    for value in SCHWARTZ_VALUES:
+        neg, zero, pos = (pl.col(_count_column(value, label)) for label in LABELS)
+        consensus.append(
+            pl.when((pos > zero) & (pos > neg))
+            .then(pl.lit(1, pl.Int64))
+            .when((neg > zero) & (neg > pos))
+            .then(pl.lit(-1, pl.Int64))
+            .otherwise(pl.lit(0, pl.Int64))
+            .alias(f"consensus_{value}")
+        )
+    df = df.with_columns(consensus)
+
+    derived = []
+    for value in SCHWARTZ_VALUES:
+        label = pl.col(f"consensus_{value}")
+        neg, zero, pos = (pl.col(_count_column(value, lab)) for lab in LABELS)
+        agreement = pl.when(label == 1).then(pos).when(label == -1).then(neg).otherwise(zero)
+        derived += [
+            agreement.cast(pl.Int64).alias(f"agreement_{value}"),
+            pl.when(agreement == pl.col("passes"))
+            .then(pl.lit(UNANIMOUS))
+            .when(agreement * 2 > pl.col("passes"))
+            .then(pl.lit(MAJORITY))
+            .otherwise(pl.lit(SPLIT))
+            .alias(f"confidence_{value}"),
+            (label != pl.col(f"_first_{value}")).alias(f"changed_{value}"),
+            label.alias(f"alignment_{value}"),
+        ]
+    df = df.with_columns(derived).with_columns(pl.concat_list(LABEL_COLUMNS).alias("alignment_vector"))
+    per_value = [
+        f"{kind}_{value}" for value in SCHWARTZ_VALUES for kind in ("consensus", "agreement", "confidence", "changed")
+    ]
+    return df.select(*KEY, *extra, "passes", "alignment_vector", *LABEL_COLUMNS, *per_value).sort(KEY)
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. Self-consistency of the judge across passes
+
+
+def self_consistency(passes: pl.DataFrame) -> pl.DataFrame:
+    """Per value, Fleiss' κ across the judge's passes: entries are the subjects, the K passes the
+    raters, -1/0/1 the categories (statsmodels ``fleiss_kappa``).
+
+    K is the number of distinct ``pass`` values. Entries missing any pass are left out (Fleiss' κ
+    needs the same number of raters per subject); ``n_left_out`` says how many. Columns: value,
+    fleiss_kappa (null when undefined, with ``note``), n_entries, passes, n_left_out, note.
+    """
+    _check_labels(passes, "judge passes", [*KEY, PASS])
+    k = passes[PASS].n_unique()
+    counts = _category_counts(passes, KEY, "_passes")
+    complete = counts.filter(pl.col("_passes") == k)
+    rows = []
+    for value in SCHWARTZ_VALUES:
+        kappa, note = _fleiss(_count_table(complete, value), k, "passes")
+        rows.append(
+            {
+                "value": value,
+                "fleiss_kappa": kappa,
+                "n_entries": complete.height,
+                "passes": k,
+                "n_left_out": counts.height - complete.height,
+                "note": note,
+            }
+        )
+    return pl.DataFrame(rows, schema=_SELF_CONSISTENCY_SCHEMA)
+
+
+_SELF_CONSISTENCY_SCHEMA = {
+    "value": pl.String,
+    "fleiss_kappa": pl.Float64,
+    "n_entries": pl.Int64,
+    "passes": pl.Int64,
+    "n_left_out": pl.Int64,
+    "note": pl.String,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. Agreement with human annotators
+
+
+_COHEN_SCHEMA = {
+    "value": pl.String,
+    "annotator": pl.String,
+    "cohens_kappa": pl.Float64,
+    "n": pl.Int64,
+    "n_annotators": pl.Int64,
+    "note": pl.String,
+}
+_HUMAN_FLEISS_SCHEMA = {
+    "value": pl.String,
+    "fleiss_kappa": pl.Float64,
+    "n_entries": pl.Int64,
+    "n_annotators": pl.Int64,
+    "n_left_out": pl.Int64,
+    "note": pl.String,
+}
+
+
+def _contingency(judge_labels: np.ndarray, human_labels: np.ndarray) -> np.ndarray:
+    """3 × 3 counts, judge label in rows and human label in columns, both in the order -1, 0, 1:
+    every category has its row and column even when nobody used it, so κ's chance agreement is
+    computed over the same three categories for every annotator and value."""
+    table = np.zeros((3, 3), dtype=np.int64)
+    np.add.at(table, (judge_labels + 1, human_labels + 1), 1)
+    return table
+
+
+def human_agreement(judge: pl.DataFrame, humans: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Agreement of the judge with human annotators, and of the annotators among themselves.
+
+    ``judge`` has one row per (persona_id, t_index) with the ten ``alignment_<value>`` columns
+    (judge_labels or consensus_labels); ``humans`` one row per (persona_id, t_index, annotator), as
+    read by :func:`read_human_annotations`.
+
+    First table, per value and annotator: Cohen's κ judge vs that annotator (statsmodels
+    ``cohens_kappa``, unweighted, on the 3 × 3 contingency table) over the entries both labelled,
+    with n; then per value a row with a null ``annotator``: the mean of the annotators' κ (the
+    undefined ones left out), n the total of their n and ``n_annotators`` how many were averaged.
+
+    Second table, per value: Fleiss' κ among the annotators over the entries every annotator
+    labelled (``n_left_out``: entries some but not all labelled), with n_entries and n_annotators.
+    """
+    _check_labels(judge, "judge labels", KEY)
+    _check_labels(humans, "human annotations", [*KEY, "annotator"])
+    annotators = sorted(humans["annotator"].unique().to_list())
+    if not annotators:
+        return pl.DataFrame(schema=_COHEN_SCHEMA), pl.DataFrame(schema=_HUMAN_FLEISS_SCHEMA)
+
+    both = humans.join(judge.select(*KEY, *LABEL_COLUMNS), on=KEY, how="inner", suffix="_judge")
+    by_annotator = {annotator: both.filter(pl.col("annotator") == annotator) for annotator in annotators}
+    cohen_rows = []
+    for value in SCHWARTZ_VALUES:
+        column = f"alignment_{value}"
+        kappas, total = [], 0
+        for annotator, rows in by_annotator.items():
+            kappa, note = None, None
+            if rows.height == 0:
+                note = "no entry labelled by both the judge and this annotator"
+            else:
+                table = _contingency(rows[f"{column}_judge"].to_numpy(), rows[column].to_numpy())
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    kappa = float(cohens_kappa(table, return_results=False))
+                if np.isnan(kappa):
+                    kappa, note = None, UNDEFINED_KAPPA
+                else:
+                    kappas.append(kappa)
+                    total += rows.height
+            cohen_rows.append(
+                {
+                    "value": value,
+                    "annotator": annotator,
+                    "cohens_kappa": kappa,
+                    "n": rows.height,
+                    "n_annotators": 1,
+                    "note": note,
+                }
+            )
+        left_out = len(annotators) - len(kappas)
+        cohen_rows.append(
+            {
+                "value": value,
+                "annotator": None,
+                "cohens_kappa": float(np.mean(kappas)) if kappas else None,
+                "n": total,
+                "n_annotators": len(kappas),
+                "note": (
+                    f"mean over annotators; {left_out} without a defined κ left out"
+                    if left_out
+                    else "mean over annotators"
+                ),
+            }
+        )
+
+    counts = _category_counts(humans, KEY, "_annotators")
+    complete = counts.filter(pl.col("_annotators") == len(annotators))
+    fleiss_rows = []
+    for value in SCHWARTZ_VALUES:
+        kappa, note = _fleiss(_count_table(complete, value), len(annotators), "annotators")
+        fleiss_rows.append(
+            {
+                "value": value,
+                "fleiss_kappa": kappa,
+                "n_entries": complete.height,
+                "n_annotators": len(annotators),
+                "n_left_out": counts.height - complete.height,
+                "note": note,
+            }
+        )
+    return (
+        pl.DataFrame(cohen_rows, schema=_COHEN_SCHEMA),
+        pl.DataFrame(fleiss_rows, schema=_HUMAN_FLEISS_SCHEMA),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. Reading human annotations
+
+
+HUMAN_SCHEMA = {
+    "persona_id": pl.String,
+    "t_index": pl.Int64,
+    "annotator": pl.String,
+    **{column: pl.Int64 for column in LABEL_COLUMNS},
+}
+
+
+def _read_one(path: Path) -> pl.DataFrame:
+    try:
+        raw = pl.read_csv(path, infer_schema=False)
+    except pl.exceptions.NoDataError:
+        raise AnnotationError(f"{path}: the file is empty (expected a header line)") from None
+    except pl.exceptions.PolarsError as error:  # e.g. a line with more fields than the header
+        raise AnnotationError(f"{path}: not a readable CSV file: {error}") from error
+    raw = raw.rename({column: column.strip() for column in raw.columns})
+    renames = {}
+    for value, column in zip(SCHWARTZ_VALUES, LABEL_COLUMNS, strict=True):
+        if column not in raw.columns and value in raw.columns:
+            renames[value] = column
+        elif column in raw.columns and value in raw.columns:
+            raise AnnotationError(f"{path}: both columns {value!r} and {column!r}; keep one")
+    raw = raw.rename(renames)
+    missing = [column for column in HUMAN_SCHEMA if column not in raw.columns]
+    if missing:
+        raise AnnotationError(
+            f"{path}: missing column(s) {', '.join(missing)} (each value may also be named without"
+            " the 'alignment_' prefix)"
+        )
+    # line 1 is the header, so data row i (0-based) is on line i + 2
+    df = raw.select(
+        (pl.int_range(pl.len(), dtype=pl.Int64) + 2).alias("_line"),
+        *(pl.col(column).str.strip_chars() for column in HUMAN_SCHEMA),
+    )
+    for column in HUMAN_SCHEMA:
+        parsed = pl.col(column)
+        if HUMAN_SCHEMA[column] == pl.Int64:
+            parsed = parsed.cast(pl.Int64, strict=False)
+        allowed = "-1, 0 or 1" if column in LABEL_COLUMNS else "a non-empty value"
+        if column == "t_index":
+            allowed = "an integer"
+        bad = pl.col(column).is_null() | (pl.col(column) == "") | parsed.is_null()
+        if column in LABEL_COLUMNS:
+            bad = bad | ~parsed.is_in(LABELS)
+        wrong = df.filter(bad)
+        if wrong.height:
+            line, text = wrong.row(0)[0], wrong[column][0]
+            more = f" ({wrong.height - 1} more such lines)" if wrong.height > 1 else ""
+            shown = "empty" if text in (None, "") else repr(text)
+            raise AnnotationError(f"{path}, line {line}, column {column}: {shown}, expected {allowed}{more}")
+    return df.with_columns(pl.col(column).cast(dtype) for column, dtype in HUMAN_SCHEMA.items()).with_columns(
+        pl.lit(str(path)).alias("_file")
+    )
+
+
+def read_human_annotations(folder: Path) -> pl.DataFrame:
+    """Every ``*.csv`` in ``folder`` (not its subfolders), as one frame with persona_id, t_index,
+    annotator and the ten ``alignment_<value>`` columns (i64), sorted by annotator and entry.
+
+    Each file needs those columns, the label columns named ``alignment_<value>`` or just
+    ``<value>``; other columns are ignored. An :class:`AnnotationError` names the file, the line
+    (the header is line 1) and the column of a missing column, an empty cell, a t_index that is not
+    an integer or a label outside {-1, 0, 1}, and both places of a (persona_id, t_index, annotator)
+    given twice (in one file or across files). A missing or empty folder gives an empty frame.
+    """
+    folder = Path(folder)
+    if not folder.exists():
+        return pl.DataFrame(schema=HUMAN_SCHEMA)
+    if not folder.is_dir():
+        raise NotADirectoryError(f"{folder}: human annotations must be a folder of .csv files")
+    frames = [_read_one(path) for path in sorted(folder.glob("*.csv"))]
+    if not frames:
+        return pl.DataFrame(schema=HUMAN_SCHEMA)
+    df = pl.concat(frames)
+    key = [*KEY, "annotator"]
+    duplicated = df.filter(pl.struct(key).is_duplicated()).sort("_file", "_line")
+    if duplicated.height:
+        first = duplicated.row(0, named=True)
+        same = duplicated.filter(
+            (pl.col("persona_id") == first["persona_id"])
+            & (pl.col("t_index") == first["t_index"])
+            & (pl.col("annotator") == first["annotator"])
+        )
+        places = "; ".join(f"{f}, line {line}" for f, line in same.select("_file", "_line").rows())
+        raise AnnotationError(
+            f"duplicate annotation: persona_id={first['persona_id']!r}, t_index={first['t_index']},"
+            f" annotator={first['annotator']!r} at {places}"
+        )
+    return df.select(list(HUMAN_SCHEMA)).sort("annotator", *KEY)

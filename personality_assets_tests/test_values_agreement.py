@@ -1,0 +1,363 @@
+"""The value-alignment track's judge reliability (personality_assets/defs/values/agreement.py):
+consensus of K passes, Fleiss' κ and Cohen's κ against hand-computed examples, and the errors of
+bad human annotation files."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import polars as pl
+import pytest
+from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
+
+from personality_assets.defs.values.agreement import (
+    HUMAN_SCHEMA,
+    AnnotationError,
+    consensus_labels,
+    human_agreement,
+    read_human_annotations,
+    self_consistency,
+)
+from personality_assets.defs.values.replies import SCHWARTZ_VALUES
+
+LABEL_COLUMNS = [f"alignment_{value}" for value in SCHWARTZ_VALUES]
+
+
+def passes_frame(by_value: dict[str, list[tuple[int, ...]]], **extra) -> pl.DataFrame:
+    """One row per (entry, pass): entry i is ("p<i>", i); ``by_value[value][i]`` holds its labels
+    in pass order; values not given are 0 in every pass."""
+    n_entries = len(next(iter(by_value.values())))
+    rows = []
+    for i in range(n_entries):
+        n_passes = len(next(iter(by_value.values()))[i])
+        for k in range(n_passes):
+            row = {"persona_id": f"p{i}", "t_index": i, "pass": k}
+            for value in SCHWARTZ_VALUES:
+                row[f"alignment_{value}"] = by_value[value][i][k] if value in by_value else 0
+            row.update({name: f"{name}-{i}-{k}" for name in extra})
+            rows.append(row)
+    return pl.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# consensus_labels
+
+
+def test_consensus_of_three_passes():
+    sd = [(1, 1, 0), (0, 1, 1), (1, 0, -1), (-1, -1, -1), (0, 0, 0), (-1, 0, 0)]
+    out = consensus_labels(passes_frame({"self_direction": sd}, date=True))
+    assert out["persona_id"].to_list() == [f"p{i}" for i in range(6)]
+    assert out["passes"].to_list() == [3] * 6
+    assert out["consensus_self_direction"].to_list() == [1, 1, 0, -1, 0, 0]
+    assert out["agreement_self_direction"].to_list() == [2, 2, 1, 3, 3, 2]
+    assert out["confidence_self_direction"].to_list() == [
+        "majority",
+        "majority",
+        "split",  # (1, 0, -1): a three-way tie goes to 0 (neutral)
+        "unanimous",
+        "unanimous",
+        "majority",
+    ]
+    assert out["changed_self_direction"].to_list() == [False, True, True, False, False, True]
+    # training labels: alignment_<value> and the vector are the consensus, in the fixed order
+    assert out["alignment_self_direction"].to_list() == [1, 1, 0, -1, 0, 0]
+    assert out["alignment_vector"].to_list()[0] == [1] + [0] * 9
+    assert out.schema["alignment_vector"] == pl.List(pl.Int64)
+    for column in LABEL_COLUMNS:
+        assert out.schema[column] == pl.Int64
+    # the other values: unanimous 0, unchanged
+    assert out["confidence_power"].unique().to_list() == ["unanimous"]
+    assert not out["changed_power"].any()
+    # an extra column comes from the first pass
+    assert out["date"].to_list() == [f"date-{i}-0" for i in range(6)]
+
+
+def test_consensus_ties_and_missing_passes():
+    # K = 4: a +1/-1 tie goes to 0 with agreement 0; a plurality without majority is "split"
+    out = consensus_labels(passes_frame({"power": [(1, 1, -1, -1), (1, 1, 0, -1), (0, 0, 1, 1)]}))
+    assert out["consensus_power"].to_list() == [0, 1, 0]
+    assert out["agreement_power"].to_list() == [0, 2, 2]
+    assert out["confidence_power"].to_list() == ["split", "split", "split"]
+    assert out["changed_power"].to_list() == [True, False, False]
+
+    # an entry without pass 0: consensus of the passes it has, changed unknown
+    passes = passes_frame({"power": [(1, 1, 0), (1, 0, 0)]}).filter(
+        ~((pl.col("persona_id") == "p1") & (pl.col("pass") == 0))
+    )
+    out = consensus_labels(passes)
+    assert out["passes"].to_list() == [3, 2]
+    assert out["consensus_power"].to_list() == [1, 0]
+    assert out["confidence_power"].to_list() == ["majority", "unanimous"]
+    assert out["changed_power"].to_list() == [False, None]
+
+
+def test_consensus_rejects_bad_input():
+    passes = passes_frame({"power": [(1, 2, 0)]})
+    with pytest.raises(ValueError, match="alignment_power is 2"):
+        consensus_labels(passes)
+    passes = passes_frame({"power": [(1, 1)]}).with_columns(pl.lit(0).alias("pass"))
+    with pytest.raises(ValueError, match="more than one row"):
+        consensus_labels(passes)
+
+
+# ---------------------------------------------------------------------------------------------
+# Fleiss' κ
+
+# Four entries, three passes, categories (-1, 0, 1):
+#   e0 (1, 1, 1)   counts (0, 0, 3)  P_0 = (0 + 0 + 9 - 3) / (3 * 2) = 1
+#   e1 (1, 1, 0)   counts (0, 1, 2)  P_1 = (0 + 1 + 4 - 3) / 6       = 1/3
+#   e2 (0, 0, 0)   counts (0, 3, 0)  P_2 = 1
+#   e3 (-1, 0, 1)  counts (1, 1, 1)  P_3 = (1 + 1 + 1 - 3) / 6       = 0
+#   P_bar = (1 + 1/3 + 1 + 0) / 4 = 7/12
+#   category totals 1, 5, 6 of 12: P_e = (1 + 25 + 36) / 144 = 31/72
+#   κ = (7/12 - 31/72) / (1 - 31/72) = (11/72) / (41/72) = 11/41 ≈ 0.2683
+FLEISS_EXAMPLE = [(1, 1, 1), (1, 1, 0), (0, 0, 0), (-1, 0, 1)]
+FLEISS_KAPPA = 11 / 41
+
+
+def test_self_consistency_hand_computed():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the undefined κ gives no numpy warning either
+        out = self_consistency(passes_frame({"benevolence": FLEISS_EXAMPLE}))
+    assert out["value"].to_list() == list(SCHWARTZ_VALUES)
+    row = out.row(SCHWARTZ_VALUES.index("benevolence"), named=True)
+    assert row["fleiss_kappa"] == pytest.approx(FLEISS_KAPPA)
+    assert (row["n_entries"], row["passes"], row["n_left_out"], row["note"]) == (4, 3, 0, None)
+    # every other value is 0 in every pass: κ is undefined, null with a note
+    power = out.row(SCHWARTZ_VALUES.index("power"), named=True)
+    assert power["fleiss_kappa"] is None
+    assert "undefined" in power["note"]
+
+
+def test_self_consistency_leaves_out_entries_missing_a_pass():
+    passes = passes_frame({"benevolence": [*FLEISS_EXAMPLE, (1, -1, 0)]}).filter(
+        ~((pl.col("persona_id") == "p4") & (pl.col("pass") == 2))
+    )
+    row = self_consistency(passes).row(SCHWARTZ_VALUES.index("benevolence"), named=True)
+    assert row["fleiss_kappa"] == pytest.approx(FLEISS_KAPPA)
+    assert (row["n_entries"], row["n_left_out"]) == (4, 1)
+
+
+def test_self_consistency_one_pass_is_not_an_error():
+    out = self_consistency(passes_frame({"benevolence": [(1,), (0,)]}))
+    assert out["fleiss_kappa"].null_count() == 10
+    assert "at least 2 passes" in out["note"][0]
+
+
+def test_count_table_matches_aggregate_raters_and_wikipedia_example():
+    # the module builds the subjects × categories table in polars; statsmodels' aggregate_raters
+    # gives the same table and the same κ
+    data = np.array(FLEISS_EXAMPLE) + 1  # categories 0, 1, 2
+    table, _ = aggregate_raters(data, n_cat=3)
+    assert table.tolist() == [[0, 0, 3], [0, 1, 2], [0, 3, 0], [1, 1, 1]]
+    assert fleiss_kappa(table) == pytest.approx(FLEISS_KAPPA)
+    # the worked example of Wikipedia's "Fleiss' kappa" (10 subjects, 14 raters, 5 categories):
+    # P_bar = 0.378, P_e = 0.213, κ = 0.210
+    wikipedia = [
+        [0, 0, 0, 0, 14],
+        [0, 2, 6, 4, 2],
+        [0, 0, 3, 5, 6],
+        [0, 3, 9, 2, 0],
+        [2, 2, 8, 1, 1],
+        [7, 7, 0, 0, 0],
+        [3, 2, 6, 3, 0],
+        [2, 5, 3, 2, 2],
+        [6, 5, 2, 1, 0],
+        [0, 2, 2, 3, 7],
+    ]
+    assert fleiss_kappa(np.array(wikipedia)) == pytest.approx(0.210, abs=0.0005)
+
+
+# ---------------------------------------------------------------------------------------------
+# Cohen's κ judge vs humans, Fleiss' κ among humans
+
+# Judge (rows) vs annotator "ann" (columns), categories (-1, 0, 1), 20 entries:
+#           -1   0   1 | row
+#     -1     2   1   0 |  3
+#      0     1   8   1 | 10
+#      1     0   2   5 |  7
+#     col    3  11   6 | 20
+#   p_o = (2 + 8 + 5) / 20 = 0.75
+#   p_e = (3*3 + 10*11 + 7*6) / 400 = 161/400 = 0.4025
+#   κ = (0.75 - 0.4025) / (1 - 0.4025) = 0.3475 / 0.5975 = 139/239 ≈ 0.5816
+COHEN_CELLS = {(-1, -1): 2, (-1, 0): 1, (0, -1): 1, (0, 0): 8, (0, 1): 1, (1, 0): 2, (1, 1): 5}
+COHEN_KAPPA = 139 / 239
+
+
+def labelled(pairs: list[tuple[int, int]], value: str) -> tuple[pl.DataFrame, list[int]]:
+    """The judge frame for entries e0.. with ``value`` = the pair's first label, and the
+    annotator's labels (the second)."""
+    judge = pl.DataFrame(
+        [
+            {"persona_id": f"p{i}", "t_index": i} | {column: 0 for column in LABEL_COLUMNS} | {f"alignment_{value}": j}
+            for i, (j, _) in enumerate(pairs)
+        ]
+    )
+    return judge, [h for _, h in pairs]
+
+
+def human_rows(annotator: str, labels: dict[int, int], value: str) -> list[dict]:
+    return [
+        {"persona_id": f"p{i}", "t_index": i, "annotator": annotator}
+        | {column: 0 for column in LABEL_COLUMNS}
+        | {f"alignment_{value}": label}
+        for i, label in labels.items()
+    ]
+
+
+def test_cohens_kappa_hand_computed():
+    pairs = [cell for cell, count in COHEN_CELLS.items() for _ in range(count)]
+    judge, ann = labelled(pairs, "security")
+    # entries in the order of COHEN_CELLS: e0, e1 (-1, -1); e2 (-1, 0); e3 (0, -1); e4..e11 (0, 0)...
+    # "bob" labels only e3..e7, all 0, as the judge did
+    bob = {3: 0, 4: 0, 5: 0, 6: 0, 7: 0}
+    humans = pl.DataFrame(human_rows("ann", dict(enumerate(ann)), "security") + human_rows("bob", bob, "security"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cohen, fleiss = human_agreement(judge, humans)
+
+    security = cohen.filter(pl.col("value") == "security")
+    assert security["annotator"].to_list() == ["ann", "bob", None]
+    ann_row, bob_row, mean_row = security.rows(named=True)
+    assert ann_row["cohens_kappa"] == pytest.approx(COHEN_KAPPA)
+    assert ann_row["n"] == 20
+    # bob and the judge both give 0 everywhere on e3..e7: κ undefined, left out of the mean
+    assert bob_row["cohens_kappa"] is None and "undefined" in bob_row["note"]
+    assert mean_row["cohens_kappa"] == pytest.approx(COHEN_KAPPA)
+    assert (mean_row["n"], mean_row["n_annotators"]) == (20, 1)
+    assert "1 without a defined κ" in mean_row["note"]
+
+    # Fleiss among the humans over e3..e7 (the only entries both labelled): ann (-1, 0, 0, 0, 0),
+    # bob all 0. P_e3 = 0, the others 1: P_bar = 4/5; totals -1: 1, 0: 9 of 10:
+    # P_e = (1 + 81) / 100 = 0.82; κ = (0.8 - 0.82) / (1 - 0.82) = -1/9
+    row = fleiss.filter(pl.col("value") == "security").row(0, named=True)
+    assert (row["n_entries"], row["n_annotators"], row["n_left_out"]) == (5, 2, 15)
+    assert row["fleiss_kappa"] == pytest.approx(-1 / 9)
+    # every other value is 0 for everyone: undefined
+    assert fleiss.filter(pl.col("value") == "power")["fleiss_kappa"].to_list() == [None]
+
+
+def test_cohens_kappa_unused_category_and_mean():
+    # neither uses -1: the 3 × 3 table has an empty row and column, which changes nothing:
+    #   judge\human  0  1
+    #        0       4  1
+    #        1       1  4      p_o = 0.8, p_e = (5*5 + 5*5) / 100 = 0.5, κ = 0.6
+    pairs = [(0, 0)] * 4 + [(0, 1), (1, 0)] + [(1, 1)] * 4
+    judge, ann = labelled(pairs, "hedonism")
+    # "cy" agrees with the judge everywhere: κ = 1
+    humans = pl.DataFrame(
+        human_rows("ann", dict(enumerate(ann)), "hedonism")
+        + human_rows("cy", {i: j for i, (j, _) in enumerate(pairs)}, "hedonism")
+    )
+    cohen, fleiss = human_agreement(judge, humans)
+    hedonism = cohen.filter(pl.col("value") == "hedonism")
+    assert hedonism["cohens_kappa"].to_list() == pytest.approx([0.6, 1.0, 0.8])
+    assert hedonism["n"].to_list() == [10, 10, 20]
+    # ann vs cy is the same 2 × 2 table; Fleiss' κ for two raters: pooled marginals 10/20, 10/20:
+    # P_e = 0.5, P_bar = 8/10 (8 entries agree) → κ = (0.8 - 0.5) / 0.5 = 0.6
+    row = fleiss.filter(pl.col("value") == "hedonism").row(0, named=True)
+    assert row["fleiss_kappa"] == pytest.approx(0.6)
+    assert (row["n_entries"], row["n_annotators"], row["n_left_out"]) == (10, 2, 0)
+
+
+def test_human_fleiss_hand_computed():
+    # three annotators on the four entries of the Fleiss example above → κ = 11/41
+    rows = []
+    for annotator_index, annotator in enumerate(["a", "b", "c"]):
+        labels = {i: FLEISS_EXAMPLE[i][annotator_index] for i in range(4)}
+        rows += human_rows(annotator, labels, "tradition")
+    judge, _ = labelled([(0, 0)] * 4, "tradition")
+    _, fleiss = human_agreement(judge, pl.DataFrame(rows))
+    row = fleiss.filter(pl.col("value") == "tradition").row(0, named=True)
+    assert row["fleiss_kappa"] == pytest.approx(FLEISS_KAPPA)
+    assert (row["n_entries"], row["n_annotators"]) == (4, 3)
+
+
+def test_human_agreement_without_annotations():
+    judge, _ = labelled([(0, 0)], "power")
+    cohen, fleiss = human_agreement(judge, pl.DataFrame(schema=HUMAN_SCHEMA))
+    assert cohen.is_empty() and fleiss.is_empty()
+
+
+# ---------------------------------------------------------------------------------------------
+# read_human_annotations
+
+HEADER = "persona_id,t_index,annotator," + ",".join(LABEL_COLUMNS)
+
+
+def csv_line(persona_id: str, t_index, annotator: str, *labels) -> str:
+    labels = list(labels) + [0] * (10 - len(labels))
+    return ",".join(str(x) for x in [persona_id, t_index, annotator, *labels])
+
+
+def test_read_human_annotations(tmp_path):
+    assert read_human_annotations(tmp_path / "missing").is_empty()
+    assert read_human_annotations(tmp_path).is_empty()
+    (tmp_path / "ann.csv").write_text(
+        "\n".join([HEADER + ",comment", csv_line("p1", 0, "ann", 1, -1) + ",fine"]) + "\n"
+    )
+    # bare value names, in another order, with spaces and a "+1"
+    bare = ["annotator", "t_index", "persona_id", *reversed(SCHWARTZ_VALUES)]
+    (tmp_path / "bob.csv").write_text(",".join(bare) + "\n" + "bob, 0 ,p1," + ",".join(["0"] * 9) + ", +1\n")
+    (tmp_path / "notes.txt").write_text("not read")
+    df = read_human_annotations(tmp_path)
+    assert df.columns == ["persona_id", "t_index", "annotator", *LABEL_COLUMNS]
+    assert df.schema["t_index"] == pl.Int64 and df.schema["alignment_power"] == pl.Int64
+    assert df["annotator"].to_list() == ["ann", "bob"]
+    assert df["alignment_self_direction"].to_list() == [1, 1]
+    assert df["alignment_stimulation"].to_list() == [-1, 0]
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        (
+            ["persona_id,t_index," + ",".join(LABEL_COLUMNS), "p1,0," + ",".join(["0"] * 10)],
+            r"bad\.csv: missing column\(s\) annotator",
+        ),
+        (
+            [HEADER.replace(",alignment_power", ""), csv_line("p1", 0, "a")[:-2]],
+            r"bad\.csv: missing column\(s\) alignment_power",
+        ),
+        (
+            [HEADER, csv_line("p1", 0, "a"), csv_line("p1", 1, "a", 0, 0, 0, 0, 2)],
+            r"bad\.csv, line 3, column alignment_power: '2', expected -1, 0 or 1",
+        ),
+        (
+            [HEADER, csv_line("p1", 0, "a", "yes")],
+            r"bad\.csv, line 2, column alignment_self_direction: 'yes', expected -1, 0 or 1",
+        ),
+        (
+            [HEADER, csv_line("p1", 0, "a", 0, 0, 0, 0, 0, "")],
+            r"bad\.csv, line 2, column alignment_security: empty",
+        ),
+        (
+            [HEADER, csv_line("p1", "zero", "a")],
+            r"bad\.csv, line 2, column t_index: 'zero', expected an integer",
+        ),
+        (
+            [HEADER, csv_line("p1", 0, "a"), csv_line("p2", 0, "a"), csv_line("p1", 0, "a", 1)],
+            r"duplicate annotation: persona_id='p1', t_index=0, annotator='a' at \S*bad\.csv, "
+            r"line 2; \S*bad\.csv, line 4",
+        ),
+    ],
+)
+def test_bad_annotation_files(tmp_path, lines, message):
+    (tmp_path / "bad.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(AnnotationError, match=message):
+        read_human_annotations(tmp_path)
+
+
+def test_duplicate_across_files_and_empty_file(tmp_path):
+    (tmp_path / "a.csv").write_text(HEADER + "\n" + csv_line("p1", 0, "ann") + "\n")
+    (tmp_path / "b.csv").write_text(HEADER + "\n" + csv_line("p1", 0, "ann", 1) + "\n")
+    with pytest.raises(AnnotationError, match=r"a\.csv, line 2; \S*b\.csv, line 2"):
+        read_human_annotations(tmp_path)
+    (tmp_path / "b.csv").unlink()
+    (tmp_path / "c.csv").write_text("")
+    with pytest.raises(AnnotationError, match=r"c\.csv: the file is empty"):
+        read_human_annotations(tmp_path)
+    (tmp_path / "c.csv").write_text(HEADER + "\n" + csv_line("p1", 0, "ann") + ",extra\n")
+    with pytest.raises(AnnotationError, match=r"c\.csv: not a readable CSV file"):
+        read_human_annotations(tmp_path)
