@@ -12,6 +12,8 @@ LAUNCH := $(BIN)/dg launch -m personality_assets
 DERIVED_POPULATIONS := sample_maxN sample_maxP sample_random
 SAMPLE_POPULATIONS := sample $(DERIVED_POPULATIONS)
 MODEL ?= simulated
+# The value-alignment track's batch in make run (a value_batch partition).
+VALUE_BATCH ?= sample_batch
 
 .PHONY: install lock run test lint format ui validate clean
 
@@ -50,6 +52,8 @@ run: install $(DAGSTER_HOME)/dagster.yaml
 	# an example of external marginals for demographics_report (yours replace it; see README, Reports)
 	test -e $${PERSONALITY_ASSETS_DATA_DIR:-data}/marginals.csv || cp examples/marginals/us_census_2020.csv $${PERSONALITY_ASSETS_DATA_DIR:-data}/marginals.csv
 	$(LAUNCH) --job reports $(IN_PROCESS)
+	$(BIN)/python -m personality_assets.cli batches add $(VALUE_BATCH)
+	$(LAUNCH) --job value_alignment --partition $(VALUE_BATCH) $(IN_PROCESS)
 	$(BIN)/python -m personality_assets.cli summary
 	@echo "Dagster runs and metadata: $(DAGSTER_HOME) -- browse them with 'make ui' (http://127.0.0.1:3000)"
 

@@ -9,15 +9,25 @@ values store (a local folder or s3://..., see storage.py):
                                          judge_passes, judge_labels, consensus_labels (passes > 1)
 """
 
+import os
 import zlib
+from pathlib import Path
 
 import dagster as dg
 import polars as pl
 from pydantic import Field
 
+from personality_assets import settings
 from personality_assets.defs.metadata import figure_metadata, markdown_table, table_schema
 from personality_assets.defs.resources import LLMEngineResource, ResearchDatabase
 from personality_assets.defs.values import plots
+from personality_assets.defs.values.agreement import (
+    AnnotationError,
+    consensus_labels,
+    human_agreement,
+    read_human_annotations,
+    self_consistency,
+)
 from personality_assets.defs.values.contract import (
     LABEL_FILE_SCHEMA,
     REGISTRY_SCHEMA,
@@ -42,6 +52,7 @@ GROUP = "values"
 LLM_POOL = "llm"
 REGISTRY = "registry/personas.parquet"
 LABELS = "judge_labels/judge_labels.parquet"
+CONSENSUS = "judge_labels/consensus_labels.parquet"
 
 value_batch_partitions = dg.DynamicPartitionsDefinition(name="value_batch")
 
@@ -334,6 +345,12 @@ def judge_labels(
     if failures:
         context.log.warning(f"{len(failures)} entries not labelled: {list(failures.items())[:3]}")
 
+    consistency = None
+    if config.passes > 1:
+        consensus = consensus_labels(passes.drop("rationales_json"))
+        store.write(batch_file(batch, "consensus_labels"), consensus)
+        store.sink(CONSENSUS, store.scan("batches/*/consensus_labels.parquet"))
+        consistency = self_consistency(passes.drop("rationales_json"))
     consolidated = store.read(LABELS)
     registry = store.read(REGISTRY)
     distribution = label_distribution(labels)
@@ -352,13 +369,63 @@ def judge_labels(
         "dagster/column_schema": table_schema(dict(LABEL_FILE_SCHEMA)),
         **summary.metadata(),
     }
+    if consistency is not None:
+        metadata |= {
+            "passes": config.passes,
+            "consensus": dg.MetadataValue.path(store.uri(batch_file(batch, "consensus_labels"))),
+            "self_consistency": markdown_table(consistency.with_columns(pl.col("fleiss_kappa").round(3))),
+            **{
+                f"fleiss_kappa/{row['value']}": round(row["fleiss_kappa"], 4)
+                for row in consistency.iter_rows(named=True)
+                if row["fleiss_kappa"] is not None
+            },
+        }
     return dg.MaterializeResult(metadata=metadata, check_results=label_checks(labels, entries, consolidated))
+
+
+def annotations_dir() -> Path:
+    """Where a user drops human annotations: $PERSONALITY_ASSETS_VALUES_ANNOTATIONS or <data dir>/values_annotations."""
+    return Path(os.environ.get("PERSONALITY_ASSETS_VALUES_ANNOTATIONS") or settings.data_dir() / "values_annotations")
+
+
+@dg.asset(group_name=GROUP, deps=[judge_labels], kinds={"parquet"})
+def judge_human_agreement(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    """The judge against human annotators: Cohen's kappa per value and annotator (and their mean),
+    Fleiss' kappa among the humans, over the entries they labelled. Annotations are CSV files
+    (persona_id, t_index, annotator and the ten values) in <data dir>/values_annotations or
+    $PERSONALITY_ASSETS_VALUES_ANNOTATIONS; none there, nothing to compare."""
+    folder = annotations_dir()
+    try:
+        humans = read_human_annotations(folder)
+    except AnnotationError as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
+    store = ParquetStore()
+    judge = store.read(LABELS)
+    if humans.is_empty() or judge is None:
+        context.log.info(f"no human annotations in {folder} (or no judge labels yet): nothing to compare")
+        return dg.MaterializeResult(metadata={"annotations": dg.MetadataValue.path(str(folder)), "entries": 0})
+    cohen, fleiss = human_agreement(judge, humans)
+    store.write("judge_labels/human_agreement_cohen.parquet", cohen)
+    store.write("judge_labels/human_agreement_fleiss.parquet", fleiss)
+    mean = cohen.filter(pl.col("annotator").is_null())
+    return dg.MaterializeResult(
+        metadata={
+            "annotations": dg.MetadataValue.path(str(folder)),
+            "entries": humans.select("persona_id", "t_index").unique().height,
+            "annotators": humans["annotator"].n_unique(),
+            "cohen_kappa_judge_vs_humans": markdown_table(cohen.with_columns(pl.selectors.float().round(3))),
+            "fleiss_kappa_among_humans": markdown_table(fleiss.with_columns(pl.selectors.float().round(3))),
+            **{
+                f"cohens_kappa/{row['value']}": round(row["cohens_kappa"], 4)
+                for row in mean.iter_rows(named=True)
+                if row["cohens_kappa"] is not None
+            },
+        }
+    )
 
 
 def store_local_png(batch: str, name: str):
     """Figures go beside the data dir's reports (PNG needs a local file for the UI's metadata)."""
-    from personality_assets import settings
-
     folder = settings.reports_dir() / "values" / batch
     folder.mkdir(parents=True, exist_ok=True)
     return folder / f"{name}.png"

@@ -89,7 +89,10 @@ def load_pools(path: Path | None = None) -> Pools:
     except yaml.YAMLError as exc:
         raise PoolsError(f"{path}: not valid YAML: {exc}") from exc
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(
+            ": ".join(filter(None, [".".join(str(p) for p in e["loc"]), e["msg"].removeprefix("Value error, ")]))
+            for e in exc.errors()
+        )
         raise PoolsError(f"{path}: {problems}") from None
 
 

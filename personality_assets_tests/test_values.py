@@ -1,0 +1,256 @@
+"""The value-alignment track: personas, journals and judge labels against seed 004's contract."""
+
+import json
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from personality_assets.defs.resources import LLMEngineResource, ResearchDatabase
+from personality_assets.defs.values.assets import (
+    CONSENSUS,
+    LABELS,
+    REGISTRY,
+    batch_file,
+    journal_entries,
+    judge_human_agreement,
+    judge_labels,
+    value_personas,
+)
+from personality_assets.defs.values.contract import LABEL_FILE_SCHEMA, LABEL_SCHEMA, REGISTRY_SCHEMA, schema_problems
+from personality_assets.defs.values.pools import PoolsError, load_pools
+from personality_assets.defs.values.replies import SCHWARTZ_VALUES
+from personality_assets.defs.values.storage import ParquetStore
+from personality_assets_tests.llm_servers import openai_server  # noqa: F401 - fixture
+
+TRACK = [value_personas, journal_entries, judge_labels]
+
+
+def _resources(tmp_path):
+    return {
+        "research_db": ResearchDatabase(url=f"sqlite:///{tmp_path / 'research.sqlite'}"),
+        "llm": LLMEngineResource(progress_every_s=1),
+    }
+
+
+def _run(instance, resources, batch, run_config=None, raise_on_error=True):
+    instance.add_dynamic_partitions("value_batch", [batch])
+    return dg.materialize(
+        TRACK,
+        partition_key=batch,
+        resources=resources,
+        instance=instance,
+        run_config=run_config or {},
+        raise_on_error=raise_on_error,
+    )
+
+
+def test_the_whole_track_on_the_simulator_meets_the_contract(tmp_path):
+    instance, resources = dg.DagsterInstance.ephemeral(), _resources(tmp_path)
+    config = {"ops": {"value_personas": {"config": {"personas": 8}}}}
+    first = _run(instance, resources, "wave1", config)
+    second = _run(instance, resources, "wave2", config)
+    for result in (first, second):
+        assert [(c.check_name, c.passed) for c in result.get_asset_check_evaluations() if not c.passed] == []
+
+    store = ParquetStore()
+    registry, labels = store.read(REGISTRY), store.read(LABELS)
+    # Column by column, the seed's schemas (the label file adds rationales_json only).
+    assert registry.schema == REGISTRY_SCHEMA and schema_problems(registry, REGISTRY_SCHEMA) == []
+    assert labels.schema == LABEL_FILE_SCHEMA
+    assert schema_problems(labels.drop("rationales_json"), LABEL_SCHEMA) == []
+    assert registry.height == 16 and registry["persona_id"].str.contains(r"^[0-9a-f]{8}$").all()
+    assert registry.select("stage_synthetic", "stage_wrangled", "stage_labeled").to_series(0).all()
+    assert registry["stage_labeled"].all() and (registry["entry_count"] == 6).all()
+    assert str(registry["created_at"].dtype) == "Datetime(time_unit='us', time_zone='UTC')"
+    assert registry["core_values"].list.len().is_between(1, 2).all()
+    assert labels.height == 16 * 6 and not labels.select("persona_id", "t_index").is_duplicated().any()
+    assert labels["date"].str.contains(r"^\d{4}-\d{2}-\d{2}$").all()
+    # The vector is the ten columns in the contract's order; every non-zero score has a rationale.
+    for row in labels.iter_rows(named=True):
+        assert row["alignment_vector"] == [row[f"alignment_{v}"] for v in SCHWARTZ_VALUES]
+        rationales = json.loads(row["rationales_json"])
+        assert {v for v in SCHWARTZ_VALUES if row[f"alignment_{v}"] != 0} == set(rationales)
+    # Mostly neutral, +1 more common than -1, as the seed describes.
+    shares = labels.select(pl.concat_list([f"alignment_{v}" for v in SCHWARTZ_VALUES]).alias("v")).explode("v")
+    share = dict(shares["v"].value_counts(normalize=True).iter_rows())
+    assert share[0] > 0.65 and share[1] > share[-1] > 0
+
+    # Generation-only style stays out of what downstream sees, and is kept in its own log.
+    entries = store.read(batch_file("wave1", "journal_entries"))
+    log = store.read(batch_file("wave1", "generation_log"))
+    assert not {"tone", "verbosity", "reflection_mode"} & set(entries.columns)
+    assert {"tone", "verbosity", "reflection_mode"} <= set(log.columns) and log.height == entries.height
+    # Longitudinal: dates never go back, and later entries were written seeing the earlier ones.
+    for _, journal in entries.group_by("persona_id"):
+        dates = journal.sort("t_index")["date"].to_list()
+        assert dates == sorted(dates)
+    metadata = first.asset_materializations_for_node("judge_labels")[0].metadata
+    assert "data:image/png;base64," in metadata["label_distribution_plot"].value
+    assert metadata["consolidated_rows"].value == 8 * 6 and "Benevolence" in metadata["label_distribution"].value
+
+
+def test_a_rerun_pays_for_nothing_and_changes_nothing(tmp_path):
+    instance, resources = dg.DagsterInstance.ephemeral(), _resources(tmp_path)
+    config = {"ops": {"value_personas": {"config": {"personas": 4}}}}
+    _run(instance, resources, "b", config)
+    store = ParquetStore()
+    before = (store.read(REGISTRY), store.read(LABELS))
+    again = _run(instance, resources, "b", config)
+    for step in ("value_personas", "journal_entries", "judge_labels"):
+        metadata = again.asset_materializations_for_node(step)[0].metadata
+        assert metadata["llm_calls"].value == metadata["llm_cached"].value  # every call from the cache
+    assert store.read(REGISTRY).equals(before[0]) and store.read(LABELS).equals(before[1])
+
+
+def test_the_seeds_example_queries_run_unchanged(tmp_path, monkeypatch):
+    instance, resources = dg.DagsterInstance.ephemeral(), _resources(tmp_path)
+    _run(instance, resources, "b", {"ops": {"value_personas": {"config": {"personas": 6}}}})
+    store = ParquetStore()
+    monkeypatch.chdir(store.root)
+    (tmp_path / "logs").mkdir()
+    # The seed's paths: logs/registry/personas.parquet and logs/judge_labels/judge_labels.parquet.
+    import shutil
+
+    shutil.copytree(store.root, "logs", dirs_exist_ok=True)
+    # --- the seed's queries, verbatim ---
+    registry = pl.read_parquet("logs/registry/personas.parquet")
+    labels = pl.read_parquet("logs/judge_labels/judge_labels.parquet")
+    enriched = labels.join(
+        registry.select(["persona_id", "name", "age", "culture", "profession", "core_values"]),
+        on="persona_id",
+        how="left",
+    )
+    value_cols = [c for c in labels.columns if c.startswith("alignment_") and "vector" not in c]
+    distribution = {col: labels.group_by(col).len().sort(col).to_dicts() for col in value_cols}
+    labels_with_signal = labels.with_columns(
+        pl.sum_horizontal([(pl.col(c) != 0).cast(pl.Int64) for c in value_cols]).alias("signal_count")
+    )
+    high_signal = labels_with_signal.filter(pl.col("signal_count") >= 3)
+    persona_values = registry.select(["persona_id", "core_values"]).explode("core_values")
+    persona_means = labels.group_by("persona_id").agg([pl.col(c).mean().alias(f"{c}_mean") for c in value_cols])
+    # --- end ---
+    assert enriched.height == labels.height and enriched["name"].null_count() == 0
+    assert len(value_cols) == 10 and all(sum(d["len"] for d in rows) == labels.height for rows in distribution.values())
+    assert 0 <= high_signal.height <= labels.height
+    assert set(persona_values["core_values"]) <= {
+        "Self-Direction",
+        "Stimulation",
+        "Hedonism",
+        "Achievement",
+        "Power",
+        "Security",
+        "Conformity",
+        "Tradition",
+        "Benevolence",
+        "Universalism",
+    }
+    assert persona_means.height == 6
+
+
+def test_three_judge_passes_give_a_consensus_and_its_self_consistency(tmp_path):
+    instance, resources = dg.DagsterInstance.ephemeral(), _resources(tmp_path)
+    result = _run(
+        instance,
+        resources,
+        "k3",
+        {"ops": {"value_personas": {"config": {"personas": 5}}, "judge_labels": {"config": {"passes": 3}}}},
+    )
+    store = ParquetStore()
+    passes = store.read(batch_file("k3", "judge_passes"))
+    assert passes.height == 5 * 6 * 3 and set(passes["pass"]) == {0, 1, 2}
+    consensus = store.read(CONSENSUS)
+    assert consensus.height == 5 * 6 and set(consensus["confidence_benevolence"]) <= {"unanimous", "majority", "split"}
+    metadata = result.asset_materializations_for_node("judge_labels")[0].metadata
+    assert "fleiss_kappa" in metadata["self_consistency"].value and metadata["passes"].value == 3
+    # Three distinct calls per entry, not cache hits of one another.
+    assert metadata["llm_cached"].value == 0 and metadata["llm_calls"].value == 5 * 6 * 3
+
+
+def test_the_judge_over_http_retries_out_of_domain_and_malformed_labels(tmp_path, openai_server, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-values")
+    monkeypatch.setenv("OPENAI_BASE_URL", openai_server.base_url)
+    served = {"judge": 0}
+
+    def judge(request_json):
+        served["judge"] += 1
+        labels = dict.fromkeys(SCHWARTZ_VALUES, 0)
+        if served["judge"] == 1:
+            labels["power"] = 2  # out of domain: refused, retried with the error fed back
+        else:
+            labels["benevolence"] = 1
+        rationales = {"benevolence": "helped a colleague"} if labels["benevolence"] else {}
+        return json.dumps({**labels, "rationales": rationales})
+
+    openai_server.configure(reply=judge)
+    openai_server.fail_next(1, "malformed")
+    instance, resources = dg.DagsterInstance.ephemeral(), _resources(tmp_path)
+    result = _run(
+        instance,
+        resources,
+        "http",
+        {
+            "ops": {
+                "value_personas": {"config": {"personas": 2}},
+                "judge_labels": {"config": {"judge_model": "gpt4o"}},
+            }
+        },
+    )
+    assert result.success
+    labels = ParquetStore().read(LABELS)
+    assert labels.height == 2 * 6 and (labels["alignment_benevolence"] == 1).all()
+    assert (labels["alignment_power"] == 0).all()
+    # 12 entries, one malformed reply and one out-of-domain one asked again; the key never stored.
+    assert openai_server.request_count == 12 + 2
+    assert "sk-test-values" not in labels.drop("alignment_vector").write_csv()
+
+
+def test_human_annotations_against_the_judge(tmp_path, monkeypatch):
+    instance, resources = dg.DagsterInstance.ephemeral(), _resources(tmp_path)
+    _run(instance, resources, "h", {"ops": {"value_personas": {"config": {"personas": 3}}}})
+    labels = ParquetStore().read(LABELS)
+    folder = tmp_path / "annotations"
+    folder.mkdir()
+    monkeypatch.setenv("PERSONALITY_ASSETS_VALUES_ANNOTATIONS", str(folder))
+    columns = [f"alignment_{v}" for v in SCHWARTZ_VALUES]
+    for annotator in ("ann", "bob"):
+        frame = labels.select("persona_id", "t_index", pl.lit(annotator).alias("annotator"), *columns)
+        if annotator == "bob":  # bob disagrees on benevolence for half the entries
+            frame = frame.with_columns(
+                pl.when(pl.col("t_index") % 2 == 0)
+                .then(0)
+                .otherwise(pl.col("alignment_benevolence"))
+                .alias("alignment_benevolence")
+            )
+        frame.write_csv(folder / f"{annotator}.csv")
+    result = dg.materialize([judge_human_agreement], resources=resources, instance=instance)
+    metadata = result.asset_materializations_for_node("judge_human_agreement")[0].metadata
+    assert metadata["annotators"].value == 2 and metadata["entries"].value == labels.height
+    assert "cohens_kappa/benevolence" in metadata or labels["alignment_benevolence"].n_unique() == 1
+    (folder / "bad.csv").write_text("persona_id,t_index,annotator\nx,0,carl\n")
+    failed = dg.materialize([judge_human_agreement], resources=resources, instance=instance, raise_on_error=False)
+    message = next(e for e in failed.all_events if e.is_step_failure).step_failure_data.error.message
+    assert "bad.csv" in message
+
+
+def test_bad_pools_name_the_file_and_field(tmp_path, monkeypatch):
+    pools = tmp_path / "pools.yaml"
+    shipped = load_pools()
+    raw = shipped.model_dump(mode="json")
+    raw["core_values_per_persona"] = [0, 3]
+    raw["verbosity"]["terse"] = [80, 30]
+    import yaml
+
+    pools.write_text(yaml.safe_dump(raw, sort_keys=False))
+    with pytest.raises(PoolsError, match=r"pools.yaml: .*core_values_per_persona must be"):
+        load_pools(pools)
+    raw = shipped.model_dump(mode="json")
+    raw["values"].pop("power")
+    pools.write_text(yaml.safe_dump(raw, sort_keys=False))
+    with pytest.raises(PoolsError, match=r"pools.yaml: values: .*the ten Schwartz values"):
+        load_pools(pools)
+    monkeypatch.setenv("PERSONALITY_ASSETS_VALUES_POOLS", str(pools))
+    instance, resources = dg.DagsterInstance.ephemeral(), _resources(tmp_path)
+    failed = _run(instance, resources, "p", raise_on_error=False)
+    message = next(e for e in failed.all_events if e.is_step_failure).step_failure_data.error.message
+    assert "pools.yaml" in message and "values" in message
