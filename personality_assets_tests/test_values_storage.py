@@ -6,6 +6,7 @@ over HTTP. The concurrency tests start two real processes that update the same f
 
 import multiprocessing
 import os
+import random
 import time
 
 import polars as pl
@@ -133,12 +134,25 @@ def add_rows(root: str, worker: str, rounds: int = 20, per_round: int = 10) -> N
 
 
 def consolidate_batches(root: str, worker: str, batches: int = 10, per_batch: int = 20) -> None:
-    """Another: write a batch's file, then rebuild the consolidated file from every batch file."""
+    """Another: write a batch's file, then rebuild the consolidated file from every batch file (as
+    consolidation does); a rebuild from a stale list of batches must never replace a newer one."""
     store = ParquetStore(root)
+
+    def rebuild(_current: pl.LazyFrame | None) -> pl.LazyFrame:
+        # Read every batch file now, then pause: the other process's next batch may land meanwhile.
+        every_batch = store.scan("judge_labels/batches/*.parquet").collect()
+        time.sleep(random.uniform(0, 0.1))
+        return every_batch.lazy()
+
     for batch in range(batches):
         labels = pl.DataFrame({"persona_id": [f"{worker}-{batch}"] * per_batch, "t_index": range(per_batch)})
         store.write(f"judge_labels/batches/{worker}-{batch:02d}.parquet", labels)
-        store.update_lazy("judge_labels/judge_labels.parquet", lambda _: store.scan("judge_labels/batches/*.parquet"))
+        store.update_lazy("judge_labels/judge_labels.parquet", rebuild)
+        # Every later version of the file holds this process's batches (a lost update would not, for a while).
+        time.sleep(random.uniform(0, 0.1))
+        consolidated = set(store.read("judge_labels/judge_labels.parquet")["persona_id"])
+        missing = {f"{worker}-{earlier}" for earlier in range(batch + 1)} - consolidated
+        assert not missing, f"process {worker}: the consolidated file lost batches {sorted(missing)}"
 
 
 def timed(work, root: str, worker: str, start, times) -> None:
