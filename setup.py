@@ -29,6 +29,8 @@ setup(
         "pyyaml>=6",
         "openai>=1.50",
         "boto3>=1.35",
+        # The value-alignment store's lock beside a local file that several processes update.
+        "filelock>=3.13",
         "tenacity>=8.2",
         # A faster event loop for the call engine (less CPU per call); the engine runs without it too.
         "uvloop>=0.19; sys_platform != 'win32'",
@@ -52,6 +54,8 @@ setup(
             "dagster-dg-cli==1.13.*",
             "pingouin>=0.5",
             "playwright>=1.40",
+            # The value-alignment store's S3 tests: moto's S3 server on 127.0.0.1 (put_object with IfMatch: moto 5.2 has it).
+            "moto[server]>=5.2",
         ]
     },
 )

@@ -334,7 +334,9 @@ def judge_labels(
     store.write(batch_file(batch, "judge_passes"), passes)
     labels = label_file(passes, entries)
     store.write(batch_file(batch, "judge_labels"), labels)
-    store.sink(LABELS, store.scan("batches/*/judge_labels.parquet"))
+    # Rebuilt under the store's update (lock / conditional PUT): a concurrent batch's rebuild from
+    # an older list of batch files never replaces this one.
+    store.update_lazy(LABELS, lambda _: store.scan("batches/*/judge_labels.parquet"))
     labelled = (
         labels.group_by("persona_id")
         .len()
@@ -349,7 +351,7 @@ def judge_labels(
     if config.passes > 1:
         consensus = consensus_labels(passes.drop("rationales_json"))
         store.write(batch_file(batch, "consensus_labels"), consensus)
-        store.sink(CONSENSUS, store.scan("batches/*/consensus_labels.parquet"))
+        store.update_lazy(CONSENSUS, lambda _: store.scan("batches/*/consensus_labels.parquet"))
         consistency = self_consistency(passes.drop("rationales_json"))
     consolidated = store.read(LABELS)
     registry = store.read(REGISTRY)
