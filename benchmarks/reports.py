@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -124,7 +123,9 @@ def materialise(name: str) -> None:
     )
     wall = time.perf_counter() - start
     assert result.success
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM: this process image's own peak (ru_maxrss would carry the forking parent's over exec).
+    high_water = next(line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("VmHWM"))
+    peak = int(high_water.split()[1]) / 1024
     print(json.dumps({"asset": name, "wall_s": wall, "peak_mb": peak}))
 
 

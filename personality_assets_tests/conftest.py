@@ -121,3 +121,25 @@ def new_dagster_home(home: Path, data_dir: Path) -> dict:
 def cli_env(dagster_home: Path, data_dir: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PERSONALITY_ASSETS_", "DAGSTER_"))}
     return {**env, "DAGSTER_HOME": str(dagster_home), "PERSONALITY_ASSETS_DATA_DIR": str(data_dir)}
+
+
+def new_postgres_dagster_home(home: Path, data_dir: Path) -> dict:
+    """A new DAGSTER_HOME with the committed dagster.postgres.yaml on a database of its own (created
+    here); the environment for commands using it."""
+    require_postgres()
+    url = make_url(POSTGRES_URL)
+    instance_db = f"{url.database}_instance_{uuid.uuid4().hex[:8]}"
+    server = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with server.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{instance_db}"'))
+    server.dispose()
+    home.mkdir()
+    shutil.copy(ROOT / "dagster.postgres.yaml", home / "dagster.yaml")
+    return {
+        **cli_env(home, data_dir),
+        "DAGSTER_PG_HOST": url.host or "127.0.0.1",
+        "DAGSTER_PG_PORT": str(url.port or 5432),
+        "DAGSTER_PG_USER": url.username or "postgres",
+        "DAGSTER_PG_PASSWORD": url.password or "",
+        "DAGSTER_PG_DB": instance_db,
+    }

@@ -1,7 +1,6 @@
 """The Dagster side: assets, metadata, the drop-folder sensor, the CLI and both instance storages."""
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -31,7 +30,7 @@ from personality_assets_tests.conftest import (
     ROOT,
     cli_env,
     new_dagster_home,
-    require_postgres,
+    new_postgres_dagster_home,
     run_command,
 )
 
@@ -143,24 +142,8 @@ def test_asset_materialize_cli_with_sqlite_instance(tmp_path):
 @pytest.mark.slow
 @pytest.mark.postgres
 def test_asset_materialize_cli_with_postgres_instance(tmp_path):
-    require_postgres()
-    url = make_url(POSTGRES_URL)
-    instance_db = f"{url.database}_instance"
-    server = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with server.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{instance_db}" WITH (FORCE)'))
-        connection.execute(text(f'CREATE DATABASE "{instance_db}"'))
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(ROOT / "dagster.postgres.yaml", home / "dagster.yaml")
-    env = {
-        **cli_env(home, tmp_path / "data"),
-        "DAGSTER_PG_HOST": url.host or "127.0.0.1",
-        "DAGSTER_PG_PORT": str(url.port or 5432),
-        "DAGSTER_PG_USER": url.username or "postgres",
-        "DAGSTER_PG_PASSWORD": url.password or "",
-        "DAGSTER_PG_DB": instance_db,
-    }
+    env = new_postgres_dagster_home(tmp_path / "dagster_home", tmp_path / "data")
+    url, instance_db = make_url(POSTGRES_URL), env["DAGSTER_PG_DB"]
     run_command([*MATERIALIZE, "--select", "questionnaires"], env)
     with create_engine(url.set(database=instance_db)).connect() as connection:
         statuses = connection.execute(text("SELECT status FROM runs")).scalars().all()

@@ -1,6 +1,10 @@
 """The value-alignment track: personas, journals and judge labels against seed 004's contract."""
 
 import json
+import shutil
+import subprocess
+import sys
+import uuid
 
 import dagster as dg
 import polars as pl
@@ -21,7 +25,15 @@ from personality_assets.defs.values.contract import LABEL_FILE_SCHEMA, LABEL_SCH
 from personality_assets.defs.values.pools import PoolsError, load_pools
 from personality_assets.defs.values.replies import SCHWARTZ_VALUES
 from personality_assets.defs.values.storage import ParquetStore
+from personality_assets_tests.conftest import (
+    MATERIALIZE,
+    POSTGRES_URL,
+    ROOT,
+    new_postgres_dagster_home,
+    run_command,
+)
 from personality_assets_tests.llm_servers import openai_server  # noqa: F401 - fixture
+from personality_assets_tests.s3_server import s3_env, s3_server  # noqa: F401 - fixtures
 
 TRACK = [value_personas, journal_entries, judge_labels]
 
@@ -107,12 +119,9 @@ def test_the_seeds_example_queries_run_unchanged(tmp_path, monkeypatch):
     instance, resources = dg.DagsterInstance.ephemeral(), _resources(tmp_path)
     _run(instance, resources, "b", {"ops": {"value_personas": {"config": {"personas": 6}}}})
     store = ParquetStore()
-    monkeypatch.chdir(store.root)
-    (tmp_path / "logs").mkdir()
     # The seed's paths: logs/registry/personas.parquet and logs/judge_labels/judge_labels.parquet.
-    import shutil
-
-    shutil.copytree(store.root, "logs", dirs_exist_ok=True)
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(store.root, "logs")
     # --- the seed's queries, verbatim ---
     registry = pl.read_parquet("logs/registry/personas.parquet")
     labels = pl.read_parquet("logs/judge_labels/judge_labels.parquet")
@@ -254,3 +263,49 @@ def test_bad_pools_name_the_file_and_field(tmp_path, monkeypatch):
     failed = _run(instance, resources, "p", raise_on_error=False)
     message = next(e for e in failed.all_events if e.is_step_failure).step_failure_data.error.message
     assert "pools.yaml" in message and "values" in message
+
+
+def test_the_whole_track_on_an_s3_root(tmp_path, s3_env, monkeypatch):
+    bucket = s3_env.create_bucket()
+    monkeypatch.setenv("PERSONALITY_ASSETS_VALUES_ROOT", f"s3://{bucket}/values")
+    instance, resources = dg.DagsterInstance.ephemeral(), _resources(tmp_path)
+    result = _run(instance, resources, "s3batch", {"ops": {"value_personas": {"config": {"personas": 3}}}})
+    assert all(c.passed for c in result.get_asset_check_evaluations())
+    keys = [o["Key"] for o in s3_env.client().list_objects_v2(Bucket=bucket)["Contents"]]
+    assert {"values/registry/personas.parquet", "values/judge_labels/judge_labels.parquet"} <= set(keys)
+    labels = ParquetStore().read(LABELS)
+    assert labels.height == 3 * 6 and labels.schema == LABEL_FILE_SCHEMA
+    assert not (tmp_path / "data" / "values").exists()  # nothing went to the local default
+
+
+@pytest.mark.slow
+def test_two_batches_at_once_in_two_processes_lose_nothing(tmp_path):
+    """Two `dagster asset materialize` processes, one batch each, on PostgreSQL instance storage and
+    research database: the registry and the consolidated labels end with both batches."""
+    env = new_postgres_dagster_home(tmp_path / "home", tmp_path / "data")
+    schema_suffix = uuid.uuid4().hex[:8]
+    env |= {
+        "PERSONALITY_ASSETS_DATABASE_URL": POSTGRES_URL,
+        "PERSONALITY_ASSETS_REFERENCE_SCHEMA": f"ref_{schema_suffix}",
+        "PERSONALITY_ASSETS_EXPERIMENT_SCHEMA": f"exp_{schema_suffix}",
+    }
+    run_command([sys.executable, "-m", "personality_assets.cli", "batches", "add", "left", "right"], env)
+    select = "value_personas,journal_entries,judge_labels"
+    config = '{"execution": {"config": {"in_process": {}}}, "ops": {"value_personas": {"config": {"personas": 10}}}}'
+    runs = [
+        subprocess.Popen(
+            [*MATERIALIZE[:-2], "--select", select, "--partition", batch, "--config-json", config],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for batch in ("left", "right")
+    ]
+    outputs = [run.communicate(timeout=300)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
+    store = ParquetStore(str(tmp_path / "data" / "values"))
+    registry, labels = store.read(REGISTRY), store.read(LABELS)
+    assert registry.height == 20 and registry["stage_labeled"].all()
+    assert labels.height == 20 * 6 and not labels.select("persona_id", "t_index").is_duplicated().any()
