@@ -104,17 +104,14 @@ def _add_new(store: ParquetStore, relpath: str, rows: pl.DataFrame) -> None:
     store.update(relpath, change)
 
 
-def _set_flags(store: ParquetStore, persona_ids: list[str], **columns) -> None:
+def _update_registry(store: ParquetStore, updates: pl.DataFrame) -> None:
+    """Sets the registry columns in ``updates`` (persona_id + columns; a null leaves the value as it
+    was) in one atomic update, keeping every other persona's row as it is."""
+
     def change(current: pl.DataFrame | None) -> pl.DataFrame:
         if current is None:
             raise MissingUpstream("the persona registry does not exist: materialise value_personas first")
-        chosen = pl.col("persona_id").is_in(persona_ids)
-        return current.with_columns(
-            pl.when(chosen).then(pl.lit(value, dtype=REGISTRY_SCHEMA[name])).otherwise(pl.col(name)).alias(name)
-            if not isinstance(value, pl.Expr)
-            else pl.when(chosen).then(value).otherwise(pl.col(name)).alias(name)
-            for name, value in columns.items()
-        )
+        return current.update(updates.cast({c: REGISTRY_SCHEMA[c] for c in updates.columns}), on="persona_id")
 
     store.update(REGISTRY, change)
 
@@ -256,9 +253,16 @@ def journal_entries(
         for p in personas
         if p.draft.persona_id not in failures and p.draft.persona_id in set(counts["persona_id"])
     ]
-    for persona_id, written in counts.iter_rows():
-        _set_flags(store, [persona_id], entry_count=written)
-    _set_flags(store, complete, stage_synthetic=True, stage_wrangled=True)
+    finished = pl.when(pl.col("persona_id").is_in(complete)).then(True)
+    _update_registry(
+        store,
+        counts.select(
+            "persona_id",
+            pl.col("len").alias("entry_count"),
+            finished.alias("stage_synthetic"),
+            finished.alias("stage_wrangled"),
+        ),
+    )
     if failures:
         context.log.warning(f"{len(failures)} journals stopped early: {list(failures.items())[:3]}")
     words = entries.select(pl.col("entry").str.split(" ").list.len().alias("words"))["words"]
@@ -343,7 +347,13 @@ def judge_labels(
         .join(entries.group_by("persona_id").len(), on="persona_id", suffix="_entries")
     )
     complete = labelled.filter(pl.col("len") == pl.col("len_entries"))["persona_id"].to_list()
-    _set_flags(store, complete, stage_labeled=True)
+    _update_registry(
+        store,
+        pl.DataFrame(
+            {"persona_id": complete, "stage_labeled": True},
+            schema={"persona_id": pl.String, "stage_labeled": pl.Boolean},
+        ),
+    )
     if failures:
         context.log.warning(f"{len(failures)} entries not labelled: {list(failures.items())[:3]}")
 
