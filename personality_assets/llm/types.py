@@ -166,6 +166,19 @@ class RunSummary:
         if result.error and not result.ok:
             self.errors[result.error.split(":")[0][:80]] += 1
 
+    @classmethod
+    def total(cls, summaries: list[RunSummary]) -> RunSummary:
+        """One summary of several runs (e.g. a step that runs the engine once per round)."""
+        total = cls()
+        for summary in summaries:
+            for name in ("calls", "ok", "failed", "invalid", "cached", "attempts", "input_tokens", "output_tokens"):
+                setattr(total, name, getattr(total, name) + getattr(summary, name))
+            total.cost_usd += summary.cost_usd
+            total.wall_s += summary.wall_s
+            total.latencies += summary.latencies
+            total.errors.update(summary.errors)
+        return total
+
     def latency_quantile(self, q: float) -> float:
         if not self.latencies:
             return 0.0

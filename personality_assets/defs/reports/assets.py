@@ -63,7 +63,8 @@ def read_report(name: str) -> pl.DataFrame:
     return pl.read_parquet(report_path(name, "parquet"))
 
 
-def _study(fetch):
+def _or_fail(fetch):
+    """``fetch()``, or a step failure with its message (no retry) when the data or a file is not there."""
     try:
         return fetch()
     except (NoStudyData, TraitPairsError, MarginalsError) as exc:
@@ -81,7 +82,7 @@ def scale_score_report(context: dg.AssetExecutionContext, research_db: ResearchD
     table, and each persona's mean |difference| from its own reference person. Figures: score
     distributions and persona vs reference person per scale."""
     target = research_db.target
-    personas = _study(lambda: persona_scores(target))
+    personas = _or_fail(lambda: persona_scores(target))
     humans = human_scores(human_answers(target, personas["condition"].unique().to_list()))
     report = scale_score_table(personas, humans.drop("model", "respondent"))
     models = report.filter(pl.col("model") != REFERENCE)
@@ -184,7 +185,7 @@ _ITEM = ("questionnaire", "question_number", "answer")
 def _answered_partitions(target):
     """The persona answers one model × condition at a time; fails at once when nothing is answered."""
     partitions = persona_answers(target)
-    first = _study(lambda: next(partitions))
+    first = _or_fail(lambda: next(partitions))
     return itertools.chain([first], partitions)
 
 
@@ -205,8 +206,8 @@ def validity_report(context: dg.AssetExecutionContext, research_db: ResearchData
     (or the file named by PERSONALITY_ASSETS_TRAIT_PAIRS)."""
     target = research_db.target
     pairs_file = settings.trait_pairs_file()
-    pairs = _study(lambda: read_trait_pairs(pairs_file))
-    personas = _study(lambda: persona_scores(target))
+    pairs = _or_fail(lambda: read_trait_pairs(pairs_file))
+    personas = _or_fail(lambda: persona_scores(target))
     humans = human_scores(human_answers(target, personas["condition"].unique().to_list()))
     scores = pl.concat(
         [
@@ -302,7 +303,7 @@ def demographics_report(context: dg.AssetExecutionContext, research_db: Research
         "demographics": figure_metadata(bars, "Persona demographics per model and condition"),
     }
     if marginals_file.exists():
-        marginals = _study(lambda: read_marginals(marginals_file))
+        marginals = _or_fail(lambda: read_marginals(marginals_file))
         fit = marginals_table(report, marginals)
         parquet, csv = (
             report_path("demographics_vs_marginals", "parquet"),

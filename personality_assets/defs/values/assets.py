@@ -197,7 +197,8 @@ class JournalConfig(dg.Config):
     nudges: bool | None = Field(default=None, description="follow-up questions after entries; default: the pools'")
 
 
-def _personas_of(store: ParquetStore, batch: str) -> list[Persona]:
+def _personas_of(store: ParquetStore, batch: str) -> tuple[list[Persona], int]:
+    """The batch's personas as the writer named them, and the batch's seed."""
     details = _read(store, batch_file(batch, "persona_details"), "value_personas")
     registry = _read(store, REGISTRY, "value_personas").select("persona_id", "name", "age", "profession", "culture")
     joined = details.join(registry, on="persona_id").sort("persona_id")
@@ -216,7 +217,7 @@ def _personas_of(store: ParquetStore, batch: str) -> list[Persona]:
             row["background"],
         )
         for row in joined.iter_rows(named=True)
-    ]
+    ], int(details["seed"][0])
 
 
 @dg.asset(
@@ -237,8 +238,7 @@ def journal_entries(
     batch = context.partition_key
     store = ParquetStore()
     pools = _fail_clearly(load_pools)
-    personas = _fail_clearly(lambda: _personas_of(store, batch))
-    seed = int(_read(store, batch_file(batch, "persona_details"), "value_personas")["seed"][0])
+    personas, seed = _fail_clearly(lambda: _personas_of(store, batch))
     nudges = pools.nudges.enabled if config.nudges is None else config.nudges
     entries, log, summary, failures = _fail_clearly(
         lambda: write_journals(
@@ -366,7 +366,7 @@ def judge_labels(
     consolidated = store.read(LABELS)
     registry = store.read(REGISTRY)
     distribution = label_distribution(labels)
-    figure = plots.label_distribution(distribution, store_local_png(batch, "label_distribution"))
+    figure = plots.label_distribution(distribution, figure_path(batch, "label_distribution"))
     metadata = {
         "dagster/row_count": labels.height,
         "consolidated_rows": consolidated.height,
@@ -436,7 +436,7 @@ def judge_human_agreement(context: dg.AssetExecutionContext) -> dg.MaterializeRe
     )
 
 
-def store_local_png(batch: str, name: str):
+def figure_path(batch: str, name: str):
     """Figures go beside the data dir's reports (PNG needs a local file for the UI's metadata)."""
     folder = settings.reports_dir() / "values" / batch
     folder.mkdir(parents=True, exist_ok=True)

@@ -85,18 +85,6 @@ def run_collecting(engine: CallEngine, requests: list[ChatRequest]) -> tuple[lis
     return collected, summary
 
 
-def combine(summaries: list[RunSummary]) -> RunSummary:
-    total = RunSummary()
-    for summary in summaries:
-        for name in ("calls", "ok", "failed", "invalid", "cached", "attempts", "input_tokens", "output_tokens"):
-            setattr(total, name, getattr(total, name) + getattr(summary, name))
-        total.cost_usd += summary.cost_usd
-        total.wall_s += summary.wall_s
-        total.latencies += summary.latencies
-        total.errors.update(summary.errors)
-    return total
-
-
 @dataclass(frozen=True)
 class Persona:
     draft: PersonaDraft
@@ -241,7 +229,7 @@ def write_journals(
     return (
         entries_frame.sort("persona_id", "t_index"),
         pl.DataFrame(log_rows, schema=GENERATION_LOG_SCHEMA).sort("persona_id", "t_index"),
-        combine(summaries),
+        RunSummary.total(summaries),
         failures,
     )
 

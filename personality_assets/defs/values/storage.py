@@ -212,7 +212,15 @@ class _Local:
         self._replace(relpath, write_to)
 
     def sink(self, relpath: str, frame: pl.LazyFrame) -> None:
-        self._replace(relpath, lambda temporary: frame.sink_parquet(temporary, sync_on_close="all"))
+        def write_to(temporary: Path) -> None:
+            # Into a file we opened: polars, given a path, could still create it from its writer
+            # thread after a failed query raised here, and leave a stray temporary file behind.
+            with open(temporary, "wb") as file:
+                frame.sink_parquet(file)
+                file.flush()
+                os.fsync(file.fileno())
+
+        self._replace(relpath, write_to)
 
     def _lock(self, relpath: str):
         from filelock import FileLock
