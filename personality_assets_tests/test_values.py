@@ -163,9 +163,18 @@ def test_three_judge_passes_give_a_consensus_and_its_self_consistency(tmp_path):
         instance,
         resources,
         "k3",
-        {"ops": {"value_personas": {"config": {"personas": 5}}, "judge_labels": {"config": {"passes": 3}}}},
+        {
+            "ops": {
+                "value_personas": {"config": {"personas": 5}},
+                "journal_entries": {"config": {"nudges": False}},
+                "judge_labels": {"config": {"passes": 3}},
+            }
+        },
     )
     store = ParquetStore()
+    # Journals written without nudges: the registry says so, and no entry has a follow-up.
+    assert not store.read(REGISTRY)["nudge_enabled"].any()
+    assert store.read(batch_file("k3", "journal_entries"))["nudge_question"].null_count() == 5 * 6
     passes = store.read(batch_file("k3", "judge_passes"))
     assert passes.height == 5 * 6 * 3 and set(passes["pass"]) == {0, 1, 2}
     consensus = store.read(CONSENSUS)

@@ -261,6 +261,7 @@ def journal_entries(
             pl.col("len").alias("entry_count"),
             finished.alias("stage_synthetic"),
             finished.alias("stage_wrangled"),
+            pl.lit(nudges).alias("nudge_enabled"),  # as generated, whatever the pools said before
         ),
     )
     if failures:
