@@ -375,3 +375,14 @@ def test_report_asset_across_models_and_conditions(db_target):
     page = Path(report("study_report")["html"].value).read_text()
     assert page.count("<img") == 4 and "Cronbach" in page and "Item-level agreement" in page
     assert Path(report("study_report")["latest"].value).read_text() == page
+
+
+def test_read_frame_keeps_percent_signs_and_quotes(db_target):
+    from sqlalchemy import literal, select
+
+    from personality_assets.db.engine import experiment_transaction, read_frame
+
+    query = select(literal("50% of 'them'").label("text"), literal(3).label("number"))
+    with experiment_transaction(db_target) as connection:
+        frame = read_frame(connection, query, {"text": pl.String, "number": pl.Int64})
+    assert frame.rows() == [("50% of 'them'", 3)]

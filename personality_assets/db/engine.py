@@ -175,7 +175,12 @@ def read_frame(connection: Connection, query: Select, schema: dict[str, pl.DataT
         compile_kwargs={"literal_binds": True},
     )
     buffer = io.BytesIO()
-    with connection.connection.driver_connection.cursor().copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)") as copy:
+    # The statement is rendered for a driver that takes parameters, so every % is written %%; COPY
+    # runs it without parameters, so undo that here (a '50%' literal would otherwise match nothing).
+    statement = str(sql).replace("%%", "%")
+    with connection.connection.driver_connection.cursor().copy(
+        f"COPY ({statement}) TO STDOUT WITH (FORMAT csv)"
+    ) as copy:
         for chunk in copy:
             buffer.write(chunk)
     buffer.seek(0)

@@ -75,5 +75,9 @@ def sql_table_schema(model) -> TableSchema:
 
 def figure_metadata(path: Path, caption: str) -> MetadataValue:
     """A PNG shown inline in the UI's metadata (markdown image with a data URI)."""
-    encoded = base64.b64encode(path.read_bytes()).decode()
-    return MetadataValue.md(f"**{caption}** ({path})\n\n![{caption}](data:image/png;base64,{encoded})")
+    return MetadataValue.md(f"**{caption}** ({path})\n\n![{caption}]({png_data_uri(path)})")
+
+
+def png_data_uri(path: Path) -> str:
+    """A PNG file as a data URI, for markdown metadata and self-contained HTML."""
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()

@@ -3,9 +3,9 @@
 Every answer of an experiment is paired with the reference person's answer to the same item;
 per questionnaire × scale × model × condition:
 - every questionnaire: ``n`` (answer pairs compared) and ``accuracy`` (share answered the same);
-- binary questionnaires (two answer codes): ``precision`` and ``recall`` with the item's keyed
-  answer as the positive class (the answer that raises the scale: "yes" on a yes-keyed item);
-- ordinal questionnaires (more than two codes): ``mae`` and ``rmse`` of the answer codes.
+- keyed questionnaires (``keyed_count``, e.g. EPQR-A's yes/no): ``precision`` and ``recall`` with
+  the item's keyed answer as the positive class (the answer that raises the scale);
+- Likert questionnaires: ``mae`` and ``rmse`` of the answer codes.
 Items the reference person did not answer are not compared.
 """
 
@@ -47,7 +47,7 @@ def agreement_table(answers: pl.DataFrame, reference: pl.DataFrame) -> pl.DataFr
             keyed_value(questionnaire, "reference_answer").alias("reference_keyed"),
         )
         same = (pl.col("answer") == pl.col("reference_answer")).mean().alias("accuracy")
-        if len(questionnaire.answer_codes) == 2:
+        if questionnaire.scoring == "keyed_count":
             positive, truth = pl.col("keyed") == 1, pl.col("reference_keyed") == 1
             metrics = [
                 ((positive & truth).sum() / positive.sum()).alias("precision"),

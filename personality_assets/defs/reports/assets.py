@@ -305,16 +305,11 @@ def demographics_report(context: dg.AssetExecutionContext, research_db: Research
     if marginals_file.exists():
         marginals = _or_fail(lambda: read_marginals(marginals_file))
         fit = marginals_table(report, marginals)
-        parquet, csv = (
-            report_path("demographics_vs_marginals", "parquet"),
-            report_path("demographics_vs_marginals", "csv"),
-        )
-        fit.write_parquet(parquet)
-        fit.write_csv(csv)
+        fit_files = write_table("demographics_vs_marginals", fit)
         metadata |= {
             "marginals_file": dg.MetadataValue.path(str(marginals_file)),
             "vs_marginals": markdown_table(fit.with_columns(pl.selectors.float().round(4))),
-            "vs_marginals_csv": dg.MetadataValue.path(str(csv)),
+            "vs_marginals_csv": fit_files["csv"],
             **{
                 f"total_variation/{row['model']}/{row['condition']}/{row['attribute']}": _number(row["total_variation"])
                 for row in fit.iter_rows(named=True)
@@ -335,7 +330,7 @@ def demographics_report(context: dg.AssetExecutionContext, research_db: Research
 )
 def study_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     """One self-contained HTML file of every report's table and figure, written per run
-    (study_report_<run id>.html) and as study_report.html (the latest)."""
+    (study_report_<first 8 characters of the run id>.html) and as study_report.html (the latest)."""
     sections = [
         Section(
             "Scale scores: personas vs reference people",

@@ -3,13 +3,14 @@ open in any browser or attach to a paper's supplement without the files beside i
 
 from __future__ import annotations
 
-import base64
 import html
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
+
+from personality_assets.defs.metadata import png_data_uri
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1400px; color: #222; }
@@ -26,10 +27,6 @@ class Section:
     note: str = ""
     tables: list[pl.DataFrame] = field(default_factory=list)
     images: list[Path] = field(default_factory=list)
-
-
-def png_data_uri(path: Path) -> str:
-    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
 
 
 def html_table(frame: pl.DataFrame, digits: int = 3) -> str:

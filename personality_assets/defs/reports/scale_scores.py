@@ -1,7 +1,8 @@
 """Scale scores of each model's personas against the human reference they were made from.
 
 Per questionnaire × scale × model × condition (the population the personas came from: base,
-MaxN, MaxP, random, ...): n, mean and sd of the personas' scale scores; the same for the humans
+MaxN, MaxP, random, ...): n, mean and sd of the personas' scale scores (one per persona: its
+repetitions averaged, so repeated answers do not count as more people); the same for the humans
 of that population; the difference of means with Welch's t (unequal variances), its degrees of
 freedom, p, the 95% confidence interval of the difference, Cohen's d (pooled sd), and the p-value
 after Holm's correction across the whole table (one family of tests). Scipy and statsmodels do
@@ -101,7 +102,11 @@ def scale_score_table(persona_scores: pl.DataFrame, human_scores: pl.DataFrame) 
     for (model, condition, questionnaire, scale), group in persona_scores.group_by(
         "model", "condition", "questionnaire", "scale"
     ):
-        scores = group["score"].drop_nulls().to_numpy()
+        # A persona's repetitions are not independent respondents: test one mean per persona.
+        per_persona = (
+            group.group_by("persona_id").agg(pl.col("score").mean()) if "persona_id" in group.columns else group
+        )
+        scores = per_persona["score"].drop_nulls().to_numpy()
         reference = humans.get((condition, questionnaire, scale), np.array([]))
         rows.append(
             {

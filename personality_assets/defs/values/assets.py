@@ -92,16 +92,32 @@ def _read(store: ParquetStore, relpath: str, what: str) -> pl.DataFrame:
     return frame
 
 
-def _add_new(store: ParquetStore, relpath: str, rows: pl.DataFrame) -> None:
-    """Adds the personas not in the registry yet (a re-run keeps their stage flags and creation
-    time), keeps every other batch's, atomically and without losing a concurrent batch's update."""
+class PersonaIdClash(ValueError):
+    """A sampled persona id belongs to another batch."""
+
+
+def _add_personas(store: ParquetStore, batch: str, rows: pl.DataFrame) -> None:
+    """Adds this batch's personas to the registry; on a re-run refreshes their attributes and keeps
+    their creation time and stage flags. Refuses ids another batch's details list (checked inside
+    the atomic update, after this batch's details are written, so of two batches started together
+    with the same ids at least one is refused)."""
+    attributes = ["persona_id", "name", "age", "profession", "culture", "core_values", "nudge_enabled"]
+    ours = batch_file(batch, "persona_details")
 
     def change(current: pl.DataFrame | None) -> pl.DataFrame:
+        others = [path for path in store.list("batches/") if path.endswith("/persona_details.parquet") and path != ours]
+        taken = set().union(*(store.read(path)["persona_id"] for path in others))
+        clash = sorted(set(rows["persona_id"]) & taken)
+        if clash:
+            raise PersonaIdClash(
+                f"persona ids {clash} are already used by another batch: choose another seed for batch {batch!r}"
+            )
         if current is None:
             return rows
-        return pl.concat([current, rows.join(current.select("persona_id"), on="persona_id", how="anti")])
+        refreshed = current.update(rows.select(attributes), on="persona_id")
+        return pl.concat([refreshed, rows.join(current.select("persona_id"), on="persona_id", how="anti")])
 
-    store.update(relpath, change)
+    store.update(REGISTRY, change)
 
 
 def _update_registry(store: ParquetStore, updates: pl.DataFrame) -> None:
@@ -143,15 +159,13 @@ def value_personas(
     pools = _fail_clearly(load_pools)
     store = ParquetStore()
     drafts = sample_personas(pools, config.personas, seed)
-    registry = store.read(REGISTRY)
     earlier = store.read(batch_file(batch, "persona_details"))
-    ours = set() if earlier is None else set(earlier["persona_id"])
-    taken = sorted({d.persona_id for d in drafts} & (set() if registry is None else set(registry["persona_id"])) - ours)
-    if taken:
-        raise dg.Failure(f"persona ids {taken} are already in the registry from another batch: choose another seed")
     personas, summary, failures = _fail_clearly(
         lambda: write_personas(llm.engine(context, research_db), config.writer_model, drafts)
     )
+    if not personas:
+        reasons = "; ".join(list(failures.values())[:3])
+        raise dg.Failure(f"the writer model named none of the {len(drafts)} personas: {reasons}", allow_retries=False)
     rows = registry_rows(personas, nudge_enabled=pools.nudges.enabled)
     details = pl.DataFrame(
         [
@@ -169,7 +183,14 @@ def value_personas(
         schema=DETAILS_SCHEMA,
     )
     store.write(batch_file(batch, "persona_details"), details)
-    _add_new(store, REGISTRY, rows)
+    try:
+        _add_personas(store, batch, rows)
+    except PersonaIdClash as exc:
+        if earlier is None:  # leave no trace that would block the other batch
+            store.delete(batch_file(batch, "persona_details"))
+        else:
+            store.write(batch_file(batch, "persona_details"), earlier)
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
     if failures:
         context.log.warning(f"{len(failures)} personas not written: {list(failures.items())[:3]}")
     by_attribute = pl.concat(
@@ -248,17 +269,16 @@ def journal_entries(
     store.write(batch_file(batch, "journal_entries"), entries)
     store.write(batch_file(batch, "generation_log"), log)
     counts = entries.group_by("persona_id").len()
+    written = dict(counts.iter_rows())
     complete = [
-        p.draft.persona_id
-        for p in personas
-        if p.draft.persona_id not in failures and p.draft.persona_id in set(counts["persona_id"])
+        p.draft.persona_id for p in personas if p.draft.persona_id not in failures and p.draft.persona_id in written
     ]
-    finished = pl.when(pl.col("persona_id").is_in(complete)).then(True)
+    # Every persona of the batch: a re-run that now stops early clears the flags it set before.
+    batch_ids = [p.draft.persona_id for p in personas]
+    finished = pl.col("persona_id").is_in(complete)
     _update_registry(
         store,
-        counts.select(
-            "persona_id",
-            pl.col("len").alias("entry_count"),
+        pl.DataFrame({"persona_id": batch_ids, "entry_count": [written.get(i, 0) for i in batch_ids]}).with_columns(
             finished.alias("stage_synthetic"),
             finished.alias("stage_wrangled"),
             pl.lit(nudges).alias("nudge_enabled"),  # as generated, whatever the pools said before
@@ -302,8 +322,9 @@ JUDGE_CHECKS = [
 
 
 def label_file(passes: pl.DataFrame, entries: pl.DataFrame) -> pl.DataFrame:
-    """The contract's label rows (first pass), dated from the entries."""
-    first = passes.filter(pl.col("pass") == 0).drop("pass")
+    """The contract's label rows (each entry's earliest successful pass), dated from the entries."""
+    # The earliest pass that succeeded (a failed first pass does not leave the entry unlabelled).
+    first = passes.sort("pass").group_by("persona_id", "t_index", maintain_order=True).first().drop("pass")
     return (
         first.join(entries.select("persona_id", "t_index", "date"), on=["persona_id", "t_index"])
         .with_columns(alignment_vector())
@@ -348,12 +369,10 @@ def judge_labels(
         .join(entries.group_by("persona_id").len(), on="persona_id", suffix="_entries")
     )
     complete = labelled.filter(pl.col("len") == pl.col("len_entries"))["persona_id"].to_list()
+    # Every persona of the batch: a re-run that now misses an entry clears the flag it set before.
     _update_registry(
         store,
-        pl.DataFrame(
-            {"persona_id": complete, "stage_labeled": True},
-            schema={"persona_id": pl.String, "stage_labeled": pl.Boolean},
-        ),
+        entries.select("persona_id").unique().with_columns(pl.col("persona_id").is_in(complete).alias("stage_labeled")),
     )
     if failures:
         context.log.warning(f"{len(failures)} entries not labelled: {list(failures.items())[:3]}")

@@ -293,11 +293,11 @@ def judge_entries(
         for judge_pass in range(passes)
     ]
     results, summary = run_collecting(engine, requests)
-    rows, failures = [], {}
+    rows, failed_passes = [], {}
     for result in results:
         persona_id, t_index, judge_pass = result.request.tag
         if not result.ok:
-            failures[(persona_id, t_index)] = result.error or result.status
+            failed_passes[(persona_id, t_index)] = result.error or result.status
             continue
         reply: JudgeReply = result.parsed
         rows.append(
@@ -311,4 +311,6 @@ def judge_entries(
                 ),
             }
         )
+    labelled = {(row["persona_id"], row["t_index"]) for row in rows}
+    failures = {entry: error for entry, error in failed_passes.items() if entry not in labelled}  # no pass at all
     return pl.DataFrame(rows, schema=PASS_SCHEMA).sort("persona_id", "t_index", "pass"), summary, failures

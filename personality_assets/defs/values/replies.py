@@ -40,7 +40,7 @@ class NudgeReply(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
     ask: bool
-    kind: Literal["clarification", "elaboration", "tension"] | None = None
+    kind: str | None = None  # one of the pools' nudge kinds (the prompt lists them)
     question: str | None = None
 
     @model_validator(mode="after")

@@ -105,6 +105,10 @@ class ParquetStore:
     def exists(self, relpath: str) -> bool:
         return self._backend.exists(_checked(relpath))
 
+    def delete(self, relpath: str) -> None:
+        """Removes the file (nothing happens when there is none)."""
+        self._backend.delete(_checked(relpath))
+
     def read(self, relpath: str) -> pl.DataFrame | None:
         """The whole file, or None when there is none."""
         return self._backend.read(_checked(relpath))
@@ -155,6 +159,9 @@ class _Local:
 
     def exists(self, relpath: str) -> bool:
         return (self.path / relpath).is_file()
+
+    def delete(self, relpath: str) -> None:
+        (self.path / relpath).unlink(missing_ok=True)
 
     def read(self, relpath: str) -> pl.DataFrame | None:
         path = self.path / relpath
@@ -330,6 +337,9 @@ class _S3:
             raise self._error(exc, relpath, "read") from exc
         except BotoCoreError as exc:
             raise self._error(exc, relpath, "read") from exc
+
+    def delete(self, relpath: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self.key(relpath))  # no error when absent
 
     def exists(self, relpath: str) -> bool:
         from botocore.exceptions import BotoCoreError, ClientError
