@@ -171,6 +171,9 @@ def test_correlations_and_trait_pairs(tmp_path):
     pairs_file.write_text('[[pair]]\ntrait = "E"\na = "epqr_a.E"\nb = "bigfive"\n')
     with pytest.raises(TraitPairsError, match=r"pairs.toml: pair 1: b = 'bigfive' is not"):
         read_trait_pairs(pairs_file)
+    pairs_file.write_text('[[pair]]\ntrait = "E"\na = "epqr_a.E"\nb = 3\n')
+    with pytest.raises(TraitPairsError, match=r"pair 1: b = 3 is not"):
+        read_trait_pairs(pairs_file)
     pairs_file.write_text('[[pair]]\ntrait = "E"\na = "epqr_a.E"\n')
     with pytest.raises(TraitPairsError, match=r"pair 1: missing field 'b'"):
         read_trait_pairs(pairs_file)
@@ -279,6 +282,9 @@ def test_demographics_z_tests_and_marginals(tmp_path):
     assert fit["chi2"] == pytest.approx(chi2) and fit["p"] == pytest.approx(stats.chi2.sf(chi2, 1))
     marginals_file.write_text("attribute,category,share\ngender,female,0.5\nshoe size,42,0.5\n")
     with pytest.raises(MarginalsError, match=r"marginals.csv: unknown attributes \['shoe size'\]"):
+        read_marginals(marginals_file)
+    marginals_file.write_text("attribute,category,share\ngender,female,0.5\ngender,male,0.3\ngender,female,0.2\n")
+    with pytest.raises(MarginalsError, match=r"marginals.csv: gender 'female' is listed twice \(rows 2, 4\)"):
         read_marginals(marginals_file)
     marginals_file.write_text("attribute,category,share\ngender,female,\n")
     with pytest.raises(MarginalsError, match=r"marginals.csv: row 2: share must be a number"):

@@ -162,8 +162,12 @@ def read_marginals(path: Path) -> pl.DataFrame:
     bad = frame.with_row_index("row", offset=2).filter(pl.col("share").is_null() | (pl.col("share") < 0))
     if bad.height:
         raise MarginalsError(f"{path}: row {bad['row'][0]}: share must be a number >= 0")
-    if frame.select("attribute", "category").is_duplicated().any():
-        raise MarginalsError(f"{path}: a category is listed twice for one attribute")
+    twice = frame.with_row_index("row", offset=2).filter(pl.struct("attribute", "category").is_duplicated())
+    if twice.height:
+        first = twice.row(0, named=True)
+        raise MarginalsError(
+            f"{path}: {first['attribute']} {first['category']!r} is listed twice (rows {', '.join(map(str, twice['row']))})"
+        )
     return frame.with_columns((pl.col("share") / pl.col("share").sum().over("attribute")).alias("share"))
 
 

@@ -59,12 +59,14 @@ def read_trait_pairs(path: Path) -> list[TraitPair]:
         raise TraitPairsError(f"{path}: cannot read trait pairs: {exc}") from exc
     pairs = []
     for number, entry in enumerate(raw.get("pair", []), start=1):
+        if not isinstance(entry, dict):
+            raise TraitPairsError(f"{path}: pair {number}: expected a [[pair]] table, got {entry!r}")
         try:
             trait, a, b, expected = entry["trait"], entry["a"], entry["b"], entry.get("expected", "positive")
         except KeyError as exc:
             raise TraitPairsError(f"{path}: pair {number}: missing field {exc.args[0]!r}") from None
         for field, value in (("a", a), ("b", b)):
-            if value.count(".") != 1:
+            if not isinstance(value, str) or value.count(".") != 1:
                 raise TraitPairsError(f"{path}: pair {number}: {field} = {value!r} is not '<questionnaire>.<scale>'")
         if expected not in ("positive", "negative"):
             raise TraitPairsError(f"{path}: pair {number}: expected must be 'positive' or 'negative', not {expected!r}")

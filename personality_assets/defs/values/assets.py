@@ -429,7 +429,7 @@ def judge_human_agreement(context: dg.AssetExecutionContext) -> dg.MaterializeRe
     folder = annotations_dir()
     try:
         humans = read_human_annotations(folder)
-    except AnnotationError as exc:
+    except (AnnotationError, OSError) as exc:  # a bad file, or a path that is not a folder
         raise dg.Failure(description=str(exc), allow_retries=False) from None
     store = ParquetStore()
     judge = store.read(LABELS)

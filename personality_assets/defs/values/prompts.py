@@ -41,7 +41,7 @@ def journal_messages(
     )
     if earlier:
         shown = earlier[-EARLIER_IN_FULL:]
-        older = earlier[: -EARLIER_IN_FULL or None] if len(earlier) > EARLIER_IN_FULL else []
+        older = earlier[:-EARLIER_IN_FULL]
         history = "".join(f"- {e['date']}: {e['title']}\n" for e in older) + "".join(
             f"--- {e['date']}: {e['title']}\n{e['entry']}\n" for e in shown
         )
