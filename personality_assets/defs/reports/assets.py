@@ -71,6 +71,12 @@ def _or_fail(fetch):
         raise dg.Failure(description=str(exc), allow_retries=False) from None
 
 
+def _with_ci(estimate: str) -> list[pl.Expr]:
+    """An estimate and its 95% CI (columns ci_low, ci_high) as the UI's tables show them."""
+    interval = pl.format("[{}, {}]", pl.col("ci_low").round(3), pl.col("ci_high").round(3))
+    return [pl.col(estimate).round(3), interval.alias("95% CI")]
+
+
 def _number(value) -> float | None:
     return None if value is None else round(float(value), 4)
 
@@ -157,8 +163,7 @@ def reliability_report(
         "model",
         "condition",
         "n",
-        pl.col("alpha").round(3),
-        pl.format("[{}, {}]", pl.col("ci_low").round(3), pl.col("ci_high").round(3)).alias("95% CI"),
+        *_with_ci("alpha"),
         pl.col("standardized_alpha").round(3),
         pl.col("note").fill_null(""),
     )
@@ -230,8 +235,7 @@ def validity_report(context: dg.AssetExecutionContext, research_db: ResearchData
         "model",
         "condition",
         "n",
-        pl.col("pearson_r").round(3),
-        pl.format("[{}, {}]", pl.col("ci_low").round(3), pl.col("ci_high").round(3)).alias("95% CI"),
+        *_with_ci("pearson_r"),
         pl.col("spearman_rho").round(3),
         pl.col("note").fill_null(""),
     )
