@@ -125,15 +125,15 @@ def page(served_study):
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1500, "height": 1000})
         page.set_default_timeout(30_000)
+        # The community sign-up the UI shows on a first visit can appear at any moment: whenever it
+        # covers what a step is about to click, Playwright dismisses it first.
+        page.add_locator_handler(page.get_by_role("button", name="Skip"), lambda skip: skip.click())
         yield page
         browser.close()
 
 
 def _open(page, url: str) -> None:
     page.goto(url, wait_until="networkidle")
-    skip = page.get_by_role("button", name="Skip")  # the community sign-up shown on a first visit
-    if skip.count():
-        skip.click()
 
 
 def _show_markdown(page, key: str):

@@ -195,13 +195,19 @@ class _Local:
             target.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StorageError(f"cannot create the folder of {target}: {exc}") from exc
-        temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+        # A hidden folder of its own for the temporary file: after a failed write it is removed whole,
+        # and a writer thread that would still create the file (polars does, after a failed query)
+        # finds no folder to create it in.
+        folder = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+        folder.mkdir()
+        temporary = folder / target.name
         try:
             write_to(temporary)
             os.replace(temporary, target)
         except BaseException:
-            temporary.unlink(missing_ok=True)
+            shutil.rmtree(folder, ignore_errors=True)
             raise
+        folder.rmdir()
         # The rename itself survives a power cut once the folder is synced.
         folder = os.open(target.parent, os.O_RDONLY)
         try:
@@ -219,15 +225,7 @@ class _Local:
         self._replace(relpath, write_to)
 
     def sink(self, relpath: str, frame: pl.LazyFrame) -> None:
-        def write_to(temporary: Path) -> None:
-            # Into a file we opened: polars, given a path, could still create it from its writer
-            # thread after a failed query raised here, and leave a stray temporary file behind.
-            with open(temporary, "wb") as file:
-                frame.sink_parquet(file)
-                file.flush()
-                os.fsync(file.fileno())
-
-        self._replace(relpath, write_to)
+        self._replace(relpath, lambda temporary: frame.sink_parquet(temporary, sync_on_close="all"))
 
     def _lock(self, relpath: str):
         from filelock import FileLock
