@@ -115,7 +115,9 @@ def test_a_write_is_a_rename_of_a_complete_file(tmp_path, monkeypatch):
     real_replace = os.replace
 
     def replace(source, target):
-        renames.append((os.path.basename(source), pl.read_parquet(source).height, pl.read_parquet(target).height))
+        # The temporary file's hidden folder, and the rows of both files at the moment of the rename.
+        folder = os.path.basename(os.path.dirname(source))
+        renames.append((folder, pl.read_parquet(source).height, pl.read_parquet(target).height))
         real_replace(source, target)
 
     monkeypatch.setattr(os, "replace", replace)
