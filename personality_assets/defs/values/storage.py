@@ -15,10 +15,10 @@ through ``pl.CredentialProviderAWS`` when it reads or writes.
 Safety:
 
 * ``write`` and ``sink`` replace a file atomically: readers see the old file or the new one, never
-  a partial one. Locally the frame goes to a hidden temporary file in the same folder
-  (``.<name>.<random>.tmp``), is synced, then ``os.replace``\\ d over the target; a failure removes
-  the temporary file and leaves the old one intact (a killed process may leave the temporary file
-  behind, never a broken target). On S3 a single PUT is atomic already (an object of at most 5 GB).
+  a partial one. Locally the frame goes to a file in a hidden temporary folder beside the target
+  (``.<name>.<random>.tmp/<name>``), is synced, then ``os.replace``\\ d over the target; a failure
+  removes the temporary folder and leaves the old file intact (a killed process may leave the
+  temporary folder behind, never a broken target). On S3 a single PUT is atomic already (an object of at most 5 GB).
 * ``update`` and ``update_lazy`` read, change and write back a file without losing a concurrent
   writer's changes, across processes and machines. Locally they hold an exclusive lock on a lock
   file beside the target (``.<name>.lock``, the ``filelock`` package; an empty file that stays). On S3 they
@@ -189,7 +189,7 @@ class _Local:
         return sorted(found)
 
     def _replace(self, relpath: str, write_to: Callable[[Path], None]) -> None:
-        """``write_to`` a hidden temporary file beside the target, then rename it over the target."""
+        """``write_to`` a file in a hidden temporary folder beside the target, then rename it over the target."""
         target = self.path / relpath
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
