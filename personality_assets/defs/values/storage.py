@@ -168,7 +168,12 @@ class _Local:
         if not path.is_file():
             return None
         try:
-            return pl.read_parquet(path)
+            # One open file: read by path, polars may open it more than once, and a concurrent
+            # rename between two opens mixes the old file's footer with the new file's pages.
+            with open(path, "rb") as file:
+                return pl.read_parquet(file)
+        except FileNotFoundError:
+            return None
         except Exception as exc:
             raise StorageError(f"cannot read {path}: {exc}") from exc
 
