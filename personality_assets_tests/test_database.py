@@ -1,7 +1,11 @@
 """Migrations, the two-schema layout and the constraints, on SQLite and PostgreSQL."""
 
+import re
+
 import pytest
-from sqlalchemy import insert, inspect, text
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import MetaData, insert, inspect, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from personality_assets.db import migrate
@@ -12,7 +16,14 @@ from personality_assets.db.engine import (
     get_engine,
     reference_transaction,
 )
-from personality_assets.db.models import EvalQuestionnaire, ExperimentsGroup, ExperimentsList, RefQuestionnaire
+from personality_assets.db.models import (
+    NAMING,
+    EvalQuestionnaire,
+    ExperimentBase,
+    ExperimentsGroup,
+    ExperimentsList,
+    RefQuestionnaire,
+)
 
 REFERENCE_TABLES = {
     "questionnaires",
@@ -35,6 +46,21 @@ EXPERIMENT_TABLES = {
     "questionnaire_scores",
     "alembic_version",
 }
+ESSAY_TABLES = {
+    "stances",
+    "evidence_patterns",
+    "style_parameters",
+    "quality_levels",
+    "essay_topics",
+    "research_seeds",
+    "essay_personas",
+    "essay_persona_attributes",
+    "essay_persona_keywords",
+    "essay_prompts",
+    "generation_runs",
+    "essays",
+    "persona_usage",
+}
 
 
 def _tables(target: DatabaseTarget, schema: str) -> set[str]:
@@ -44,9 +70,9 @@ def _tables(target: DatabaseTarget, schema: str) -> set[str]:
 
 def test_migrations_apply_and_roll_back(empty_target):
     migrate.upgrade(empty_target)
-    assert migrate.current_revisions(empty_target) == {"reference": "r0002", "experiment": "e0005"}
+    assert migrate.current_revisions(empty_target) == {"reference": "r0002", "experiment": "e0006"}
     assert _tables(empty_target, empty_target.reference_schema) == REFERENCE_TABLES
-    assert _tables(empty_target, empty_target.experiment_schema) == EXPERIMENT_TABLES
+    assert _tables(empty_target, empty_target.experiment_schema) == EXPERIMENT_TABLES | ESSAY_TABLES
     with get_engine(empty_target, reference_writable=True).connect() as connection:
         indexes = {
             ix["name"] for ix in inspect(connection).get_indexes("personas", schema=empty_target.experiment_schema)
@@ -65,7 +91,34 @@ def test_migrations_apply_and_roll_back(empty_target):
     assert _tables(empty_target, empty_target.reference_schema) <= {"alembic_version"}
     assert _tables(empty_target, empty_target.experiment_schema) <= {"alembic_version"}
     migrate.upgrade(empty_target)  # and up again after a full roll back
+    assert _tables(empty_target, empty_target.experiment_schema) == EXPERIMENT_TABLES | ESSAY_TABLES
+    migrate.downgrade(empty_target, "e0005")  # the essay track alone, down and up
     assert _tables(empty_target, empty_target.experiment_schema) == EXPERIMENT_TABLES
+    migrate.upgrade(empty_target)
+    assert _tables(empty_target, empty_target.experiment_schema) == EXPERIMENT_TABLES | ESSAY_TABLES
+
+
+def test_the_essay_tables_migrated_match_the_models(empty_target):
+    """The migration and the SQLAlchemy models describe the same essay tables (Alembic's own
+    comparison: tables, columns, types, nullability, indexes, unique constraints)."""
+    migrate.upgrade(empty_target)
+    with get_engine(empty_target, reference_writable=True).connect() as connection:
+        context = MigrationContext.configure(
+            connection,
+            opts={
+                "include_schemas": True,
+                "include_name": lambda name, kind, parent: kind != "table" or name in ESSAY_TABLES,
+                "compare_type": True,
+            },
+        )
+        # The models name the schema symbolically; compare them under the real name.
+        models = MetaData(naming_convention=NAMING)
+        real = empty_target.experiment_schema
+        for table in ExperimentBase.metadata.tables.values():
+            table.to_metadata(models, schema=real, referred_schema_fn=lambda *_: real)
+        differences = compare_metadata(context, models)
+    essay_differences = [d for d in differences if ESSAY_TABLES & set(re.findall(r"\w+", repr(d)))]
+    assert essay_differences == [], "\n".join(map(str, essay_differences))
 
 
 def test_json_columns_are_jsonb_on_postgres(db_target):
@@ -187,7 +240,7 @@ def test_parallel_first_migrations_on_sqlite_are_serialised(tmp_path):
     ]
     errors = [p.communicate()[1] for p in processes]
     assert [p.returncode for p in processes] == [0, 0, 0], errors
-    assert migrate.current_revisions(DatabaseTarget(url))["experiment"] == "e0005"
+    assert migrate.current_revisions(DatabaseTarget(url))["experiment"] == "e0006"
 
 
 def test_cli_moves_one_schema_and_refuses_an_unnamed_downgrade(tmp_path, monkeypatch, capsys):
