@@ -14,6 +14,9 @@ SAMPLE_POPULATIONS := sample $(DERIVED_POPULATIONS)
 MODEL ?= simulated
 # The value-alignment track's batch in make run (a value_batch partition).
 VALUE_BATCH ?= sample_batch
+# The essay track in make run: these topics, a balanced sample of ESSAYS_PER_TOPIC essays each.
+ESSAY_TOPICS ?= examples/essays/topics.txt
+ESSAYS_PER_TOPIC ?= 40
 
 .PHONY: install lock run test lint format ui validate clean
 
@@ -39,7 +42,8 @@ $(DAGSTER_HOME)/dagster.yaml: $(DAGSTER_CONFIG)
 # The main jobs on the embedded defaults: reference_data (the questionnaires and the sample
 # population), load_population for its derived MaxN/MaxP and random-baseline populations, then
 # persona_study (personas, registrations, answers, scores) with MODEL (default: the offline
-# simulator) for each, then reports, into the SQLite research database under ./data.
+# simulator) for each, then reports; the value-alignment batch; the essay track for ESSAY_TOPICS;
+# all into the SQLite research database and parquet under ./data.
 run: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/python -m personality_assets.cli populations add $(SAMPLE_POPULATIONS)
 	$(LAUNCH) --job reference_data --partition sample $(IN_PROCESS)
@@ -54,6 +58,12 @@ run: install $(DAGSTER_HOME)/dagster.yaml
 	$(LAUNCH) --job reports $(IN_PROCESS)
 	$(BIN)/python -m personality_assets.cli batches add $(VALUE_BATCH)
 	$(LAUNCH) --job value_alignment --partition $(VALUE_BATCH) $(IN_PROCESS)
+	$(BIN)/python -m personality_assets.cli topics add --file $(ESSAY_TOPICS)
+	$(LAUNCH) --assets essay_dimensions $(IN_PROCESS)
+	grep -v '^#' $(ESSAY_TOPICS) | while IFS= read -r topic; do \
+		$(LAUNCH) --job essay_generation --partition "$$topic" --config-json \
+			'{"execution":{"config":{"in_process":{}}},"ops":{"essay_personas":{"config":{"essays":$(ESSAYS_PER_TOPIC)}}}}' || exit 1; \
+	done
 	$(BIN)/python -m personality_assets.cli summary
 	@echo "Dagster runs and metadata: $(DAGSTER_HOME) -- browse them with 'make ui' (http://127.0.0.1:3000)"
 

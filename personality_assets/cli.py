@@ -3,6 +3,7 @@
 python -m personality_assets.cli populations add sample sample_maxN   # register partitions
 python -m personality_assets.cli populations remove mypop [--delete-data]
 python -m personality_assets.cli batches add batch1                  # a value-alignment batch partition
+python -m personality_assets.cli topics add "Should college be free?" [--file topics.txt]  # essay topics
 python -m personality_assets.cli db upgrade | downgrade [REVISION] | current
 python -m personality_assets.cli summary                              # what is in the database
 """
@@ -37,32 +38,45 @@ def _population_names(names: list[str]) -> list[str]:
     return names
 
 
-def _add_populations(names: list[str]) -> None:
+def _add_partitions(definition, keys: list[str], what: str) -> None:
     from dagster import DagsterInstance
 
+    instance = DagsterInstance.get()  # needs DAGSTER_HOME, as every persistent Dagster command does
+    existing = set(instance.get_dynamic_partitions(definition.name))
+    new = [key for key in dict.fromkeys(keys) if key not in existing]
+    if new:
+        instance.add_dynamic_partitions(definition.name, new)
+    print(f"{what} partitions added: {new or 'none'}; already there: {sorted(set(keys) & existing) or 'none'}")
+
+
+def _add_populations(names: list[str]) -> None:
     from personality_assets.defs.partitions import population_partitions
 
-    _population_names(names)
-    instance = DagsterInstance.get()  # needs DAGSTER_HOME, as every persistent Dagster command does
-    existing = set(instance.get_dynamic_partitions(population_partitions.name))
-    new = [name for name in names if name not in existing]
-    if new:
-        instance.add_dynamic_partitions(population_partitions.name, new)
-    print(f"population partitions added: {new or 'none'}; already there: {sorted(set(names) & existing) or 'none'}")
+    _add_partitions(population_partitions, _population_names(names), "population")
 
 
 def _add_batches(names: list[str]) -> None:
-    from dagster import DagsterInstance
-
     from personality_assets.defs.values.assets import value_batch_partitions
 
-    _population_names(names)  # the same name rule as populations: a partition key of ours
-    instance = DagsterInstance.get()
-    existing = set(instance.get_dynamic_partitions(value_batch_partitions.name))
-    new = [name for name in names if name not in existing]
-    if new:
-        instance.add_dynamic_partitions(value_batch_partitions.name, new)
-    print(f"value batch partitions added: {new or 'none'}; already there: {sorted(set(names) & existing) or 'none'}")
+    # the same name rule as populations: a partition key of ours
+    _add_partitions(value_batch_partitions, _population_names(names), "value batch")
+
+
+def _add_topics(topics: list[str], file: str | None) -> None:
+    from pathlib import Path
+
+    from personality_assets.defs.essays.topics import TopicError, check_topic, read_topics_file
+    from personality_assets.defs.partitions import essay_topic_partitions
+
+    try:
+        keys = [check_topic(topic) for topic in topics] + (read_topics_file(Path(file)) if file else [])
+    except TopicError as exc:
+        print(exc, file=sys.stderr)
+        sys.exit(2)
+    if not keys:
+        print("no topics given: name them, or --file FILE (one per line)", file=sys.stderr)
+        sys.exit(2)
+    _add_partitions(essay_topic_partitions, keys, "essay topic")
 
 
 def _remove_populations(names: list[str], delete_data: bool) -> None:
@@ -187,6 +201,7 @@ def _summary() -> None:
                 print(f"Study report (tables and figures, open in a browser): {report}")
                 print(f"Report tables (parquet, csv) and figures (png): {settings.reports_dir()}")
         _values_summary()
+        _essays_summary(target)
         print(f"Drop new population files into {settings.drop_dir()} (the sensor loads them while `make ui` runs).")
 
 
@@ -208,6 +223,29 @@ def _values_summary() -> None:
     print(f"Value alignment (registry {store.uri(REGISTRY)}):\n{flags}")
     if labels is not None:
         print(f"Labelled entries: {labels.height:,} in {store.uri(LABELS)} (training data, seed 004's schema)")
+
+
+def _essays_summary(target) -> None:
+    from personality_assets.db.models import Essay, EssayPersona, EssayTopic
+
+    essays, topics = Essay.__table__, EssayTopic.__table__
+    query = (
+        select(
+            topics.c.topic,
+            func.count(essays.c.id).label("planned"),
+            func.count(essays.c.content).label("written"),
+            func.count(func.distinct(essays.c.persona_id)).label("personas"),
+        )
+        .join(essays, essays.c.topic_id == topics.c.id)
+        .group_by(topics.c.topic)
+        .order_by(topics.c.topic)
+    )
+    with experiment_transaction(target) as connection:
+        frame = pl.read_database(query, connection)
+        personas = connection.execute(select(func.count()).select_from(EssayPersona.__table__)).scalar_one()
+    if frame.height:
+        print(f"Essays per topic ({personas:,} student personas in the repository):\n{frame}")
+        print(f"Essays with their dimensions (parquet): {settings.data_dir() / 'parquet' / 'essays'}")
 
 
 def _estimate(args) -> None:
@@ -291,6 +329,10 @@ def main(argv: list[str] | None = None) -> int:
     batches = commands.add_parser("batches", help="add value-alignment batch partitions")
     batches.add_argument("action", choices=["add"])
     batches.add_argument("names", nargs="+", metavar="name")
+    topics = commands.add_parser("topics", help="add essay topic partitions (the key is the topic's text)")
+    topics.add_argument("action", choices=["add"])
+    topics.add_argument("topics", nargs="*", metavar="topic", help='e.g. "Should college tuition be free?"')
+    topics.add_argument("--file", help="a text file with one topic per line (# comments)")
     runs = commands.add_parser(
         "runs", help="runs whose worker died (kill -9): list them, or mark them failed and free their concurrency slots"
     )
@@ -320,6 +362,8 @@ def main(argv: list[str] | None = None) -> int:
         _remove_populations(args.names, args.delete_data)
     elif args.command == "batches":
         _add_batches(args.names)
+    elif args.command == "topics":
+        _add_topics(args.topics, args.file)
     elif args.command == "runs":
         _runs(args.action, args.run_ids)
     elif args.command == "db":

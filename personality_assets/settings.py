@@ -10,6 +10,7 @@
 | PERSONALITY_ASSETS_TRAIT_PAIRS | the shipped defs/reports/trait_pairs.toml |
 | PERSONALITY_ASSETS_MARGINALS | <data dir>/marginals.csv (optional: no file, no comparison) |
 | PERSONALITY_ASSETS_QUESTIONNAIRES_DIR | <data dir>/questionnaires (the user's questionnaire definitions) |
+| PERSONALITY_ASSETS_ESSAY_DIMENSIONS | <data dir>/essay_dimensions.yaml if present, else the shipped defs/essays/dimensions.yaml |
 """
 
 from __future__ import annotations
@@ -49,6 +50,16 @@ def trait_pairs_file() -> Path:
 
 def marginals_file() -> Path:
     return Path(os.environ.get("PERSONALITY_ASSETS_MARGINALS") or data_dir() / "marginals.csv")
+
+
+def essay_dimensions_file() -> Path:
+    """The essay track's dimensions: ``$PERSONALITY_ASSETS_ESSAY_DIMENSIONS``, else the user's copy
+    <data dir>/essay_dimensions.yaml when there is one, else the shipped defaults."""
+    named = os.environ.get("PERSONALITY_ASSETS_ESSAY_DIMENSIONS")
+    if named:
+        return Path(named)
+    user = data_dir() / "essay_dimensions.yaml"
+    return user if user.exists() else Path(__file__).parent / "defs" / "essays" / "dimensions.yaml"
 
 
 def questionnaires_dir() -> Path:

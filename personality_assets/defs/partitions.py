@@ -23,3 +23,7 @@ def model_and_population(context) -> tuple[str, str]:
         key = experiment_partitions.get_partition_key_from_str(key)
     dimensions = key.keys_by_dimension
     return dimensions["model"], dimensions["population"]
+
+
+# One per essay topic; the key is the topic's text (e.g. "Should college tuition be free?").
+essay_topic_partitions = dg.DynamicPartitionsDefinition(name="essay_topic")

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from personality_assets import settings
 from personality_assets.defs.values.replies import SCHWARTZ_VALUES
+from personality_assets.validated_yaml import read_yaml_as
 
 SHIPPED = Path(__file__).with_name("pools.yaml")
 
@@ -80,20 +80,7 @@ def pools_file() -> Path:
 
 
 def load_pools(path: Path | None = None) -> Pools:
-    path = path or pools_file()
-    try:
-        raw = yaml.safe_load(path.read_text())
-        return Pools.model_validate(raw)
-    except OSError as exc:
-        raise PoolsError(f"{path}: cannot read the pools: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise PoolsError(f"{path}: not valid YAML: {exc}") from exc
-    except ValidationError as exc:
-        problems = "; ".join(
-            ": ".join(filter(None, [".".join(str(p) for p in e["loc"]), e["msg"].removeprefix("Value error, ")]))
-            for e in exc.errors()
-        )
-        raise PoolsError(f"{path}: {problems}") from None
+    return read_yaml_as(path or pools_file(), Pools, PoolsError)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,309 @@
+"""The essay track as assets: essay_dimensions (the dimensions file synced into the database), then
+per topic (an essay_topic partition): research_seeds -> essay_personas (the plan, with a persona cast
+for each essay) -> essays (written, checked, exported to parquet)."""
+
+import re
+import zlib
+
+import dagster as dg
+import polars as pl
+from pydantic import Field
+
+from personality_assets import settings
+from personality_assets.db.engine import experiment_transaction
+from personality_assets.db.models import Essay, EssayPersona, ResearchSeed
+from personality_assets.defs.essays import plots
+from personality_assets.defs.essays.checks import ESSAY_CHECKS, essay_checks
+from personality_assets.defs.essays.dimensions import (
+    DIMENSION_TABLES,
+    DimensionsError,
+    active_levels,
+    load_dimensions,
+    sync_dimensions,
+)
+from personality_assets.defs.essays.generation import (
+    EssayTrackError,
+    PlanSettings,
+    cast_essays,
+    research_seed,
+    topic_row,
+    write_essays,
+)
+from personality_assets.defs.essays.tables import dangling_dimensions, reuse_statistics, topic_essays
+from personality_assets.defs.metadata import figure_metadata, markdown_table, sql_table_schema
+from personality_assets.defs.partitions import essay_topic_partitions
+from personality_assets.defs.resources import LLMEngineResource, ResearchDatabase
+from personality_assets.llm.engine import RunInterrupted
+
+GROUP = "essays"
+# The topic_essays column of each dimension.
+LEVEL_COLUMNS = {
+    "stance": "stances",
+    "evidence": "evidence_patterns",
+    "style": "style_parameters",
+    "quality": "quality_levels",
+}
+LLM_POOL = "llm"
+
+
+def _fail_clearly(function):
+    """Stops, a bad dimensions file and missing upstream steps fail at once with their message."""
+    try:
+        return function()
+    except (RunInterrupted, DimensionsError, EssayTrackError) as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
+
+
+def topic_slug(topic: str) -> str:
+    """A file name for a topic: its words, and a hash so two topics never share one."""
+    words = re.sub(r"[^a-z0-9]+", "-", topic.lower()).strip("-")[:60]
+    return f"{words}-{zlib.crc32(topic.encode()):08x}"
+
+
+def essays_parquet(topic: str):
+    path = settings.data_dir() / "parquet" / "essays" / f"topic={topic_slug(topic)}.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@dg.asset(group_name=GROUP, kinds={"sql", "yaml"})
+def essay_dimensions(research_db: ResearchDatabase) -> dg.MaterializeResult:
+    """The diversity dimensions (stances, evidence patterns, style parameters, quality levels) from
+    the dimensions file ($PERSONALITY_ASSETS_ESSAY_DIMENSIONS, data/essay_dimensions.yaml or the
+    shipped defaults) into the research database. Levels removed from the file stay, inactive."""
+    path = settings.essay_dimensions_file()
+    dimensions = _fail_clearly(lambda: load_dimensions(path))
+    with experiment_transaction(research_db.target) as connection:
+        outcome = sync_dimensions(connection, dimensions)
+    tables = {
+        name: markdown_table(
+            pl.DataFrame([level.model_dump(exclude={"parameters"}) for level in getattr(dimensions, name)])
+        )
+        for name in DIMENSION_TABLES
+    }
+    return dg.MaterializeResult(
+        metadata={
+            "file": dg.MetadataValue.path(str(path)),
+            "grid_size": dimensions.grid_size,
+            "added": outcome.added,
+            "updated": outcome.updated,
+            "deactivated": outcome.deactivated,
+            **tables,
+        }
+    )
+
+
+class ResearchSeedsConfig(dg.Config):
+    research_model: str = Field(default="simulated", description="model key (models.yaml) of the research model")
+    angles: int = Field(default=12, ge=3, le=30, description="angles the research model is asked to cover")
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=essay_topic_partitions,
+    pool=LLM_POOL,
+    kinds={"sql"},
+    retry_policy=dg.RetryPolicy(max_retries=1, delay=30),
+    metadata={"dagster/column_schema": sql_table_schema(ResearchSeed)},
+)
+def research_seeds(
+    context: dg.AssetExecutionContext,
+    config: ResearchSeedsConfig,
+    research_db: ResearchDatabase,
+    llm: LLMEngineResource,
+) -> dg.MaterializeResult:
+    """Facts, quotes and sources on the topic from several angles, by the research model (any
+    OpenAI-compatible endpoint, e.g. a search-backed one), validated as JSON. Asked for once per
+    topic and model; offline, the simulator returns plausible seeds marked [simulated]."""
+    topic = context.partition_key
+    outcome = _fail_clearly(
+        lambda: research_seed(
+            llm.engine(context, research_db), research_db.target, topic, config.research_model, config.angles
+        )
+    )
+    if outcome.seed_id is None:
+        reasons = "; ".join(outcome.summary.errors) or "no valid reply"
+        raise dg.Failure(f"the research model {config.research_model!r} gave no valid seed for {topic!r}: {reasons}")
+    seeds = ResearchSeed.__table__
+    with experiment_transaction(research_db.target) as connection:
+        seed = connection.execute(seeds.select().where(seeds.c.id == outcome.seed_id)).mappings().one()
+    angles = pl.DataFrame(
+        [
+            {
+                "angle": a["angle"],
+                "facts": len(a["facts"]),
+                "quotes": len(a["quotes"]),
+                "sources": len(a["sources"]),
+                "first fact": a["facts"][0][:120],
+            }
+            for a in seed["content"]["angles"]
+        ]
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "seed_id": outcome.seed_id,
+            "asked_now": outcome.created,
+            "angles": seed["angles"],
+            "sources": seed["sources"],
+            "simulated": bool(seed["simulated"]),
+            "angles_table": markdown_table(angles),
+            **outcome.summary.metadata(),
+        }
+    )
+
+
+class EssayPlanConfig(dg.Config):
+    essays: int | None = Field(
+        default=None, ge=1, description="essays for the topic: a balanced sample of the grid; default the whole grid"
+    )
+    seed: int | None = Field(default=None, description="the plan's seed; default derived from the topic")
+    persona_model: str = Field(default="simulated", description="model key that writes new personas")
+    research_model: str = Field(default="simulated", description="whose research seed the prompts draw on")
+    min_compatibility: float = Field(default=0.3, ge=0, le=1, description="lowest topic compatibility for reuse")
+    max_uses: int = Field(default=10, ge=1, description="most essays one persona writes, over all topics")
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=essay_topic_partitions,
+    deps=[essay_dimensions, research_seeds],
+    pool=LLM_POOL,
+    kinds={"sql"},
+    retry_policy=dg.RetryPolicy(max_retries=1, delay=30),
+    metadata={"dagster/column_schema": sql_table_schema(EssayPersona)},
+)
+def essay_personas(
+    context: dg.AssetExecutionContext, config: EssayPlanConfig, research_db: ResearchDatabase, llm: LLMEngineResource
+) -> dg.MaterializeResult:
+    """The topic's essay plan (the stance x evidence x style x quality grid, or a balanced seeded
+    sample of it) with a student persona cast for every essay: stored personas that fit the topic
+    first (compatibility score, not yet used for it, under the use cap), new ones written by the
+    persona model for the rest. Essays are registered pending, with their prompts and persona_usage."""
+    topic = context.partition_key
+    target = research_db.target
+    plan = PlanSettings(**config.model_dump())
+    outcome = _fail_clearly(lambda: cast_essays(llm.engine(context, research_db), target, topic, plan))
+    with experiment_transaction(target) as connection:
+        essays = topic_essays(connection, topic_row(connection, topic)["id"])
+        statistics = reuse_statistics(connection)
+    cast = essays.group_by("persona_id", "persona_background").len().sort("len", descending=True)
+    metadata = {
+        "dagster/row_count": essays.height,
+        "planned_now": outcome.planned,
+        "already_planned": outcome.already_planned,
+        "reused_personas": outcome.reused,
+        "new_personas": outcome.new_personas,
+        "selection_seconds": round(outcome.selection_s, 4),
+        "backgrounds": markdown_table(
+            essays.group_by("persona_background").len().sort("len", descending=True).rename({"len": "essays"})
+        ),
+        "personas_cast": cast.height,
+        **{f"repository/{key}": value for key, value in statistics.items()},
+        **outcome.summary.metadata(),
+    }
+    if outcome.unfilled:
+        raise dg.Failure(
+            f"{outcome.unfilled} of the plan's essays have no persona (the persona model's replies failed: "
+            f"{dict(outcome.summary.errors)}); the {outcome.planned} cast are stored: run again to fill the rest",
+            metadata=metadata,
+        )
+    return dg.MaterializeResult(metadata=metadata)
+
+
+class EssaysConfig(dg.Config):
+    writer_model: str = Field(default="simulated", description="model key (models.yaml) that writes the essays")
+    temperature: float | None = Field(default=None, ge=0, le=2, description="default: the writer model's own")
+    near_duplicate_threshold: float = Field(
+        default=0.5, gt=0, le=1, description="highest word-trigram Jaccard similarity two essays of a topic may have"
+    )
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=essay_topic_partitions,
+    deps=[essay_personas],
+    pool=LLM_POOL,
+    kinds={"sql", "parquet"},
+    retry_policy=dg.RetryPolicy(max_retries=1, delay=30),
+    check_specs=ESSAY_CHECKS,
+    metadata={"dagster/column_schema": sql_table_schema(Essay)},
+)
+def essays(
+    context: dg.AssetExecutionContext, config: EssaysConfig, research_db: ResearchDatabase, llm: LLMEngineResource
+) -> dg.MaterializeResult:
+    """The topic's pending essays, written by the writer model as their personas at their stance,
+    evidence pattern, style and quality level (one generation_runs row per run). Only pending
+    essays are asked for, so a re-run or a resumed run pays for nothing twice. Exported with their
+    dimensions to data/parquet/essays/topic=<topic>.parquet."""
+    topic = context.partition_key
+    target = research_db.target
+    outcome = _fail_clearly(
+        lambda: write_essays(
+            llm.engine(context, research_db), target, topic, config.writer_model, config.temperature, context.run.run_id
+        )
+    )
+    with experiment_transaction(target) as connection:
+        topic_id = topic_row(connection, topic)["id"]
+        frame = topic_essays(connection, topic_id)
+        dangling = dangling_dimensions(connection, topic_id)
+        statistics = reuse_statistics(connection)
+        levels = active_levels(connection)
+    # Tables and figures list levels in the dimensions file's order.
+    order = {column: [level.key for level in levels[name]] for column, name in LEVEL_COLUMNS.items()}
+    quality_ranges = pl.DataFrame(
+        [(level.key, level.extra["min_words"], level.extra["max_words"]) for level in levels["quality_levels"]],
+        schema={"quality": pl.String, "min_words": pl.Int64, "max_words": pl.Int64},
+        orient="row",
+    )
+    path = essays_parquet(topic)
+    frame.write_parquet(path)
+    written = frame.filter(pl.col("content").is_not_null())
+    figures = settings.data_dir() / "parquet" / "essays" / "figures"
+    figures.mkdir(parents=True, exist_ok=True)
+    per_level = {
+        column: markdown_table(
+            pl.DataFrame({column: keys})
+            .join(written.group_by(column).len().rename({"len": "essays"}), on=column, how="left")
+            .fill_null(0)
+        )
+        for column, keys in order.items()
+    }
+    word_counts = quality_ranges.select("quality").join(
+        written.group_by("quality").agg(
+            pl.len().alias("essays"),
+            pl.col("word_count").min().alias("min"),
+            pl.col("word_count").median().alias("median"),
+            pl.col("word_count").max().alias("max"),
+            pl.col("min_words").first().alias("range_min"),
+            pl.col("max_words").first().alias("range_max"),
+        ),
+        on="quality",
+        how="inner",
+    )
+    metadata = {
+        "dagster/row_count": frame.height,
+        "written": written.height,
+        "pending_at_start": outcome.pending,
+        "generation_run_id": outcome.generation_run_id,
+        "parquet": dg.MetadataValue.path(str(path)),
+        **{f"essays_per_{column}": table for column, table in per_level.items()},
+        "word_counts": markdown_table(word_counts),
+        "mean_word_count": round(float(written["word_count"].mean()), 1) if written.height else 0.0,
+        **{f"repository/{key}": value for key, value in statistics.items()},
+        **outcome.summary.metadata(),
+    }
+    if written.height:
+        slug = topic_slug(topic)
+        metadata["essays_per_dimension_plot"] = figure_metadata(
+            plots.essays_per_dimension(written, order, figures / f"{slug}_dimensions.png"), "Essays per dimension level"
+        )
+        metadata["word_count_plot"] = figure_metadata(
+            plots.word_counts(written, quality_ranges, figures / f"{slug}_word_counts.png"),
+            "Word counts per quality level",
+        )
+        metadata["preview"] = markdown_table(
+            written.select("id", "stance", "evidence", "style", "quality", "word_count", "persona_background").head(5)
+        )
+    return dg.MaterializeResult(
+        metadata=metadata, check_results=essay_checks(frame, dangling, config.near_duplicate_threshold)
+    )
