@@ -1,5 +1,6 @@
 """Which essays a topic gets: cells of the stance x evidence x style x quality grid, in a seeded
-order whose every prefix is balanced. A plan of size n is the first n cells of that order (the
+order whose every prefix is nearly balanced (each dimension's levels used within one essay of each
+other in small plans, within two in any). A plan of size n is the first n cells of that order (the
 whole grid for n = grid size; replicates of it beyond), so a larger plan extends a smaller one with
 the same seed, and a re-run plans nothing new."""
 

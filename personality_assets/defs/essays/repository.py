@@ -46,13 +46,17 @@ def normalise(value: str) -> str:
 
 
 def keywords(text: str) -> list[str]:
-    """Content words of a text: lower case, three letters or more, stop words dropped, a plural
-    ``s`` removed (``teenagers`` and ``teenager`` match), each once, in order."""
+    """Content words of a text: lower case, three letters or more, stop words dropped, plurals made
+    singular the simple way (``teenagers``, ``classes``, ``policies``), each once, in order."""
     found: list[str] = []
     for word in re.findall(r"[a-z]+", text.lower()):
         if len(word) < 3 or word in STOPWORDS:
             continue
-        if len(word) > 4 and word.endswith("s") and not word.endswith("ss"):
+        if len(word) > 4 and word.endswith("ies"):
+            word = word[:-3] + "y"
+        elif len(word) > 4 and word.endswith(("sses", "xes", "ches", "shes")):
+            word = word[:-2]
+        elif len(word) > 4 and word.endswith("s") and not word.endswith("ss"):
             word = word[:-1]
         if word not in found:
             found.append(word)

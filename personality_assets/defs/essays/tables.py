@@ -90,7 +90,7 @@ def reuse_statistics(connection: Connection) -> dict[str, float | int]:
             func.count().filter(per_persona.c.uses > 1),
         )
     ).one()
-    used, uses, most, reused = row
+    used, uses, most, reused = (int(value) for value in row)  # PostgreSQL sums are Decimal
     return {
         "personas": total,
         "personas_used": used,

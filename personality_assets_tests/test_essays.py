@@ -1,0 +1,525 @@
+"""The essay track: dimensions, research seeds, the plan with its personas, essays, checks, and the
+persona repository, on SQLite and PostgreSQL."""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+import yaml
+from sqlalchemy import func, select
+
+from personality_assets.db.engine import experiment_transaction
+from personality_assets.db.models import (
+    Essay,
+    EssayPersona,
+    EssayPrompt,
+    GenerationRun,
+    LLMCall,
+    PersonaUsage,
+    ResearchSeed,
+    Stance,
+)
+from personality_assets.defs.essays import repository
+from personality_assets.defs.essays.assets import (
+    essay_dimensions,
+    essay_personas,
+    essays,
+    essays_parquet,
+    research_seeds,
+)
+from personality_assets.defs.essays.checks import max_pairwise_jaccard
+from personality_assets.defs.essays.dimensions import DimensionsError, load_dimensions
+from personality_assets.defs.essays.plan import plan_cells
+from personality_assets.defs.essays.topics import TopicError, check_topic, read_topics_file
+from personality_assets.defs.resources import LLMEngineResource, ResearchDatabase
+from personality_assets_tests.conftest import ROOT
+from personality_assets_tests.llm_servers import last_user_text, openai_server  # noqa: F401 - fixture
+
+TOPIC = "Should social media be banned for teenagers?"
+RELATED_TOPIC = "Should teenagers be allowed to vote in national elections?"
+TRACK = [research_seeds, essay_personas, essays]
+
+
+def _resources(target):
+    return {
+        "research_db": ResearchDatabase(
+            url=target.url, reference_schema=target.reference_schema, experiment_schema=target.experiment_schema
+        ),
+        "llm": LLMEngineResource(progress_every_s=1),
+    }
+
+
+def _run(instance, resources, topic, ops=None, raise_on_error=True):
+    if topic not in instance.get_dynamic_partitions("essay_topic"):
+        instance.add_dynamic_partitions("essay_topic", [topic])
+    return dg.materialize(
+        TRACK,
+        partition_key=topic,
+        resources=resources,
+        instance=instance,
+        run_config={"ops": ops or {}},
+        raise_on_error=raise_on_error,
+    )
+
+
+def _setup(target):
+    instance, resources = dg.DagsterInstance.ephemeral(), _resources(target)
+    assert dg.materialize([essay_dimensions], resources=resources, instance=instance).success
+    return instance, resources
+
+
+def _count(target, table, *where):
+    with experiment_transaction(target) as connection:
+        return connection.execute(select(func.count()).select_from(table).where(*where)).scalar_one()
+
+
+def _checks(result) -> dict[str, bool]:
+    return {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+
+
+def _metadata(result, asset: str) -> dict:
+    (materialisation,) = [m for m in result.asset_materializations_for_node(asset) if m.asset_key == dg.AssetKey(asset)]
+    return {key: value.value for key, value in materialisation.metadata.items()}
+
+
+def test_the_track_on_the_simulator(empty_target):
+    instance, resources = _setup(empty_target)
+    result = _run(instance, resources, TOPIC, {"essay_personas": {"config": {"essays": 40}}})
+    assert result.success
+    assert _checks(result) == dict.fromkeys(
+        ["dimensions_exist", "word_counts_in_range", "no_near_duplicates", "plan_covered"], True
+    )
+    frame = pl.read_parquet(essays_parquet(TOPIC))
+    assert frame.height == 40 and frame["content"].null_count() == 0
+    # A balanced sample: 5 stances x 8, and 10 essays per level of the other dimensions.
+    assert sorted(Counter(frame["stance"]).values()) == [8] * 5
+    for column in ("evidence", "style", "quality"):
+        assert sorted(Counter(frame[column]).values()) == [10] * 4
+    assert frame.filter(
+        (pl.col("word_count") < pl.col("min_words")) | (pl.col("word_count") > pl.col("max_words"))
+    ).is_empty()
+    assert frame["simulated"].all() and set(frame["model_name"]) == {"simulated"}
+    # Every essay has its own persona (one per topic), recorded in persona_usage.
+    assert frame["persona_id"].n_unique() == 40
+    assert _count(empty_target, PersonaUsage.__table__) == 40
+    # Prompts are stored once: one base prompt per stance, one modulated prompt per essay.
+    prompts = EssayPrompt.__table__
+    assert _count(empty_target, prompts, prompts.c.kind == "base") == 5
+    assert _count(empty_target, prompts, prompts.c.kind == "modulated") == 40
+    with experiment_transaction(empty_target) as connection:
+        seed = connection.execute(select(ResearchSeed.__table__)).mappings().one()
+        run = connection.execute(select(GenerationRun.__table__)).mappings().one()
+    assert seed["angles"] == 12 and seed["simulated"] and seed["content"]["simulated"] is True
+    assert all(fact.startswith("[simulated]") for angle in seed["content"]["angles"] for fact in angle["facts"])
+    assert (run["pending"], run["written"], run["failed"], run["status"]) == (40, 40, 0, "finished")
+    assert set(frame["generation_run_id"]) == {run["id"]}
+    metadata = _metadata(result, "essays")
+    assert metadata["written"] == 40 and "essays_per_dimension_plot" in metadata
+    assert "data:image/png;base64," in metadata["word_count_plot"]
+
+
+def test_a_rerun_pays_for_nothing_and_a_larger_plan_extends_the_smaller(empty_target):
+    instance, resources = _setup(empty_target)
+    assert _run(instance, resources, TOPIC, {"essay_personas": {"config": {"essays": 20}}}).success
+    first = pl.read_parquet(essays_parquet(TOPIC))
+    calls = _count(empty_target, LLMCall.__table__)
+    assert _run(instance, resources, TOPIC, {"essay_personas": {"config": {"essays": 20}}}).success
+    assert pl.read_parquet(essays_parquet(TOPIC)).equals(first)
+    assert _count(empty_target, LLMCall.__table__) == calls  # nothing asked again, not even from the cache
+    assert _count(empty_target, EssayPersona.__table__) == 20
+    # 30 with the same seed: the first 20 stay as they were, 10 more are planned and written.
+    assert _run(instance, resources, TOPIC, {"essay_personas": {"config": {"essays": 30}}}).success
+    larger = pl.read_parquet(essays_parquet(TOPIC))
+    assert larger.height == 30 and larger.head(20).equals(first)
+
+
+def test_personas_are_reused_across_related_topics_within_the_cap(empty_target):
+    instance, resources = _setup(empty_target)
+    assert _run(instance, resources, TOPIC, {"essay_personas": {"config": {"essays": 30}}}).success
+    result = _run(instance, resources, RELATED_TOPIC, {"essay_personas": {"config": {"essays": 30}}})
+    assert result.success
+    metadata = _metadata(result, "essay_personas")
+    # Simulated personas written for the first topic care about teenagers: many fit the second.
+    assert metadata["reused_personas"] > 0
+    assert metadata["reused_personas"] + metadata["new_personas"] == 30
+    usage = PersonaUsage.__table__
+    with experiment_transaction(empty_target) as connection:
+        rows = connection.execute(select(usage.c.persona_id, usage.c.topic_id, usage.c.compatibility)).all()
+    assert len(rows) == 60 and len({(p, t) for p, t, _ in rows}) == 60  # never twice for one topic
+    reused = [p for p, count in Counter(p for p, _, _ in rows).items() if count == 2]
+    assert len(reused) == metadata["reused_personas"]
+    # Reused personas were cast for their fit: at least min_compatibility for the second topic.
+    second = max(t for _, t, _ in rows)
+    assert all(c >= 0.3 for p, t, c in rows if t == second and p in reused)
+
+    # With a cap of one essay per persona, a third topic reuses nobody.
+    result = _run(
+        instance,
+        resources,
+        "Should teenagers pay for social media apps?",
+        {"essay_personas": {"config": {"essays": 10, "max_uses": 1}}},
+    )
+    assert _metadata(result, "essay_personas")["reused_personas"] == 0
+
+
+def test_the_research_model_and_the_writer_over_http(empty_target, openai_server, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-essays")
+    monkeypatch.setenv("OPENAI_BASE_URL", openai_server.base_url)
+    asked = Counter()
+
+    def reply(request_json):
+        system = request_json["messages"][0]["content"]
+        if "research assistant" in system:
+            asked["research"] += 1
+            if asked["research"] == 1:
+                return json.dumps({"angles": [{"angle": "economic"}]})  # too few angles, no facts: refused
+            angle = {
+                "angle": "economic",
+                "facts": ["Teen screen time averages 7 hours a day"],
+                "quotes": [{"text": "Kids need sleep", "speaker": "Dr Lee", "source": "Radio 4"}],
+                "sources": [{"title": "Survey", "url": "https://example.org/survey"}],
+            }
+            return json.dumps({"angles": [angle, {**angle, "angle": "health"}, {**angle, "angle": "legal"}]})
+        if "student personas" in system:
+            asked["persona"] += 1
+            return json.dumps(
+                {
+                    "name": f"Student {asked['persona']}",
+                    "background": "student athlete",
+                    "strengths": ["clear structure"],
+                    "weaknesses": ["comma splices"],
+                    "interests": ["social media policy", "teenager sleep"],
+                }
+            )
+        asked["essay"] += 1
+        prompt = last_user_text(request_json)
+        low = int(prompt.split("Length: between ")[1].split(" ")[0])
+        return " ".join(f"word{asked['essay']}x{i}" for i in range(low + 5))
+
+    openai_server.configure(reply=reply)
+    instance, resources = _setup(empty_target)
+    gpt = "gpt4o"
+    result = _run(
+        instance,
+        resources,
+        TOPIC,
+        {
+            "research_seeds": {"config": {"research_model": gpt, "angles": 3}},
+            "essay_personas": {"config": {"essays": 6, "persona_model": gpt, "research_model": gpt}},
+            "essays": {"config": {"writer_model": gpt, "temperature": 0.7}},
+        },
+    )
+    assert result.success
+    assert asked == {"research": 2, "persona": 6, "essay": 6}  # the invalid seed was asked again
+    frame = pl.read_parquet(essays_parquet(TOPIC))
+    assert set(frame["model_name"]) == {gpt} and set(frame["temperature"]) == {0.7}
+    assert not frame["simulated"].any()
+    assert all(text.startswith("word") for text in frame["content"])
+    essay_requests = [r for r in openai_server.requests if "student writing" in r["json"]["messages"][0]["content"]]
+    assert {r["json"]["temperature"] for r in essay_requests} == {0.7}
+    with experiment_transaction(empty_target) as connection:
+        seed = connection.execute(select(ResearchSeed.__table__)).mappings().one()
+        personas = connection.execute(select(EssayPersona.__table__)).mappings().all()
+    assert seed["angles"] == 3 and not seed["simulated"] and seed["model"] == gpt
+    assert {p["background"] for p in personas} == {"student athlete"}
+    assert "sk-test-essays" not in frame.write_csv()
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes_without_losing_or_repeating(tmp_path, openai_server, isolated_data_dir):
+    """Kill `dagster asset materialize` midway through the essays, start it again, count requests."""
+    openai_server.configure(reply=lambda request: " ".join(["word"] * 320), latency=0.05)
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("DAGSTER_")},
+        "DAGSTER_HOME": str(home),
+        "PERSONALITY_ASSETS_DATA_DIR": str(isolated_data_dir),
+        "OPENAI_API_KEY": "sk-test-resume",
+        "OPENAI_BASE_URL": openai_server.base_url,
+        "PERSONALITY_ASSETS_MODEL_GPT4O_MAX_CONCURRENCY": "2",
+        "PERSONALITY_ASSETS_MODEL_GPT4O_RPM": "100000",
+        "PERSONALITY_ASSETS_MODEL_GPT4O_TPM": "100000000",
+    }
+    subprocess.run(
+        [sys.executable, "-m", "personality_assets.cli", "topics", "add", TOPIC],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+
+    def materialize(select, partition=None, ops=None):
+        config = {"execution": {"config": {"in_process": {}}}, "ops": ops or {}}
+        command = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "personality_assets"]
+        command += ["--select", select, "--config-json", json.dumps(config)]
+        return command + (["--partition", partition] if partition else [])
+
+    subprocess.run(materialize("essay_dimensions"), cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run(
+        materialize("research_seeds,essay_personas", TOPIC, {"essay_personas": {"config": {"essays": 120}}}),
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    target = ResearchDatabase().target
+    planned = _count(target, Essay.__table__)
+    assert planned == 120
+    written = Essay.__table__.c.content.is_not(None)
+
+    def essays_command():
+        return materialize("essays", TOPIC, {"essays": {"config": {"writer_model": "gpt4o"}}})
+
+    process = subprocess.Popen(
+        essays_command(), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 90
+    while _count(target, Essay.__table__, written) < 30:
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.1)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done = _count(target, Essay.__table__, written)
+    assert 30 <= done < planned
+    asked_first = openai_server.request_count
+
+    completed = subprocess.run(essays_command(), cwd=ROOT, env=env, capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    asked_second = openai_server.request_count - asked_first
+    assert _count(target, Essay.__table__, written) == planned
+    assert asked_second == planned - done  # only what was pending was asked for
+    # Lost at the kill: requests in flight and replies waiting for the writer's transaction.
+    assert asked_first - done <= 2 + 4
+    runs = GenerationRun.__table__
+    with experiment_transaction(target) as connection:
+        statuses = connection.execute(select(runs.c.status, runs.c.pending).order_by(runs.c.id)).all()
+    assert statuses == [("running", planned), ("finished", planned - done)]  # the killed one never closed
+
+
+def test_a_user_dimensions_file_and_its_errors(empty_target, tmp_path, monkeypatch):
+    small = tmp_path / "dimensions.yaml"
+    small.write_text(
+        """
+stances:
+  - {key: pro, label: For, polarity: 1, description: Argue for it.}
+  - {key: con, label: Against, polarity: -1, description: Argue against it.}
+evidence_patterns:
+  - {key: data, label: Data, description: Use numbers.}
+style_parameters:
+  - {key: plain, label: Plain, description: Plain words.}
+  - {key: fancy, label: Fancy, description: Fancy words.}
+quality_levels:
+  - {key: good, label: Good, min_words: 200, max_words: 300, description: Well written.}
+"""
+    )
+    monkeypatch.setenv("PERSONALITY_ASSETS_ESSAY_DIMENSIONS", str(small))
+    instance, resources = _setup(empty_target)
+    result = _run(instance, resources, TOPIC)  # the whole grid of this file: 2 x 1 x 2 x 1
+    assert result.success
+    frame = pl.read_parquet(essays_parquet(TOPIC))
+    assert sorted(zip(frame["stance"], frame["style"], strict=True)) == [
+        ("con", "fancy"),
+        ("con", "plain"),
+        ("pro", "fancy"),
+        ("pro", "plain"),
+    ]
+    assert frame["word_count"].is_between(200, 300).all()
+
+    # A level removed from the file stays in the database, inactive, for the essays that use it.
+    small.write_text(
+        small.read_text().replace("  - {key: con, label: Against, polarity: -1, description: Argue against it.}\n", "")
+    )
+    assert dg.materialize([essay_dimensions], resources=resources, instance=instance).success
+    stances = Stance.__table__
+    with experiment_transaction(empty_target) as connection:
+        assert dict(connection.execute(select(stances.c.key, stances.c.active)).all()) == {"pro": True, "con": False}
+
+    small.write_text("stances:\n  - {key: Bad Key, label: x, polarity: 5, description: x}\n")
+    with pytest.raises(DimensionsError) as error:
+        load_dimensions(small)
+    message = str(error.value)
+    assert str(small) in message
+    assert "stances.0.key: 'Bad Key' is not a key" in message
+    assert "stances.0.polarity" in message and "evidence_patterns: Field required" in message
+    failed = dg.materialize([essay_dimensions], resources=resources, instance=instance, raise_on_error=False)
+    assert not failed.success
+
+
+def test_quality_ranges_and_duplicate_keys_are_refused(tmp_path):
+    path = tmp_path / "d.yaml"
+    shipped = load_dimensions()
+    raw = shipped.model_dump()
+    raw["quality_levels"][1]["min_words"] = 900
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(DimensionsError, match=r"quality_levels.1: min_words \(900\) is above max_words \(550\)"):
+        load_dimensions(path)
+    raw = shipped.model_dump()
+    raw["evidence_patterns"].append(raw["evidence_patterns"][0])
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(DimensionsError, match=r"evidence_patterns: keys \['statistics'\] appear more than once"):
+        load_dimensions(path)
+
+
+def test_missing_upstream_steps_fail_with_what_to_do(empty_target):
+    instance, resources = dg.DagsterInstance.ephemeral(), _resources(empty_target)
+    instance.add_dynamic_partitions("essay_topic", [TOPIC])
+    result = dg.materialize(
+        [research_seeds, essay_personas],
+        partition_key=TOPIC,
+        resources=resources,
+        instance=instance,
+        raise_on_error=False,
+    )
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    assert "materialise essay_dimensions first" in failure.step_failure_data.error.message
+
+
+# --- the persona repository against hand-computed cases -------------------------------------------
+
+
+def test_keywords():
+    assert repository.keywords("Should social media be banned for teenagers?") == [
+        "social",
+        "media",
+        "banned",
+        "teenager",
+    ]
+    assert repository.keywords("The class's process, AND the classes, policies") == ["class", "process", "policy"]
+
+
+@pytest.mark.parametrize(
+    ("background", "interests", "score"),
+    [
+        ("STEM major", ["chemistry", "video games"], 0.0),  # nothing in common
+        ("student athlete", ["social justice", "chemistry"], 0.3),  # one interest ("social")
+        ("social media intern", ["chemistry"], 0.2),  # the background alone
+        ("social media intern", ["social justice", "teenager mental health"], 0.8),  # 0.3 + 0.3 + 0.2
+        ("teen", ["social", "media", "banned books", "teenagers"], 1.0),  # 4 x 0.3 = 1.2, capped
+    ],
+)
+def test_compatibility_by_hand(background, interests, score):
+    topic = repository.keywords(TOPIC)
+    assert repository.compatibility(topic, background, interests) == score
+
+
+def _store(connection, personas):
+    ids = []
+    for i, (background, strengths, weaknesses, interests) in enumerate(personas):
+        persona = repository.NewPersona(f"P{i}", background, strengths, weaknesses, interests)
+        ids.append(repository.add_persona(connection, persona, "simulated", f"key{i}", True))
+    return ids
+
+
+def test_repository_queries(empty_target):
+    from personality_assets.db import migrate
+
+    migrate.upgrade(empty_target)
+    with experiment_transaction(empty_target) as connection:
+        a, b, c, d = _store(
+            connection,
+            [
+                ("International student", ["research skills"], ["grammar issues"], ["global politics", "social media"]),
+                ("STEM major", ["analytical skills"], ["weak transitions"], ["technology ethics"]),
+                ("international  student", ["analytical skills", "research skills"], ["wordiness"], ["chemistry"]),
+                ("social worker", ["empathy"], ["grammar issues"], ["teenager health", "social justice", "chemistry"]),
+            ],
+        )
+    with experiment_transaction(empty_target) as connection:
+        assert repository.find_by_background(connection, "INTERNATIONAL STUDENT") == [a, c]
+        assert repository.find_by_attributes(connection, strengths=["analytical skills"]) == [b, c]
+        assert repository.find_by_attributes(
+            connection, strengths=["analytical skills", "research skills"], require_all=True
+        ) == [c]
+        assert repository.find_by_attributes(
+            connection, strengths=["research skills"], weaknesses=["grammar issues"]
+        ) == [a, c, d]
+        assert repository.find_by_attributes(
+            connection, strengths=["research skills"], weaknesses=["grammar issues"], require_all=True
+        ) == [a]
+        topic = repository.keywords(TOPIC)
+        ranked = repository.compatible_personas(connection, topic, min_score=0.3)
+        # d: two interests + background = 0.8; a: one interest = 0.3; b, c: nothing.
+        assert [(x.persona_id, x.score, x.uses) for x in ranked] == [(d, 0.8, 0), (a, 0.3, 0)]
+        everyone = repository.compatible_personas(connection, topic, min_score=0.0)
+        assert [x.persona_id for x in everyone] == [d, a, b, c]
+        assert repository.usage_count(connection, a) == 0 and repository.usage_history(connection, a) == []
+
+
+def test_sql_compatibility_matches_the_formula_on_random_personas(empty_target):
+    from personality_assets.db import migrate
+
+    migrate.upgrade(empty_target)
+    rng = random.Random(5)
+    words = ["social", "media", "teenagers", "ban", "music", "history", "sports", "law", "health", "policy"]
+    people = [
+        (
+            " ".join(rng.sample(words, 2)),
+            ["x"],
+            ["y"],
+            [" ".join(rng.sample(words, rng.randint(1, 2))) for _ in range(rng.randint(1, 5))],
+        )
+        for _ in range(60)
+    ]
+    topic = repository.keywords(TOPIC)
+    with experiment_transaction(empty_target) as connection:
+        ids = _store(connection, people)
+        scored = {x.persona_id: x.score for x in repository.compatible_personas(connection, topic, min_score=0.0)}
+    expected = {i: repository.compatibility(topic, p[0], p[3]) for i, p in zip(ids, people, strict=True)}
+    assert scored == expected
+    assert len(set(expected.values())) >= 4  # the cases are varied
+
+
+def test_plans_are_balanced_and_extend_with_the_same_seed():
+    sizes = (5, 4, 4, 4)
+    full = plan_cells(sizes, None, seed=3)
+    assert len({cell.levels for cell in full}) == 320
+    for n in (7, 13, 40, 100):
+        assert [c.levels for c in plan_cells(sizes, n, seed=3)] == [c.levels for c in full[:n]]
+
+    def spread(cells, dimension):
+        counts = Counter(cell.levels[dimension] for cell in cells)
+        return max(counts.values()) - min(counts.get(level, 0) for level in range(sizes[dimension]))
+
+    for seed in range(5):
+        full = plan_cells(sizes, None, seed)
+        # Exactly balanced for the first 50 (make run's 40 included), within two for every prefix.
+        assert all(spread(full[:n], d) <= 1 for n in range(1, 51) for d in range(4))
+        assert all(spread(full[:n], d) <= 2 for n in range(1, 321) for d in range(4))
+    beyond = plan_cells(sizes, 330, seed=3)
+    assert [c.replicate for c in beyond[318:322]] == [0, 0, 1, 1]
+    assert plan_cells(sizes, 20, seed=4) != plan_cells(sizes, 20, seed=3)
+
+
+def test_near_duplicates_are_found():
+    base = " ".join(f"w{i}" for i in range(100))
+    texts = [base, " ".join(f"v{i}" for i in range(100)), base.replace("w50", "changed")]
+    similarity, pair = max_pairwise_jaccard(texts)
+    assert pair == (0, 2)
+    # 98 trigrams, 3 of them changed on each side: 95 shared of 101.
+    assert similarity == pytest.approx(95 / 101, abs=1e-6)
+    assert max_pairwise_jaccard(texts[:2])[0] == 0.0
+
+
+def test_topics_are_checked_and_read_from_a_file(tmp_path):
+    assert check_topic(TOPIC) == TOPIC
+    for bad, rule in (("a, b", "a comma"), (" padded", "no leading"), ("a...b", "'...'"), ("x" * 301, "300")):
+        with pytest.raises(TopicError, match=rule):
+            check_topic(bad)
+    path = tmp_path / "topics.txt"
+    path.write_text(f"# mine\n{TOPIC}\n\nIs homework useful, really?\n")
+    with pytest.raises(TopicError, match=rf"{path}, line 4: .*a comma"):
+        read_topics_file(path)
+    path.write_text(f"# mine\n{TOPIC}\n\n{RELATED_TOPIC}\n")
+    assert read_topics_file(path) == [TOPIC, RELATED_TOPIC]
+    assert read_topics_file(Path(ROOT / "examples" / "essays" / "topics.txt"))
