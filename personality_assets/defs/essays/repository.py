@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, and_, case, exists, func, insert, literal, or_, select
+from sqlalchemy import Connection, Select, and_, case, exists, func, insert, literal, or_, select
 
 from personality_assets.db.models import EssayPersona, EssayPersonaAttribute, EssayPersonaKeyword, PersonaUsage
 
@@ -201,6 +201,18 @@ def compatible_personas(
 ) -> list[Candidate]:
     """Personas for a topic, best first (score, then fewest uses, then oldest): those scoring at
     least ``min_score``, not yet used for ``topic_id`` and used fewer than ``max_uses`` times."""
+    query = compatible_personas_query(topic_keywords, topic_id, min_score, max_uses, limit)
+    return [Candidate(row.id, row.tenths / 10, row.uses) for row in connection.execute(query)]
+
+
+def compatible_personas_query(
+    topic_keywords: Sequence[str],
+    topic_id: int | None = None,
+    min_score: float = 0.3,
+    max_uses: int | None = None,
+    limit: int | None = None,
+) -> Select:
+    """The statement behind :func:`compatible_personas` (columns id, tenths, uses)."""
     keyword_table, personas, usage = (
         EssayPersonaKeyword.__table__,
         EssayPersona.__table__,
@@ -231,5 +243,4 @@ def compatible_personas(
         conditions.append(~exists().where(usage.c.persona_id == personas.c.id, usage.c.topic_id == topic_id))
     if max_uses is not None:
         conditions.append(uses < max_uses)
-    query = query.where(*conditions).order_by(capped.desc(), uses.asc(), personas.c.id).limit(limit)
-    return [Candidate(row.id, row.tenths / 10, row.uses) for row in connection.execute(query)]
+    return query.where(*conditions).order_by(capped.desc(), uses.asc(), personas.c.id).limit(limit)
