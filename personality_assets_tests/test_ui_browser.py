@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import pytest
 
 from personality_assets_tests.conftest import MATERIALIZE, ROOT, new_dagster_home, run_command
 
+ESSAY_TOPIC = "Should homework be banned?"
 CHROMIUM = os.environ.get("PERSONALITY_ASSETS_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 
 
@@ -70,6 +72,21 @@ def served_study(tmp_path_factory):
             env,
         )
     run_command([*MATERIALIZE, "--select", "group:reports"], env)
+    # The essay track: one topic, a balanced sample of 20 essays.
+    run_command([*cli, "topics", "add", ESSAY_TOPIC], env)
+    run_command([*MATERIALIZE, "--select", "essay_dimensions"], env)
+    run_command(
+        [
+            *MATERIALIZE[:-2],
+            "--select",
+            "research_seeds,essay_personas,essays",
+            "--partition",
+            ESSAY_TOPIC,
+            "--config-json",
+            '{"execution": {"config": {"in_process": {}}}, "ops": {"essay_personas": {"config": {"essays": 20}}}}',
+        ],
+        env,
+    )
     # A population that was never loaded: the run fails at once with the reason.
     failed = subprocess.run(
         [*MATERIALIZE, "--select", "personas", "--partition", "simulated|nowhere"],
@@ -174,3 +191,22 @@ def test_a_failed_run_shows_the_clear_error(served_study, page):
     message = page.get_by_text("reference population 'nowhere' is not loaded").first
     message.wait_for()
     assert message.is_visible()
+
+
+@pytest.mark.slow
+def test_an_essay_topic_shows_its_tables_and_figures(served_study, page):
+    base, _ = served_study
+    _open(page, f"{base}/assets/essays?view=events&partition={urllib.parse.quote(ESSAY_TOPIC)}")
+    page.get_by_text("essays_per_stance", exact=True).wait_for()
+    stances = page.locator("tr").filter(has=page.get_by_text("essays_per_stance", exact=True)).first
+    # The balanced sample of 20: 4 essays at each of the five stances, in the dimensions file's order.
+    assert stances.locator("td").nth(1).inner_text().split() == [
+        "stance",
+        "essays",
+        *("strongly_for 4 for 4 neutral 4 against 4 strongly_against 4".split()),
+    ]
+    figure = _show_markdown(page, "word_count_plot")
+    image = figure.locator("img").first
+    image.wait_for()
+    assert image.get_attribute("src").startswith("data:image/png;base64,")
+    assert page.wait_for_function("img => img.complete && img.naturalWidth > 400", arg=image.element_handle())

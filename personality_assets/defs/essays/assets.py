@@ -279,6 +279,7 @@ def essays(
         ),
         on="quality",
         how="inner",
+        maintain_order="left",
     )
     metadata = {
         "dagster/row_count": frame.height,
@@ -286,13 +287,8 @@ def essays(
         "pending_at_start": outcome.pending,
         "generation_run_id": outcome.generation_run_id,
         "parquet": dg.MetadataValue.path(str(path)),
-        **{f"essays_per_{column}": table for column, table in per_level.items()},
-        "word_counts": markdown_table(word_counts),
-        "mean_word_count": round(float(written["word_count"].mean()), 1) if written.height else 0.0,
-        **{f"repository/{key}": value for key, value in statistics.items()},
-        **outcome.summary.metadata(),
     }
-    if written.height:
+    if written.height:  # figures first: the UI lists metadata in this order
         slug = topic_slug(topic)
         metadata["essays_per_dimension_plot"] = figure_metadata(
             plots.essays_per_dimension(written, order, figures / f"{slug}_dimensions.png"), "Essays per dimension level"
@@ -304,6 +300,13 @@ def essays(
         metadata["preview"] = markdown_table(
             written.select("id", "stance", "evidence", "style", "quality", "word_count", "persona_background").head(5)
         )
+    metadata |= {
+        **{f"essays_per_{column}": table for column, table in per_level.items()},
+        "word_counts": markdown_table(word_counts),
+        "mean_word_count": round(float(written["word_count"].mean()), 1) if written.height else 0.0,
+        **{f"repository/{key}": value for key, value in statistics.items()},
+        **outcome.summary.metadata(),
+    }
     return dg.MaterializeResult(
         metadata=metadata, check_results=essay_checks(frame, dangling, config.near_duplicate_threshold)
     )
