@@ -14,9 +14,11 @@ SAMPLE_POPULATIONS := sample $(DERIVED_POPULATIONS)
 MODEL ?= simulated
 # The value-alignment track's batch in make run (a value_batch partition).
 VALUE_BATCH ?= sample_batch
-# The essay track in make run: these topics, a balanced sample of ESSAYS_PER_TOPIC essays each.
+# The essay track in make run: these topics, a balanced sample of ESSAYS_PER_TOPIC essays each,
+# written by ESSAY_WRITER (a model key; the research and persona models stay simulated).
 ESSAY_TOPICS ?= examples/essays/topics.txt
 ESSAYS_PER_TOPIC ?= 40
+ESSAY_WRITER ?= simulated
 
 .PHONY: install lock run test lint format ui validate clean
 
@@ -62,7 +64,7 @@ run: install $(DAGSTER_HOME)/dagster.yaml
 	$(LAUNCH) --assets essay_dimensions $(IN_PROCESS)
 	grep -v '^#' $(ESSAY_TOPICS) | while IFS= read -r topic; do \
 		$(LAUNCH) --job essay_generation --partition "$$topic" --config-json \
-			'{"execution":{"config":{"in_process":{}}},"ops":{"essay_personas":{"config":{"essays":$(ESSAYS_PER_TOPIC)}}}}' || exit 1; \
+			'{"execution":{"config":{"in_process":{}}},"ops":{"essay_personas":{"config":{"essays":$(ESSAYS_PER_TOPIC)}},"essays":{"config":{"writer_model":"$(ESSAY_WRITER)"}}}}' || exit 1; \
 	done
 	$(BIN)/python -m personality_assets.cli summary
 	@echo "Dagster runs and metadata: $(DAGSTER_HOME) -- browse them with 'make ui' (http://127.0.0.1:3000)"

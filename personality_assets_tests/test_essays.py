@@ -124,6 +124,7 @@ def test_the_track_on_the_simulator(empty_target):
     assert set(frame["generation_run_id"]) == {run["id"]}
     metadata = _metadata(result, "essays")
     assert metadata["written"] == 40 and "essays_per_dimension_plot" in metadata
+    assert (metadata["grid_cells_covered"], metadata["grid_share_covered"]) == (40, 0.125)  # of 320
     assert "data:image/png;base64," in metadata["word_count_plot"]
 
 

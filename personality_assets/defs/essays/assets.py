@@ -281,9 +281,15 @@ def essays(
         how="inner",
         maintain_order="left",
     )
+    grid_size = 1
+    for keys in order.values():
+        grid_size *= len(keys)
+    cells = written.select("stance", "evidence", "style", "quality").n_unique() if written.height else 0
     metadata = {
         "dagster/row_count": frame.height,
         "written": written.height,
+        "grid_cells_covered": cells,
+        "grid_share_covered": round(cells / grid_size, 4) if grid_size else 0.0,
         "pending_at_start": outcome.pending,
         "generation_run_id": outcome.generation_run_id,
         "parquet": dg.MetadataValue.path(str(path)),
