@@ -22,6 +22,7 @@ from personality_assets.db.models import (
     Essay,
     EssayPersona,
     EssayPrompt,
+    EssayTopic,
     GenerationRun,
     LLMCall,
     PersonaUsage,
@@ -38,6 +39,7 @@ from personality_assets.defs.essays.assets import (
 )
 from personality_assets.defs.essays.checks import max_pairwise_jaccard
 from personality_assets.defs.essays.dimensions import DimensionsError, load_dimensions
+from personality_assets.defs.essays.generation import PlanSettings, cast_essays, research_seed
 from personality_assets.defs.essays.plan import plan_cells
 from personality_assets.defs.essays.topics import TopicError, check_topic, read_topics_file
 from personality_assets.defs.resources import LLMEngineResource, ResearchDatabase
@@ -384,6 +386,27 @@ def test_missing_upstream_steps_fail_with_what_to_do(empty_target):
     assert not result.success
     (failure,) = [e for e in result.all_events if e.is_step_failure]
     assert "materialise essay_dimensions first" in failure.step_failure_data.error.message
+    # essays before any plan: not an empty success
+    result = dg.materialize([essays], partition_key=TOPIC, resources=resources, instance=instance, raise_on_error=False)
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    assert "has no essays planned: materialise essay_personas first" in failure.step_failure_data.error.message
+
+
+def test_personas_of_an_interrupted_cast_are_cast_first(empty_target):
+    """Personas a killed run wrote for the topic (paid for) are cast before any other, whatever their score."""
+    instance, resources = _setup(empty_target)
+    engine = resources["llm"].engine(None, resources["research_db"])
+    research_seed(engine, empty_target, TOPIC, "simulated", 3)
+    with experiment_transaction(empty_target) as connection:
+        topic_id = connection.execute(select(EssayTopic.__table__.c.id)).scalar_one()
+        unfit = repository.NewPersona("Left Over", "chess club", ["x"], ["y"], ["knitting", "astronomy"])
+        orphan = repository.add_persona(connection, unfit, "simulated", "orphan-key", True, topic_id)
+    outcome = cast_essays(engine, empty_target, TOPIC, PlanSettings(essays=5))
+    assert (outcome.resumed, outcome.reused, outcome.new_personas, outcome.planned) == (1, 0, 4, 5)
+    usage = PersonaUsage.__table__
+    with experiment_transaction(empty_target) as connection:
+        scores = dict(connection.execute(select(usage.c.persona_id, usage.c.compatibility)).all())
+    assert scores[orphan] == 0.0 and len(scores) == 5
 
 
 # --- the persona repository against hand-computed cases -------------------------------------------

@@ -192,6 +192,7 @@ def essay_personas(
         "planned_now": outcome.planned,
         "already_planned": outcome.already_planned,
         "reused_personas": outcome.reused,
+        "resumed_personas": outcome.resumed,
         "new_personas": outcome.new_personas,
         "selection_seconds": round(outcome.selection_s, 4),
         "backgrounds": markdown_table(

@@ -30,7 +30,13 @@ from personality_assets.defs.essays import prompts, simulate  # noqa: F401 - sim
 from personality_assets.defs.essays.dimensions import DIMENSION_COLUMNS, DIMENSION_TABLES, active_levels
 from personality_assets.defs.essays.plan import plan_cells
 from personality_assets.defs.essays.replies import EssayPersonaReply, ResearchReply
-from personality_assets.defs.essays.repository import NewPersona, add_persona, compatible_personas, keywords
+from personality_assets.defs.essays.repository import (
+    NewPersona,
+    add_persona,
+    compatibility,
+    compatible_personas,
+    keywords,
+)
 from personality_assets.llm.engine import CallEngine, RunInterrupted
 from personality_assets.llm.types import CallResult, ChatRequest, RunSummary
 
@@ -127,7 +133,8 @@ class PlanSettings:
 class CastOutcome:
     planned: int = 0  # cells added to the plan by this run
     already_planned: int = 0
-    reused: int = 0  # of the planned: personas that existed before this run
+    resumed: int = 0  # of the planned: personas an interrupted earlier run wrote for this topic
+    reused: int = 0  # of the planned: personas of the repository (written for other topics)
     new_personas: int = 0
     unfilled: int = 0  # cells left without a persona (failed persona calls): the next run tries again
     selection_s: float = 0.0  # time in the repository's compatibility queries
@@ -162,6 +169,8 @@ def cast_essays(engine: CallEngine, target: DatabaseTarget, topic: str, settings
 
     started = time.perf_counter()
     with experiment_transaction(target) as connection:
+        # Personas an interrupted earlier run wrote for this topic but never cast: paid for, so first.
+        cast = _uncast_personas_of(connection, topic_info["id"], len(missing))
         reusable = compatible_personas(
             connection,
             topic_info["keywords"],
@@ -171,26 +180,38 @@ def cast_essays(engine: CallEngine, target: DatabaseTarget, topic: str, settings
             limit=len(missing),
         )
     outcome.selection_s += time.perf_counter() - started
-    cast = [candidate.persona_id for candidate in reusable]
-    scores = {candidate.persona_id: candidate.score for candidate in reusable}
-    outcome.reused = len(cast)
+    outcome.resumed = len(cast)
+    reused = [c.persona_id for c in reusable if c.persona_id not in cast][: len(missing) - len(cast)]
+    outcome.reused = len(reused)
+    cast += reused
     shortfall = len(missing) - len(cast)
     if shortfall:
         new_ids, outcome.summary = _new_personas(engine, target, topic, topic_info, settings.persona_model, shortfall)
         outcome.new_personas = len(new_ids)
-        cast += new_ids
-    # new personas were written for the topic: score them like the others, for the record
-    with experiment_transaction(target) as connection:
-        scored = compatible_personas(connection, topic_info["keywords"], topic_info["id"], 0.0, limit=None)
-    scores.update({c.persona_id: c.score for c in scored if c.persona_id not in scores})
+        cast += [persona_id for persona_id in new_ids if persona_id not in cast]
 
     with experiment_transaction(target) as connection:
         personas = _persona_details(connection, cast)
         for cell, persona_id in zip(missing, cast, strict=False):
-            _plan_essay(connection, topic, topic_info["id"], seed, levels, cell, personas[persona_id], scores)
+            persona = personas[persona_id]
+            # Recorded with the use: the same formula the repository's query computes.
+            score = compatibility(topic_info["keywords"], persona["background"], persona["interests"])
+            _plan_essay(connection, topic, topic_info["id"], seed, levels, cell, persona, score)
             outcome.planned += 1
     outcome.unfilled = len(missing) - outcome.planned
     return outcome
+
+
+def _uncast_personas_of(connection: Connection, topic_id: int, limit: int) -> list[int]:
+    personas, usage = EssayPersona.__table__, PersonaUsage.__table__
+    used_here = select(usage.c.persona_id).where(usage.c.topic_id == topic_id)
+    query = (
+        select(personas.c.id)
+        .where(personas.c.created_for_topic_id == topic_id, personas.c.id.not_in(used_here))
+        .order_by(personas.c.id)
+        .limit(limit)
+    )
+    return list(connection.execute(query).scalars())
 
 
 def _grid_size(levels) -> int:
@@ -285,7 +306,7 @@ def _prompt_id(connection: Connection, kind: str, text: str) -> tuple[int, str]:
     return found, digest
 
 
-def _plan_essay(connection, topic, topic_id, seed, levels, cell, persona, scores) -> None:
+def _plan_essay(connection, topic, topic_id, seed, levels, cell, persona, score: float) -> None:
     chosen = {name: levels[name][index] for name, index in zip(DIMENSION_TABLES, cell.levels, strict=True)}
     base = prompts.base_prompt(topic, chosen["stances"])
     notes = prompts.research_notes(seed.content, random.Random(cell.position * 1_000_003 + topic_id))
@@ -316,7 +337,7 @@ def _plan_essay(connection, topic, topic_id, seed, levels, cell, persona, scores
             topic_id=topic_id,
             stance_id=chosen["stances"].id,
             essay_id=essay_id,
-            compatibility=scores.get(persona["id"], 0.0),
+            compatibility=score,
         )
     )
 
@@ -342,6 +363,9 @@ def write_essays(
     """Writes the topic's pending essays; records the run in generation_runs."""
     with experiment_transaction(target) as connection:
         topic_id = topic_row(connection, topic)["id"]
+        essays = Essay.__table__
+        if connection.execute(select(func.count()).where(essays.c.topic_id == topic_id)).scalar_one() == 0:
+            raise EssayTrackError(f"topic {topic!r} has no essays planned: materialise essay_personas first")
         pending = _pending_essays(connection, topic_id)
         runs = GenerationRun.__table__
         generation_run_id = connection.execute(
