@@ -1,7 +1,5 @@
 """Migrations, the two-schema layout and the constraints, on SQLite and PostgreSQL."""
 
-import re
-
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -46,6 +44,7 @@ EXPERIMENT_TABLES = {
     "questionnaire_scores",
     "alembic_version",
 }
+USAGE_TABLES = {"model_pricing", "llm_cache_hits"}  # e0007
 ESSAY_TABLES = {
     "stances",
     "evidence_patterns",
@@ -61,6 +60,8 @@ ESSAY_TABLES = {
     "essays",
     "persona_usage",
 }
+# Compared with the models by Alembic (the tables of the newer migrations, and llm_calls which e0007 alters).
+COMPARED = ESSAY_TABLES | USAGE_TABLES | {"llm_calls"}
 
 
 def _tables(target: DatabaseTarget, schema: str) -> set[str]:
@@ -70,9 +71,9 @@ def _tables(target: DatabaseTarget, schema: str) -> set[str]:
 
 def test_migrations_apply_and_roll_back(empty_target):
     migrate.upgrade(empty_target)
-    assert migrate.current_revisions(empty_target) == {"reference": "r0002", "experiment": "e0006"}
+    assert migrate.current_revisions(empty_target) == {"reference": "r0002", "experiment": "e0007"}
     assert _tables(empty_target, empty_target.reference_schema) == REFERENCE_TABLES
-    assert _tables(empty_target, empty_target.experiment_schema) == EXPERIMENT_TABLES | ESSAY_TABLES
+    assert _tables(empty_target, empty_target.experiment_schema) == EXPERIMENT_TABLES | ESSAY_TABLES | USAGE_TABLES
     with get_engine(empty_target, reference_writable=True).connect() as connection:
         indexes = {
             ix["name"] for ix in inspect(connection).get_indexes("personas", schema=empty_target.experiment_schema)
@@ -91,33 +92,37 @@ def test_migrations_apply_and_roll_back(empty_target):
     assert _tables(empty_target, empty_target.reference_schema) <= {"alembic_version"}
     assert _tables(empty_target, empty_target.experiment_schema) <= {"alembic_version"}
     migrate.upgrade(empty_target)  # and up again after a full roll back
-    assert _tables(empty_target, empty_target.experiment_schema) == EXPERIMENT_TABLES | ESSAY_TABLES
+    assert _tables(empty_target, empty_target.experiment_schema) == EXPERIMENT_TABLES | ESSAY_TABLES | USAGE_TABLES
     migrate.downgrade(empty_target, "e0005")  # the essay track alone, down and up
     assert _tables(empty_target, empty_target.experiment_schema) == EXPERIMENT_TABLES
     migrate.upgrade(empty_target)
-    assert _tables(empty_target, empty_target.experiment_schema) == EXPERIMENT_TABLES | ESSAY_TABLES
+    assert _tables(empty_target, empty_target.experiment_schema) == EXPERIMENT_TABLES | ESSAY_TABLES | USAGE_TABLES
 
 
-def test_the_essay_tables_migrated_match_the_models(empty_target):
-    """The migration and the SQLAlchemy models describe the same essay tables (Alembic's own
+def test_the_newer_tables_migrated_match_the_models(empty_target):
+    """The migrations and the SQLAlchemy models describe the same essay, pricing and call tables (Alembic's own
     comparison: tables, columns, types, nullability, indexes, unique constraints)."""
     migrate.upgrade(empty_target)
     real = empty_target.experiment_schema
 
     def ours(name, kind, parent) -> bool:  # this test's schema only: other tests' run beside it
-        return {"schema": name == real, "table": name in ESSAY_TABLES}.get(kind, True)
+        return {"schema": name == real, "table": name in COMPARED}.get(kind, True)
+
+    def compared(obj, name, kind, reflected, compare_to) -> bool:  # the models' side too
+        table = obj if kind == "table" else getattr(obj, "table", None)
+        return table is None or table.name in COMPARED
 
     with get_engine(empty_target, reference_writable=True).connect() as connection:
         context = MigrationContext.configure(
-            connection, opts={"include_schemas": True, "include_name": ours, "compare_type": True}
+            connection,
+            opts={"include_schemas": True, "include_name": ours, "include_object": compared, "compare_type": True},
         )
         # The models name the schema symbolically; compare them under the real name.
         models = MetaData(naming_convention=NAMING)
         for table in ExperimentBase.metadata.tables.values():
             table.to_metadata(models, schema=real, referred_schema_fn=lambda *_: real)
         differences = compare_metadata(context, models)
-    essay_differences = [d for d in differences if ESSAY_TABLES & set(re.findall(r"\w+", repr(d)))]
-    assert essay_differences == [], "\n".join(map(str, essay_differences))
+    assert differences == [], "\n".join(map(str, differences))
 
 
 def test_json_columns_are_jsonb_on_postgres(db_target):
@@ -239,7 +244,7 @@ def test_parallel_first_migrations_on_sqlite_are_serialised(tmp_path):
     ]
     errors = [p.communicate()[1] for p in processes]
     assert [p.returncode for p in processes] == [0, 0, 0], errors
-    assert migrate.current_revisions(DatabaseTarget(url))["experiment"] == "e0006"
+    assert migrate.current_revisions(DatabaseTarget(url))["experiment"] == "e0007"
 
 
 def test_cli_moves_one_schema_and_refuses_an_unnamed_downgrade(tmp_path, monkeypatch, capsys):

@@ -31,6 +31,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -330,6 +331,59 @@ class LLMCall(ExperimentBase):
     response_text: Mapped[str | None] = mapped_column(Text)
     request_json: Mapped[dict | None] = mapped_column(JSONDocument)
     response_json: Mapped[dict | None] = mapped_column(JSONDocument)
+    # Migration e0007: accounting.
+    pricing_id: Mapped[int | None] = mapped_column(Integer, doc="the model_pricing row the cost was computed with")
+    input_cost_usd: Mapped[float | None] = mapped_column(Float)
+    output_cost_usd: Mapped[float | None] = mapped_column(Float)
+    json_valid_first: Mapped[bool | None] = mapped_column(
+        Boolean, doc="the first reply was valid JSON (NULL when no JSON was asked for)"
+    )
+    __table_args__ = (
+        Index("ix_llm_calls_model_created", "model", "created"),  # migration e0002
+        Index("ix_llm_calls_created", "created"),  # e0007: usage by day
+    )
+
+
+class LLMCacheHits(ExperimentBase):
+    """Requests answered from the response cache (no call: no llm_calls row), counted per writer
+    transaction, run, model and purpose (migration e0007)."""
+
+    __tablename__ = "llm_cache_hits"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    run_id: Mapped[str | None] = mapped_column(String(64))
+    model: Mapped[str] = mapped_column(String(128))
+    provider: Mapped[str] = mapped_column(String(32))
+    purpose: Mapped[str] = mapped_column(String(32))
+    hits: Mapped[int] = mapped_column(Integer)
+
+
+class ModelPricing(ExperimentBase):
+    """Prices with effective dates (migration e0007): the row in force has no ``effective_to``.
+    A call's cost is computed with the row in force when it is made, so a later price never
+    rewrites it; ``current_model_pricing`` is the view of the rows in force."""
+
+    __tablename__ = "model_pricing"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model: Mapped[str] = mapped_column(String(128))
+    provider: Mapped[str] = mapped_column(String(32))
+    provider_model_id: Mapped[str] = mapped_column(String(256))
+    input_per_million: Mapped[float] = mapped_column(Float, doc="USD per million input tokens")
+    output_per_million: Mapped[float] = mapped_column(Float, doc="USD per million output tokens")
+    batch_input_per_million: Mapped[float | None] = mapped_column(Float)
+    batch_output_per_million: Mapped[float | None] = mapped_column(Float)
+    effective_from: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    effective_to: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (
+        UniqueConstraint("model", "effective_from"),
+        Index(
+            "uq_model_pricing_current",
+            "model",
+            unique=True,
+            postgresql_where=text("effective_to IS NULL"),
+            sqlite_where=text("effective_to IS NULL"),
+        ),
+    )
 
 
 class QuestionnaireScore(ExperimentBase):

@@ -26,6 +26,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 
 from personality_assets.db.engine import DatabaseTarget
 from personality_assets.llm.config import ModelConfig, ModelsConfig
+from personality_assets.llm.pricing import sync_prices
 from personality_assets.llm.providers import Providers
 from personality_assets.llm.purposes import get_purpose
 from personality_assets.llm.ratelimit import shared_limiter
@@ -99,7 +100,11 @@ class CallEngine:
     def run(self, requests: Sequence[ChatRequest], persist: Persist | None = None) -> RunSummary:
         """Make every request; each result is stored (and ``persist`` called in the same
         transaction) as soon as it is final. Returns the totals."""
-        writer = ResultWriter(self.target, persist, self.run_id) if self.target is not None else None
+        writer = None
+        if self.target is not None:
+            # Record today's prices before the first call: each call is costed with the price in force.
+            pricing_ids = sync_prices(self.target, [self.models.get(key) for key in {r.model for r in requests}])
+            writer = ResultWriter(self.target, persist, self.run_id, pricing_ids=pricing_ids)
         # Each call allocates many short-lived objects (SDK, HTTP); collecting the young
         # generation less often cut per-call latency under load by about 10% (measured).
         thresholds = gc.get_threshold()
@@ -244,8 +249,13 @@ class CallEngine:
             if request.response_model is None:
                 return reply, None
             try:
-                return reply, request.response_model.model_validate_json(_strip_fences(reply.text))
+                parsed = request.response_model.model_validate_json(_strip_fences(reply.text))
+                if result.json_valid_first is None:
+                    result.json_valid_first = True
+                return reply, parsed
             except ValidationError as exc:
+                if result.json_valid_first is None:
+                    result.json_valid_first = False
                 problem = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'reply'}: {e['msg']}" for e in exc.errors()[:5])
                 if self.feedback_on_invalid:
                     messages = (

@@ -11,6 +11,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
@@ -19,7 +20,7 @@ from sqlalchemy.exc import OperationalError
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from personality_assets.db.engine import DatabaseTarget, experiment_transaction
-from personality_assets.db.models import LLMCall
+from personality_assets.db.models import LLMCacheHits, LLMCall
 from personality_assets.llm.types import CallResult
 
 Persist = Callable[[Connection, list[CallResult]], None]  # called once per committed group
@@ -76,8 +77,15 @@ def recent_calls(
     return recent
 
 
-def call_row(result: CallResult, run_id: str | None) -> dict:
+def call_row(result: CallResult, run_id: str | None, pricing_id: int | None = None) -> dict:
+    """The llm_calls row of a call, costed with the price in force (``pricing_id``: its
+    model_pricing row; the model's configured prices are that row's, synced at the run's start)."""
+    model = result.model
     return {
+        "pricing_id": pricing_id,
+        "input_cost_usd": result.input_tokens * model.price_input_per_million / 1e6,
+        "output_cost_usd": result.output_tokens * model.price_output_per_million / 1e6,
+        "json_valid_first": result.json_valid_first,
         "created": result.finished_at,
         "run_id": run_id,
         "model": result.model.key,
@@ -104,9 +112,15 @@ class ResultWriter:
     """Background thread: takes results from a queue and commits them in groups."""
 
     def __init__(
-        self, target: DatabaseTarget, persist: Persist | None = None, run_id: str | None = None, max_group: int = 500
+        self,
+        target: DatabaseTarget,
+        persist: Persist | None = None,
+        run_id: str | None = None,
+        max_group: int = 500,
+        pricing_ids: dict[str, int] | None = None,
     ):
         self.target, self.persist, self.run_id, self.max_group = target, persist, run_id, max_group
+        self.pricing_ids = pricing_ids or {}  # model key -> the model_pricing row in force
         self._queue: queue.Queue = queue.Queue()
         self._error: BaseException | None = None
         self.write_seconds = 0.0  # time inside database transactions, for benchmarks
@@ -159,9 +173,19 @@ class ResultWriter:
     def _write(self, group: list) -> None:
         started = time.perf_counter()
         with experiment_transaction(self.target) as connection:
-            rows = [call_row(result, self.run_id) for result in group if not result.cached]
+            rows = [call_row(r, self.run_id, self.pricing_ids.get(r.model.key)) for r in group if not r.cached]
             if rows:
                 connection.execute(insert(LLMCall), rows)
+            hits = Counter((r.model.key, r.model.provider, r.request.purpose) for r in group if r.cached)
+            if hits:
+                now = datetime.now(UTC)
+                connection.execute(
+                    insert(LLMCacheHits),
+                    [
+                        {"created": now, "run_id": self.run_id, "model": m, "provider": p, "purpose": u, "hits": n}
+                        for (m, p, u), n in hits.items()
+                    ],
+                )
             if self.persist is not None:
                 self.persist(connection, group)
         self.write_seconds += time.perf_counter() - started

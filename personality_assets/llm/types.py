@@ -125,6 +125,7 @@ class CallResult:
     error: str | None = None
     raw_request: dict | None = None
     raw_response: dict | None = None
+    json_valid_first: bool | None = None  # the first reply validated (None: no JSON asked for, or no reply)
     # When the call ended, to the microsecond: the rate limiter of a later process counts stored
     # calls by it (a server default would be the writer's commit time, and whole seconds on SQLite).
     finished_at: datetime = field(default_factory=lambda: datetime.now(UTC))
