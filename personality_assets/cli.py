@@ -6,6 +6,7 @@ python -m personality_assets.cli batches add batch1                  # a value-a
 python -m personality_assets.cli topics add "Should college be free?" [--file topics.txt]  # essay topics
 python -m personality_assets.cli db upgrade | downgrade [REVISION] | current
 python -m personality_assets.cli summary                              # what is in the database
+python -m personality_assets.cli usage [--from 2026-11-01] [--to 2026-11-24] [--by-run]   # what calls cost
 """
 
 from __future__ import annotations
@@ -248,6 +249,36 @@ def _essays_summary(target) -> None:
         print(f"Essays with their dimensions (parquet): {settings.data_dir() / 'parquet' / 'essays'}")
 
 
+def _usage(start: str | None, end: str | None, by_run: bool) -> None:
+    from datetime import UTC, date, datetime, timedelta
+
+    from personality_assets.defs.usage.report import day_bounds, read_cache_hits, read_calls, usage_table
+
+    try:
+        last = date.fromisoformat(end) if end else datetime.now(UTC).date()
+        first = date.fromisoformat(start) if start else last - timedelta(days=6)
+    except ValueError as exc:
+        print(f"dates are YYYY-MM-DD: {exc}", file=sys.stderr)
+        sys.exit(2)
+    begin, finish = day_bounds(first)[0], day_bounds(last)[1]
+    with experiment_transaction(ResearchDatabase().target) as connection:
+        table = usage_table(read_calls(connection, begin, finish), read_cache_hits(connection, begin, finish), by_run)
+    columns = ["model", "purpose", *(["run_id"] if by_run else []), "calls", "ok", "failed", "invalid", "retries"]
+    columns += ["cache_hits", "input_tokens", "output_tokens", "cost_usd", "latency_p50_ms", "latency_p95_ms"]
+    columns += ["latency_p99_ms", "json_invalid_first_share"]
+    with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_hide_dataframe_shape=True, tbl_width_chars=250, fmt_str_lengths=36):
+        print(f"Model usage {first} .. {last} (UTC days, inclusive):")
+        print(
+            table.select(columns).with_columns(pl.col("^latency.*$", "cost_usd").round(4))
+            if table.height
+            else "no calls"
+        )
+        print(
+            f"total: {int(table['calls'].sum()):,} calls, {int(table['cache_hits'].sum()):,} cache hits, "
+            f"${float(table['cost_usd'].sum()):.4f}"
+        )
+
+
 def _estimate(args) -> None:
     from personality_assets.defs.persona_study.estimate import estimate_study
     from personality_assets.defs.resources import default_llm_resource
@@ -347,6 +378,10 @@ def main(argv: list[str] | None = None) -> int:
         "table): r<NNNN> moves the reference schema, e<NNNN> the experiment schema",
     )
     commands.add_parser("summary", help="print what the research database holds")
+    usage = commands.add_parser("usage", help="calls, tokens, cost and latency per model and purpose for a date range")
+    usage.add_argument("--from", dest="start", help="first day, YYYY-MM-DD (default: six days before --to)")
+    usage.add_argument("--to", dest="end", help="last day, YYYY-MM-DD (default: today, UTC)")
+    usage.add_argument("--by-run", action="store_true", help="one row per Dagster run as well")
     estimate = commands.add_parser("estimate", help="calls and cost of a study partition, before any call")
     estimate.add_argument("--model", required=True, help="model key, e.g. gpt4o")
     estimate.add_argument("--population", required=True, help="a loaded reference population, e.g. sample")
@@ -375,6 +410,8 @@ def main(argv: list[str] | None = None) -> int:
                 parser.error("downgrade needs a revision (e.g. e0002, or base to drop every table)")
             migrate.downgrade(target, args.revision)
         print(f"{target.safe_url}: {migrate.current_revisions(target)}")
+    elif args.command == "usage":
+        _usage(args.start, args.end, args.by_run)
     elif args.command == "estimate":
         _estimate(args)
     else:

@@ -3,13 +3,20 @@ down, JSON validity on the first reply, cache hits counted; over real HTTP on SQ
 
 from datetime import UTC, datetime, timedelta
 
+import dagster as dg
+import polars as pl
 import pytest
 from sqlalchemy import select, text
 
+from personality_assets.cli import main
 from personality_assets.db.engine import experiment_transaction
 from personality_assets.db.models import LLMCacheHits, ModelPricing
 from personality_assets.defs.persona_study.replies import QuestionnaireReply
+from personality_assets.defs.resources import ResearchDatabase
+from personality_assets.defs.usage.assets import llm_usage, llm_usage_rollup, usage_dir
 from personality_assets.llm.pricing import price_history, sync_prices
+from personality_assets.llm.store import ResultWriter
+from personality_assets.llm.types import CallResult, ChatRequest
 from personality_assets_tests.llm_servers import openai_server  # noqa: F401 - fixture
 from personality_assets_tests.test_llm_engine import _engine, _models, _requests, _stored
 
@@ -81,3 +88,79 @@ def test_first_reply_validity_and_cache_hits_are_recorded(db_target, openai_serv
     with experiment_transaction(db_target) as connection:
         hits = connection.execute(select(LLMCacheHits.__table__)).mappings().all()
     assert [(h["run_id"], h["model"], h["purpose"], h["hits"]) for h in hits] == [("run-b", "oa", "chat", 3)]
+
+
+def _result(model, finished_at, latency_s, attempts=1, status="ok", purpose="chat", tokens=(1000, 500), valid=None):
+    request = ChatRequest(model=model.key, messages=(("user", "q"),), purpose=purpose)
+    return CallResult(
+        request=request,
+        model=model,
+        cache_key=request.cache_key(model),
+        status=status,
+        text="a",
+        input_tokens=tokens[0],
+        output_tokens=tokens[1],
+        cost_usd=model.cost(*tokens),
+        latency_s=latency_s,
+        attempts=attempts,
+        json_valid_first=valid,
+        finished_at=finished_at,
+    )
+
+
+def test_usage_per_day_its_rollup_and_the_cli(db_target, capsys, monkeypatch):
+    """Calls on two days (written by the engine's own writer) give each day's table, the rollup
+    and the CLI's, against numbers worked out by hand."""
+    models = _models()
+    oa, sim = models.get("oa"), models.get("sim")
+    day1, day2 = datetime(2026, 3, 1, 10, tzinfo=UTC), datetime(2026, 3, 2, 23, 59, tzinfo=UTC)
+    results = [
+        _result(oa, day1, 1.0, valid=True),
+        _result(oa, day1, 2.0, attempts=3, valid=False),
+        _result(oa, day1, 3.0, status="failed", attempts=5),
+        _result(sim, day1, 0.1, purpose="persona", tokens=(10, 10)),
+        _result(oa, day2, 4.0, valid=True),
+    ]
+    pricing = sync_prices(db_target, [oa, sim])
+    writer = ResultWriter(db_target, run_id="run-1", pricing_ids=pricing)
+    for result in results:
+        writer.put(result)
+    cached = _result(oa, day2, 0.0)
+    cached.cached = True
+    writer.put(cached)  # counted now (today), not on day 2: a hit is recorded when it happens
+    writer.close()
+
+    resources = {
+        "research_db": ResearchDatabase(
+            url=db_target.url,
+            reference_schema=db_target.reference_schema,
+            experiment_schema=db_target.experiment_schema,
+        )
+    }
+    instance = dg.DagsterInstance.ephemeral()
+    for day in ("2026-03-01", "2026-03-02"):
+        assert dg.materialize([llm_usage], partition_key=day, resources=resources, instance=instance).success
+    first = pl.read_parquet(usage_dir() / "day=2026-03-01.parquet")
+    row = first.filter(pl.col("model") == "oa").row(0, named=True)
+    assert (row["calls"], row["ok"], row["failed"], row["retries"]) == (3, 2, 1, 2 + 4)
+    assert row["cost_usd"] == pytest.approx(3 * (1000 * 2.0 + 500 * 8.0) / 1e6)
+    assert row["input_cost_usd"] == pytest.approx(3 * 1000 * 2.0 / 1e6)
+    assert (row["latency_p50_ms"], row["latency_p99_ms"]) == (pytest.approx(2000.0), pytest.approx(2980.0))
+    assert row["json_invalid_first_share"] == 0.5  # one of the two JSON-checked replies
+    assert first.filter(pl.col("model") == "sim")["purpose"].to_list() == ["persona"]
+
+    result = dg.materialize([llm_usage_rollup], resources=resources, instance=instance)
+    metadata = result.asset_materializations_for_node("llm_usage_rollup")[0].metadata
+    assert metadata["days"].value == 2
+    assert metadata["cost_usd/oa"].value == pytest.approx(4 * (1000 * 2.0 + 500 * 8.0) / 1e6)
+    assert metadata["cost_per_day_plot"].value.startswith("**Cost per day per model**")
+
+    monkeypatch.setenv("PERSONALITY_ASSETS_DATABASE_URL", db_target.url)
+    monkeypatch.setenv("PERSONALITY_ASSETS_EXPERIMENT_SCHEMA", db_target.experiment_schema)
+    monkeypatch.setenv("PERSONALITY_ASSETS_REFERENCE_SCHEMA", db_target.reference_schema)
+    main(["usage", "--from", "2026-03-01", "--to", "2026-03-02"])
+    printed = capsys.readouterr().out
+    assert "Model usage 2026-03-01 .. 2026-03-02" in printed
+    assert "total: 5 calls, 0 cache hits, $0.0240" in printed  # 4 priced calls of $0.006; the hit came today
+    main(["usage"])
+    assert "1 cache hits" in capsys.readouterr().out

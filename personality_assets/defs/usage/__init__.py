@@ -1,0 +1,1 @@
+"""Usage and cost of every model call."""

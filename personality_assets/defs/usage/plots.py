@@ -1,0 +1,48 @@
+"""Usage figures: latency per model for a day, and cost per day per model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # before pyplot: never look for a display
+
+import matplotlib.pyplot as plt
+import polars as pl
+
+
+def latency_distribution(calls: pl.DataFrame, path: Path) -> Path:
+    """Box plots of call latency (seconds) per model."""
+    models = sorted(calls["model"].unique())
+    figure, axis = plt.subplots(figsize=(7, 3.4))
+    axis.boxplot(
+        [calls.filter(pl.col("model") == m)["latency_ms"].to_numpy() / 1000 for m in models], tick_labels=models
+    )
+    axis.set_ylabel("latency (s)")
+    axis.set_yscale("log")
+    axis.set_title("call latency per model")
+    figure.tight_layout()
+    figure.savefig(path, dpi=80)
+    plt.close(figure)
+    return path
+
+
+def cost_per_day(daily: pl.DataFrame, path: Path) -> Path:
+    """Stacked bars of cost (USD) per day, one colour per model (``daily``: day, model, cost_usd)."""
+    wide = daily.pivot(on="model", index="day", values="cost_usd", aggregate_function="sum").sort("day").fill_null(0)
+    days = [str(d) for d in wide["day"]]
+    figure, axis = plt.subplots(figsize=(8, 3.6))
+    bottom = [0.0] * len(days)
+    for model in [c for c in wide.columns if c != "day"]:
+        values = wide[model].to_list()
+        axis.bar(days, values, bottom=bottom, label=model)
+        bottom = [a + b for a, b in zip(bottom, values, strict=True)]
+    axis.set_ylabel("cost (USD)")
+    axis.set_title("cost per day per model")
+    axis.tick_params(axis="x", labelrotation=45, labelsize=8)
+    axis.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    figure.tight_layout()
+    figure.savefig(path, dpi=80)
+    plt.close(figure)
+    return path
