@@ -547,3 +547,31 @@ def test_topics_are_checked_and_read_from_a_file(tmp_path):
     path.write_text(f"# mine\n{TOPIC}\n\n{RELATED_TOPIC}\n")
     assert read_topics_file(path) == [TOPIC, RELATED_TOPIC]
     assert read_topics_file(Path(ROOT / "examples" / "essays" / "topics.txt"))
+
+
+def test_a_spend_cap_stops_the_essays_and_a_rerun_finishes_them_paying_once(empty_target, openai_server, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-budget")
+    monkeypatch.setenv("OPENAI_BASE_URL", openai_server.base_url)
+    monkeypatch.setenv("PERSONALITY_ASSETS_MODEL_GPT4O_MAX_CONCURRENCY", "2")
+    openai_server.configure(reply=lambda request: " ".join(["word"] * 200))
+    instance, resources = _setup(empty_target)
+    plan = {"essay_personas": {"config": {"essays": 10}}}
+    capped = {**plan, "essays": {"config": {"writer_model": "gpt4o", "max_cost_usd": 0.03}}}
+    result = _run(instance, resources, TOPIC, capped, raise_on_error=False)
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    message = failure.step_failure_data.error.message
+    assert "stopped before passing this step's max_cost_usd of $0.0300" in message and "Raise the cap" in message
+    written = Essay.__table__.c.content.is_not(None)
+    done = _count(empty_target, Essay.__table__, written)
+    assert 1 <= done < 10
+    calls = LLMCall.__table__
+    with experiment_transaction(empty_target) as connection:
+        spent = connection.execute(select(func.sum(calls.c.cost_usd)).where(calls.c.purpose == "essay")).scalar()
+    assert spent <= 0.03
+    asked = openai_server.request_count
+    assert asked == done  # every call started was stored
+
+    result = _run(instance, resources, TOPIC, {**plan, "essays": {"config": {"writer_model": "gpt4o"}}})
+    assert result.success and _count(empty_target, Essay.__table__, written) == 10
+    assert openai_server.request_count == 10  # the rest only: nothing paid twice

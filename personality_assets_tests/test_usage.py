@@ -14,6 +14,7 @@ from personality_assets.db.models import LLMCacheHits, ModelPricing
 from personality_assets.defs.persona_study.replies import QuestionnaireReply
 from personality_assets.defs.resources import ResearchDatabase
 from personality_assets.defs.usage.assets import llm_usage, llm_usage_rollup, usage_dir
+from personality_assets.llm.engine import BudgetExceeded
 from personality_assets.llm.pricing import price_history, sync_prices
 from personality_assets.llm.store import ResultWriter
 from personality_assets.llm.types import CallResult, ChatRequest
@@ -164,3 +165,14 @@ def test_usage_per_day_its_rollup_and_the_cli(db_target, capsys, monkeypatch):
     assert "total: 5 calls, 0 cache hits, $0.0240" in printed  # 4 priced calls of $0.006; the hit came today
     main(["usage"])
     assert "1 cache hits" in capsys.readouterr().out
+
+
+def test_a_models_own_cap_stops_the_run_before_it_is_passed(db_target, openai_server):
+    # A call's worst case: 2,048 output tokens at $8/M, $0.0164; each reply costs about $0.004.
+    openai_server.configure(reply=lambda request: "x" * 2000)
+    engine = _engine(db_target, _models(max_cost_usd=0.05, max_concurrency=2), openai_server.base_url)
+    with pytest.raises(BudgetExceeded, match=r"model 'oa''s max_cost_usd \(models.yaml\) of \$0\.0500"):
+        engine.run(_requests(20))
+    rows = _stored(db_target)
+    assert 1 <= len(rows) < 20 and len(rows) == openai_server.request_count  # every call started is stored
+    assert sum(r["cost_usd"] for r in rows) <= 0.05

@@ -49,6 +49,18 @@ class ResearchDatabase(ConfigurableResource):
             migrate.upgrade(self.target)
 
 
+class SpendCapConfig(dg.Config):
+    """Config of every asset that calls models: a cap on what the step may spend."""
+
+    max_cost_usd: float | None = Field(
+        default=None,
+        gt=0,
+        description="stop before this step's model calls cost more than this (USD); stored results are kept "
+        "and a re-run with a higher cap asks only for what is missing. Each model's max_cost_usd "
+        "(models.yaml) applies too",
+    )
+
+
 class LLMEngineResource(ConfigurableResource):
     """The call engine that makes every model call (assets call llm.engine(context, research_db),
     then run the requests). Models come from personality_assets/llm/models.yaml merged with
@@ -59,7 +71,9 @@ class LLMEngineResource(ConfigurableResource):
     cache: bool | None = Field(default=None, description="force the response cache on/off; default per model")
     progress_every_s: float = Field(default=10.0, description="seconds between progress lines in the log")
 
-    def engine(self, context=None, research_db: ResearchDatabase | None = None) -> CallEngine:
+    def engine(
+        self, context=None, research_db: ResearchDatabase | None = None, max_cost_usd: float | None = None
+    ) -> CallEngine:
         """The engine for a step (its log and run id), or, without a context, for scripts and notebooks."""
         if context is None and research_db is not None:
             research_db.setup_for_execution(None)  # what Dagster does at step start: migrate the schemas
@@ -71,6 +85,7 @@ class LLMEngineResource(ConfigurableResource):
             run_id=context.run.run_id if context is not None else None,
             progress_every_s=self.progress_every_s,
             cache=self.cache,
+            max_cost_usd=max_cost_usd,
         )
 
 

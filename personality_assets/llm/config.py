@@ -49,6 +49,9 @@ class ModelConfig(BaseModel):
     price_output_per_million: float = Field(0.0, ge=0)
     price_batch_input_per_million: float | None = Field(None, ge=0, description="the provider's batch API price")
     price_batch_output_per_million: float | None = Field(None, ge=0)
+    max_cost_usd: float | None = Field(
+        None, gt=0, description="the most one step may spend on this model (USD); None = no cap"
+    )
     rpm: int | None = Field(None, gt=0, description="requests per minute; None = unlimited")
     tpm: int | None = Field(None, gt=0, description="tokens (in + out) per minute; None = unlimited")
     max_concurrency: int = Field(8, gt=0)

@@ -55,8 +55,13 @@ class CallEngine:
         rate_window_s: float = 60.0,  # tests shorten it; limits are per minute
         feedback_on_invalid: bool = True,
         cache: bool | None = None,  # None: each model's own setting
+        max_cost_usd: float | None = None,  # the cap on this engine's spend over all its runs
     ):
         self.models, self.providers, self.target = models, providers, target
+        # Spend caps: the engine's (every model) and each model's own (models.yaml max_cost_usd),
+        # counted over the engine's runs, so a step that runs the engine per round has one budget.
+        self.budget = Budget(max_cost_usd, "this step's max_cost_usd")
+        self.model_budgets: dict[str, Budget] = {}
         self.log = log or logging.getLogger(__name__)
         self.run_id, self.progress_every_s, self.rate_window_s = run_id, progress_every_s, rate_window_s
         self.feedback_on_invalid, self.cache = feedback_on_invalid, cache
@@ -70,10 +75,7 @@ class CallEngine:
         for request in requests:
             model = self.models.get(request.model)
             hit = request.cache_key(model) in cached
-            out_tokens = min(
-                request.parameters(model)["max_tokens"], get_purpose(request.purpose).typical_output_tokens
-            )
-            in_tokens = request.estimated_input_tokens()
+            in_tokens, out_tokens = _estimated_tokens(request, model)
             rows.append(
                 {
                     "model": model.key,
@@ -117,6 +119,12 @@ class CallEngine:
             if writer is not None:
                 writer.close()
         summary.storage_s = writer.write_seconds if writer is not None else 0.0
+        if summary.budget_stop:
+            raise BudgetExceeded(
+                f"{summary.budget_stop}: {summary.calls:,} of {len(requests):,} results stored, "
+                f"${summary.cost_usd:.4f} spent in this run; the rest were not asked. Raise the cap and run "
+                f"again: the stored results are kept and only what is missing is asked for"
+            )
         if summary.interrupted_by:
             raise RunInterrupted(
                 f"stopped by {summary.interrupted_by}: {summary.calls:,} of {len(requests):,} "
@@ -177,7 +185,9 @@ class CallEngine:
             )
             limiter = shared_limiter(account, rpm, tpm, self.rate_window_s, history)
             for _ in range(min(model.max_concurrency, work.qsize())):
-                workers.append(asyncio.create_task(self._worker(work, model, provider, limiter, finish, stop, fatal)))
+                workers.append(
+                    asyncio.create_task(self._worker(work, model, provider, limiter, finish, stop, fatal, summary))
+                )
         progress = asyncio.create_task(self._progress(summary, total, started))
         interrupted: list[str] = []
         try:
@@ -199,14 +209,30 @@ class CallEngine:
             raise fatal[0]
         return summary
 
-    async def _worker(self, work, model, provider, limiter, finish, stop, fatal) -> None:
+    async def _worker(self, work, model, provider, limiter, finish, stop, fatal, summary) -> None:
+        model_budget = self.model_budgets.setdefault(
+            model.key, Budget(model.max_cost_usd, f"model {model.key!r}'s max_cost_usd (models.yaml)")
+        )
         while not stop.is_set():
             try:
                 request, key = work.get_nowait()
             except asyncio.QueueEmpty:
                 return
+            # Start a call only if what is spent, what is in flight and this call's worst case (its
+            # prompt, with a margin, and max_tokens of reply) fit under both caps; calls in flight
+            # finish and are stored. So a cap is not passed while providers honour max_tokens.
+            estimate = model.cost(request.estimated_input_tokens() * 5 // 4, request.parameters(model)["max_tokens"])
+            refused = next((b for b in (self.budget, model_budget) if not b.fits(estimate)), None)
+            if refused is not None:
+                summary.budget_stop = refused.refusal()
+                stop.set()
+                return
+            self.budget.reserve(estimate)
+            model_budget.reserve(estimate)
+            result = None
             try:
-                finish(await self._call(request, key, model, provider, limiter))
+                result = await self._call(request, key, model, provider, limiter)
+                finish(result)
             except UserActionRequired as exc:
                 fatal.append(exc)
                 stop.set()  # nothing else can succeed until the user acts
@@ -220,6 +246,10 @@ class CallEngine:
                         error=f"unexpected: {type(exc).__name__}: {exc}"[:500],
                     )
                 )
+            finally:
+                spent = result.cost_usd if result is not None else 0.0
+                self.budget.settle(estimate, spent)
+                model_budget.settle(estimate, spent)
 
     async def _call(self, request: ChatRequest, key: str, model: ModelConfig, provider, limiter) -> CallResult:
         result = CallResult(request=request, model=model, cache_key=key, status="failed")
@@ -335,6 +365,38 @@ def _strictest(a: int | None, b: int | None) -> int | None:
 class RunInterrupted(KeyboardInterrupt):
     """SIGTERM or SIGINT arrived during a batch: what was answered is stored, the rest is not asked.
     A KeyboardInterrupt, so callers stop as on Ctrl-C (Dagster fails the run without retrying)."""
+
+
+class BudgetExceeded(RunInterrupted):
+    """The next call would have passed a spend cap: what was answered is stored, the rest is not
+    asked (callers handle it as an interruption: the step fails at once, saying how to go on)."""
+
+
+class Budget:
+    """A spend cap: spent + reserved (estimates of calls in flight) never passes ``cap_usd``."""
+
+    def __init__(self, cap_usd: float | None, name: str):
+        self.cap_usd, self.name = cap_usd, name
+        self.spent_usd = self.reserved_usd = 0.0
+
+    def fits(self, estimate: float) -> bool:
+        return self.cap_usd is None or self.spent_usd + self.reserved_usd + estimate <= self.cap_usd
+
+    def reserve(self, estimate: float) -> None:
+        self.reserved_usd += estimate
+
+    def settle(self, estimate: float, cost: float) -> None:
+        self.reserved_usd -= estimate
+        self.spent_usd += cost
+
+    def refusal(self) -> str:
+        return f"stopped before passing {self.name} of ${self.cap_usd:.4f} (${self.spent_usd:.4f} spent)"
+
+
+def _estimated_tokens(request: ChatRequest, model: ModelConfig) -> tuple[int, int]:
+    """Input tokens from the prompt's length; output: the purpose's typical reply, at most max_tokens."""
+    out_tokens = min(request.parameters(model)["max_tokens"], get_purpose(request.purpose).typical_output_tokens)
+    return request.estimated_input_tokens(), out_tokens
 
 
 @contextmanager

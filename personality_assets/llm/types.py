@@ -149,6 +149,7 @@ class RunSummary:
     wall_s: float = 0.0
     storage_s: float = 0.0  # time the writer spent in database transactions
     interrupted_by: str | None = None  # the signal that stopped the batch
+    budget_stop: str | None = None  # which spend cap stopped the batch
     latencies: list[float] = field(default_factory=list, repr=False)
     errors: Counter = field(default_factory=Counter)
 

@@ -32,7 +32,7 @@ from personality_assets.defs.essays.generation import (
 from personality_assets.defs.essays.tables import dangling_dimensions, reuse_statistics, topic_essays
 from personality_assets.defs.metadata import figure_metadata, markdown_table, sql_table_schema
 from personality_assets.defs.partitions import essay_topic_partitions
-from personality_assets.defs.resources import LLMEngineResource, ResearchDatabase
+from personality_assets.defs.resources import LLMEngineResource, ResearchDatabase, SpendCapConfig
 from personality_assets.llm.engine import RunInterrupted
 
 GROUP = "essays"
@@ -93,7 +93,7 @@ def essay_dimensions(research_db: ResearchDatabase) -> dg.MaterializeResult:
     )
 
 
-class ResearchSeedsConfig(dg.Config):
+class ResearchSeedsConfig(SpendCapConfig):
     research_model: str = Field(default="simulated", description="model key (models.yaml) of the research model")
     angles: int = Field(default=12, ge=3, le=30, description="angles the research model is asked to cover")
 
@@ -118,7 +118,11 @@ def research_seeds(
     topic = context.partition_key
     outcome = _fail_clearly(
         lambda: research_seed(
-            llm.engine(context, research_db), research_db.target, topic, config.research_model, config.angles
+            llm.engine(context, research_db, config.max_cost_usd),
+            research_db.target,
+            topic,
+            config.research_model,
+            config.angles,
         )
     )
     if outcome.seed_id is None:
@@ -152,7 +156,7 @@ def research_seeds(
     )
 
 
-class EssayPlanConfig(dg.Config):
+class EssayPlanConfig(SpendCapConfig):
     essays: int | None = Field(
         default=None, ge=1, description="essays for the topic: a balanced sample of the grid; default the whole grid"
     )
@@ -181,8 +185,10 @@ def essay_personas(
     persona model for the rest. Essays are registered pending, with their prompts and persona_usage."""
     topic = context.partition_key
     target = research_db.target
-    plan = PlanSettings(**config.model_dump())
-    outcome = _fail_clearly(lambda: cast_essays(llm.engine(context, research_db), target, topic, plan))
+    plan = PlanSettings(**config.model_dump(exclude={"max_cost_usd"}))
+    outcome = _fail_clearly(
+        lambda: cast_essays(llm.engine(context, research_db, config.max_cost_usd), target, topic, plan)
+    )
     with experiment_transaction(target) as connection:
         essays = topic_essays(connection, topic_row(connection, topic)["id"])
         statistics = reuse_statistics(connection)
@@ -211,7 +217,7 @@ def essay_personas(
     return dg.MaterializeResult(metadata=metadata)
 
 
-class EssaysConfig(dg.Config):
+class EssaysConfig(SpendCapConfig):
     writer_model: str = Field(default="simulated", description="model key (models.yaml) that writes the essays")
     temperature: float | None = Field(default=None, ge=0, le=2, description="default: the writer model's own")
     near_duplicate_threshold: float = Field(
@@ -240,7 +246,12 @@ def essays(
     target = research_db.target
     outcome = _fail_clearly(
         lambda: write_essays(
-            llm.engine(context, research_db), target, topic, config.writer_model, config.temperature, context.run.run_id
+            llm.engine(context, research_db, config.max_cost_usd),
+            target,
+            topic,
+            config.writer_model,
+            config.temperature,
+            context.run.run_id,
         )
     )
     with experiment_transaction(target) as connection:

@@ -19,7 +19,7 @@ from personality_assets.defs.persona_study.reference import PopulationNotLoaded,
 from personality_assets.defs.persona_study.registration import RegistrationConfig, register_experiments
 from personality_assets.defs.persona_study.scoring import score_partition, score_summary, store_scores
 from personality_assets.defs.reference.assets import reference_questionnaires
-from personality_assets.defs.resources import LLMEngineResource, ResearchDatabase
+from personality_assets.defs.resources import LLMEngineResource, ResearchDatabase, SpendCapConfig
 from personality_assets.llm.config import load_models_config
 from personality_assets.llm.engine import RunInterrupted
 from personality_assets.questionnaires import all_questionnaires
@@ -47,7 +47,7 @@ def parquet_path(kind: str, model: str, population: str):
     return path
 
 
-class PersonasConfig(dg.Config):
+class PersonasConfig(SpendCapConfig):
     max_people: int | None = Field(default=None, ge=1, description="only the first N reference people (by id)")
     personas_per_person: int = Field(default=1, ge=1, description="personas written per reference person")
 
@@ -70,7 +70,12 @@ def personas(
     target = research_db.target
     with fail_at_once_when_retrying_cannot_help():
         outcome = generate_personas(
-            llm.engine(context, research_db), target, model, population, config.max_people, config.personas_per_person
+            llm.engine(context, research_db, config.max_cost_usd),
+            target,
+            model,
+            population,
+            config.max_people,
+            config.personas_per_person,
         )
     frame = read_personas(target, model, population)
     path = parquet_path("personas", model, population)
@@ -151,7 +156,7 @@ def experiment_registrations(
     )
 
 
-class AnswersConfig(dg.Config):
+class AnswersConfig(SpendCapConfig):
     max_experiments: int | None = Field(default=None, description="process at most N pending experiments")
     max_failed_share: float = Field(
         default=0.05,
@@ -179,7 +184,7 @@ def questionnaire_answers(
     target = research_db.target
     with fail_at_once_when_retrying_cannot_help():
         summary = answer_questionnaires(
-            llm.engine(context, research_db), target, model, population, config.max_experiments
+            llm.engine(context, research_db, config.max_cost_usd), target, model, population, config.max_experiments
         )
     status = answer_status(target, model, population)
     answers = partition_answers(target, model, population)

@@ -19,7 +19,7 @@ from pydantic import Field
 
 from personality_assets import settings
 from personality_assets.defs.metadata import figure_metadata, markdown_table, table_schema
-from personality_assets.defs.resources import LLMEngineResource, ResearchDatabase
+from personality_assets.defs.resources import LLMEngineResource, ResearchDatabase, SpendCapConfig
 from personality_assets.defs.values import plots
 from personality_assets.defs.values.agreement import (
     AnnotationError,
@@ -132,7 +132,7 @@ def _update_registry(store: ParquetStore, updates: pl.DataFrame) -> None:
     store.update(REGISTRY, change)
 
 
-class ValuePersonasConfig(dg.Config):
+class ValuePersonasConfig(SpendCapConfig):
     personas: int = Field(default=12, ge=1, description="personas in this batch")
     writer_model: str = Field(default="simulated", description="model key (models.yaml) that names the personas")
     seed: int | None = Field(default=None, description="sampling seed; default: derived from the batch name")
@@ -161,7 +161,7 @@ def value_personas(
     drafts = sample_personas(pools, config.personas, seed)
     earlier = store.read(batch_file(batch, "persona_details"))
     personas, summary, failures = _fail_clearly(
-        lambda: write_personas(llm.engine(context, research_db), config.writer_model, drafts)
+        lambda: write_personas(llm.engine(context, research_db, config.max_cost_usd), config.writer_model, drafts)
     )
     if not personas:
         reasons = "; ".join(list(failures.values())[:3])
@@ -213,7 +213,7 @@ def value_personas(
     )
 
 
-class JournalConfig(dg.Config):
+class JournalConfig(SpendCapConfig):
     writer_model: str = Field(default="simulated", description="model key that writes the entries and nudges")
     nudges: bool | None = Field(default=None, description="follow-up questions after entries; default: the pools'")
 
@@ -263,7 +263,13 @@ def journal_entries(
     nudges = pools.nudges.enabled if config.nudges is None else config.nudges
     entries, log, summary, failures = _fail_clearly(
         lambda: write_journals(
-            llm.engine(context, research_db), config.writer_model, personas, pools, seed, nudges, context.log.info
+            llm.engine(context, research_db, config.max_cost_usd),
+            config.writer_model,
+            personas,
+            pools,
+            seed,
+            nudges,
+            context.log.info,
         )
     )
     store.write(batch_file(batch, "journal_entries"), entries)
@@ -304,7 +310,7 @@ def journal_entries(
     )
 
 
-class JudgeConfig(dg.Config):
+class JudgeConfig(SpendCapConfig):
     judge_model: str = Field(default="simulated", description="model key of the judge (may differ from the writer)")
     passes: int = Field(default=1, ge=1, description="judge every entry this many times (consensus when > 1)")
 
@@ -355,7 +361,9 @@ def judge_labels(
     pools = _fail_clearly(load_pools)
     entries = _fail_clearly(lambda: _read(store, batch_file(batch, "journal_entries"), "journal_entries"))
     passes, summary, failures = _fail_clearly(
-        lambda: judge_entries(llm.engine(context, research_db), config.judge_model, pools, entries, config.passes)
+        lambda: judge_entries(
+            llm.engine(context, research_db, config.max_cost_usd), config.judge_model, pools, entries, config.passes
+        )
     )
     store.write(batch_file(batch, "judge_passes"), passes)
     labels = label_file(passes, entries)
