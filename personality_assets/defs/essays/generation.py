@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import time
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -162,7 +163,7 @@ def cast_essays(engine: CallEngine, target: DatabaseTarget, topic: str, settings
         levels = active_levels(connection)
         if any(not levels[name] for name in DIMENSION_TABLES):
             raise EssayTrackError("the essay dimensions are not in the database: materialise essay_dimensions first")
-        missing = _unplanned_cells(connection, topic_info["id"], levels, settings)
+        missing = _unplanned_cells(connection, topic_info["id"], levels, settings, plan_seed(settings, topic))
     outcome.already_planned = (settings.essays or _grid_size(levels)) - len(missing)
     if not missing:
         return outcome
@@ -221,9 +222,8 @@ def _grid_size(levels) -> int:
     return size
 
 
-def _unplanned_cells(connection: Connection, topic_id: int, levels, settings: PlanSettings) -> list:
+def _unplanned_cells(connection: Connection, topic_id: int, levels, settings: PlanSettings, seed: int) -> list:
     sizes = [len(levels[name]) for name in DIMENSION_TABLES]
-    seed = default_seed_for(settings, topic_id)
     cells = plan_cells(sizes, settings.essays, seed)
     essays = Essay.__table__
     columns = [essays.c[DIMENSION_COLUMNS[name]] for name in DIMENSION_TABLES]
@@ -239,8 +239,9 @@ def _unplanned_cells(connection: Connection, topic_id: int, levels, settings: Pl
     return missing
 
 
-def default_seed_for(settings: PlanSettings, topic_id: int) -> int:
-    return settings.seed if settings.seed is not None else topic_id * 7919 + 17
+def plan_seed(settings: PlanSettings, topic: str) -> int:
+    """The configured seed, else one from the topic's text: the same plan in any database."""
+    return settings.seed if settings.seed is not None else zlib.crc32(topic.encode())
 
 
 def _new_personas(
