@@ -353,9 +353,175 @@ class FakeOpenAIServer(FakeLLMServer):
     def base_url(self) -> str:
         return self.url + "/v1"
 
+    # The Batch API, as OpenAI's wire format has it: upload a JSONL file (``POST /v1/files``),
+    # create a batch (``POST /v1/batches``, with metadata), poll it (``GET /v1/batches/{id}``, or the
+    # list), then read the output and error files (``GET /v1/files/{id}/content``). A batch
+    # completes ``batch_seconds`` after it was created; its lines are answered by ``reply`` like
+    # online requests. Plain attributes (not reset): ``batch_seconds``, ``batch_expire_after`` (a
+    # number of lines: the rest expire, status "expired", each in the error file), and
+    # ``batch_malformed_lines`` (the first N output lines are not JSON). ``batches`` and
+    # ``batch_lines`` record what was submitted.
+    batch_seconds: float = 0.2
+    batch_expire_after: int | None = None
+    batch_malformed_lines: int = 0
+
     def _add_routes(self, app: web.Application) -> None:
+        self.files: dict[str, str] = {}
+        self.batches: dict[str, dict] = {}
+        self.batch_lines = 0
         app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_post("/v1/files", self._upload)
+        app.router.add_get("/v1/files/{file_id}/content", self._file_content)
+        app.router.add_post("/v1/batches", self._create_batch)
+        app.router.add_get("/v1/batches", self._list_batches)
+        app.router.add_get("/v1/batches/{batch_id}", self._get_batch)
         app.router.add_route("*", "/{tail:.*}", self._not_found)
+
+    def _log(self, request: web.Request, payload=None) -> None:
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        self.requests.append(
+            {"time": time.monotonic(), "path": request.path, "json": payload, "headers": headers, "fault": None}
+        )
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        upload = form["file"]
+        file_id = f"file-fake{next(self._ids)}"
+        self.files[file_id] = upload.file.read().decode()
+        self._log(request, {"purpose": form.get("purpose")})
+        return self._json(
+            {
+                "id": file_id,
+                "object": "file",
+                "bytes": len(self.files[file_id]),
+                "created_at": int(time.time()),
+                "filename": upload.filename,
+                "purpose": form.get("purpose"),
+                "status": "processed",
+            }
+        )
+
+    async def _file_content(self, request: web.Request) -> web.Response:
+        self._log(request)
+        file_id = request.match_info["file_id"]
+        if file_id not in self.files:
+            return self._json(
+                {
+                    "error": {
+                        "message": f"No such File object: {file_id}",
+                        "type": "invalid_request_error",
+                        "param": "id",
+                        "code": None,
+                    }
+                },
+                404,
+            )
+        return web.Response(text=self.files[file_id], content_type="application/octet-stream")
+
+    async def _create_batch(self, request: web.Request) -> web.Response:
+        payload = await request.json()
+        self._log(request, payload)
+        lines = [json.loads(line) for line in self.files[payload["input_file_id"]].splitlines() if line.strip()]
+        self.batch_lines += len(lines)
+        batch_id = f"batch_fake{next(self._ids)}"
+        output, errors = [], []
+        for number, line in enumerate(lines):
+            if self.batch_expire_after is not None and number >= self.batch_expire_after:
+                errors.append(
+                    json.dumps(
+                        {
+                            "id": f"batch_req_{number}",
+                            "custom_id": line["custom_id"],
+                            "response": None,
+                            "error": {
+                                "code": "batch_expired",
+                                "message": "This request could not be executed before the completion window expired.",
+                            },
+                        }
+                    )
+                )
+                continue
+            if number < self.batch_malformed_lines:
+                output.append(
+                    json.dumps({"id": f"batch_req_{number}", "custom_id": line["custom_id"]})[:-10]  # cut off
+                )
+                continue
+            text = self._assistant_text(line["body"], None)
+            prompt = "\n".join(_text_of(m.get("content")) for m in line["body"].get("messages") or ())
+            usage = {"prompt_tokens": _estimate_tokens(prompt), "completion_tokens": _estimate_tokens(text)}
+            usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+            body = {
+                "id": f"chatcmpl-fake{next(self._ids)}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": line["body"].get("model"),
+                "usage": usage,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            }
+            output.append(
+                json.dumps(
+                    {
+                        "id": f"batch_req_{number}",
+                        "custom_id": line["custom_id"],
+                        "response": {"status_code": 200, "request_id": f"req_{number}", "body": body},
+                        "error": None,
+                    }
+                )
+            )
+        output_id, error_id = f"file-fake{next(self._ids)}", f"file-fake{next(self._ids)}"
+        self.files[output_id], self.files[error_id] = "\n".join(output) + "\n", "\n".join(errors) + "\n"
+        self.batches[batch_id] = {
+            "id": batch_id,
+            "object": "batch",
+            "endpoint": payload["endpoint"],
+            "errors": None,
+            "input_file_id": payload["input_file_id"],
+            "completion_window": payload["completion_window"],
+            "created_at": int(time.time()),
+            "metadata": payload.get("metadata"),
+            "ready_at": time.monotonic() + self.batch_seconds,
+            "final_status": "expired" if errors else "completed",
+            "output": output_id if output else None,
+            "error": error_id if errors else None,
+            "counts": {"total": len(lines), "completed": len(output), "failed": len(errors)},
+        }
+        return self._json(self._batch_view(batch_id))
+
+    def _batch_view(self, batch_id: str) -> dict:
+        batch = self.batches[batch_id]
+        done = time.monotonic() >= batch["ready_at"]
+        view = {k: v for k, v in batch.items() if k not in ("ready_at", "final_status", "output", "error", "counts")}
+        return {
+            **view,
+            "status": batch["final_status"] if done else "in_progress",
+            "output_file_id": batch["output"] if done else None,
+            "error_file_id": batch["error"] if done else None,
+            "request_counts": batch["counts"]
+            if done
+            else {"total": batch["counts"]["total"], "completed": 0, "failed": 0},
+        }
+
+    async def _get_batch(self, request: web.Request) -> web.Response:
+        self._log(request)
+        batch_id = request.match_info["batch_id"]
+        if batch_id not in self.batches:
+            return self._json(
+                {
+                    "error": {
+                        "message": f"No batch {batch_id}",
+                        "type": "invalid_request_error",
+                        "param": None,
+                        "code": None,
+                    }
+                },
+                404,
+            )
+        return self._json(self._batch_view(batch_id))
+
+    async def _list_batches(self, request: web.Request) -> web.Response:
+        self._log(request)
+        data = [self._batch_view(batch_id) for batch_id in reversed(self.batches)]
+        return self._json({"object": "list", "data": data, "first_id": None, "last_id": None, "has_more": False})
 
     async def _not_found(self, request: web.Request) -> web.Response:
         headers = {k.lower(): v for k, v in request.headers.items()}

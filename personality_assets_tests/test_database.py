@@ -44,7 +44,7 @@ EXPERIMENT_TABLES = {
     "questionnaire_scores",
     "alembic_version",
 }
-USAGE_TABLES = {"model_pricing", "llm_cache_hits"}  # e0007
+USAGE_TABLES = {"model_pricing", "llm_cache_hits", "llm_batches", "llm_batch_requests"}  # e0007, e0008
 ESSAY_TABLES = {
     "stances",
     "evidence_patterns",
@@ -71,7 +71,7 @@ def _tables(target: DatabaseTarget, schema: str) -> set[str]:
 
 def test_migrations_apply_and_roll_back(empty_target):
     migrate.upgrade(empty_target)
-    assert migrate.current_revisions(empty_target) == {"reference": "r0002", "experiment": "e0007"}
+    assert migrate.current_revisions(empty_target) == {"reference": "r0002", "experiment": "e0008"}
     assert _tables(empty_target, empty_target.reference_schema) == REFERENCE_TABLES
     assert _tables(empty_target, empty_target.experiment_schema) == EXPERIMENT_TABLES | ESSAY_TABLES | USAGE_TABLES
     with get_engine(empty_target, reference_writable=True).connect() as connection:
@@ -244,7 +244,7 @@ def test_parallel_first_migrations_on_sqlite_are_serialised(tmp_path):
     ]
     errors = [p.communicate()[1] for p in processes]
     assert [p.returncode for p in processes] == [0, 0, 0], errors
-    assert migrate.current_revisions(DatabaseTarget(url))["experiment"] == "e0007"
+    assert migrate.current_revisions(DatabaseTarget(url))["experiment"] == "e0008"
 
 
 def test_cli_moves_one_schema_and_refuses_an_unnamed_downgrade(tmp_path, monkeypatch, capsys):

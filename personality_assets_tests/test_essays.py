@@ -575,3 +575,35 @@ def test_a_spend_cap_stops_the_essays_and_a_rerun_finishes_them_paying_once(empt
     result = _run(instance, resources, TOPIC, {**plan, "essays": {"config": {"writer_model": "gpt4o"}}})
     assert result.success and _count(empty_target, Essay.__table__, written) == 10
     assert openai_server.request_count == 10  # the rest only: nothing paid twice
+
+
+def test_the_writer_in_batch_mode_submits_once_and_a_later_run_collects(empty_target, openai_server, monkeypatch):
+    """One setting puts the writer on the Batch API; the step that submitted stops (it does not
+    wait here), and the next run collects the batch: every essay written, none asked twice."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-batch")
+    monkeypatch.setenv("OPENAI_BASE_URL", openai_server.base_url)
+    monkeypatch.setenv("PERSONALITY_ASSETS_MODEL_GPT4O_MODE", "batch")
+    monkeypatch.setenv("PERSONALITY_ASSETS_MODEL_GPT4O_BATCH_POLL_SECONDS", "0.05")
+    monkeypatch.setenv("PERSONALITY_ASSETS_MODEL_GPT4O_BATCH_WAIT_SECONDS", "0")
+    openai_server.configure(reply=lambda request: " ".join(["word"] * 300))
+    openai_server.batch_seconds = 0.5
+    instance, resources = _setup(empty_target)
+    ops = {"essay_personas": {"config": {"essays": 6}}, "essays": {"config": {"writer_model": "gpt4o"}}}
+    result = _run(instance, resources, TOPIC, ops, raise_on_error=False)
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    assert "still running" in failure.step_failure_data.error.message
+    assert len(openai_server.batches) == 1 and _count(empty_target, Essay.__table__, Essay.content.is_not(None)) == 0
+
+    monkeypatch.setenv("PERSONALITY_ASSETS_MODEL_GPT4O_BATCH_WAIT_SECONDS", "30")
+    result = _run(instance, resources, TOPIC, ops)
+    assert result.success and _metadata(result, "essays")["llm_batch_share"] == 1.0
+    assert _count(empty_target, Essay.__table__, Essay.content.is_not(None)) == 6
+    assert len(openai_server.batches) == 1 and openai_server.batch_lines == 6
+    assert not any(r["path"] == "/v1/chat/completions" for r in openai_server.requests)
+    calls = LLMCall.__table__
+    with experiment_transaction(empty_target) as connection:
+        batched = connection.execute(
+            select(func.count()).where(calls.c.purpose == "essay", calls.c.batch_id.is_not(None))
+        ).scalar_one()
+    assert batched == 6

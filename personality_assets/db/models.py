@@ -338,6 +338,7 @@ class LLMCall(ExperimentBase):
     json_valid_first: Mapped[bool | None] = mapped_column(
         Boolean, doc="the first reply was valid JSON (NULL when no JSON was asked for)"
     )
+    batch_id: Mapped[int | None] = mapped_column(Integer, doc="the llm_batches row that answered it (NULL: online)")
     __table_args__ = (
         Index("ix_llm_calls_model_created", "model", "created"),  # migration e0002
         Index("ix_llm_calls_created", "created"),  # e0007: usage by day
@@ -356,6 +357,31 @@ class LLMCacheHits(ExperimentBase):
     provider: Mapped[str] = mapped_column(String(32))
     purpose: Mapped[str] = mapped_column(String(32))
     hits: Mapped[int] = mapped_column(Integer)
+
+
+class LLMBatch(ExperimentBase):
+    """A batch submitted to a provider's batch API (migration e0008). Recorded, with its requests,
+    before the provider is asked, so a process killed at any point never submits them twice."""
+
+    __tablename__ = "llm_batches"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    local_id: Mapped[str] = mapped_column(String(36), unique=True, doc="ours; sent as the batch's metadata")
+    provider: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str] = mapped_column(String(128))
+    provider_batch_id: Mapped[str | None] = mapped_column(String(256), doc="NULL until the provider accepted it")
+    status: Mapped[str] = mapped_column(String(16), doc="preparing | submitted | collected | failed")
+    requests: Mapped[int] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    created: Mapped[datetime] = _created()
+    updated: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LLMBatchRequest(ExperimentBase):
+    __tablename__ = "llm_batch_requests"
+    batch_id: Mapped[int] = mapped_column(
+        ForeignKey(f"{EXPERIMENT}.llm_batches.id", ondelete="CASCADE"), primary_key=True
+    )
+    cache_key: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
 
 
 class ModelPricing(ExperimentBase):

@@ -49,6 +49,15 @@ class ModelConfig(BaseModel):
     price_output_per_million: float = Field(0.0, ge=0)
     price_batch_input_per_million: float | None = Field(None, ge=0, description="the provider's batch API price")
     price_batch_output_per_million: float | None = Field(None, ge=0)
+    mode: Literal["online", "batch"] = Field(
+        "online", description="batch: send this model's requests through the provider's batch API (half price)"
+    )
+    batch_poll_seconds: float = Field(30.0, gt=0, description="how often a submitted batch is polled")
+    batch_wait_seconds: float = Field(
+        3600.0, ge=0, description="how long a step waits for its batches before leaving them for the next run"
+    )
+    batch_max_requests: int = Field(50_000, gt=0, description="requests per batch (OpenAI: 50,000)")
+    batch_max_bytes: int = Field(190_000_000, gt=0, description="bytes of input file per batch (OpenAI: 200 MB)")
     max_cost_usd: float | None = Field(
         None, gt=0, description="the most one step may spend on this model (USD); None = no cap"
     )
@@ -71,8 +80,16 @@ class ModelConfig(BaseModel):
             raise ValueError(f"unknown provider {provider!r}; known: {sorted(PROVIDERS)}")
         return provider
 
-    def cost(self, input_tokens: int, output_tokens: int) -> float:
-        return (input_tokens * self.price_input_per_million + output_tokens * self.price_output_per_million) / 1e6
+    def cost(self, input_tokens: int, output_tokens: int, batch: bool = False) -> float:
+        return self.input_cost(input_tokens, batch) + self.output_cost(output_tokens, batch)
+
+    def input_cost(self, tokens: int, batch: bool = False) -> float:
+        price = self.price_batch_input_per_million if batch else None
+        return tokens * (self.price_input_per_million if price is None else price) / 1e6
+
+    def output_cost(self, tokens: int, batch: bool = False) -> float:
+        price = self.price_batch_output_per_million if batch else None
+        return tokens * (self.price_output_per_million if price is None else price) / 1e6
 
 
 class ModelsConfig(BaseModel):

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from personality_assets.db.engine import DatabaseTarget
+from personality_assets.llm.batches import BatchOutcome, run_batches
 from personality_assets.llm.config import ModelConfig, ModelsConfig
 from personality_assets.llm.pricing import sync_prices
 from personality_assets.llm.providers import Providers
@@ -40,6 +41,7 @@ from personality_assets.llm.types import (
     RunSummary,
     TransientError,
     UserActionRequired,
+    strip_fences,
 )
 
 
@@ -125,6 +127,11 @@ class CallEngine:
                 f"${summary.cost_usd:.4f} spent in this run; the rest were not asked. Raise the cap and run "
                 f"again: the stored results are kept and only what is missing is asked for"
             )
+        if summary.batches_waiting:
+            raise BatchesPending(
+                f"{summary.batches_waiting} after waiting batch_wait_seconds; {summary.calls:,} of "
+                f"{len(requests):,} results stored. Run again later to collect them: nothing is submitted twice"
+            )
         if summary.interrupted_by:
             raise RunInterrupted(
                 f"stopped by {summary.interrupted_by}: {summary.calls:,} of {len(requests):,} "
@@ -160,13 +167,23 @@ class CallEngine:
 
         cached = self._cached(requests)
         queues: dict[str, asyncio.Queue] = {}
+        batched: dict[str, list[tuple[ChatRequest, str]]] = {}
         for request in requests:
             model = models[request.model]
             key = request.cache_key(model)
             if key in cached:
                 finish(self._from_cache(request, model, key, cached[key]))
+            elif model.mode == "batch":
+                batched.setdefault(model.key, []).append((request, key))
             else:
                 queues.setdefault(model.key, asyncio.Queue()).put_nowait((request, key))
+        # Batch-mode models first: what their batches do not answer is asked online below.
+        for key, items in batched.items():
+            outcome = await self._run_batches(models[key], providers[key], items, finish)
+            for item in outcome.retry_online:
+                queues.setdefault(key, asyncio.Queue()).put_nowait(item)
+            if outcome.waiting:
+                summary.batches_waiting = f"{key}: batches {', '.join(outcome.waiting)} still running"
         total = len(requests)
         self.log.info(
             f"{total:,} requests: {summary.cached:,} from cache, {total - summary.cached:,} to call "
@@ -208,6 +225,21 @@ class CallEngine:
         if fatal:
             raise fatal[0]
         return summary
+
+    async def _run_batches(self, model: ModelConfig, provider, items, finish) -> BatchOutcome:
+        if self.target is None:
+            raise UserActionRequired(f"model {model.key!r} is in batch mode, which needs the research database")
+        if not hasattr(provider, "submit_batch"):
+            raise UserActionRequired(
+                f"the {model.provider} provider has no batch API: set mode: online for model {model.key!r}"
+            )
+        self.log.info(f"{model.key}: {len(items):,} requests through the batch API")
+        outcome = await run_batches(self.target, model, provider, items, finish, self.log)
+        if outcome.retry_online:
+            self.log.info(
+                f"{model.key}: {len(outcome.retry_online):,} requests the batches did not answer, asked online"
+            )
+        return outcome
 
     async def _worker(self, work, model, provider, limiter, finish, stop, fatal, summary) -> None:
         model_budget = self.model_budgets.setdefault(
@@ -279,7 +311,7 @@ class CallEngine:
             if request.response_model is None:
                 return reply, None
             try:
-                parsed = request.response_model.model_validate_json(_strip_fences(reply.text))
+                parsed = request.response_model.model_validate_json(strip_fences(reply.text))
                 if result.json_valid_first is None:
                     result.json_valid_first = True
                 return reply, parsed
@@ -326,7 +358,7 @@ class CallEngine:
     def _from_cache(self, request, model, key, row) -> CallResult:
         parsed = None
         if request.response_model is not None:
-            parsed = request.response_model.model_validate_json(_strip_fences(row["response_text"]))
+            parsed = request.response_model.model_validate_json(strip_fences(row["response_text"]))
         return CallResult(
             request=request,
             model=model,
@@ -370,6 +402,11 @@ class RunInterrupted(KeyboardInterrupt):
 class BudgetExceeded(RunInterrupted):
     """The next call would have passed a spend cap: what was answered is stored, the rest is not
     asked (callers handle it as an interruption: the step fails at once, saying how to go on)."""
+
+
+class BatchesPending(RunInterrupted):
+    """Batches submitted to a provider were still running when the step stopped waiting: they are
+    recorded, and the next run of the same requests collects them."""
 
 
 class Budget:
@@ -452,12 +489,3 @@ def _with_messages(request: ChatRequest, messages) -> ChatRequest:
     from dataclasses import replace
 
     return replace(request, messages=messages)
-
-
-def _strip_fences(text: str) -> str:
-    """Models often wrap JSON in ```json fences; take what is inside."""
-    text = text.strip()
-    if text.startswith("```"):
-        text = text.split("\n", 1)[1] if "\n" in text else text[3:]
-        text = text.rsplit("```", 1)[0]
-    return text.strip()

@@ -83,9 +83,10 @@ def call_row(result: CallResult, run_id: str | None, pricing_id: int | None = No
     model = result.model
     return {
         "pricing_id": pricing_id,
-        "input_cost_usd": result.input_tokens * model.price_input_per_million / 1e6,
-        "output_cost_usd": result.output_tokens * model.price_output_per_million / 1e6,
+        "input_cost_usd": model.input_cost(result.input_tokens, batch=result.batch_id is not None),
+        "output_cost_usd": model.output_cost(result.output_tokens, batch=result.batch_id is not None),
         "json_valid_first": result.json_valid_first,
+        "batch_id": result.batch_id,
         "created": result.finished_at,
         "run_id": run_id,
         "model": result.model.key,

@@ -126,6 +126,7 @@ class CallResult:
     raw_request: dict | None = None
     raw_response: dict | None = None
     json_valid_first: bool | None = None  # the first reply validated (None: no JSON asked for, or no reply)
+    batch_id: int | None = None  # the llm_batches row that answered it (None: online)
     # When the call ended, to the microsecond: the rate limiter of a later process counts stored
     # calls by it (a server default would be the writer's commit time, and whole seconds on SQLite).
     finished_at: datetime = field(default_factory=lambda: datetime.now(UTC))
@@ -142,6 +143,7 @@ class RunSummary:
     failed: int = 0
     invalid: int = 0
     cached: int = 0
+    batched: int = 0  # answered through a provider batch API
     attempts: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
@@ -150,12 +152,14 @@ class RunSummary:
     storage_s: float = 0.0  # time the writer spent in database transactions
     interrupted_by: str | None = None  # the signal that stopped the batch
     budget_stop: str | None = None  # which spend cap stopped the batch
+    batches_waiting: str | None = None  # provider batches still running when the step stopped waiting
     latencies: list[float] = field(default_factory=list, repr=False)
     errors: Counter = field(default_factory=Counter)
 
     def add(self, result: CallResult) -> None:
         self.calls += 1
         self.cached += result.cached
+        self.batched += result.batch_id is not None
         self.ok += result.status == "ok"
         self.failed += result.status == "failed"
         self.invalid += result.status == "invalid"
@@ -173,7 +177,17 @@ class RunSummary:
         """One summary of several runs (e.g. a step that runs the engine once per round)."""
         total = cls()
         for summary in summaries:
-            for name in ("calls", "ok", "failed", "invalid", "cached", "attempts", "input_tokens", "output_tokens"):
+            for name in (
+                "calls",
+                "ok",
+                "failed",
+                "invalid",
+                "cached",
+                "batched",
+                "attempts",
+                "input_tokens",
+                "output_tokens",
+            ):
                 setattr(total, name, getattr(total, name) + getattr(summary, name))
             total.cost_usd += summary.cost_usd
             total.wall_s += summary.wall_s
@@ -198,6 +212,8 @@ class RunSummary:
             "llm_failed": self.failed,
             "llm_invalid": self.invalid,
             "llm_cached": self.cached,
+            "llm_batched": self.batched,
+            "llm_batch_share": round(self.batched / self.calls, 4) if self.calls else 0.0,
             "llm_attempts": self.attempts,
             "llm_input_tokens": self.input_tokens,
             "llm_output_tokens": self.output_tokens,
@@ -207,3 +223,12 @@ class RunSummary:
             "llm_wall_s": round(self.wall_s, 2),
             "llm_failure_reasons": dict(self.errors),
         }
+
+
+def strip_fences(text: str) -> str:
+    """Models often wrap JSON in ```json fences; take what is inside."""
+    text = text.strip()
+    if text.startswith("```"):
+        text = text.split("\n", 1)[1] if "\n" in text else text[3:]
+        text = text.rsplit("```", 1)[0]
+    return text.strip()

@@ -5,6 +5,7 @@ engine retries what this module marks transient (429, 5xx, timeouts, dropped con
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -89,10 +90,9 @@ class OpenAIProvider:
                 await client.close()
         self._clients, self._clients_loop = [], None
 
-    async def call(self, request: ChatRequest, model: ModelConfig) -> ProviderReply:
-        import openai
-
-        client = self._async_client()
+    @staticmethod
+    def _body(request: ChatRequest, model: ModelConfig) -> dict[str, Any]:
+        """The documented Chat Completions request body (online, and each line of a batch)."""
         body: dict[str, Any] = {
             "model": model.model_id,
             "messages": [{"role": role, "content": content} for role, content in request.messages],
@@ -106,6 +106,13 @@ class OpenAIProvider:
             }
         elif schema is not None and model.json_output == "json_object":
             body["response_format"] = {"type": "json_object"}  # the prompts say "JSON", as this mode requires
+        return body
+
+    async def call(self, request: ChatRequest, model: ModelConfig) -> ProviderReply:
+        import openai
+
+        client = self._async_client()
+        body = self._body(request, model)
         where = self.base_url or "api.openai.com"
         try:
             # The SDK's client does auth, base URL, timeouts and error mapping; posting the body
@@ -164,6 +171,76 @@ class OpenAIProvider:
             raw_request=body,
             raw_response=completion,
         )
+
+    # --- the Batch API (files upload, batches.create, poll, output and error files) ----------------
+
+    def batch_line(self, custom_id: str, request: ChatRequest, model: ModelConfig) -> dict:
+        return {
+            "custom_id": custom_id,
+            "method": "POST",
+            "url": "/v1/chat/completions",
+            "body": self._body(request, model),
+        }
+
+    async def find_batch(self, local_id: str) -> str | None:
+        """The provider's id of the batch we submitted with this id in its metadata, if any."""
+        async for batch in self._async_client().batches.list(limit=100):
+            if (batch.metadata or {}).get(BATCH_METADATA_KEY) == local_id:
+                return batch.id
+        return None
+
+    async def submit_batch(self, model: ModelConfig, lines: list[dict], local_id: str) -> str:
+        client = self._async_client()
+        payload = "".join(json.dumps(line) + "\n" for line in lines).encode()
+        uploaded = await client.files.create(file=(f"{local_id}.jsonl", payload), purpose="batch")
+        batch = await client.batches.create(
+            input_file_id=uploaded.id,
+            endpoint="/v1/chat/completions",
+            completion_window="24h",
+            metadata={BATCH_METADATA_KEY: local_id},
+        )
+        return batch.id
+
+    async def batch_state(self, batch_id: str) -> dict:
+        batch = await self._async_client().batches.retrieve(batch_id)
+        return {"status": batch.status, "output_file_id": batch.output_file_id, "error_file_id": batch.error_file_id}
+
+    async def batch_results(self, state: dict) -> dict[str, ProviderReply | str]:
+        """Each answered line's reply by custom id; an error line's message instead."""
+        client = self._async_client()
+        results: dict[str, ProviderReply | str] = {}
+        for file_id in (state["output_file_id"], state["error_file_id"]):
+            if not file_id:
+                continue
+            content = await client.files.content(file_id)
+            for text in content.text.splitlines():
+                try:
+                    line = json.loads(text)
+                    custom_id = line["custom_id"]
+                except (ValueError, KeyError, TypeError):
+                    continue  # a malformed line answers nothing: its request is asked again
+                response = line.get("response") or {}
+                if line.get("error") or response.get("status_code") != 200:
+                    results[custom_id] = str(line.get("error") or response)[:500]
+                    continue
+                body = response.get("body") or {}
+                try:
+                    reply_text = body["choices"][0]["message"]["content"] or ""
+                except (KeyError, IndexError, TypeError):
+                    results[custom_id] = f"no completion in the batch line: {str(body)[:200]}"
+                    continue
+                usage = body.get("usage") or {}
+                results[custom_id] = ProviderReply(
+                    text=reply_text,
+                    input_tokens=usage.get("prompt_tokens", 0),
+                    output_tokens=usage.get("completion_tokens", 0),
+                    raw_request={"custom_id": custom_id},
+                    raw_response=body,
+                )
+        return results
+
+
+BATCH_METADATA_KEY = "personality_assets_batch"
 
 
 def _no_such_path(body) -> bool:

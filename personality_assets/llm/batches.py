@@ -1,0 +1,190 @@
+"""Provider batch APIs (a model with ``mode: batch``): requests go to the provider as batches of
+JSONL lines and come back hours later at half price, through the same validation, writer and
+accounting as online calls.
+
+Nothing is submitted twice: a batch and its requests (by cache key) are recorded in the database
+before the provider is asked, and the provider gets our id in the batch's metadata. A later run
+of the same requests finds them in a recorded batch and collects it instead of submitting them
+again; a batch recorded but never confirmed (the process died while submitting) is looked up at
+the provider by our id, and submitted only when the provider has never seen it. Requests a batch
+did not answer (expired, failed, invalid output) are returned to be asked online.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+from sqlalchemy import insert, select, update
+
+from personality_assets.db.engine import DatabaseTarget, experiment_transaction
+from personality_assets.db.models import LLMBatch, LLMBatchRequest
+from personality_assets.llm.config import ModelConfig
+from personality_assets.llm.types import CallResult, ChatRequest, ProviderReply, strip_fences
+
+TERMINAL = {"completed", "failed", "expired", "cancelled"}
+
+
+@dataclass
+class BatchOutcome:
+    retry_online: list[tuple[ChatRequest, str]] = field(default_factory=list)  # (request, cache key)
+    waiting: list[str] = field(default_factory=list)  # provider batch ids still running at the deadline
+    submitted: int = 0  # batches submitted by this run
+
+
+def _chunks(lines: list[tuple[str, dict]], max_requests: int, max_bytes: int) -> list[list[tuple[str, dict]]]:
+    """Split by the provider's limits on requests and bytes per batch."""
+    chunks, current, size = [], [], 0
+    for key, line in lines:
+        length = len(json.dumps(line)) + 1
+        if current and (len(current) >= max_requests or size + length > max_bytes):
+            chunks.append(current)
+            current, size = [], 0
+        current.append((key, line))
+        size += length
+    return chunks + ([current] if current else [])
+
+
+def _recorded(target: DatabaseTarget, keys: Sequence[str]) -> dict[str, dict]:
+    """The open (not yet collected) batch of each key that has one."""
+    batches, members = LLMBatch.__table__, LLMBatchRequest.__table__
+    found: dict[str, dict] = {}
+    with experiment_transaction(target) as connection:
+        for start in range(0, len(keys), 500):
+            rows = connection.execute(
+                select(members.c.cache_key, batches)
+                .join(batches, batches.c.id == members.c.batch_id)
+                .where(
+                    members.c.cache_key.in_(keys[start : start + 500]), batches.c.status.in_(["preparing", "submitted"])
+                )
+            ).mappings()
+            found.update({row["cache_key"]: dict(row) for row in rows})
+    return found
+
+
+def _record(target: DatabaseTarget, model: ModelConfig, keys: list[str]) -> dict:
+    batches = LLMBatch.__table__
+    local_id = uuid.uuid4().hex
+    with experiment_transaction(target) as connection:
+        batch_id = connection.execute(
+            insert(batches)
+            .values(local_id=local_id, provider=model.provider, model=model.key, status="preparing", requests=len(keys))
+            .returning(batches.c.id)
+        ).scalar_one()
+        connection.execute(insert(LLMBatchRequest), [{"batch_id": batch_id, "cache_key": key} for key in keys])
+    return {"id": batch_id, "local_id": local_id, "provider_batch_id": None, "status": "preparing"}
+
+
+def _set(target: DatabaseTarget, batch_id: int, **values) -> None:
+    batches = LLMBatch.__table__
+    with experiment_transaction(target) as connection:
+        connection.execute(update(batches).where(batches.c.id == batch_id).values(**values, updated=datetime.now(UTC)))
+
+
+async def run_batches(
+    target: DatabaseTarget,
+    model: ModelConfig,
+    provider,
+    items: list[tuple[ChatRequest, str]],
+    finish: Callable[[CallResult], None],
+    log,
+) -> BatchOutcome:
+    """Submits what no recorded batch carries, waits up to ``model.batch_wait_seconds`` for every
+    batch of these requests, and finishes each answered request. Returns what to ask online and
+    which batches were still running."""
+    outcome = BatchOutcome()
+    by_key = {key: request for request, key in items}
+    recorded = _recorded(target, list(by_key))
+    batches = {row["id"]: row for row in recorded.values()}
+    fresh = [(key, provider.batch_line(key, request, model)) for request, key in items if key not in recorded]
+    for chunk in _chunks(fresh, model.batch_max_requests, model.batch_max_bytes):
+        row = _record(target, model, [key for key, _ in chunk])  # recorded first: never submitted twice
+        row["lines"] = [line for _, line in chunk]
+        batches[row["id"]] = row
+    for row in batches.values():
+        if row["provider_batch_id"] is None:
+            # Our own just now, or one whose submitter died: the provider may have it already.
+            found = await provider.find_batch(row["local_id"])
+            if found is None:
+                lines = row.get("lines") or [provider.batch_line(k, by_key[k], model) for k in _keys_of(target, row)]
+                found = await provider.submit_batch(model, lines, row["local_id"])
+                outcome.submitted += 1
+            row["provider_batch_id"] = found
+            _set(target, row["id"], provider_batch_id=found, status="submitted")
+            log.info(
+                f"{model.key}: batch {found} ({row.get('requests', len(row.get('lines', [])))} requests) submitted"
+            )
+    deadline = time.monotonic() + model.batch_wait_seconds
+    open_batches = dict(batches)
+    while open_batches:
+        for batch_id, row in list(open_batches.items()):
+            state = await provider.batch_state(row["provider_batch_id"])
+            if state["status"] not in TERMINAL:
+                continue
+            answered = await provider.batch_results(state)
+            for key in _keys_of(target, row):
+                if key not in by_key:
+                    continue  # a request this run no longer asks for
+                line = provider.batch_line(key, by_key[key], model)
+                result = _result(by_key[key], key, model, answered.get(key), batch_id, line)
+                if result is None:
+                    outcome.retry_online.append((by_key[key], key))
+                else:
+                    finish(result)
+            _set(
+                target,
+                batch_id,
+                status="collected" if state["status"] == "completed" else "failed",
+                error=None if state["status"] == "completed" else f"provider status {state['status']}",
+            )
+            del open_batches[batch_id]
+            log.info(f"{model.key}: batch {row['provider_batch_id']} {state['status']}, collected")
+        if open_batches:
+            if time.monotonic() >= deadline:
+                outcome.waiting = [row["provider_batch_id"] for row in open_batches.values()]
+                break
+            await asyncio.sleep(min(model.batch_poll_seconds, max(deadline - time.monotonic(), 0.01)))
+    return outcome
+
+
+def _keys_of(target: DatabaseTarget, row: dict) -> list[str]:
+    members = LLMBatchRequest.__table__
+    with experiment_transaction(target) as connection:
+        return list(connection.execute(select(members.c.cache_key).where(members.c.batch_id == row["id"])).scalars())
+
+
+def _result(
+    request: ChatRequest, key: str, model: ModelConfig, reply: ProviderReply | str | None, batch_id: int, line: dict
+):
+    """The request's result from its batch reply, or None when it must be asked online (no reply,
+    an error line, or output that does not validate)."""
+    if not isinstance(reply, ProviderReply):
+        return None
+    parsed = None
+    if request.response_model is not None:
+        try:
+            parsed = request.response_model.model_validate_json(strip_fences(reply.text))
+        except ValidationError:
+            return None
+    return CallResult(
+        request=request,
+        model=model,
+        cache_key=key,
+        status="ok",
+        text=reply.text,
+        parsed=parsed,
+        input_tokens=reply.input_tokens,
+        output_tokens=reply.output_tokens,
+        cost_usd=model.cost(reply.input_tokens, reply.output_tokens, batch=True),
+        attempts=1,
+        raw_request=line,
+        raw_response=reply.raw_response,
+        json_valid_first=True if request.response_model is not None else None,
+        batch_id=batch_id,
+    )
