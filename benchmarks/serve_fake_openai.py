@@ -1,6 +1,6 @@
 """Run the test suite's fake OpenAI-compatible server in its own process (for benchmarks).
 
-    python benchmarks/serve_fake_openai.py --latency 0.05 [--fault-rate 0.1]
+    python benchmarks/serve_fake_openai.py --latency 0.05 [--fault-rate 0.1] [--batch-seconds 1]
 Prints the base URL on the first line, then serves until stdin closes. Writes the request log
 (arrival times) to --log on exit.
 """
@@ -17,10 +17,12 @@ parser = argparse.ArgumentParser()
 parser.add_argument("--latency", type=float, default=0.05)
 parser.add_argument("--fault-rate", type=float, default=0.0)
 parser.add_argument("--log", default=None)
+parser.add_argument("--batch-seconds", type=float, default=0.2, help="a batch completes this long after it is created")
 args = parser.parse_args()
 with FakeOpenAIServer(
     latency=args.latency, fault_rate=args.fault_rate, fault_kinds=("429", "500"), retry_after=0.05
 ) as server:
+    server.batch_seconds = args.batch_seconds
     print(server.base_url, flush=True)
     sys.stdin.read()
     if args.log:

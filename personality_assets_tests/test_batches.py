@@ -94,3 +94,17 @@ def test_a_batch_recorded_but_never_confirmed_is_found_at_the_provider(db_target
     asyncio.run(provider.submit_batch(model, lines, row["local_id"]))  # accepted; then the process died
     summary = _engine(db_target, models, openai_server.base_url).run(requests)
     assert summary.ok == 4 and len(openai_server.batches) == 1 and _chat_calls(openai_server) == 0
+
+
+def test_the_estimate_uses_the_batch_price_in_batch_mode(db_target, openai_server, caplog):
+    import logging
+
+    requests = _requests(10)
+    online = _engine(db_target, _models(), openai_server.base_url).estimate(requests)
+    batch_engine = _engine(db_target, _models(**BATCH), openai_server.base_url)
+    batch = batch_engine.estimate(requests)
+    assert batch["mode"].to_list() == ["batch"] and online["mode"].to_list() == ["online"]
+    assert batch["cost_usd"][0] == pytest.approx(online["cost_usd"][0] / 2, abs=1e-4)  # prices halved in BATCH
+    caplog.set_level(logging.INFO)
+    batch_engine.run(requests)
+    assert any("at the batch price" in record.getMessage() for record in caplog.records)

@@ -86,14 +86,15 @@ class CallEngine:
                     "cached": int(hit),
                     "input_tokens": 0 if hit else in_tokens,
                     "output_tokens": 0 if hit else out_tokens,
-                    "cost_usd": 0.0 if hit else model.cost(in_tokens, out_tokens),
+                    "cost_usd": 0.0 if hit else model.cost(in_tokens, out_tokens, batch=model.mode == "batch"),
+                    "mode": model.mode,
                 }
             )
         if not rows:
             return pl.DataFrame(schema={"model": pl.String, "calls": pl.Int64, "cost_usd": pl.Float64})
         return (
             pl.DataFrame(rows)
-            .group_by("model", "provider")
+            .group_by("model", "provider", "mode")
             .agg(pl.col("calls", "cached", "input_tokens", "output_tokens", "cost_usd").sum())
             .with_columns(pl.col("cost_usd").round(4))
             .sort("model")
@@ -168,6 +169,7 @@ class CallEngine:
         cached = self._cached(requests)
         queues: dict[str, asyncio.Queue] = {}
         batched: dict[str, list[tuple[ChatRequest, str]]] = {}
+        online_estimate = 0.0
         for request in requests:
             model = models[request.model]
             key = request.cache_key(model)
@@ -177,6 +179,7 @@ class CallEngine:
                 batched.setdefault(model.key, []).append((request, key))
             else:
                 queues.setdefault(model.key, asyncio.Queue()).put_nowait((request, key))
+                online_estimate += model.cost(*_estimated_tokens(request, model))
         # Batch-mode models first: what their batches do not answer is asked online below.
         for key, items in batched.items():
             outcome = await self._run_batches(models[key], providers[key], items, finish)
@@ -187,7 +190,8 @@ class CallEngine:
         total = len(requests)
         self.log.info(
             f"{total:,} requests: {summary.cached:,} from cache, {total - summary.cached:,} to call "
-            f"({', '.join(f'{k}: {q.qsize():,}' for k, q in queues.items()) or 'none'})"
+            f"({', '.join(f'{k}: {q.qsize():,}' for k, q in queues.items()) or 'none'}); "
+            f"estimated cost of the online calls ${online_estimate:.4f}"
         )
 
         stop = asyncio.Event()
@@ -227,6 +231,8 @@ class CallEngine:
         return summary
 
     async def _run_batches(self, model: ModelConfig, provider, items, finish) -> BatchOutcome:
+        estimate = sum(model.cost(*_estimated_tokens(request, model), batch=True) for request, _ in items)
+        self.log.info(f"{model.key}: estimated cost of {len(items):,} requests at the batch price ${estimate:.4f}")
         if self.target is None:
             raise UserActionRequired(f"model {model.key!r} is in batch mode, which needs the research database")
         if not hasattr(provider, "submit_batch"):

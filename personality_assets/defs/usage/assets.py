@@ -93,5 +93,7 @@ usage_job = dg.define_asset_job(
 )
 # Yesterday's usage each morning (off by default: turn it on under Automation); the rollup follows.
 usage_schedule = dg.build_schedule_from_partitioned_job(
-    usage_job, hour_of_day=1, description="Materialises llm_usage for the day before, at 01:00 UTC."
+    usage_job,
+    hour_of_day=1,
+    description="Materialises llm_usage for the day before, at 01:00 UTC (the rollup follows). Off by default.",
 )
