@@ -138,6 +138,7 @@ def main() -> None:
             "0.05",
             "--batch-seconds",
             "1",
+            "--study-replies",
         ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,

@@ -17,10 +17,14 @@ parser = argparse.ArgumentParser()
 parser.add_argument("--latency", type=float, default=0.05)
 parser.add_argument("--fault-rate", type=float, default=0.0)
 parser.add_argument("--log", default=None)
+parser.add_argument("--study-replies", action="store_true", help="reply as the persona study's model would")
 parser.add_argument("--batch-seconds", type=float, default=0.2, help="a batch completes this long after it is created")
 args = parser.parse_args()
+reply = None
+if args.study_replies:
+    from personality_assets_tests.test_persona_study import study_reply as reply
 with FakeOpenAIServer(
-    latency=args.latency, fault_rate=args.fault_rate, fault_kinds=("429", "500"), retry_after=0.05
+    latency=args.latency, fault_rate=args.fault_rate, fault_kinds=("429", "500"), retry_after=0.05, reply=reply
 ) as server:
     server.batch_seconds = args.batch_seconds
     print(server.base_url, flush=True)

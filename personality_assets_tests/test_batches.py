@@ -108,3 +108,10 @@ def test_the_estimate_uses_the_batch_price_in_batch_mode(db_target, openai_serve
     caplog.set_level(logging.INFO)
     batch_engine.run(requests)
     assert any("at the batch price" in record.getMessage() for record in caplog.records)
+
+
+def test_identical_requests_share_one_batch_line(db_target, openai_server):
+    requests = _requests(3) + _requests(3)  # the same three prompts twice: the same cache keys
+    summary = _engine(db_target, _models(**BATCH), openai_server.base_url).run(requests)
+    assert (summary.calls, summary.ok, summary.cached) == (6, 6, 3)
+    assert openai_server.batch_lines == 3 and len(_stored(db_target)) == 3  # each paid once

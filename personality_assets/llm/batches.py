@@ -17,7 +17,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from pydantic import ValidationError
@@ -99,10 +99,13 @@ async def run_batches(
     batch of these requests, and finishes each answered request. Returns what to ask online and
     which batches were still running."""
     outcome = BatchOutcome()
-    by_key = {key: request for request, key in items}
+    # Identical requests (same cache key) go into a batch once: a custom id is unique in a batch.
+    by_key: dict[str, list[ChatRequest]] = {}
+    for request, key in items:
+        by_key.setdefault(key, []).append(request)
     recorded = _recorded(target, list(by_key))
     batches = {row["id"]: row for row in recorded.values()}
-    fresh = [(key, provider.batch_line(key, request, model)) for request, key in items if key not in recorded]
+    fresh = [(key, provider.batch_line(key, same[0], model)) for key, same in by_key.items() if key not in recorded]
     for chunk in _chunks(fresh, model.batch_max_requests, model.batch_max_bytes):
         row = _record(target, model, [key for key, _ in chunk])  # recorded first: never submitted twice
         row["lines"] = [line for _, line in chunk]
@@ -112,7 +115,9 @@ async def run_batches(
             # Our own just now, or one whose submitter died: the provider may have it already.
             found = await provider.find_batch(row["local_id"])
             if found is None:
-                lines = row.get("lines") or [provider.batch_line(k, by_key[k], model) for k in _keys_of(target, row)]
+                lines = row.get("lines") or [
+                    provider.batch_line(k, by_key[k][0], model) for k in _keys_of(target, row) if k in by_key
+                ]
                 found = await provider.submit_batch(model, lines, row["local_id"])
                 outcome.submitted += 1
             row["provider_batch_id"] = found
@@ -131,12 +136,15 @@ async def run_batches(
             for key in _keys_of(target, row):
                 if key not in by_key:
                     continue  # a request this run no longer asks for
-                line = provider.batch_line(key, by_key[key], model)
-                result = _result(by_key[key], key, model, answered.get(key), batch_id, line)
+                first, *others = by_key[key]
+                line = provider.batch_line(key, first, model)
+                result = _result(first, key, model, answered.get(key), batch_id, line)
                 if result is None:
-                    outcome.retry_online.append((by_key[key], key))
-                else:
-                    finish(result)
+                    outcome.retry_online += [(request, key) for request in by_key[key]]
+                    continue
+                finish(result)
+                for other in others:  # answered by the same line: no call of their own, no cost
+                    finish(replace(result, request=other, cached=True, input_tokens=0, output_tokens=0, cost_usd=0.0))
             _set(
                 target,
                 batch_id,
