@@ -39,6 +39,7 @@ def cost_per_day(daily: pl.DataFrame, path: Path) -> Path:
         axis.bar(days, values, bottom=bottom, label=model)
         bottom = [a + b for a, b in zip(bottom, values, strict=True)]
     axis.set_ylabel("cost (USD)")
+    axis.set_ylim(bottom=0, top=max(max(bottom, default=0.0) * 1.1, 0.01))  # all simulated: $0, not -0.04..0.04
     axis.set_title("cost per day per model")
     axis.tick_params(axis="x", labelrotation=45, labelsize=8)
     axis.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
