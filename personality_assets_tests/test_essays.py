@@ -607,3 +607,31 @@ def test_the_writer_in_batch_mode_submits_once_and_a_later_run_collects(empty_ta
             select(func.count()).where(calls.c.purpose == "essay", calls.c.batch_id.is_not(None))
         ).scalar_one()
     assert batched == 6
+
+
+def test_the_tables_the_essays_asset_shows():
+    from personality_assets.defs.essays.tables import grid_coverage, level_counts, word_count_table
+
+    written = pl.DataFrame(
+        {
+            "stance": ["for", "for", "against"],
+            "evidence": ["data", "data", "data"],
+            "style": ["plain", "plain", "fancy"],
+            "quality": ["good", "good", "poor"],
+            "word_count": [300, 340, 120],
+        }
+    )
+    order = {
+        "stance": ["for", "neutral", "against"],
+        "evidence": ["data"],
+        "style": ["plain", "fancy"],
+        "quality": ["poor", "good"],
+    }
+    counts = level_counts(written, order)
+    assert counts["stance"].rows() == [("for", 2), ("neutral", 0), ("against", 1)]  # the file's order, zeros kept
+    ranges = pl.DataFrame({"quality": ["poor", "good"], "min_words": [100, 250], "max_words": [200, 400]})
+    assert word_count_table(written, ranges).rows() == [
+        ("poor", 1, 120, 120.0, 120, 100, 200),
+        ("good", 2, 300, 320.0, 340, 250, 400),
+    ]
+    assert grid_coverage(written, order) == (2, round(2 / 12, 4))

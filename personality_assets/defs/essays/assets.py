@@ -29,7 +29,15 @@ from personality_assets.defs.essays.generation import (
     topic_row,
     write_essays,
 )
-from personality_assets.defs.essays.tables import dangling_dimensions, reuse_statistics, topic_essays
+from personality_assets.defs.essays.tables import (
+    dangling_dimensions,
+    grid_coverage,
+    level_counts,
+    quality_ranges,
+    reuse_statistics,
+    topic_essays,
+    word_count_table,
+)
 from personality_assets.defs.metadata import figure_metadata, markdown_table, sql_table_schema
 from personality_assets.defs.partitions import essay_topic_partitions
 from personality_assets.defs.resources import LLMEngineResource, ResearchDatabase, SpendCapConfig
@@ -262,46 +270,18 @@ def essays(
         levels = active_levels(connection)
     # Tables and figures list levels in the dimensions file's order.
     order = {column: [level.key for level in levels[name]] for column, name in LEVEL_COLUMNS.items()}
-    quality_ranges = pl.DataFrame(
-        [(level.key, level.extra["min_words"], level.extra["max_words"]) for level in levels["quality_levels"]],
-        schema={"quality": pl.String, "min_words": pl.Int64, "max_words": pl.Int64},
-        orient="row",
-    )
+    ranges = quality_ranges(levels)
     path = essays_parquet(topic)
     frame.write_parquet(path)
     written = frame.filter(pl.col("content").is_not_null())
     figures = settings.data_dir() / "parquet" / "essays" / "figures"
     figures.mkdir(parents=True, exist_ok=True)
-    per_level = {
-        column: markdown_table(
-            pl.DataFrame({column: keys})
-            .join(written.group_by(column).len().rename({"len": "essays"}), on=column, how="left")
-            .fill_null(0)
-        )
-        for column, keys in order.items()
-    }
-    word_counts = quality_ranges.select("quality").join(
-        written.group_by("quality").agg(
-            pl.len().alias("essays"),
-            pl.col("word_count").min().alias("min"),
-            pl.col("word_count").median().alias("median"),
-            pl.col("word_count").max().alias("max"),
-            pl.col("min_words").first().alias("range_min"),
-            pl.col("max_words").first().alias("range_max"),
-        ),
-        on="quality",
-        how="inner",
-        maintain_order="left",
-    )
-    grid_size = 1
-    for keys in order.values():
-        grid_size *= len(keys)
-    cells = written.select("stance", "evidence", "style", "quality").n_unique() if written.height else 0
+    cells, share = grid_coverage(written, order)
     metadata = {
         "dagster/row_count": frame.height,
         "written": written.height,
         "grid_cells_covered": cells,
-        "grid_share_covered": round(cells / grid_size, 4) if grid_size else 0.0,
+        "grid_share_covered": share,
         "pending_at_start": outcome.pending,
         "generation_run_id": outcome.generation_run_id,
         "parquet": dg.MetadataValue.path(str(path)),
@@ -312,15 +292,15 @@ def essays(
             plots.essays_per_dimension(written, order, figures / f"{slug}_dimensions.png"), "Essays per dimension level"
         )
         metadata["word_count_plot"] = figure_metadata(
-            plots.word_counts(written, quality_ranges, figures / f"{slug}_word_counts.png"),
+            plots.word_counts(written, ranges, figures / f"{slug}_word_counts.png"),
             "Word counts per quality level",
         )
         metadata["preview"] = markdown_table(
             written.select("id", "stance", "evidence", "style", "quality", "word_count", "persona_background").head(5)
         )
     metadata |= {
-        **{f"essays_per_{column}": table for column, table in per_level.items()},
-        "word_counts": markdown_table(word_counts),
+        **{f"essays_per_{column}": markdown_table(table) for column, table in level_counts(written, order).items()},
+        "word_counts": markdown_table(word_count_table(written, ranges)),
         "mean_word_count": round(float(written["word_count"].mean()), 1) if written.height else 0.0,
         **{f"repository/{key}": value for key, value in statistics.items()},
         **outcome.summary.metadata(),

@@ -99,3 +99,49 @@ def reuse_statistics(connection: Connection) -> dict[str, float | int]:
         "mean_uses_per_used_persona": round(uses / used, 3) if used else 0.0,
         "most_uses": most,
     }
+
+
+# --- what the essays asset shows (levels in the dimensions file's order) ------------------------------
+
+
+def quality_ranges(levels: dict) -> pl.DataFrame:
+    """quality, min_words, max_words of each active quality level (``active_levels``), in order."""
+    return pl.DataFrame(
+        [(level.key, level.extra["min_words"], level.extra["max_words"]) for level in levels["quality_levels"]],
+        schema={"quality": pl.String, "min_words": pl.Int64, "max_words": pl.Int64},
+        orient="row",
+    )
+
+
+def level_counts(written: pl.DataFrame, order: dict[str, list[str]]) -> dict[str, pl.DataFrame]:
+    """Essays per level of each dimension column (stance, evidence, style, quality), zeros included."""
+    return {
+        column: pl.DataFrame({column: keys})
+        .join(written.group_by(column).len().rename({"len": "essays"}), on=column, how="left")
+        .fill_null(0)
+        for column, keys in order.items()
+    }
+
+
+def word_count_table(written: pl.DataFrame, ranges: pl.DataFrame) -> pl.DataFrame:
+    """Per quality level: essays, min / median / max word count, and the level's range."""
+    stats = written.group_by("quality").agg(
+        pl.len().alias("essays"),
+        pl.col("word_count").min().alias("min"),
+        pl.col("word_count").median().alias("median"),
+        pl.col("word_count").max().alias("max"),
+    )
+    return (
+        ranges.join(stats, on="quality", how="inner", maintain_order="left")
+        .rename({"min_words": "range_min", "max_words": "range_max"})
+        .select("quality", "essays", "min", "median", "max", "range_min", "range_max")
+    )
+
+
+def grid_coverage(written: pl.DataFrame, order: dict[str, list[str]]) -> tuple[int, float]:
+    """Distinct grid cells the written essays cover, and their share of the grid."""
+    size = 1
+    for keys in order.values():
+        size *= len(keys)
+    cells = written.select(*order).n_unique() if written.height else 0
+    return cells, round(cells / size, 4) if size else 0.0
