@@ -635,3 +635,42 @@ def test_the_tables_the_essays_asset_shows():
         ("good", 2, 300, 320.0, 340, 250, 400),
     ]
     assert grid_coverage(written, order) == (2, round(2 / 12, 4))
+
+
+def test_a_finished_batch_starts_its_run_again_from_the_sensor(empty_target, openai_server, monkeypatch):
+    from personality_assets.definitions import defs
+    from personality_assets.defs.usage.sensors import finished_batches_sensor
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-sensor")
+    monkeypatch.setenv("OPENAI_BASE_URL", openai_server.base_url)
+    monkeypatch.setenv("PERSONALITY_ASSETS_MODEL_GPT4O_MODE", "batch")
+    monkeypatch.setenv("PERSONALITY_ASSETS_MODEL_GPT4O_BATCH_WAIT_SECONDS", "0")
+    openai_server.configure(reply=lambda request: " ".join(["word"] * 300))
+    openai_server.batch_seconds = 1.0
+    instance, resources = _setup(empty_target)
+    ops = {"essay_personas": {"config": {"essays": 4}}, "essays": {"config": {"writer_model": "gpt4o"}}}
+    submitted = _run(instance, resources, TOPIC, ops, raise_on_error=False)
+    assert not submitted.success
+
+    def evaluate():
+        context = dg.build_sensor_context(
+            instance=instance,
+            repository_def=defs.get_repository_def(),
+            resources={"research_db": resources["research_db"]},
+        )
+        return finished_batches_sensor(context)
+
+    assert "still running" in evaluate().skip_message
+    time.sleep(1.2)
+    result = evaluate()
+    (request,) = result
+    assert request.job_name == "essay_generation" and request.partition_key == TOPIC
+    assert [key.to_user_string() for key in request.asset_selection] == ["essay_personas", "essays", "research_seeds"]
+    assert request.run_config["ops"]["essays"]["config"]["writer_model"] == "gpt4o"
+    assert request.run_key.startswith("collect-batch-")
+    # That run collects the batch, even with no time to wait: it is finished.
+    collected = dg.materialize(
+        TRACK, partition_key=TOPIC, resources=resources, instance=instance, run_config=request.run_config
+    )
+    assert collected.success and _count(empty_target, Essay.__table__, Essay.content.is_not(None)) == 4
+    assert len(openai_server.batches) == 1

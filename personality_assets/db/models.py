@@ -371,6 +371,7 @@ class LLMBatch(ExperimentBase):
     provider_batch_id: Mapped[str | None] = mapped_column(String(256), doc="NULL until the provider accepted it")
     status: Mapped[str] = mapped_column(String(16), doc="preparing | submitted | collected | failed")
     requests: Mapped[int] = mapped_column(Integer)
+    run_id: Mapped[str | None] = mapped_column(String(64), doc="the Dagster run that submitted it")
     error: Mapped[str | None] = mapped_column(Text)
     created: Mapped[datetime] = _created()
     updated: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -68,17 +68,32 @@ def _recorded(target: DatabaseTarget, keys: Sequence[str]) -> dict[str, dict]:
     return found
 
 
-def _record(target: DatabaseTarget, model: ModelConfig, keys: list[str]) -> dict:
+def _record(target: DatabaseTarget, model: ModelConfig, keys: list[str], run_id: str | None = None) -> dict:
     batches = LLMBatch.__table__
     local_id = uuid.uuid4().hex
     with experiment_transaction(target) as connection:
         batch_id = connection.execute(
             insert(batches)
-            .values(local_id=local_id, provider=model.provider, model=model.key, status="preparing", requests=len(keys))
+            .values(
+                local_id=local_id,
+                provider=model.provider,
+                model=model.key,
+                status="preparing",
+                requests=len(keys),
+                run_id=run_id,
+            )
             .returning(batches.c.id)
         ).scalar_one()
         connection.execute(insert(LLMBatchRequest), [{"batch_id": batch_id, "cache_key": key} for key in keys])
     return {"id": batch_id, "local_id": local_id, "provider_batch_id": None, "status": "preparing"}
+
+
+def open_batches(target: DatabaseTarget) -> list[dict]:
+    """Batches submitted and not yet collected."""
+    batches = LLMBatch.__table__
+    with experiment_transaction(target) as connection:
+        rows = connection.execute(select(batches).where(batches.c.status == "submitted").order_by(batches.c.id))
+        return [dict(row) for row in rows.mappings()]
 
 
 def _set(target: DatabaseTarget, batch_id: int, **values) -> None:
@@ -94,6 +109,7 @@ async def run_batches(
     items: list[tuple[ChatRequest, str]],
     finish: Callable[[CallResult], None],
     log,
+    run_id: str | None = None,
 ) -> BatchOutcome:
     """Submits what no recorded batch carries, waits up to ``model.batch_wait_seconds`` for every
     batch of these requests, and finishes each answered request. Returns what to ask online and
@@ -107,7 +123,7 @@ async def run_batches(
     batches = {row["id"]: row for row in recorded.values()}
     fresh = [(key, provider.batch_line(key, same[0], model)) for key, same in by_key.items() if key not in recorded]
     for chunk in _chunks(fresh, model.batch_max_requests, model.batch_max_bytes):
-        row = _record(target, model, [key for key, _ in chunk])  # recorded first: never submitted twice
+        row = _record(target, model, [key for key, _ in chunk], run_id)  # recorded first: never submitted twice
         row["lines"] = [line for _, line in chunk]
         batches[row["id"]] = row
     for row in batches.values():

@@ -240,7 +240,7 @@ class CallEngine:
                 f"the {model.provider} provider has no batch API: set mode: online for model {model.key!r}"
             )
         self.log.info(f"{model.key}: {len(items):,} requests through the batch API")
-        outcome = await run_batches(self.target, model, provider, items, finish, self.log)
+        outcome = await run_batches(self.target, model, provider, items, finish, self.log, self.run_id)
         if outcome.retry_online:
             self.log.info(
                 f"{model.key}: {len(outcome.retry_online):,} requests the batches did not answer, asked online"

@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("provider_batch_id", sa.String(256)),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("requests", sa.Integer, nullable=False),
+        sa.Column("run_id", sa.String(64)),
         sa.Column("error", sa.Text),
         sa.Column("created", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
         sa.Column("updated", sa.DateTime(timezone=True)),
