@@ -392,6 +392,50 @@ def test_missing_upstream_steps_fail_with_what_to_do(empty_target):
     assert "has no essays planned: materialise essay_personas first" in failure.step_failure_data.error.message
 
 
+def test_a_failed_persona_call_is_asked_again_and_fills_its_cell(empty_target, openai_server, monkeypatch):
+    """Student number 2's replies are all invalid in the first cast: it stores the other personas and
+    leaves one cell unfilled; the next cast asks number 2 again (not a stored one) and fills it."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-essays")
+    monkeypatch.setenv("OPENAI_BASE_URL", openai_server.base_url)
+    monkeypatch.setenv("PERSONALITY_ASSETS_MODEL_GPT4O_MAX_ATTEMPTS", "2")
+    refused = {"student number 2 "}
+
+    def reply(request_json):
+        prompt = last_user_text(request_json)
+        if any(text in prompt for text in refused):
+            return "no persona today"
+        number = prompt.split("student number ")[1].split(" ")[0]
+        # interests that match nothing in the topic: no stored persona is reusable, each cell needs a new one
+        persona = {"name": f"Student {number}", "background": "chess club", "interests": ["knitting", "origami"]}
+        return json.dumps({**persona, "strengths": ["a"], "weaknesses": ["b"]})
+
+    openai_server.configure(reply=reply)
+    instance, resources = _setup(empty_target)
+    engine = resources["llm"].engine(None, resources["research_db"])
+    research_seed(engine, empty_target, TOPIC, "simulated", 3)
+    settings = PlanSettings(essays=4, persona_model="gpt4o")
+    first = cast_essays(engine, empty_target, TOPIC, settings)
+    assert (first.planned, first.new_personas, first.unfilled) == (3, 3, 1)
+
+    refused.clear()
+    openai_server.requests.clear()
+    second = cast_essays(engine, empty_target, TOPIC, settings)
+    assert (second.planned, second.new_personas, second.unfilled, second.already_planned) == (1, 1, 0, 3)
+    assert _run(instance, resources, TOPIC, {"essay_personas": {"config": {"essays": 4}}}).success
+    systems = [r["json"]["messages"][0]["content"] for r in openai_server.requests]
+    asked = [
+        last_user_text(r["json"])
+        for r, system in zip(openai_server.requests, systems, strict=True)
+        if "personas" in system
+    ]
+    assert len(asked) == 1 and "student number 2 " in asked[0]
+    with experiment_transaction(empty_target) as connection:
+        names = connection.execute(select(EssayPersona.__table__.c.name)).scalars().all()
+    assert sorted(names) == ["Student 1", "Student 2", "Student 3", "Student 4"]
+    assert _count(empty_target, PersonaUsage.__table__) == 4
+    assert _count(empty_target, Essay.__table__, Essay.__table__.c.content.is_not(None)) == 4
+
+
 def test_personas_of_an_interrupted_cast_are_cast_first(empty_target):
     """Personas a killed run wrote for the topic (paid for) are cast before any other, whatever their score."""
     instance, resources = _setup(empty_target)

@@ -247,26 +247,25 @@ def plan_seed(settings: PlanSettings, topic: str) -> int:
 def _new_personas(
     engine: CallEngine, target: DatabaseTarget, topic: str, topic_info: dict, model: str, count: int
 ) -> tuple[list[int], RunSummary]:
-    personas = EssayPersona.__table__
+    """``count`` new personas for the topic, as variations (student numbers) not asked before.
+
+    A variation whose request is stored as a persona is skipped, wherever it sits: a failed call
+    leaves a gap in the numbering, and asking a stored variation again would return the same persona."""
+    personas, usage = EssayPersona.__table__, PersonaUsage.__table__
+    topic_id = topic_info["id"]
     with experiment_transaction(target) as connection:
-        # Personas earlier runs wrote for this topic were stored as they arrived: number new ones after them.
-        written = connection.execute(
-            select(func.count()).where(personas.c.created_for_topic_id == topic_info["id"])
-        ).scalar_one()
-    requests = [
-        ChatRequest(
-            model=model,
-            purpose="essay_persona",
-            response_model=EssayPersonaReply,
-            repetition=variation,
-            messages=(("system", prompts.PERSONA_SYSTEM), ("user", prompts.persona_prompt(topic, variation))),
-            hints={
-                "topic_keywords": topic_info["keywords"],
-                "archetype": prompts.BACKGROUND_ARCHETYPES[variation % len(prompts.BACKGROUND_ARCHETYPES)],
-            },
+        stored_keys = set(
+            connection.execute(
+                select(personas.c.request_key).where(personas.c.created_for_topic_id == topic_id)
+            ).scalars()
         )
-        for variation in range(written, written + count)
-    ]
+    requests: list[ChatRequest] = []
+    variation = 0
+    while len(requests) < count:
+        request = _persona_request(topic, topic_info["keywords"], model, variation)
+        if request.cache_key(engine.models.get(model)) not in stored_keys:
+            requests.append(request)
+        variation += 1
     new_ids: list[int] = []
 
     def persist(connection: Connection, results: list[CallResult]) -> None:
@@ -274,17 +273,33 @@ def _new_personas(
             if not result.ok:
                 continue
             known = connection.execute(select(personas.c.id).where(personas.c.request_key == result.cache_key)).scalar()
-            if known is not None:  # a cached reply of a persona stored before
-                new_ids.append(known)
+            if known is not None:  # stored meanwhile by a concurrent run: new here only if not cast for the topic
+                cast_here = connection.execute(
+                    select(usage.c.id).where(usage.c.persona_id == known, usage.c.topic_id == topic_id)
+                ).first()
+                if cast_here is None:
+                    new_ids.append(known)
                 continue
             reply = result.parsed
             persona = NewPersona(reply.name, reply.background, reply.strengths, reply.weaknesses, reply.interests)
-            new_ids.append(
-                add_persona(connection, persona, model, result.cache_key, result.simulated, topic_info["id"])
-            )
+            new_ids.append(add_persona(connection, persona, model, result.cache_key, result.simulated, topic_id))
 
     summary = engine.run(requests, persist=persist)
     return new_ids, summary
+
+
+def _persona_request(topic: str, topic_keywords: list[str], model: str, variation: int) -> ChatRequest:
+    return ChatRequest(
+        model=model,
+        purpose="essay_persona",
+        response_model=EssayPersonaReply,
+        repetition=variation,
+        messages=(("system", prompts.PERSONA_SYSTEM), ("user", prompts.persona_prompt(topic, variation))),
+        hints={
+            "topic_keywords": topic_keywords,
+            "archetype": prompts.BACKGROUND_ARCHETYPES[variation % len(prompts.BACKGROUND_ARCHETYPES)],
+        },
+    )
 
 
 def _persona_details(connection: Connection, ids: Sequence[int]) -> dict[int, dict]:
