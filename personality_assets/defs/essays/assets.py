@@ -171,7 +171,9 @@ class EssayPlanConfig(SpendCapConfig):
     seed: int | None = Field(default=None, description="the plan's seed; default derived from the topic")
     persona_model: str = Field(default="simulated", description="model key that writes new personas")
     research_model: str = Field(default="simulated", description="whose research seed the prompts draw on")
-    min_compatibility: float = Field(default=0.3, ge=0, le=1, description="lowest topic compatibility for reuse")
+    min_compatibility: float = Field(
+        default=0.3, gt=0, le=1, description="lowest topic compatibility for reuse (above 0: a shared keyword at least)"
+    )
     max_uses: int = Field(default=10, ge=1, description="most essays one persona writes, over all topics")
 
 
@@ -197,6 +199,11 @@ def essay_personas(
     outcome = _fail_clearly(
         lambda: cast_essays(llm.engine(context, research_db, config.max_cost_usd), target, topic, plan)
     )
+    if config.essays is not None and outcome.already_planned > config.essays:
+        context.log.warning(
+            f"the topic already has {outcome.already_planned} planned essays, more than essays={config.essays}: "
+            "a plan never shrinks, so all of them stay planned and the essays step writes them all"
+        )
     with experiment_transaction(target) as connection:
         essays = topic_essays(connection, topic_row(connection, topic)["id"])
         statistics = reuse_statistics(connection)
@@ -283,9 +290,16 @@ def essays(
         "grid_cells_covered": cells,
         "grid_share_covered": share,
         "pending_at_start": outcome.pending,
-        "generation_run_id": outcome.generation_run_id,
         "parquet": dg.MetadataValue.path(str(path)),
     }
+    if outcome.generation_run_id is None:
+        writers = ", ".join(sorted(set(written["model_name"]))) or "nobody"
+        context.log.info(
+            f"nothing pending: the topic's {written.height} essays are written (by {writers}); writer_model applies "
+            "to pending essays only, so a plan extended with essays: N is where another writer comes in"
+        )
+    else:
+        metadata["generation_run_id"] = outcome.generation_run_id
     if written.height:  # figures first: the UI lists metadata in this order
         slug = topic_slug(topic)
         metadata["essays_per_dimension_plot"] = figure_metadata(

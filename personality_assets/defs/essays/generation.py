@@ -133,7 +133,7 @@ class PlanSettings:
 @dataclass
 class CastOutcome:
     planned: int = 0  # cells added to the plan by this run
-    already_planned: int = 0
+    already_planned: int = 0  # the topic's essays stored before this run (a plan never shrinks)
     resumed: int = 0  # of the planned: personas an interrupted earlier run wrote for this topic
     reused: int = 0  # of the planned: personas of the repository (written for other topics)
     new_personas: int = 0
@@ -164,7 +164,10 @@ def cast_essays(engine: CallEngine, target: DatabaseTarget, topic: str, settings
         if any(not levels[name] for name in DIMENSION_TABLES):
             raise EssayTrackError("the essay dimensions are not in the database: materialise essay_dimensions first")
         missing = _unplanned_cells(connection, topic_info["id"], levels, settings, plan_seed(settings, topic))
-    outcome.already_planned = (settings.essays or _grid_size(levels)) - len(missing)
+        essays = Essay.__table__
+        outcome.already_planned = connection.execute(
+            select(func.count()).where(essays.c.topic_id == topic_info["id"])
+        ).scalar_one()
     if not missing:
         return outcome
 
@@ -213,13 +216,6 @@ def _uncast_personas_of(connection: Connection, topic_id: int, limit: int) -> li
         .limit(limit)
     )
     return list(connection.execute(query).scalars())
-
-
-def _grid_size(levels) -> int:
-    size = 1
-    for name in DIMENSION_TABLES:
-        size *= len(levels[name])
-    return size
 
 
 def _unplanned_cells(connection: Connection, topic_id: int, levels, settings: PlanSettings, seed: int) -> list:
@@ -363,7 +359,7 @@ def _plan_essay(connection, topic, topic_id, seed, levels, cell, persona, score:
 
 @dataclass
 class WriteOutcome:
-    generation_run_id: int
+    generation_run_id: int | None  # None: nothing was pending, no run recorded
     pending: int
     summary: RunSummary
 
@@ -376,13 +372,16 @@ def write_essays(
     temperature: float | None,
     run_id: str | None = None,
 ) -> WriteOutcome:
-    """Writes the topic's pending essays; records the run in generation_runs."""
+    """Writes the topic's pending essays; records the run in generation_runs. Written essays are
+    kept whoever wrote them: another writer model applies to essays planned after it is set."""
     with experiment_transaction(target) as connection:
         topic_id = topic_row(connection, topic)["id"]
         essays = Essay.__table__
         if connection.execute(select(func.count()).where(essays.c.topic_id == topic_id)).scalar_one() == 0:
             raise EssayTrackError(f"topic {topic!r} has no essays planned: materialise essay_personas first")
         pending = _pending_essays(connection, topic_id)
+        if not pending:
+            return WriteOutcome(None, 0, RunSummary())
         runs = GenerationRun.__table__
         generation_run_id = connection.execute(
             insert(runs)
