@@ -609,10 +609,153 @@ class FakeBedrockServer(FakeLLMServer):
         "400": (400, "ValidationException", "The fake server was told to reject this request as invalid."),
     }
 
+    # Batch inference, as the Bedrock control plane has it: ``POST /model-invocation-job`` (a job
+    # reading JSONL records from S3, idempotent on clientRequestToken), ``GET
+    # /model-invocation-job/{arn or id}``, ``GET /model-invocation-jobs?nameContains=``. A job reads
+    # its input from the S3-compatible server at ``s3_endpoint`` when created, and ``batch_seconds``
+    # later (at the first poll after that) writes ``<output uri><job id>/<input file>.out`` with one
+    # record per input record in the model family's native reply format, and manifest.json.out.
+    # Records are answered by ``reply`` from the native body as a chat payload. Plain attributes, as
+    # on the OpenAI server: ``batch_seconds``, ``batch_expire_after`` (records past it are not
+    # answered: status Expired), ``batch_malformed_lines``; ``jobs`` and ``batch_lines`` record what
+    # was submitted.
+    s3_endpoint: str | None = None
+    batch_seconds: float = 0.2
+    batch_expire_after: int | None = None
+    batch_malformed_lines: int = 0
+
     def _add_routes(self, app: web.Application) -> None:
+        self.jobs: dict[str, dict] = {}
+        self.batch_lines = 0
         # A catch-all: the model id is taken from the raw path, so any percent-encoding (':' or an ARN's '/')
         # survives exactly as the SDK sent it.
         app.router.add_post("/model/{tail:.+}", self._converse)
+        app.router.add_post("/model-invocation-job", self._create_job)
+        app.router.add_get("/model-invocation-job/{tail:.+}", self._get_job)
+        app.router.add_get("/model-invocation-jobs", self._list_jobs)
+
+    def _s3(self):
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.s3_endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
+
+    def _log(self, request: web.Request, payload=None) -> None:
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        self.requests.append(
+            {"time": time.monotonic(), "path": request.path, "json": payload, "headers": headers, "fault": None}
+        )
+
+    def _validation_error(self, message: str) -> web.Response:
+        return self._json({"message": message}, 400, {"x-amzn-ErrorType": "ValidationException"})
+
+    async def _create_job(self, request: web.Request) -> web.Response:
+        payload = await request.json()
+        self._log(request, payload)
+        missing = [
+            k for k in ("jobName", "roleArn", "modelId", "inputDataConfig", "outputDataConfig") if k not in payload
+        ]
+        if missing:
+            return self._validation_error(f"missing required fields: {missing}")
+        token = payload.get("clientRequestToken")
+        for job in self.jobs.values():
+            if token and job["clientRequestToken"] == token:
+                return self._json({"jobArn": job["jobArn"]})
+            if job["jobName"] == payload["jobName"]:
+                return self._json(
+                    {"message": "a job with this name exists"}, 409, {"x-amzn-ErrorType": "ConflictException"}
+                )
+        input_uri = payload["inputDataConfig"]["s3InputDataConfig"]["s3Uri"]
+        bucket, _, key = input_uri[len("s3://") :].partition("/")
+        text = self._s3().get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+        records = [json.loads(line) for line in text.splitlines() if line.strip()]
+        self.batch_lines += len(records)
+        job_id = f"{next(self._ids):012d}"
+        self.jobs[job_id] = {
+            **payload,
+            "clientRequestToken": token,
+            "jobArn": f"arn:aws:bedrock:us-east-1:123456789012:model-invocation-job/{job_id}",
+            "submitTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "records": records,
+            "input_name": key.rsplit("/", 1)[-1],
+            "ready_at": time.monotonic() + self.batch_seconds,
+            "status": "InProgress",
+            "expire_after": self.batch_expire_after,
+            "malformed": self.batch_malformed_lines,
+        }
+        return self._json({"jobArn": self.jobs[job_id]["jobArn"]})
+
+    def _finish(self, job_id: str) -> None:
+        """Writes the job's output to S3 and sets its final status (at the first poll after ready_at)."""
+        job = self.jobs[job_id]
+        lines, answered = [], 0
+        for number, record in enumerate(job["records"]):
+            if job["expire_after"] is not None and number >= job["expire_after"]:
+                continue  # never processed
+            if number < job["malformed"]:
+                lines.append(json.dumps({"recordId": record["recordId"], "modelOutput": {}})[:-5])
+                continue
+            try:
+                output = _native_reply(
+                    job["modelId"],
+                    record["modelInput"],
+                    self._assistant_text(_native_as_chat(record["modelInput"]), None),
+                )
+                lines.append(json.dumps({**record, "modelOutput": output}))
+                answered += 1
+            except Exception as exc:  # a reply callable's failure: an error record, as Bedrock writes them
+                lines.append(json.dumps({**record, "error": {"errorCode": 400, "errorMessage": repr(exc)}}))
+        output_uri = job["outputDataConfig"]["s3OutputDataConfig"]["s3Uri"]
+        bucket, _, prefix = output_uri[len("s3://") :].partition("/")
+        folder = f"{prefix.rstrip('/')}/{job_id}/".lstrip("/")
+        s3 = self._s3()
+        s3.put_object(Bucket=bucket, Key=f"{folder}{job['input_name']}.out", Body="\n".join(lines).encode() + b"\n")
+        manifest = {
+            "totalRecordCount": len(job["records"]),
+            "processedRecordCount": len(lines),
+            "successRecordCount": answered,
+            "errorRecordCount": len(lines) - answered,
+        }
+        s3.put_object(Bucket=bucket, Key=f"{folder}manifest.json.out", Body=json.dumps(manifest).encode())
+        job["status"] = "Expired" if job["expire_after"] is not None else "Completed"
+
+    def _job_view(self, job_id: str) -> dict:
+        job = self.jobs[job_id]
+        if job["status"] == "InProgress" and time.monotonic() >= job["ready_at"]:
+            self._finish(job_id)
+        fields = (
+            "jobArn",
+            "jobName",
+            "modelId",
+            "clientRequestToken",
+            "roleArn",
+            "status",
+            "submitTime",
+            "inputDataConfig",
+            "outputDataConfig",
+        )
+        return {name: job[name] for name in fields if job.get(name) is not None}
+
+    async def _get_job(self, request: web.Request) -> web.Response:
+        self._log(request)
+        identifier = unquote(request.raw_path.split("?", 1)[0][len("/model-invocation-job/") :])
+        job_id = identifier.rsplit("/", 1)[-1]
+        if job_id not in self.jobs:
+            return self._json(
+                {"message": f"no job {identifier}"}, 404, {"x-amzn-ErrorType": "ResourceNotFoundException"}
+            )
+        return self._json(self._job_view(job_id))
+
+    async def _list_jobs(self, request: web.Request) -> web.Response:
+        self._log(request)
+        needle = request.query.get("nameContains", "")
+        summaries = [self._job_view(job_id) for job_id, job in self.jobs.items() if needle in job["jobName"]]
+        return self._json({"invocationJobSummaries": summaries})
 
     def _error(self, kind: str, message: str | None = None) -> web.Response:
         status, error_type, default_message = self._ERRORS[kind]
@@ -658,6 +801,58 @@ class FakeBedrockServer(FakeLLMServer):
             },
             headers={"x-amzn-RequestId": f"fake-{next(self._ids)}"},
         )
+
+
+def _native_as_chat(body: dict) -> dict:
+    """A native Bedrock body as a chat payload (messages, system) for ``reply`` callables."""
+    if "messages" in body:  # Anthropic, Nova
+        system = body.get("system")
+        system_text = system if isinstance(system, str) else _text_of(system)
+        return {"messages": ([{"role": "system", "content": system_text}] if system_text else []) + body["messages"]}
+    prompt = body["prompt"]
+    if "<|start_header_id|>" in prompt:  # Llama 3
+        parts = prompt.split("<|start_header_id|>")[1:]
+        messages = []
+        for part in parts:
+            role, _, text = part.partition("<|end_header_id|>\n\n")
+            if text:
+                messages.append({"role": role, "content": text.removesuffix("<|eot_id|>")})
+        return {"messages": messages}
+    user = prompt.rsplit("[INST] ", 1)[-1].split(" [/INST]", 1)[0]  # Mistral
+    return {"messages": [{"role": "user", "content": user}]}
+
+
+def _native_reply(model_id: str, body: dict, text: str) -> dict:
+    """The model family's native reply body for ``text``."""
+    prompt_tokens = _estimate_tokens(json.dumps(body))
+    output_tokens = _estimate_tokens(text)
+    if "anthropic." in model_id:
+        return {
+            "id": "msg_fake",
+            "type": "message",
+            "role": "assistant",
+            "stop_reason": "end_turn",
+            "content": [{"type": "text", "text": text}],
+            "usage": {"input_tokens": prompt_tokens, "output_tokens": output_tokens},
+        }
+    if "amazon.nova" in model_id:
+        return {
+            "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
+            "stopReason": "end_turn",
+            "usage": {
+                "inputTokens": prompt_tokens,
+                "outputTokens": output_tokens,
+                "totalTokens": prompt_tokens + output_tokens,
+            },
+        }
+    if "meta." in model_id:
+        return {
+            "generation": text,
+            "prompt_token_count": prompt_tokens,
+            "generation_token_count": output_tokens,
+            "stop_reason": "stop",
+        }
+    return {"outputs": [{"text": text, "stop_reason": "stop"}]}
 
 
 @pytest.fixture

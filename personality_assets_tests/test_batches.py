@@ -1,5 +1,7 @@
-"""Batch mode: the OpenAI Batch API over real HTTP (files, batches, output and error files) against
-the local server, with expiry, malformed lines, and a process that stops between submit and collect."""
+"""Batch mode against local servers: the OpenAI Batch API over real HTTP (files, batches, output
+and error files), and Bedrock batch inference (the control plane over HTTP, JSONL records in a
+local S3 server); with expiry, malformed lines, spend caps, and a process that stops between
+submit and collect."""
 
 import pytest
 from sqlalchemy import select
@@ -7,8 +9,10 @@ from sqlalchemy import select
 from personality_assets.db.engine import experiment_transaction
 from personality_assets.db.models import LLMBatch
 from personality_assets.defs.persona_study.replies import QuestionnaireReply
-from personality_assets.llm.engine import BatchesPending
-from personality_assets_tests.llm_servers import openai_server  # noqa: F401 - fixture
+from personality_assets.llm.engine import BatchesPending, BudgetExceeded
+from personality_assets.llm.types import UserActionRequired
+from personality_assets_tests.llm_servers import bedrock_server, last_user_text, openai_server  # noqa: F401 - fixtures
+from personality_assets_tests.s3_server import s3_env, s3_server  # noqa: F401 - fixtures
 from personality_assets_tests.test_llm_engine import _engine, _models, _requests, _stored
 
 BATCH = {
@@ -115,3 +119,122 @@ def test_identical_requests_share_one_batch_line(db_target, openai_server):
     summary = _engine(db_target, _models(**BATCH), openai_server.base_url).run(requests)
     assert (summary.calls, summary.ok, summary.cached) == (6, 6, 3)
     assert openai_server.batch_lines == 3 and len(_stored(db_target)) == 3  # each paid once
+
+
+# --- Bedrock batch inference: the control plane (fake, over HTTP) and S3 (moto's server) ----------
+
+BEDROCK_FAMILIES = {
+    "anthropic.claude-3-5-sonnet-20240620-v1:0": "anthropic_version",
+    "us.meta.llama3-2-3b-instruct-v1:0": "prompt",
+    "amazon.nova-pro-v1:0": "schemaVersion",
+    "mistral.mistral-large-2407-v1:0": "prompt",
+}
+
+
+@pytest.fixture
+def bedrock_batch(bedrock_server, s3_env):
+    """The fake Bedrock endpoint reading and writing batch files in a fresh bucket of the local S3."""
+    bedrock_server.s3_endpoint = s3_env.url
+    bucket = s3_env.create_bucket()
+    settings = {**BATCH, "batch_s3_uri": f"s3://{bucket}/batches", "batch_role_arn": "arn:aws:iam::123:role/batch"}
+    return bedrock_server, s3_env, bucket, settings
+
+
+def _converse_calls(server) -> int:
+    return sum(r["path"].endswith("/converse") for r in server.requests)
+
+
+@pytest.mark.parametrize("model_id", sorted(BEDROCK_FAMILIES))
+def test_a_bedrock_batch_job_answers_in_each_family_s_native_format(db_target, bedrock_batch, model_id):
+    server, s3, bucket, settings = bedrock_batch
+    server.configure(reply=lambda request: f"answer to {last_user_text(request)}")
+    models = _models(**settings, model_id=model_id)
+    summary = _engine(db_target, models, bedrock_url=server.url).run(_requests(6, model="br"))
+    assert (summary.calls, summary.ok, _converse_calls(server)) == (6, 6, 0)
+    (job,) = server.jobs.values()
+    assert job["modelId"] == model_id and server.batch_lines == 6
+    assert all(BEDROCK_FAMILIES[model_id] in record["modelInput"] for record in job["records"])
+    rows = _stored(db_target)
+    # (Mistral has no system role: the system text leads the first instruction.)
+    texts = sorted(r["response_text"].removeprefix("answer to ").removeprefix("be brief\n\n") for r in rows)
+    assert texts == [f"question {i}" for i in range(6)]
+    row = rows[0]
+    assert row["cost_usd"] == pytest.approx((row["input_tokens"] * 1.0 + row["output_tokens"] * 4.0) / 1e6)
+    (batch,) = _batches(db_target)
+    assert batch["status"] == "collected" and batch["provider_batch_id"] == job["jobArn"]
+    listed = s3.client().list_objects_v2(Bucket=bucket, Prefix="batches/")["Contents"]
+    names = sorted(item["Key"].rsplit("/", 1)[-1] for item in listed)
+    assert names == ["input.jsonl", "input.jsonl.out", "manifest.json.out"]
+
+
+def test_an_expired_bedrock_job_and_a_malformed_record_are_asked_online(db_target, bedrock_batch):
+    server, _, _, settings = bedrock_batch
+    server.configure(reply=lambda request: '{"answers": {"1": 3}}')
+    server.batch_expire_after = 6  # records 6..9 are never processed
+    server.batch_malformed_lines = 1
+    summary = _engine(db_target, _models(**settings), bedrock_url=server.url).run(
+        _requests(10, model="br", response_model=QuestionnaireReply)
+    )
+    assert (summary.calls, summary.ok) == (10, 10)
+    assert _converse_calls(server) == 5  # 4 expired + 1 malformed, online through Converse
+    assert sum(r["batch_id"] is not None for r in _stored(db_target)) == 5
+    (batch,) = _batches(db_target)
+    assert batch["status"] == "failed" and "expired" in batch["error"]
+
+
+def test_a_bedrock_job_outlives_its_process_and_is_collected_once(db_target, bedrock_batch):
+    server, _, _, settings = bedrock_batch
+    server.batch_seconds = 1.0
+    requests = _requests(8, model="br")
+    impatient = _engine(db_target, _models(**{**settings, "batch_wait_seconds": 0}), bedrock_url=server.url)
+    with pytest.raises(BatchesPending, match="still running"):
+        impatient.run(requests)
+    assert _stored(db_target) == [] and len(server.jobs) == 1
+    summary = _engine(db_target, _models(**settings), bedrock_url=server.url).run(requests)
+    assert summary.ok == 8 and len(server.jobs) == 1 and _converse_calls(server) == 0
+    assert _batches(db_target)[0]["status"] == "collected"
+
+
+def test_a_bedrock_job_created_but_never_recorded_is_found_by_its_name(db_target, bedrock_batch):
+    import asyncio
+
+    from personality_assets.llm.batches import _record
+    from personality_assets.llm.providers.bedrock import BedrockProvider
+
+    server, _, _, settings = bedrock_batch
+    models = _models(**settings)
+    model = models.get("br")
+    requests = _requests(4, model="br")
+    keys = [r.cache_key(model) for r in requests]
+    row = _record(db_target, model, keys)
+    provider = BedrockProvider(region_name="us-east-1", endpoint_url=server.url)
+    lines = [provider.batch_line(k, r, model) for k, r in zip(keys, requests, strict=True)]
+    asyncio.run(provider.submit_batch(model, lines, row["local_id"]))  # created; then the process died
+    summary = _engine(db_target, models, bedrock_url=server.url).run(requests)
+    assert summary.ok == 4 and len(server.jobs) == 1 and _converse_calls(server) == 0
+
+
+def test_a_spend_cap_stops_batch_submissions_and_a_rerun_submits_only_the_rest(db_target, bedrock_batch):
+    """Each batch is admitted only if its worst case (prompt and max_tokens at the batch price) fits:
+    5 requests x 2,048 tokens x $4/M = $0.041 fits a $0.05 cap once, not twice."""
+    server, _, _, settings = bedrock_batch
+    models = _models(**settings, batch_max_requests=5, cache=True)
+    requests = _requests(10, model="br")
+    with pytest.raises(BudgetExceeded, match="not submitted in a batch"):
+        _engine(db_target, models, bedrock_url=server.url, max_cost_usd=0.05).run(requests)
+    assert len(server.jobs) == 1 and len(_stored(db_target)) == 5
+    summary = _engine(db_target, models, bedrock_url=server.url).run(requests)
+    assert (summary.ok, summary.cached) == (10, 5)
+    assert len(server.jobs) == 2 and server.batch_lines == 10 and _converse_calls(server) == 0
+
+
+def test_bedrock_batch_settings_are_required_and_small_batches_go_online(db_target, bedrock_batch):
+    server, _, _, settings = bedrock_batch
+    unset = {k: v for k, v in settings.items() if k not in ("batch_s3_uri", "batch_role_arn")}
+    with pytest.raises(UserActionRequired, match="needs batch_s3_uri"):
+        _engine(db_target, _models(**unset), bedrock_url=server.url).run(_requests(3, model="br"))
+    # Other requests (the refused ones stay recorded for their batch, submitted once the settings are there).
+    summary = _engine(db_target, _models(**settings, batch_min_requests=100), bedrock_url=server.url).run(
+        _requests(6, model="br")[3:]
+    )
+    assert summary.ok == 3 and _converse_calls(server) == 3 and not server.jobs

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Protocol
 
 from pydantic import ValidationError
 from sqlalchemy import insert, select, update
@@ -36,6 +37,17 @@ class BatchOutcome:
     retry_online: list[tuple[ChatRequest, str]] = field(default_factory=list)  # (request, cache key)
     waiting: list[str] = field(default_factory=list)  # provider batch ids still running at the deadline
     submitted: int = 0  # batches submitted by this run
+    over_budget: int = 0  # requests not submitted: their batch's worst case did not fit the spend cap
+    refusal: str | None = None  # the engine's account of that refusal
+
+
+class SpendGate(Protocol):
+    """The engine's spend caps, as batches see them: ``admit`` reserves a batch's worst case if it
+    fits (False: do not submit it), ``settle`` replaces the reservation by what was paid."""
+
+    def admit(self, worst_case_usd: float) -> bool: ...
+
+    def settle(self, worst_case_usd: float, cost_usd: float) -> None: ...
 
 
 def _chunks(lines: list[tuple[str, dict]], max_requests: int, max_bytes: int) -> list[list[tuple[str, dict]]]:
@@ -110,10 +122,16 @@ async def run_batches(
     finish: Callable[[CallResult], None],
     log,
     run_id: str | None = None,
+    gate: SpendGate | None = None,
+    worst_case: Callable[[ChatRequest], float] | None = None,
 ) -> BatchOutcome:
     """Submits what no recorded batch carries, waits up to ``model.batch_wait_seconds`` for every
     batch of these requests, and finishes each answered request. Returns what to ask online and
-    which batches were still running."""
+    which batches were still running.
+
+    A new batch is submitted only if ``gate`` admits its worst case (``worst_case`` of each request,
+    at the batch price); batches an earlier run submitted were admitted by that run and are
+    collected whatever the cap. A chunk under ``model.batch_min_requests`` is asked online."""
     outcome = BatchOutcome()
     # Identical requests (same cache key) go into a batch once: a custom id is unique in a batch.
     by_key: dict[str, list[ChatRequest]] = {}
@@ -123,8 +141,18 @@ async def run_batches(
     batches = {row["id"]: row for row in recorded.values()}
     fresh = [(key, provider.batch_line(key, same[0], model)) for key, same in by_key.items() if key not in recorded]
     for chunk in _chunks(fresh, model.batch_max_requests, model.batch_max_bytes):
-        row = _record(target, model, [key for key, _ in chunk], run_id)  # recorded first: never submitted twice
+        keys = [key for key, _ in chunk]
+        if len(chunk) < model.batch_min_requests:
+            log.info(f"{model.key}: {len(chunk)} requests, under batch_min_requests: asked online")
+            outcome.retry_online += [(request, key) for key in keys for request in by_key[key]]
+            continue
+        estimate = sum(worst_case(by_key[key][0]) for key in keys) if worst_case else 0.0
+        if outcome.over_budget or (gate is not None and not gate.admit(estimate)):
+            outcome.over_budget += len(chunk)  # not recorded, not submitted: the next run may
+            continue
+        row = _record(target, model, keys, run_id)  # recorded first: never submitted twice
         row["lines"] = [line for _, line in chunk]
+        row["reserved_usd"] = estimate
         batches[row["id"]] = row
     for row in batches.values():
         if row["provider_batch_id"] is None:
@@ -149,6 +177,7 @@ async def run_batches(
             if state["status"] not in TERMINAL:
                 continue
             answered = await provider.batch_results(state)
+            paid = 0.0
             for key in _keys_of(target, row):
                 if key not in by_key:
                     continue  # a request this run no longer asks for
@@ -159,6 +188,7 @@ async def run_batches(
                     outcome.retry_online += [(request, key) for request in by_key[key]]
                     continue
                 finish(result)
+                paid += result.cost_usd
                 for other in others:  # answered by the same line: no call of their own, no cost
                     finish(replace(result, request=other, cached=True, input_tokens=0, output_tokens=0, cost_usd=0.0))
             _set(
@@ -168,6 +198,8 @@ async def run_batches(
                 error=None if state["status"] == "completed" else f"provider status {state['status']}",
             )
             del open_batches[batch_id]
+            if gate is not None and "reserved_usd" in row:
+                gate.settle(row["reserved_usd"], paid)
             log.info(f"{model.key}: batch {row['provider_batch_id']} {state['status']}, collected")
         if open_batches:
             if time.monotonic() >= deadline:

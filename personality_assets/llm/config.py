@@ -58,6 +58,15 @@ class ModelConfig(BaseModel):
     )
     batch_max_requests: int = Field(50_000, gt=0, description="requests per batch (OpenAI: 50,000)")
     batch_max_bytes: int = Field(190_000_000, gt=0, description="bytes of input file per batch (OpenAI: 200 MB)")
+    batch_min_requests: int = Field(
+        0, ge=0, description="fewer requests than this go online, not in a batch (Bedrock's quota: 100 records a job)"
+    )
+    batch_s3_uri: str | None = Field(
+        None, description="Bedrock batch inference: s3://bucket/prefix where job input and output are written"
+    )
+    batch_role_arn: str | None = Field(
+        None, description="Bedrock batch inference: the service role Bedrock assumes to read and write batch_s3_uri"
+    )
     max_cost_usd: float | None = Field(
         None, gt=0, description="the most one step may spend on this model (USD); None = no cap"
     )

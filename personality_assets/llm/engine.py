@@ -187,6 +187,8 @@ class CallEngine:
                 queues.setdefault(key, asyncio.Queue()).put_nowait(item)
             if outcome.waiting:
                 summary.batches_waiting = f"{key}: batches {', '.join(outcome.waiting)} still running"
+            if outcome.refusal:
+                summary.budget_stop = outcome.refusal
         total = len(requests)
         self.log.info(
             f"{total:,} requests: {summary.cached:,} from cache, {total - summary.cached:,} to call "
@@ -240,17 +242,36 @@ class CallEngine:
                 f"the {model.provider} provider has no batch API: set mode: online for model {model.key!r}"
             )
         self.log.info(f"{model.key}: {len(items):,} requests through the batch API")
-        outcome = await run_batches(self.target, model, provider, items, finish, self.log, self.run_id)
+        gate = _BatchGate(self.budget, self._model_budget(model))
+        outcome = await run_batches(
+            self.target,
+            model,
+            provider,
+            items,
+            finish,
+            self.log,
+            self.run_id,
+            gate,
+            lambda request: _worst_case(request, model, batch=True),
+        )
+        if outcome.over_budget:
+            outcome.refusal = (
+                f"{gate.refusing.refusal()}: {outcome.over_budget:,} requests of model {model.key!r} not submitted "
+                f"in a batch (worst case at the batch price)"
+            )
         if outcome.retry_online:
             self.log.info(
                 f"{model.key}: {len(outcome.retry_online):,} requests the batches did not answer, asked online"
             )
         return outcome
 
-    async def _worker(self, work, model, provider, limiter, finish, stop, fatal, summary) -> None:
-        model_budget = self.model_budgets.setdefault(
+    def _model_budget(self, model: ModelConfig) -> Budget:
+        return self.model_budgets.setdefault(
             model.key, Budget(model.max_cost_usd, f"model {model.key!r}'s max_cost_usd (models.yaml)")
         )
+
+    async def _worker(self, work, model, provider, limiter, finish, stop, fatal, summary) -> None:
+        model_budget = self._model_budget(model)
         while not stop.is_set():
             try:
                 request, key = work.get_nowait()
@@ -259,7 +280,7 @@ class CallEngine:
             # Start a call only if what is spent, what is in flight and this call's worst case (its
             # prompt, with a margin, and max_tokens of reply) fit under both caps; calls in flight
             # finish and are stored. So a cap is not passed while providers honour max_tokens.
-            estimate = model.cost(request.estimated_input_tokens() * 5 // 4, request.parameters(model)["max_tokens"])
+            estimate = _worst_case(request, model)
             refused = next((b for b in (self.budget, model_budget) if not b.fits(estimate)), None)
             if refused is not None:
                 summary.budget_stop = refused.refusal()
@@ -434,6 +455,31 @@ class Budget:
 
     def refusal(self) -> str:
         return f"stopped before passing {self.name} of ${self.cap_usd:.4f} (${self.spent_usd:.4f} spent)"
+
+
+class _BatchGate:
+    """Both caps (the engine's and the model's) for a batch: admitted only if it fits both."""
+
+    def __init__(self, *budgets: Budget):
+        self.budgets = budgets
+        self.refusing: Budget | None = None
+
+    def admit(self, worst_case_usd: float) -> bool:
+        self.refusing = next((b for b in self.budgets if not b.fits(worst_case_usd)), None)
+        if self.refusing is not None:
+            return False
+        for budget in self.budgets:
+            budget.reserve(worst_case_usd)
+        return True
+
+    def settle(self, worst_case_usd: float, cost_usd: float) -> None:
+        for budget in self.budgets:
+            budget.settle(worst_case_usd, cost_usd)
+
+
+def _worst_case(request: ChatRequest, model: ModelConfig, batch: bool = False) -> float:
+    """A call's most likely cost ceiling: its prompt with a margin, and max_tokens of reply."""
+    return model.cost(request.estimated_input_tokens() * 5 // 4, request.parameters(model)["max_tokens"], batch)
 
 
 def _estimated_tokens(request: ChatRequest, model: ModelConfig) -> tuple[int, int]:
