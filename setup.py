@@ -40,6 +40,8 @@ setup(
         "statsmodels>=0.14",
         # The reports' figures (PNG, no display needed).
         "matplotlib>=3.8",
+        # The shared rate limiter (PERSONALITY_ASSETS_REDIS_URL): Lua scripts through redis.asyncio.
+        "redis>=6.4,<9",
     ],
     extras_require={
         # dagster-dg-cli: `dg check defs`, `dg list defs`, `dg launch`; ruff: format and lint, run by make test

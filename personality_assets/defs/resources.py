@@ -4,6 +4,7 @@ A resource's docstring and its fields' descriptions are what the UI shows (Deplo
 as plain text: no reStructuredText markup in them."""
 
 import inspect
+import os
 
 import dagster as dg
 from dagster import ConfigurableResource, InitResourceContext
@@ -15,6 +16,7 @@ from personality_assets.db.engine import DatabaseTarget
 from personality_assets.llm.config import load_models_config
 from personality_assets.llm.engine import CallEngine
 from personality_assets.llm.providers import Providers
+from personality_assets.llm.ratelimit import REDIS_URL_VARIABLE
 
 
 class ResearchDatabase(ConfigurableResource):
@@ -70,6 +72,9 @@ class LLMEngineResource(ConfigurableResource):
 
     cache: bool | None = Field(default=None, description="force the response cache on/off; default per model")
     progress_every_s: float = Field(default=10.0, description="seconds between progress lines in the log")
+    rate_window_s: float = Field(
+        default=60.0, gt=0, description="the window rpm and tpm count over (providers count per minute)"
+    )
 
     def engine(
         self, context=None, research_db: ResearchDatabase | None = None, max_cost_usd: float | None = None
@@ -86,6 +91,9 @@ class LLMEngineResource(ConfigurableResource):
             progress_every_s=self.progress_every_s,
             cache=self.cache,
             max_cost_usd=max_cost_usd,
+            rate_window_s=self.rate_window_s,
+            # The shared limiter's Redis comes from the environment (a URL may hold a password).
+            redis_url=os.environ.get(REDIS_URL_VARIABLE) or None,
         )
 
 

@@ -58,6 +58,7 @@ class CallEngine:
         feedback_on_invalid: bool = True,
         cache: bool | None = None,  # None: each model's own setting
         max_cost_usd: float | None = None,  # the cap on this engine's spend over all its runs
+        redis_url: str | None = None,  # the shared limiter's Redis; None: each process its own limiter
     ):
         self.models, self.providers, self.target = models, providers, target
         # Spend caps: the engine's (every model) and each model's own (models.yaml max_cost_usd),
@@ -66,7 +67,7 @@ class CallEngine:
         self.model_budgets: dict[str, Budget] = {}
         self.log = log or logging.getLogger(__name__)
         self.run_id, self.progress_every_s, self.rate_window_s = run_id, progress_every_s, rate_window_s
-        self.feedback_on_invalid, self.cache = feedback_on_invalid, cache
+        self.feedback_on_invalid, self.cache, self.redis_url = feedback_on_invalid, cache, redis_url
 
     # --- estimate --------------------------------------------------------------------------------
 
@@ -156,10 +157,13 @@ class CallEngine:
         # Rate limits are kept per account (provider, endpoint, provider model id): model keys on one
         # account share one limiter, at the strictest of their limits.
         accounts: dict[tuple, tuple[int | None, int | None]] = {}
+        concurrency: dict[tuple, int] = {}  # shared slots (with the shared limiter): the smallest
         for key, model in models.items():
             account = providers[key].account(model)
             rpm, tpm = accounts.get(account, (None, None))
             accounts[account] = (_strictest(rpm, model.rpm), _strictest(tpm, model.tpm))
+            concurrency[account] = min(concurrency.get(account, model.max_concurrency), model.max_concurrency)
+        limiters: dict[int, Any] = {}
 
         def finish(result: CallResult) -> None:
             summary.add(result)
@@ -206,7 +210,18 @@ class CallEngine:
             history = (
                 (lambda a=account: recent_calls(self.target, a[0], a[-1], self.rate_window_s)) if self.target else None
             )
-            limiter = shared_limiter(account, rpm, tpm, self.rate_window_s, history)
+            limiter = shared_limiter(
+                account,
+                rpm,
+                tpm,
+                self.rate_window_s,
+                history,
+                redis_url=self.redis_url,
+                concurrency=concurrency[account],
+                # longer than any attempt lives (the provider's timeout, then the engine's safety net)
+                lease_seconds=model.timeout_seconds + 6,
+            )
+            limiters[id(limiter)] = limiter
             for _ in range(min(model.max_concurrency, work.qsize())):
                 workers.append(
                     asyncio.create_task(self._worker(work, model, provider, limiter, finish, stop, fatal, summary))
@@ -223,6 +238,8 @@ class CallEngine:
             progress.cancel()
             for provider in {id(p): p for p in providers.values()}.values():
                 await provider.aclose()
+            for limiter in limiters.values():
+                await limiter.aclose()
         summary.wall_s = time.perf_counter() - started
         self._log_progress(summary, total, started, final=True)
         if interrupted:

@@ -10,9 +10,14 @@ from an estimate before the call and replaced with the real usage when it return
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import random
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
+
+from personality_assets.llm.types import UserActionRequired
 
 
 class SlidingWindowLimiter:
@@ -76,6 +81,9 @@ class SlidingWindowLimiter:
                 except TimeoutError:
                     pass
 
+    async def aclose(self) -> None:
+        """Nothing to close: the limiter lives in this process."""
+
     async def release(self, reserved: int, used_tokens: int | None) -> None:
         """The request is finished (answered or failed): it stays counted for one more window."""
         if self.unlimited:
@@ -89,7 +97,8 @@ class SlidingWindowLimiter:
             self._changed.notify_all()
 
 
-_SHARED: dict[tuple, SlidingWindowLimiter] = {}
+_SHARED: dict[tuple, SlidingWindowLimiter | RedisLimiter] = {}
+REDIS_URL_VARIABLE = "PERSONALITY_ASSETS_REDIS_URL"
 
 
 def shared_limiter(
@@ -98,15 +107,219 @@ def shared_limiter(
     tpm: int | None,
     window_seconds: float,
     history: Callable[[], Iterable[tuple[float, int]]] | None = None,
-) -> SlidingWindowLimiter:
-    """One limiter per account (provider, endpoint, provider model id) for the whole process, so
-    consecutive runs and steps in one process share the budget; a new limiter is seeded with the
-    account's recent calls (``history``, from the llm_calls table), so a step in a new process counts
-    what the previous step sent."""
+    redis_url: str | None = None,
+    concurrency: int | None = None,
+    lease_seconds: float = 130.0,
+) -> SlidingWindowLimiter | RedisLimiter:
+    """One limiter per account (provider, endpoint, provider model id).
+
+    With ``redis_url`` the budget and the concurrency slots live in Redis, shared by every process
+    and machine using the account. Without, one limiter per process, so consecutive runs and steps
+    in one process share the budget; it is seeded with the account's recent calls (``history``,
+    from the llm_calls table), so a step in a new process counts what the previous step sent."""
+    if redis_url:
+        settings = (rpm, tpm, window_seconds, concurrency, lease_seconds, redis_url)
+        limiter = _SHARED.get(key)
+        if not isinstance(limiter, RedisLimiter) or limiter.settings != settings:
+            limiter = _SHARED[key] = RedisLimiter(key, *settings)
+        return limiter
     limiter = _SHARED.get(key)
-    if limiter is None or (limiter.rpm, limiter.tpm, limiter.window) != (rpm, tpm, window_seconds):
+    if not isinstance(limiter, SlidingWindowLimiter) or (limiter.rpm, limiter.tpm, limiter.window) != (
+        rpm,
+        tpm,
+        window_seconds,
+    ):
         limiter = SlidingWindowLimiter(rpm, tpm, window_seconds)
         if history is not None and (rpm is not None or tpm is not None):
             limiter.seed(history())
         _SHARED[key] = limiter
     return limiter
+
+
+# --- the shared limiter: the same sliding window, in Redis ---------------------------------------------
+#
+# Per account, five keys (one hash tag, so they stay together on a cluster): requests in flight
+# (sorted set: reservation id -> lease end, ms) with their reserved tokens (hash), requests finished
+# within the window (sorted set: id -> finished at, ms) with their tokens (hash), and running token
+# totals. Every change is one Lua script, atomic, on Redis's clock: one clock for every machine.
+# A reservation whose lease ended belongs to a dead process: it is counted as finished at the lease's
+# end, so its slot comes back and its request still counts for one window.
+
+_PRUNE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local window = tonumber(ARGV[1])
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)) do
+  local tokens = tonumber(redis.call('HGET', KEYS[2], id) or '0')
+  local lease_end = redis.call('ZSCORE', KEYS[1], id)
+  redis.call('ZREM', KEYS[1], id)
+  redis.call('HDEL', KEYS[2], id)
+  redis.call('HINCRBY', KEYS[5], 'in_flight_tokens', -tokens)
+  redis.call('ZADD', KEYS[3], lease_end, id)
+  redis.call('HSET', KEYS[4], id, tokens)
+  redis.call('HINCRBY', KEYS[5], 'done_tokens', tokens)
+end
+local gone = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now - window)
+for _, id in ipairs(gone) do
+  redis.call('HINCRBY', KEYS[5], 'done_tokens', -tonumber(redis.call('HGET', KEYS[4], id) or '0'))
+  redis.call('HDEL', KEYS[4], id)
+end
+if #gone > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - window) end
+"""
+
+# ARGV: window ms, rpm, tpm, concurrency (0: none), lease ms, tokens, reservation id.
+# Returns {1, 0} when reserved, else {0, ms until the oldest finished request leaves the window}.
+ACQUIRE_SCRIPT = (
+    _PRUNE
+    + """
+local rpm, tpm, slots = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local tokens = tonumber(ARGV[6])
+local in_flight, done = redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[3])
+local in_flight_tokens = tonumber(redis.call('HGET', KEYS[5], 'in_flight_tokens') or '0')
+local done_tokens = tonumber(redis.call('HGET', KEYS[5], 'done_tokens') or '0')
+if (rpm <= 0 or in_flight + done < rpm) and (tpm <= 0 or in_flight_tokens + done_tokens + tokens <= tpm)
+    and (slots <= 0 or in_flight < slots) then
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[5]), ARGV[7])
+  redis.call('HSET', KEYS[2], ARGV[7], tokens)
+  redis.call('HINCRBY', KEYS[5], 'in_flight_tokens', tokens)
+  for i = 1, 5 do redis.call('PEXPIRE', KEYS[i], window + tonumber(ARGV[5]) + 60000) end
+  return {1, 0}
+end
+local oldest = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+if #oldest > 0 then return {0, math.max(1, tonumber(oldest[2]) + window - now)} end
+return {0, 1000}
+"""
+)
+
+# ARGV: window ms, reservation id, tokens used. A reservation whose lease ended is counted already.
+RELEASE_SCRIPT = (
+    _PRUNE
+    + """
+local reserved = redis.call('HGET', KEYS[2], ARGV[2])
+if not reserved then return 0 end
+redis.call('ZREM', KEYS[1], ARGV[2])
+redis.call('HDEL', KEYS[2], ARGV[2])
+redis.call('HINCRBY', KEYS[5], 'in_flight_tokens', -tonumber(reserved))
+redis.call('ZADD', KEYS[3], now, ARGV[2])
+redis.call('HSET', KEYS[4], ARGV[2], ARGV[3])
+redis.call('HINCRBY', KEYS[5], 'done_tokens', tonumber(ARGV[3]))
+for i = 1, 5 do redis.call('PEXPIRE', KEYS[i], window + 60000) end
+return 1
+"""
+)
+
+# How often a waiting request looks again when it waits for a slot (no finished request to wait for).
+POLL_SECONDS = 0.025
+
+
+class SharedLimiterUnavailable(UserActionRequired):
+    """Redis could not be reached: the limits cannot be kept, so no call starts."""
+
+
+class RedisLimiter:
+    """The sliding window of :class:`SlidingWindowLimiter` for one account, kept in Redis and shared
+    by every process that uses the account, with its concurrency slots. Tokens reserved before a
+    call are replaced by the real usage after it."""
+
+    def __init__(
+        self,
+        account: tuple,
+        rpm: int | None,
+        tpm: int | None,
+        window_seconds: float,
+        concurrency: int | None,
+        lease_seconds: float,
+        redis_url: str,
+    ):
+        self.settings = (rpm, tpm, window_seconds, concurrency, lease_seconds, redis_url)
+        self.rpm, self.tpm, self.window = rpm, tpm, window_seconds
+        self.concurrency, self.lease_seconds, self._url = concurrency, lease_seconds, redis_url
+        digest = hashlib.sha256("\x1f".join(map(str, account)).encode()).hexdigest()[:16]
+        base = f"personality_assets:limiter:{{{digest}}}"
+        self.keys = [
+            f"{base}:in_flight",
+            f"{base}:in_flight_tokens",
+            f"{base}:done",
+            f"{base}:done_tokens",
+            f"{base}:totals",
+        ]
+        self._redis = self._loop = self._acquire = self._release = None
+        self.unavailable: str | None = None  # set when a release could not reach Redis
+
+    @property
+    def unlimited(self) -> bool:
+        return False  # the concurrency slots are shared even without rpm/tpm
+
+    def _scripts(self):
+        """The scripts on a client of the running event loop (redis.asyncio connections belong to one loop)."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            import redis.asyncio as redis
+
+            self._redis = redis.Redis.from_url(self._url, socket_connect_timeout=5, socket_timeout=10)
+            self._loop = loop
+            self._acquire = self._redis.register_script(ACQUIRE_SCRIPT)
+            self._release = self._redis.register_script(RELEASE_SCRIPT)
+        return self._acquire, self._release
+
+    async def aclose(self) -> None:
+        """Close this loop's connections (after each engine run); the next run tries Redis afresh."""
+        self.unavailable = None
+        if self._redis is not None and self._loop is asyncio.get_running_loop():
+            await self._redis.aclose()
+            self._redis = self._loop = None
+
+    def _where(self) -> str:
+        """The Redis address without credentials."""
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(self._url)
+        return f"{parts.hostname}:{parts.port or 6379}"
+
+    def _outage(self, exc: Exception) -> SharedLimiterUnavailable:
+        return SharedLimiterUnavailable(
+            f"the shared rate limiter's Redis at {self._where()} ({REDIS_URL_VARIABLE}) cannot be reached "
+            f"({type(exc).__name__}): no call starts without it, so the limits hold. What was answered is "
+            f"stored; run again once Redis is back (or unset {REDIS_URL_VARIABLE} to use one process's limiter)"
+        )
+
+    async def acquire(self, tokens: int) -> tuple[str, int]:
+        import redis
+
+        if self.unavailable:
+            raise SharedLimiterUnavailable(self.unavailable)
+        if self.tpm is not None:
+            tokens = min(tokens, self.tpm)
+        reservation = uuid.uuid4().hex
+        acquire_script, _ = self._scripts()
+        args = [
+            int(self.window * 1000),
+            self.rpm or 0,
+            self.tpm or 0,
+            self.concurrency or 0,
+            int(self.lease_seconds * 1000),
+            tokens,
+            reservation,
+        ]
+        while True:
+            try:
+                granted, wait_ms = await acquire_script(keys=self.keys, args=args)
+            except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+                raise self._outage(exc) from None
+            if granted:
+                return reservation, tokens
+            # Wake when the oldest finished request leaves the window, or poll for a freed slot.
+            await asyncio.sleep(min(wait_ms / 1000, POLL_SECONDS) * random.uniform(0.8, 1.2))
+
+    async def release(self, reservation: tuple[str, int], used_tokens: int | None) -> None:
+        """Never raises: the call's result must still be stored. If Redis is gone, the reservation's
+        lease ends by itself, and the next acquire fails clearly."""
+        import redis
+
+        reservation_id, reserved = reservation
+        used = reserved if used_tokens is None else used_tokens
+        _, release_script = self._scripts()
+        try:
+            await release_script(keys=self.keys, args=[int(self.window * 1000), reservation_id, used])
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+            self.unavailable = str(self._outage(exc))
