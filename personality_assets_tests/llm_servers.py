@@ -544,7 +544,43 @@ class FakeOpenAIServer(FakeLLMServer):
             {"error": {"message": message, "type": error_type, "param": None, "code": code}}, status, headers
         )
 
+    # A provider's own rate limit, on the server's clock: at most ``limit_rpm`` requests accepted in
+    # any ``limit_window`` seconds; the rest get a 429 with Retry-After (counted in ``limited``, not
+    # logged in ``requests``). Accepted replies carry OpenAI's x-ratelimit-* headers unless
+    # ``send_rate_headers`` is False.
+    limit_rpm: int | None = None
+    limit_window: float = 60.0
+    send_rate_headers: bool = True
+    limited: int = 0
+
+    def _admit(self) -> tuple[web.Response | None, dict]:
+        """A 429 if the server's own limit is reached, else the rate-limit headers of the reply."""
+        if self.limit_rpm is None:
+            return None, {}
+        if not hasattr(self, "_accepted"):
+            self._accepted: deque[float] = deque()
+        now = time.monotonic()
+        while self._accepted and self._accepted[0] <= now - self.limit_window:
+            self._accepted.popleft()
+        reset = (self._accepted[0] + self.limit_window - now) if self._accepted else self.limit_window
+        if len(self._accepted) >= self.limit_rpm:
+            self.limited += 1
+            headers = {"retry-after-ms": str(max(1, round(reset * 1000))), "retry-after": f"{reset:.3f}"}
+            error = {"message": "Rate limit reached for requests", "type": "requests", "param": None, "code": None}
+            return self._json({"error": error}, 429, headers), {}
+        self._accepted.append(now)
+        if not self.send_rate_headers:
+            return None, {}
+        return None, {
+            "x-ratelimit-limit-requests": str(self.limit_rpm),
+            "x-ratelimit-remaining-requests": str(self.limit_rpm - len(self._accepted)),
+            "x-ratelimit-reset-requests": f"{reset:.3f}s",
+        }
+
     async def _chat(self, request: web.Request) -> web.Response:
+        refused, rate_headers = self._admit()
+        if refused is not None:
+            return refused
         payload, fault, _ = await self._receive(request)
         if fault in self._ERRORS:
             return self._error(fault)
@@ -595,7 +631,8 @@ class FakeOpenAIServer(FakeLLMServer):
                     "completion_tokens": completion_tokens,
                     "total_tokens": prompt_tokens + completion_tokens,
                 },
-            }
+            },
+            headers=rate_headers or None,
         )
 
 

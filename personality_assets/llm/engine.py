@@ -337,6 +337,7 @@ class CallEngine:
             result.attempts += 1
             this_request = request if messages is request.messages else _with_messages(request, messages)
             reserved = this_request.estimated_input_tokens() + get_purpose(request.purpose).typical_output_tokens
+            await limiter.adaptive.wait()  # the provider said its window is spent, or sent a 429
             reservation = await limiter.acquire(reserved)
             used = None
             try:
@@ -346,8 +347,13 @@ class CallEngine:
                 used = reply.input_tokens + reply.output_tokens
             except TimeoutError:
                 raise TransientError(f"timeout after {model.timeout_seconds}s") from None
+            except TransientError as exc:
+                if exc.rate_limited:
+                    limiter.adaptive.on_throttled(exc.retry_after)
+                raise
             finally:
                 await limiter.release(reservation, used)
+            limiter.adaptive.on_answer(reply.rate_limit, model.max_concurrency, reserved)
             result.input_tokens += reply.input_tokens
             result.output_tokens += reply.output_tokens
             result.raw_request, result.raw_response, result.text = reply.raw_request, reply.raw_response, reply.text

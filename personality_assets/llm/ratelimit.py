@@ -20,9 +20,56 @@ from collections.abc import Callable, Iterable
 from personality_assets.llm.types import UserActionRequired
 
 
+class AdaptiveRate:
+    """How much of the configured limits to use, learnt from the provider (per account, per process).
+
+    AIMD: a throttling reply (429) halves the share of ``rpm``/``tpm`` used (once per
+    ``decrease_every_s``: one burst of 429s is one signal), each answered call gives back
+    ``increase`` of it, never past 1 (the configured limits). And before a 429: when the provider's
+    headers say its window is nearly spent (remaining requests or tokens below what the calls in
+    flight may take), new calls wait for the reset it announced."""
+
+    def __init__(self, floor: float = 0.05, increase: float = 0.01, decrease_every_s: float = 1.0):
+        self.share, self.floor, self.increase, self.decrease_every_s = 1.0, floor, increase, decrease_every_s
+        self.throttled = 0  # 429s seen
+        self._last_decrease = -float("inf")
+        self.paused_until = 0.0  # time.monotonic() before which no new call starts
+
+    def on_throttled(self, retry_after: float | None = None) -> None:
+        self.throttled += 1
+        now = time.monotonic()
+        if now - self._last_decrease >= self.decrease_every_s:
+            self.share = max(self.floor, self.share / 2)
+            self._last_decrease = now
+        if retry_after:
+            self.paused_until = max(self.paused_until, now + retry_after)
+
+    def on_answer(self, hint, in_flight: int, next_tokens: int) -> None:
+        """An answered call: the share grows back; the provider's headers may ask for a pause."""
+        self.share = min(1.0, self.share + self.increase)
+        if hint is None:
+            return
+        wait = 0.0
+        if hint.remaining_requests is not None and hint.remaining_requests <= in_flight:
+            wait = max(wait, hint.reset_requests_s or 1.0)
+        if hint.remaining_tokens is not None and hint.remaining_tokens < next_tokens * max(in_flight, 1):
+            wait = max(wait, hint.reset_tokens_s or 1.0)
+        if wait:
+            self.paused_until = max(self.paused_until, time.monotonic() + wait)
+
+    def limit(self, configured: int | None) -> int | None:
+        return None if configured is None else max(1, int(configured * self.share))
+
+    async def wait(self) -> None:
+        delay = self.paused_until - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay * random.uniform(1.0, 1.1))
+
+
 class SlidingWindowLimiter:
     def __init__(self, rpm: int | None, tpm: int | None, window_seconds: float = 60.0):
         self.rpm, self.tpm, self.window = rpm, tpm, window_seconds
+        self.adaptive = AdaptiveRate()
         self._in_flight = 0
         self._in_flight_tokens = 0
         self._done: deque[tuple[float, int]] = deque()  # (finished_at, tokens), in finishing order
@@ -51,8 +98,9 @@ class SlidingWindowLimiter:
             self._done_tokens -= self._done.popleft()[1]
 
     def _fits(self, tokens: int) -> bool:
-        fits_requests = self.rpm is None or self._in_flight + len(self._done) < self.rpm
-        fits_tokens = self.tpm is None or self._in_flight_tokens + self._done_tokens + tokens <= self.tpm
+        rpm, tpm = self.adaptive.limit(self.rpm), self.adaptive.limit(self.tpm)
+        fits_requests = rpm is None or self._in_flight + len(self._done) < rpm
+        fits_tokens = tpm is None or self._in_flight_tokens + self._done_tokens + tokens <= tpm
         return fits_requests and fits_tokens
 
     @property
@@ -234,6 +282,7 @@ class RedisLimiter:
         self.settings = (rpm, tpm, window_seconds, concurrency, lease_seconds, redis_url)
         self.rpm, self.tpm, self.window = rpm, tpm, window_seconds
         self.concurrency, self.lease_seconds, self._url = concurrency, lease_seconds, redis_url
+        self.adaptive = AdaptiveRate()  # this process's share of the shared limits
         digest = hashlib.sha256("\x1f".join(map(str, account)).encode()).hexdigest()[:16]
         base = f"personality_assets:limiter:{{{digest}}}"
         self.keys = [
@@ -292,16 +341,16 @@ class RedisLimiter:
             tokens = min(tokens, self.tpm)
         reservation = uuid.uuid4().hex
         acquire_script, _ = self._scripts()
-        args = [
-            int(self.window * 1000),
-            self.rpm or 0,
-            self.tpm or 0,
-            self.concurrency or 0,
-            int(self.lease_seconds * 1000),
-            tokens,
-            reservation,
-        ]
         while True:
+            args = [
+                int(self.window * 1000),
+                self.adaptive.limit(self.rpm) or 0,
+                self.adaptive.limit(self.tpm) or 0,
+                self.concurrency or 0,
+                int(self.lease_seconds * 1000),
+                tokens,
+                reservation,
+            ]
             try:
                 granted, wait_ms = await acquire_script(keys=self.keys, args=args)
             except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:

@@ -79,6 +79,18 @@ class ProviderReply:
     raw_request: dict  # what was sent, without credentials or headers
     raw_response: dict
     simulated: bool = False
+    rate_limit: RateLimitHint | None = None  # what the provider's headers said of its limits
+
+
+@dataclass(frozen=True)
+class RateLimitHint:
+    """A provider's rate-limit headers (``x-ratelimit-remaining-requests`` / ``-tokens`` and their
+    ``x-ratelimit-reset-*``): what is left of its window and when it refills, as far as it said."""
+
+    remaining_requests: int | None = None
+    remaining_tokens: int | None = None
+    reset_requests_s: float | None = None
+    reset_tokens_s: float | None = None
 
 
 class ProviderError(Exception):
@@ -88,10 +100,13 @@ class ProviderError(Exception):
 class TransientError(ProviderError):
     """Worth retrying: 429, 5xx, timeouts, dropped connections."""
 
-    def __init__(self, message: str, retry_after: float | None = None, unreachable: bool = False):
+    def __init__(
+        self, message: str, retry_after: float | None = None, unreachable: bool = False, rate_limited: bool = False
+    ):
         super().__init__(message)
         self.retry_after = retry_after
         self.unreachable = unreachable
+        self.rate_limited = rate_limited  # a 429 or a throttling error: the adaptive rate shrinks
 
 
 class PermanentError(ProviderError):

@@ -154,7 +154,8 @@ class BedrockProvider:
             message = exc.response.get("Error", {}).get("Message", str(exc))
             if code in BEDROCK_TRANSIENT:
                 retry_after = _retry_after(exc.response.get("ResponseMetadata", {}).get("HTTPHeaders"))
-                raise TransientError(f"{code} from {where}: {message}", retry_after) from None
+                throttled = code in {"ThrottlingException", "ServiceQuotaExceededException"}
+                raise TransientError(f"{code} from {where}: {message}", retry_after, rate_limited=throttled) from None
             if code == "AccessDeniedException":
                 raise UserActionRequired(
                     f"Bedrock: access denied to model {model.model_id!r} in {where}: {message} "

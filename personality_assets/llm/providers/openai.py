@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -14,6 +15,7 @@ from personality_assets.llm.types import (
     ChatRequest,
     PermanentError,
     ProviderReply,
+    RateLimitHint,
     TransientError,
     UserActionRequired,
 )
@@ -70,6 +72,7 @@ class OpenAIProvider:
             limits = httpx.Limits(
                 max_connections=self.CONNECTIONS_PER_CLIENT, max_keepalive_connections=self.CONNECTIONS_PER_CLIENT
             )
+            self._response_class = httpx.Response
             self._clients = [
                 openai.AsyncOpenAI(
                     api_key=self.api_key,
@@ -119,15 +122,19 @@ class OpenAIProvider:
             # directly skips `chat.completions.create`'s per-call TypedDict transform and response
             # model construction, which profiled at about 1 ms of CPU per call (half our budget at
             # several hundred calls/s). The body is the documented Chat Completions request.
-            completion = await client.post(
-                "/chat/completions", body=body, cast_to=object, options={"timeout": model.timeout_seconds}
+            # cast_to the SDK's own response class: the raw response, for its rate-limit headers.
+            response = await client.post(
+                "/chat/completions", body=body, cast_to=self._response_class, options={"timeout": model.timeout_seconds}
             )
+            completion = response.json()
         except openai.RateLimitError as exc:
             if getattr(exc, "code", None) == "insufficient_quota":
                 raise UserActionRequired(
                     f"OpenAI at {where}: the account is out of quota (billing): {exc.message}"
                 ) from None
-            raise TransientError(f"429 from {where}: {exc.message}", _retry_after(exc.response.headers)) from None
+            raise TransientError(
+                f"429 from {where}: {exc.message}", _retry_after(exc.response.headers), rate_limited=True
+            ) from None
         except openai.InternalServerError as exc:
             raise TransientError(f"{exc.status_code} from {where}", _retry_after(exc.response.headers)) from None
         except openai.APITimeoutError:
@@ -170,6 +177,7 @@ class OpenAIProvider:
             output_tokens=usage.get("completion_tokens", 0),
             raw_request=body,
             raw_response=completion,
+            rate_limit=rate_limit_hint(response.headers),
         )
 
     # --- the Batch API (files upload, batches.create, poll, output and error files) ----------------
@@ -251,6 +259,39 @@ def _no_such_path(body) -> bool:
     if not isinstance(body, dict) or not isinstance(body.get("message"), str):
         return True
     return body.get("code") != "model_not_found" and body["message"].startswith("Invalid URL")
+
+
+def rate_limit_hint(headers) -> RateLimitHint | None:
+    """OpenAI's ``x-ratelimit-remaining-requests`` / ``-tokens`` and ``x-ratelimit-reset-requests`` /
+    ``-tokens`` (durations such as ``1s``, ``6m0s``, ``20ms``), where the server sends them."""
+    remaining_requests = _int_header(headers, "x-ratelimit-remaining-requests")
+    remaining_tokens = _int_header(headers, "x-ratelimit-remaining-tokens")
+    if remaining_requests is None and remaining_tokens is None:
+        return None
+    return RateLimitHint(
+        remaining_requests,
+        remaining_tokens,
+        _duration(headers.get("x-ratelimit-reset-requests")),
+        _duration(headers.get("x-ratelimit-reset-tokens")),
+    )
+
+
+def _int_header(headers, name: str) -> int | None:
+    try:
+        return int(headers[name]) if headers.get(name) is not None else None
+    except ValueError:
+        return None
+
+
+def _duration(text: str | None) -> float | None:
+    """Seconds in a Go-style duration (``1h2m3.5s``, ``250ms``); None if unreadable."""
+    if not text:
+        return None
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", text)
+    if not parts or "".join(number + unit for number, unit in parts) != text.strip():
+        return None
+    scale = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+    return sum(float(number) * scale[unit] for number, unit in parts)
 
 
 def _retry_after(headers) -> float | None:

@@ -1,0 +1,70 @@
+"""Adapting to the provider: its rate-limit headers pause new calls before a 429, and a 429 storm
+shrinks the share of the configured limits used (AIMD), which answers grow back, never past them.
+Over real HTTP against the local server enforcing its own limit on its own clock."""
+
+import pytest
+
+from personality_assets.llm import ratelimit
+from personality_assets.llm.ratelimit import AdaptiveRate
+from personality_assets.llm.types import RateLimitHint
+from personality_assets_tests.llm_servers import openai_server  # noqa: F401 - fixture
+from personality_assets_tests.test_llm_engine import _engine, _models, _requests
+
+
+def _limiter_for(server):
+    (limiter,) = [v for k, v in ratelimit._SHARED.items() if k[:2] == ("openai", server.base_url)]
+    return limiter
+
+
+def test_aimd_halves_once_per_burst_and_grows_back_never_past_the_limit(monkeypatch):
+    clock = [100.0]
+    monkeypatch.setattr(ratelimit.time, "monotonic", lambda: clock[0])
+    rate = AdaptiveRate(increase=0.1)
+    for _ in range(5):  # one burst of 429s: one signal
+        rate.on_throttled()
+    assert rate.share == 0.5 and rate.limit(100) == 50 and rate.throttled == 5
+    clock[0] += 1.0
+    rate.on_throttled(retry_after=2.0)
+    assert rate.share == 0.25 and rate.paused_until == 103.0
+    for _ in range(20):
+        rate.on_answer(None, in_flight=4, next_tokens=100)
+    assert rate.share == 1.0 and rate.limit(100) == 100 and rate.limit(None) is None
+    for _ in range(20):
+        clock[0] += 1.0
+        rate.on_throttled()
+    assert rate.share == 0.05 and rate.limit(10) == 1  # the floor, and never no call at all
+    # The provider's headers: a window nearly spent pauses until its reset.
+    rate.paused_until = 0.0
+    rate.on_answer(RateLimitHint(remaining_requests=10, reset_requests_s=5.0), in_flight=4, next_tokens=100)
+    assert rate.paused_until == 0.0
+    rate.on_answer(RateLimitHint(remaining_requests=3, reset_requests_s=5.0), in_flight=4, next_tokens=100)
+    assert rate.paused_until == clock[0] + 5.0
+    rate.on_answer(RateLimitHint(remaining_tokens=100, reset_tokens_s=9.0), in_flight=4, next_tokens=100)
+    assert rate.paused_until == clock[0] + 9.0
+
+
+def test_the_provider_s_headers_slow_the_engine_before_any_429(db_target, openai_server):
+    """No rpm configured; the server allows 10 a second and says so in its headers: not one 429."""
+    openai_server.limit_rpm, openai_server.limit_window = 10, 1.0
+    openai_server.configure(latency=0.01)
+    summary = _engine(db_target, _models(rpm=None, max_concurrency=4), openai_server.base_url).run(_requests(30))
+    assert summary.ok == 30 and openai_server.limited == 0
+
+
+def test_a_429_storm_shrinks_the_rate_the_configuration_allows(db_target, openai_server):
+    """Configured at four times what the server allows, with no headers to warn: the 429s halve the
+    share used until the calls fit; every request is answered."""
+    openai_server.limit_rpm, openai_server.limit_window, openai_server.send_rate_headers = 10, 1.0, False
+    engine = _engine(db_target, _models(rpm=40, max_concurrency=4, max_attempts=8), openai_server.base_url)
+    engine.rate_window_s = 1.0
+    summary = engine.run(_requests(40))
+    assert summary.ok == 40 and openai_server.limited > 0
+    adaptive = _limiter_for(openai_server).adaptive
+    assert adaptive.throttled == openai_server.limited and adaptive.share < 1.0
+
+
+@pytest.fixture(autouse=True)
+def _fresh_limiters():
+    ratelimit._SHARED.clear()  # each test's account starts with the full share
+    yield
+    ratelimit._SHARED.clear()
