@@ -18,6 +18,7 @@ def main(base_url, redis_url, count, prefix, rpm, window_s, concurrency="8", tim
         model_id="gpt-test",
         rpm=int(rpm),
         max_concurrency=int(concurrency),
+        account_max_concurrency=int(concurrency),
         timeout_seconds=float(timeout_s),
         max_attempts=1,
     )

@@ -546,7 +546,8 @@ class FakeOpenAIServer(FakeLLMServer):
 
     # A provider's own rate limit, on the server's clock: at most ``limit_rpm`` requests accepted in
     # any ``limit_window`` seconds; the rest get a 429 with Retry-After (counted in ``limited``, not
-    # logged in ``requests``). Accepted replies carry OpenAI's x-ratelimit-* headers unless
+    # logged in ``requests``). Accepted replies carry OpenAI's x-ratelimit-* headers (the reset: the
+    # time until the limit is back to its initial state, as OpenAI documents it) unless
     # ``send_rate_headers`` is False.
     limit_rpm: int | None = None
     limit_window: float = 60.0
@@ -562,15 +563,16 @@ class FakeOpenAIServer(FakeLLMServer):
         now = time.monotonic()
         while self._accepted and self._accepted[0] <= now - self.limit_window:
             self._accepted.popleft()
-        reset = (self._accepted[0] + self.limit_window - now) if self._accepted else self.limit_window
         if len(self._accepted) >= self.limit_rpm:
             self.limited += 1
-            headers = {"retry-after-ms": str(max(1, round(reset * 1000))), "retry-after": f"{reset:.3f}"}
+            wait = self._accepted[0] + self.limit_window - now  # until the oldest leaves the window
+            headers = {"retry-after-ms": str(max(1, round(wait * 1000))), "retry-after": f"{wait:.3f}"}
             error = {"message": "Rate limit reached for requests", "type": "requests", "param": None, "code": None}
             return self._json({"error": error}, 429, headers), {}
         self._accepted.append(now)
         if not self.send_rate_headers:
             return None, {}
+        reset = self.limit_window  # as OpenAI's: until the limit is back to its initial state
         return None, {
             "x-ratelimit-limit-requests": str(self.limit_rpm),
             "x-ratelimit-remaining-requests": str(self.limit_rpm - len(self._accepted)),

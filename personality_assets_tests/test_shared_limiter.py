@@ -2,13 +2,17 @@
 account, kept in a real Redis (a private redis-server per test), checked on the local server's
 own clock."""
 
+import json
+import os
 import subprocess
 import sys
 import threading
 import time
 
 import pytest
+from sqlalchemy import func, select
 
+from personality_assets.db.engine import experiment_transaction
 from personality_assets.llm.ratelimit import SharedLimiterUnavailable
 from personality_assets_tests.conftest import ROOT
 from personality_assets_tests.llm_servers import openai_server  # noqa: F401 - fixture
@@ -89,3 +93,97 @@ def test_redis_stopping_mid_run_fails_clearly_and_a_rerun_finishes(db_target, op
     summary = _engine(db_target, models, openai_server.base_url, redis_url=redis_server.url).run(requests)
     assert (summary.ok, summary.cached) == (60, stored)
     assert openai_server.request_count <= 60 + 2
+
+
+# --- two Dagster runs of one model at once ---------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_two_materialize_processes_of_one_model_stay_under_its_limit_together(
+    tmp_path, openai_server, redis_server, monkeypatch
+):
+    """The answering step for two populations of gpt4o as two `dagster asset materialize` processes
+    at once (the research database on PostgreSQL), rpm 40 over a 2-second window: no window on the
+    server's clock sees more, every experiment is answered once."""
+    import dagster as dg
+
+    from personality_assets.db import migrate
+    from personality_assets.db.models import EvalQuestionnaire, ExperimentsList
+    from personality_assets.defs.persona_study.assets import experiment_registrations, personas
+    from personality_assets_tests.conftest import POSTGRES_URL, _unique_target, require_postgres
+    from personality_assets_tests.test_persona_study import _load_populations, _resources, study_reply
+
+    require_postgres()
+    target = _unique_target(POSTGRES_URL)
+    migrate.upgrade(target)
+    openai_server.configure(reply=study_reply, latency=0.02)
+    # Personas and registrations in this process, unhurried.
+    monkeypatch.setenv("PERSONALITY_ASSETS_MODEL_GPT4O_RPM", "100000")
+    monkeypatch.setenv("PERSONALITY_ASSETS_MODEL_GPT4O_TPM", "100000000")
+    resources = _resources(target, monkeypatch, openai_url=openai_server.base_url)
+    instance = dg.DagsterInstance.ephemeral()
+    populations = ["sample", "sample_random"]
+    _load_populations(resources, instance, populations)
+    partitions = [dg.MultiPartitionKey({"model": "gpt4o", "population": p}) for p in populations]
+    for partition in partitions:
+        assert dg.materialize(
+            [personas, experiment_registrations],
+            partition_key=partition,
+            resources=resources,
+            instance=instance,
+            run_config={"ops": {"personas": {"config": {"max_people": 100}}}},
+        ).success
+    with experiment_transaction(target) as connection:
+        experiments = connection.execute(select(func.count()).select_from(ExperimentsList)).scalar_one()
+    assert experiments == 200
+
+    # The answers: two processes, one shared budget.
+    rpm, window = 40, 2.0
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("DAGSTER_", "PERSONALITY_ASSETS_"))},
+        "DAGSTER_HOME": str(tmp_path / "home"),
+        "PERSONALITY_ASSETS_DATA_DIR": str(tmp_path / "data"),
+        "PERSONALITY_ASSETS_DATABASE_URL": target.url,
+        "PERSONALITY_ASSETS_REFERENCE_SCHEMA": target.reference_schema,
+        "PERSONALITY_ASSETS_EXPERIMENT_SCHEMA": target.experiment_schema,
+        "PERSONALITY_ASSETS_REDIS_URL": redis_server.url,
+        "OPENAI_API_KEY": "sk-test-parallel",
+        "OPENAI_BASE_URL": openai_server.base_url,
+        "PERSONALITY_ASSETS_MODEL_GPT4O_MAX_CONCURRENCY": "4",
+        "PERSONALITY_ASSETS_MODEL_GPT4O_RPM": str(rpm),
+        "PERSONALITY_ASSETS_MODEL_GPT4O_TPM": "100000000",
+    }
+    (tmp_path / "home").mkdir()
+    cli = [sys.executable, "-m", "personality_assets.cli", "populations", "add", *populations]
+    subprocess.run(cli, cwd=ROOT, env=env, check=True, capture_output=True)
+    config = json.dumps(
+        {"execution": {"config": {"in_process": {}}}, "resources": {"llm": {"config": {"rate_window_s": window}}}}
+    )
+    materialize = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "personality_assets"]
+    asked_before = openai_server.request_count
+    answering = [
+        subprocess.Popen(
+            [*materialize, "--config-json", config, "--select", "questionnaire_answers", "--partition", f"gpt4o|{p}"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for p in populations
+    ]
+    errors = [process.communicate(timeout=300)[1] for process in answering]
+    assert [process.returncode for process in answering] == [0, 0], [e[-2000:] for e in errors]
+
+    arrivals = [r["time"] for r in openai_server.requests[asked_before:]]
+    assert len(arrivals) == experiments  # each asked once
+    assert _busiest_window(arrivals, window) <= rpm
+    # Both at once, yet only as fast as one budget allows.
+    assert max(arrivals) - min(arrivals) >= (experiments / rpm - 1) * window
+    with experiment_transaction(target) as connection:
+        answered = connection.execute(
+            select(func.count()).select_from(ExperimentsList).where(ExperimentsList.succeeded.is_(True))
+        ).scalar_one()
+        answers = connection.execute(select(func.count()).select_from(EvalQuestionnaire)).scalar_one()
+    assert answered == experiments and answers == experiments * 50

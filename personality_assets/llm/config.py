@@ -72,7 +72,13 @@ class ModelConfig(BaseModel):
     )
     rpm: int | None = Field(None, gt=0, description="requests per minute; None = unlimited")
     tpm: int | None = Field(None, gt=0, description="tokens (in + out) per minute; None = unlimited")
-    max_concurrency: int = Field(8, gt=0)
+    max_concurrency: int = Field(8, gt=0, description="calls in flight at once in one process")
+    account_max_concurrency: int | None = Field(
+        None,
+        gt=0,
+        description="calls in flight at once for the account over every process and machine (needs the "
+        "shared limiter, PERSONALITY_ASSETS_REDIS_URL); None: no shared cap",
+    )
     cache: bool = Field(False, description="reuse a stored response for an identical request")
     timeout_seconds: float = Field(120.0, gt=0)
     max_attempts: int = Field(5, gt=0, description="attempts per request, for transient errors and invalid output")

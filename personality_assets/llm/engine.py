@@ -157,12 +157,12 @@ class CallEngine:
         # Rate limits are kept per account (provider, endpoint, provider model id): model keys on one
         # account share one limiter, at the strictest of their limits.
         accounts: dict[tuple, tuple[int | None, int | None]] = {}
-        concurrency: dict[tuple, int] = {}  # shared slots (with the shared limiter): the smallest
+        slots: dict[tuple, int | None] = {}  # the account's shared concurrency (shared limiter only)
         for key, model in models.items():
             account = providers[key].account(model)
             rpm, tpm = accounts.get(account, (None, None))
             accounts[account] = (_strictest(rpm, model.rpm), _strictest(tpm, model.tpm))
-            concurrency[account] = min(concurrency.get(account, model.max_concurrency), model.max_concurrency)
+            slots[account] = _strictest(slots.get(account), model.account_max_concurrency)
         limiters: dict[int, Any] = {}
 
         def finish(result: CallResult) -> None:
@@ -217,7 +217,7 @@ class CallEngine:
                 self.rate_window_s,
                 history,
                 redis_url=self.redis_url,
-                concurrency=concurrency[account],
+                concurrency=slots[account],
                 # longer than any attempt lives (the provider's timeout, then the engine's safety net)
                 lease_seconds=model.timeout_seconds + 6,
             )
