@@ -42,6 +42,8 @@ setup(
         "matplotlib>=3.8",
         # The shared rate limiter (PERSONALITY_ASSETS_REDIS_URL): Lua scripts through redis.asyncio.
         "redis>=6.4,<9",
+        # The persona_study_celery job: steps on Celery workers (RabbitMQ broker, Redis results).
+        "dagster-celery>=0.29,<0.30",
     ],
     extras_require={
         # dagster-dg-cli: `dg check defs`, `dg list defs`, `dg launch`; ruff: format and lint, run by make test

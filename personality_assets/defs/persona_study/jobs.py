@@ -1,6 +1,7 @@
 """Jobs and schedules of the persona study."""
 
 import dagster as dg
+from dagster_celery import celery_executor
 from sqlalchemy import select
 
 from personality_assets.db.engine import experiment_transaction
@@ -11,6 +12,16 @@ persona_study_job = dg.define_asset_job(
     "persona_study",
     selection=dg.AssetSelection.groups("persona_study"),
     description="Personas, registrations, answers and scores of one model x population partition.",
+)
+
+# The same steps on Dagster's Celery executor: each step a task on a Celery worker (any machine that
+# reaches the broker, the instance's PostgreSQL and the research database). Broker and result
+# backend come from the run config (celery.yaml); see README, "Past one machine".
+persona_study_celery_job = dg.define_asset_job(
+    "persona_study_celery",
+    selection=dg.AssetSelection.groups("persona_study"),
+    executor_def=celery_executor,
+    description="persona_study with each step on a Celery worker (start the workers first; run config: celery.yaml).",
 )
 
 answer_pending_job = dg.define_asset_job(
