@@ -20,7 +20,7 @@ ESSAY_TOPICS ?= examples/essays/topics.txt
 ESSAYS_PER_TOPIC ?= 40
 ESSAY_WRITER ?= simulated
 
-.PHONY: install lock run test lint format ui validate clean
+.PHONY: install lock run test lint format ui validate clean instance-config celery-workers celery-study celery-stop
 
 # Installs the versions pinned in requirements.lock (the ones the suite last passed with).
 $(BIN)/.installed: setup.py pyproject.toml requirements.lock
@@ -37,16 +37,17 @@ lock:
 	test -x $(BIN)/uv || $(BIN)/pip install --quiet uv
 	$(BIN)/uv pip compile setup.py --extra test --universal --python-version 3.11 --upgrade -o requirements.lock
 
-$(DAGSTER_HOME)/dagster.yaml: $(DAGSTER_CONFIG)
+# The instance's configuration: DAGSTER_CONFIG, copied whenever it differs from the one in use.
+instance-config:
 	mkdir -p $(DAGSTER_HOME)
-	cp $(DAGSTER_CONFIG) $@
+	cmp -s $(DAGSTER_CONFIG) $(DAGSTER_HOME)/dagster.yaml || cp $(DAGSTER_CONFIG) $(DAGSTER_HOME)/dagster.yaml
 
 # The main jobs on the embedded defaults: reference_data (the questionnaires and the sample
 # population), load_population for its derived MaxN/MaxP and random-baseline populations, then
 # persona_study (personas, registrations, answers, scores) with MODEL (default: the offline
 # simulator) for each, then reports; the value-alignment batch; the essay track for ESSAY_TOPICS;
 # all into the SQLite research database and parquet under ./data.
-run: install $(DAGSTER_HOME)/dagster.yaml
+run: install instance-config
 	$(BIN)/python -m personality_assets.cli populations add $(SAMPLE_POPULATIONS)
 	$(LAUNCH) --job reference_data --partition sample $(IN_PROCESS)
 	for population in $(DERIVED_POPULATIONS); do \
@@ -81,8 +82,36 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-ui: install $(DAGSTER_HOME)/dagster.yaml
+ui: install instance-config
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+# Past one machine (README, "Past one machine"): Celery workers in the background, then the study
+# of each sample population on them at once. Needs the PostgreSQL instance (DAGSTER_CONFIG=
+# dagster.scale.yaml with DAGSTER_PG_*), RabbitMQ and Redis as celery.yaml says, and
+# PERSONALITY_ASSETS_REDIS_URL for the shared rate limiter; the workers need the same environment.
+CELERY_WORKERS ?= 2
+celery-workers: install instance-config
+	for i in $$(seq 1 $(CELERY_WORKERS)); do \
+		PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/dagster-celery worker start -A dagster_celery.app -y celery.yaml \
+			-n personality_assets_$$i --background -- --concurrency 1 --logfile $(DAGSTER_HOME)/celery_$$i.log || exit 1; \
+	done
+	@echo "$(CELERY_WORKERS) Celery workers started (logs: $(DAGSTER_HOME)/celery_*.log); stop them with 'make celery-stop'"
+
+celery-study: install instance-config
+	$(BIN)/python -m personality_assets.cli populations add $(SAMPLE_POPULATIONS)
+	$(LAUNCH) --job reference_data --partition sample $(IN_PROCESS)
+	for population in $(DERIVED_POPULATIONS); do \
+		$(LAUNCH) --job load_population --partition $$population $(IN_PROCESS) || exit 1; \
+	done
+	pids=""; for population in $(SAMPLE_POPULATIONS); do \
+		$(LAUNCH) --job persona_study_celery --partition "$(MODEL)|$$population" --config celery.yaml & \
+		pids="$$pids $$!"; \
+	done; \
+	failed=0; for pid in $$pids; do wait $$pid || failed=1; done; exit $$failed
+	$(BIN)/python -m personality_assets.cli summary
+
+celery-stop: install instance-config
+	$(BIN)/dagster-celery worker terminate --all -y celery.yaml
 
 validate: install
 	$(BIN)/dagster definitions validate -m personality_assets

@@ -52,9 +52,22 @@ def _stop(workers: list[subprocess.Popen]) -> None:
             worker.wait()
 
 
+def _require_services() -> None:
+    """RabbitMQ and Redis where celery.yaml says; without them skip, except under CI=true (fail)."""
+    import socket
+
+    for service, port in (("RabbitMQ", 5672), ("Redis", 6379)):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        except OSError:
+            message = f"{service} is not running on 127.0.0.1:{port} (celery.yaml)"
+            pytest.fail(message) if os.environ.get("CI") == "true" else pytest.skip(message)
+
+
 @pytest.mark.slow
 @pytest.mark.postgres
 def test_the_study_runs_on_two_celery_workers(tmp_path, monkeypatch):
+    _require_services()
     home, suffix = tmp_path / "home", uuid.uuid4().hex[:8]
     env = new_postgres_dagster_home(home, tmp_path / "data")
     target = DatabaseTarget(POSTGRES_URL, f"ref_{suffix}", f"exp_{suffix}")
