@@ -67,7 +67,7 @@ class Server:
     def stop(self) -> list[dict]:
         self.process.stdin.close()
         self.process.wait(30)
-        return json.loads(Path(self.log).read_text())
+        return json.loads(Path(self.log).read_text())["requests"]
 
 
 def cpu_seconds() -> float:
