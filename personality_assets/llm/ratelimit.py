@@ -297,7 +297,8 @@ class RedisLimiter:
 
     @property
     def unlimited(self) -> bool:
-        return False  # the concurrency slots are shared even without rpm/tpm
+        """Nothing to share (no rpm, tpm or account_max_concurrency): no call asks Redis."""
+        return self.rpm is None and self.tpm is None and self.concurrency is None
 
     def _scripts(self):
         """The scripts on a client of the running event loop (redis.asyncio connections belong to one loop)."""
@@ -335,6 +336,8 @@ class RedisLimiter:
     async def acquire(self, tokens: int) -> tuple[str, int]:
         import redis
 
+        if self.unlimited:
+            return "", tokens
         if self.unavailable:
             raise SharedLimiterUnavailable(self.unavailable)
         if self.tpm is not None:
@@ -366,6 +369,8 @@ class RedisLimiter:
         import redis
 
         reservation_id, reserved = reservation
+        if not reservation_id:
+            return  # unlimited: nothing was reserved
         used = reserved if used_tokens is None else used_tokens
         _, release_script = self._scripts()
         try:
