@@ -20,7 +20,12 @@ parser.add_argument("--fault-rate", type=float, default=0.0)
 parser.add_argument("--log", default=None)
 parser.add_argument("--study-replies", action="store_true", help="reply as the persona study's model would")
 parser.add_argument("--batch-seconds", type=float, default=0.2, help="a batch completes this long after it is created")
-parser.add_argument("--limit-rpm", type=int, default=None, help="the server's own limit: requests per --limit-window")
+parser.add_argument(
+    "--limit-rpm",
+    type=int,
+    default=None,
+    help="the server's own limit: requests per --limit-window, refilled evenly as OpenAI's",
+)
 parser.add_argument("--limit-window", type=float, default=60.0)
 args = parser.parse_args()
 reply = None

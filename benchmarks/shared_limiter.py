@@ -6,15 +6,16 @@ one-run-per-model limit without the shared limiter), in parallel with the shared
     .venv/bin/python benchmarks/shared_limiter.py --configs parallel
 
 The provider is the test suite's fake OpenAI server in its own process, enforcing its own limit
-(--limit-rpm, default 3,000 a minute, on its own clock, 429 with Retry-After past it) with 200 ms
-latency and answering as the persona study's model would. Each configuration starts from nothing
+(--limit-rpm, default 3,000 a minute, refilled evenly as OpenAI's, on its own clock; 429 with
+Retry-After past it) with 200 ms latency and answering as the persona study's model would. Each configuration starts from nothing
 (a fresh instance database and research schemas on PostgreSQL), loads four synthetic
 populations of --people people (default 1,125: 9,000 requests in all, three minutes at the
 limit), then runs the whole persona study (personas, registrations, answers, scores) for gpt4o
 on each, configured at the provider's limit (rpm 3,000; its default max_concurrency 8 per
-process). Reports wall time, requests the server accepted, the share of the limit used (the
-shortest span the limit allows for that many requests, over the span from the first to the last),
-the busiest 60 s window on the server's clock, and 429s.
+process). Reports wall time, requests the server accepted, the share of the limit used (requests
+per minute over the time the run held the budget, from its first request until its last one left
+the 60 s window, as a share of the limit: a client sending exactly the limit every minute scores
+100%), the busiest 60 s window on the server's clock, and 429s.
 Needs PostgreSQL, Redis (6379) and RabbitMQ (5672), as the test suite does.
 """
 
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import shutil
 import signal
@@ -173,15 +173,13 @@ def measure(config: str, args) -> dict:
         server.wait()
     served = json.loads(log.read_text())
     times = [r["time"] for r in served["requests"]]
-    span = max(times) - min(times)
-    # The shortest span the limit allows for these requests: a full window per limit's worth,
-    # the last part sent at once.
-    shortest = (math.ceil(len(times) / args.limit_rpm) - 1) * 60
+    # The run holds the budget from its first request until its last one leaves the window.
+    held_minutes = (max(times) - min(times) + 60) / 60
     return {
         "config": config,
         "wall_s": wall,
         "requests": len(times),
-        "rate_share": shortest / span,
+        "rate_share": len(times) / held_minutes / args.limit_rpm,
         "busiest_60s": busiest_window(times),
         "rate_limited": served["rate_limited"],
     }

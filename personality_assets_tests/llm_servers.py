@@ -544,39 +544,39 @@ class FakeOpenAIServer(FakeLLMServer):
             {"error": {"message": message, "type": error_type, "param": None, "code": code}}, status, headers
         )
 
-    # A provider's own rate limit, on the server's clock: at most ``limit_rpm`` requests accepted in
-    # any ``limit_window`` seconds; the rest get a 429 with Retry-After (counted in ``limited``, not
-    # logged in ``requests``). Accepted replies carry OpenAI's x-ratelimit-* headers (the reset: the
-    # time until the limit is back to its initial state, as OpenAI documents it) unless
-    # ``send_rate_headers`` is False.
+    # A provider's own rate limit, on the server's clock, enforced as OpenAI's are: ``limit_rpm``
+    # requests that refill at an even rate over ``limit_window`` seconds (so no window of that
+    # length sees more than twice the limit, and a client keeping a strict window never meets a
+    # 429). Past it, a 429 with Retry-After (counted in ``limited``, not logged in ``requests``).
+    # Accepted replies carry OpenAI's x-ratelimit-* headers (the reset: the time until the limit is
+    # whole again) unless ``send_rate_headers`` is False.
     limit_rpm: int | None = None
     limit_window: float = 60.0
     send_rate_headers: bool = True
     limited: int = 0
 
     def _admit(self) -> tuple[web.Response | None, dict]:
-        """A 429 if the server's own limit is reached, else the rate-limit headers of the reply."""
+        """A 429 if the server's own limit is spent, else the rate-limit headers of the reply."""
         if self.limit_rpm is None:
             return None, {}
-        if not hasattr(self, "_accepted"):
-            self._accepted: deque[float] = deque()
-        now = time.monotonic()
-        while self._accepted and self._accepted[0] <= now - self.limit_window:
-            self._accepted.popleft()
-        if len(self._accepted) >= self.limit_rpm:
+        now, per_second = time.monotonic(), self.limit_rpm / self.limit_window
+        if getattr(self, "_bucket_limit", None) != self.limit_rpm:  # a new limit starts whole
+            self._bucket_limit, self._level, self._level_at = self.limit_rpm, float(self.limit_rpm), now
+        self._level = min(float(self.limit_rpm), self._level + (now - self._level_at) * per_second)
+        self._level_at = now
+        if self._level < 1:
             self.limited += 1
-            wait = self._accepted[0] + self.limit_window - now  # until the oldest leaves the window
+            wait = (1 - self._level) / per_second
             headers = {"retry-after-ms": str(max(1, round(wait * 1000))), "retry-after": f"{wait:.3f}"}
             error = {"message": "Rate limit reached for requests", "type": "requests", "param": None, "code": None}
             return self._json({"error": error}, 429, headers), {}
-        self._accepted.append(now)
+        self._level -= 1
         if not self.send_rate_headers:
             return None, {}
-        reset = self.limit_window  # as OpenAI's: until the limit is back to its initial state
         return None, {
             "x-ratelimit-limit-requests": str(self.limit_rpm),
-            "x-ratelimit-remaining-requests": str(self.limit_rpm - len(self._accepted)),
-            "x-ratelimit-reset-requests": f"{reset:.3f}s",
+            "x-ratelimit-remaining-requests": str(int(self._level)),
+            "x-ratelimit-reset-requests": f"{(self.limit_rpm - self._level) / per_second:.3f}s",
         }
 
     async def _chat(self, request: web.Request) -> web.Response:

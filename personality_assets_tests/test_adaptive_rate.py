@@ -41,6 +41,15 @@ def test_aimd_halves_once_per_burst_and_grows_back_never_past_the_limit(monkeypa
     assert rate.paused_until == clock[0] + 5.0
     rate.on_answer(RateLimitHint(remaining_tokens=100, reset_tokens_s=9.0), in_flight=4, next_tokens=100)
     assert rate.paused_until == clock[0] + 9.0
+    # With the provider's limit known, only until what the calls need has refilled: OpenAI's reset
+    # is the time until the whole limit is back, at an even rate.
+    rate.paused_until = 0.0
+    hint = RateLimitHint(remaining_requests=3, reset_requests_s=5.0, limit_requests=103)
+    rate.on_answer(hint, in_flight=4, next_tokens=100)
+    assert rate.paused_until == pytest.approx(clock[0] + 5.0 * 2 / 100)
+    hint = RateLimitHint(remaining_tokens=100, reset_tokens_s=9.0, limit_tokens=1000)
+    rate.on_answer(hint, in_flight=4, next_tokens=100)
+    assert rate.paused_until == pytest.approx(clock[0] + 9.0 * 300 / 900)
 
 
 def test_the_provider_s_headers_slow_the_engine_before_any_429(db_target, openai_server):

@@ -27,7 +27,7 @@ class AdaptiveRate:
     ``decrease_every_s``: one burst of 429s is one signal), each answered call gives back
     ``increase`` of it, never past 1 (the configured limits). And before a 429: when the provider's
     headers say its window is nearly spent (remaining requests or tokens below what the calls in
-    flight may take), new calls wait for the reset it announced."""
+    flight may take), new calls wait until what they need has come back (see :func:`refill_wait`)."""
 
     def __init__(self, floor: float = 0.05, increase: float = 0.01, decrease_every_s: float = 1.0):
         self.share, self.floor, self.increase, self.decrease_every_s = 1.0, floor, increase, decrease_every_s
@@ -51,9 +51,12 @@ class AdaptiveRate:
             return
         wait = 0.0
         if hint.remaining_requests is not None and hint.remaining_requests <= in_flight:
-            wait = max(wait, hint.reset_requests_s or 1.0)
-        if hint.remaining_tokens is not None and hint.remaining_tokens < next_tokens * max(in_flight, 1):
-            wait = max(wait, hint.reset_tokens_s or 1.0)
+            needed = in_flight + 1 - hint.remaining_requests
+            wait = refill_wait(needed, hint.remaining_requests, hint.limit_requests, hint.reset_requests_s)
+        needed_tokens = next_tokens * max(in_flight, 1)
+        if hint.remaining_tokens is not None and hint.remaining_tokens < needed_tokens:
+            needed = needed_tokens - hint.remaining_tokens
+            wait = max(wait, refill_wait(needed, hint.remaining_tokens, hint.limit_tokens, hint.reset_tokens_s))
         if wait:
             self.paused_until = max(self.paused_until, time.monotonic() + wait)
 
@@ -64,6 +67,19 @@ class AdaptiveRate:
         delay = self.paused_until - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay * random.uniform(1.0, 1.1))
+
+
+def refill_wait(needed: int, remaining: int, limit: int | None, reset_s: float | None) -> float:
+    """Seconds until ``needed`` more requests (or tokens) are available, by the provider's headers.
+
+    OpenAI's reset is the time until the limit is whole again, refilled at an even rate, so
+    ``needed`` come back in ``reset * needed / (limit - remaining)``: waiting for the whole reset
+    would idle most of a window each time the budget runs low. Without the limit, the whole reset."""
+    if reset_s is None:
+        return 1.0
+    if limit is None or limit <= remaining:
+        return reset_s
+    return min(reset_s, reset_s * needed / (limit - remaining))
 
 
 class SlidingWindowLimiter:

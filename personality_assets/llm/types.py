@@ -84,13 +84,16 @@ class ProviderReply:
 
 @dataclass(frozen=True)
 class RateLimitHint:
-    """A provider's rate-limit headers (``x-ratelimit-remaining-requests`` / ``-tokens`` and their
-    ``x-ratelimit-reset-*``): what is left of its window and when it refills, as far as it said."""
+    """A provider's rate-limit headers (``x-ratelimit-limit-*``, ``x-ratelimit-remaining-*`` and
+    ``x-ratelimit-reset-*``, for requests and tokens): its limit, what is left of it and how long
+    until it is whole again, as far as it said."""
 
     remaining_requests: int | None = None
     remaining_tokens: int | None = None
     reset_requests_s: float | None = None
     reset_tokens_s: float | None = None
+    limit_requests: int | None = None
+    limit_tokens: int | None = None
 
 
 class ProviderError(Exception):

@@ -262,8 +262,9 @@ def _no_such_path(body) -> bool:
 
 
 def rate_limit_hint(headers) -> RateLimitHint | None:
-    """OpenAI's ``x-ratelimit-remaining-requests`` / ``-tokens`` and ``x-ratelimit-reset-requests`` /
-    ``-tokens`` (durations such as ``1s``, ``6m0s``, ``20ms``), where the server sends them."""
+    """OpenAI's ``x-ratelimit-limit-*``, ``x-ratelimit-remaining-*`` and ``x-ratelimit-reset-*`` for
+    requests and tokens (the resets as durations such as ``1s``, ``6m0s``, ``20ms``), where the
+    server sends them."""
     remaining_requests = _int_header(headers, "x-ratelimit-remaining-requests")
     remaining_tokens = _int_header(headers, "x-ratelimit-remaining-tokens")
     if remaining_requests is None and remaining_tokens is None:
@@ -273,6 +274,8 @@ def rate_limit_hint(headers) -> RateLimitHint | None:
         remaining_tokens,
         _duration(headers.get("x-ratelimit-reset-requests")),
         _duration(headers.get("x-ratelimit-reset-tokens")),
+        _int_header(headers, "x-ratelimit-limit-requests"),
+        _int_header(headers, "x-ratelimit-limit-tokens"),
     )
 
 
