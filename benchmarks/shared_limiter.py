@@ -2,20 +2,22 @@
 one-run-per-model limit without the shared limiter), in parallel with the shared limiter, and on
 1 and 2 Celery workers.
 
-    .venv/bin/python benchmarks/shared_limiter.py                  # about 15 minutes
-    .venv/bin/python benchmarks/shared_limiter.py --configs parallel
+    .venv/bin/python benchmarks/shared_limiter.py                  # about 17 minutes
+    .venv/bin/python benchmarks/shared_limiter.py --configs parallel --max-concurrency 16
 
 The provider is the test suite's fake OpenAI server in its own process, enforcing its own limit
 (--limit-rpm, default 3,000 a minute, refilled evenly as OpenAI's, on its own clock; 429 with
-Retry-After past it) with 200 ms latency and answering as the persona study's model would. Each configuration starts from nothing
-(a fresh instance database and research schemas on PostgreSQL), loads four synthetic
-populations of --people people (default 1,125: 9,000 requests in all, three minutes at the
-limit), then runs the whole persona study (personas, registrations, answers, scores) for gpt4o
-on each, configured at the provider's limit (rpm 3,000; its default max_concurrency 8 per
-process). Reports wall time, requests the server accepted, the share of the limit used (requests
-per minute over the time the run held the budget, from its first request until its last one left
-the 60 s window, as a share of the limit: a client sending exactly the limit every minute scores
-100%), the busiest 60 s window on the server's clock, and 429s.
+Retry-After past it) with 200 ms latency and answering as the persona study's model would. Each
+configuration starts from nothing (a fresh instance database and research schemas on
+PostgreSQL), loads four synthetic populations of --people people (default 1,125: 9,000 requests
+in all, three minutes at the limit), then runs the whole persona study (personas, registrations,
+answers, scores) for gpt4o on each, configured at the provider's limit (rpm 3,000) with
+--max-concurrency calls in flight per process (default 8, as in models.yaml).
+
+Reports wall time, requests the server accepted, the share of the limit used (requests per minute
+over the time the run held the budget, from its first request until its last one left the 60 s
+window, as a share of the limit: a client sending exactly the limit every minute scores 100%),
+the busiest 60 s window on the server's clock, and 429s.
 Needs PostgreSQL, Redis (6379) and RabbitMQ (5672), as the test suite does.
 """
 
@@ -64,7 +66,7 @@ def new_database(url: str, name: str) -> None:
     server.dispose()
 
 
-def environment(pg_url: str, home: Path, base_url: str, limit_rpm: int, shared: bool) -> dict:
+def environment(pg_url: str, home: Path, base_url: str, args, shared: bool) -> dict:
     url, suffix = make_url(pg_url), uuid.uuid4().hex[:8]
     instance_db = f"{url.database}_instance_{suffix}"
     new_database(pg_url, instance_db)
@@ -85,7 +87,8 @@ def environment(pg_url: str, home: Path, base_url: str, limit_rpm: int, shared: 
         "PERSONALITY_ASSETS_EXPERIMENT_SCHEMA": f"exp_{suffix}",
         "OPENAI_API_KEY": "sk-bench",
         "OPENAI_BASE_URL": base_url,
-        "PERSONALITY_ASSETS_MODEL_GPT4O_RPM": str(limit_rpm),
+        "PERSONALITY_ASSETS_MODEL_GPT4O_RPM": str(args.limit_rpm),
+        "PERSONALITY_ASSETS_MODEL_GPT4O_MAX_CONCURRENCY": str(args.max_concurrency),
         "PERSONALITY_ASSETS_MODEL_GPT4O_TPM": "1000000000",
     }
     if shared:
@@ -125,7 +128,7 @@ def measure(config: str, args) -> dict:
         cwd=ROOT,
     )
     base_url = server.stdout.readline().strip()
-    env = environment(args.pg_url, home, base_url, args.limit_rpm, shared=config != "sequential")
+    env = environment(args.pg_url, home, base_url, args, shared=config != "sequential")
     launch = [str(BIN / "dg"), "launch", "-m", "personality_assets"]
     incoming = home / "data" / "populations" / "incoming"
     incoming.mkdir(parents=True)
@@ -199,6 +202,7 @@ def main() -> None:
     parser.add_argument("--limit-rpm", type=int, default=3000)
     parser.add_argument("--people", type=int, default=1125, help="people per population (2 requests each)")
     parser.add_argument("--latency", type=float, default=0.2)
+    parser.add_argument("--max-concurrency", type=int, default=8, help="calls in flight per process")
     parser.add_argument("--configs", default="sequential,parallel,celery1,celery2")
     args = parser.parse_args()
     url = make_url(args.pg_url)
