@@ -95,6 +95,21 @@ def test_redis_stopping_mid_run_fails_clearly_and_a_rerun_finishes(db_target, op
     assert openai_server.request_count <= 60 + 2
 
 
+def test_a_redis_restarted_empty_still_counts_the_calls_of_the_window(db_target, openai_server, redis_server):
+    """Redis restarted without its data loses the window; the next run counts the calls the research
+    database stored within it, so the server never sees two windows' worth at once."""
+    openai_server.configure(latency=0.01)
+    models, window = _models(rpm=10, max_concurrency=4), 3.0
+    first = _engine(db_target, models, openai_server.base_url, redis_url=redis_server.url, rate_window_s=window)
+    assert first.run(_requests(10)).ok == 10
+    redis_server.stop()
+    redis_server.start()
+    second = _engine(db_target, models, openai_server.base_url, redis_url=redis_server.url, rate_window_s=window)
+    assert second.run(_requests(20)[10:]).ok == 10
+    arrivals = [r["time"] for r in openai_server.requests]
+    assert len(arrivals) == 20 and _busiest_window(arrivals, window) <= 10
+
+
 # --- two Dagster runs of one model at once ---------------------------------------------------------
 
 

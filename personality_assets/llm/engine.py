@@ -18,6 +18,7 @@ import signal
 import time
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
@@ -402,6 +403,8 @@ class CallEngine:
         except PermanentError as exc:
             result.error = f"not retried: {exc}"
         result.latency_s = time.perf_counter() - started
+        # When the last attempt came back: llm_calls.created, which recent_calls counts from.
+        result.finished_at = datetime.now(UTC)
         result.cost_usd = model.cost(result.input_tokens, result.output_tokens)
         return result
 

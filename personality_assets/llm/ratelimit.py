@@ -186,6 +186,7 @@ def shared_limiter(
         limiter = _SHARED.get(key)
         if not isinstance(limiter, RedisLimiter) or limiter.settings != settings:
             limiter = _SHARED[key] = RedisLimiter(key, *settings)
+        limiter.history = history
         return limiter
     limiter = _SHARED.get(key)
     if not isinstance(limiter, SlidingWindowLimiter) or (limiter.rpm, limiter.tpm, limiter.window) != (
@@ -272,6 +273,30 @@ return 1
 """
 )
 
+# ARGV: window ms, lease ms, then (ms ago, tokens) of each request the research database stored
+# within the window. Only when Redis holds nothing for the account (it restarted empty, or nothing
+# was sent for a while): its calls of the last window count again, as the in-process limiter seeds
+# them. Returns how many were counted.
+SEED_SCRIPT = """
+if redis.call('EXISTS', KEYS[5]) == 1 then return 0 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local window = tonumber(ARGV[1])
+local total, counted = 0, 0
+for i = 3, #ARGV, 2 do
+  local finished = now - tonumber(ARGV[i])
+  if finished > now - window then
+    local id = 'seed:' .. t[1] .. t[2] .. ':' .. i
+    redis.call('ZADD', KEYS[3], finished, id)
+    redis.call('HSET', KEYS[4], id, ARGV[i + 1])
+    total, counted = total + tonumber(ARGV[i + 1]), counted + 1
+  end
+end
+redis.call('HSET', KEYS[5], 'done_tokens', total, 'in_flight_tokens', 0)
+for i = 1, 5 do redis.call('PEXPIRE', KEYS[i], window + tonumber(ARGV[2]) + 60000) end
+return counted
+"""
+
 # How often a waiting request looks again when it waits for a slot (no finished request to wait for).
 POLL_SECONDS = 0.025
 
@@ -308,8 +333,12 @@ class RedisLimiter:
             f"{base}:done_tokens",
             f"{base}:totals",
         ]
-        self._redis = self._loop = self._acquire = self._release = None
+        self._redis = self._loop = self._acquire = self._release = self._seed = self._seeding = None
         self.unavailable: str | None = None  # set when a release could not reach Redis
+        # The account's calls stored in the last window ((seconds ago, tokens) each), counted when
+        # Redis holds nothing for the account; None: nothing to count.
+        self.history: Callable[[], Iterable[tuple[float, int]]] | None = None
+        self._seeded_loop = None
 
     @property
     def unlimited(self) -> bool:
@@ -326,7 +355,26 @@ class RedisLimiter:
             self._loop = loop
             self._acquire = self._redis.register_script(ACQUIRE_SCRIPT)
             self._release = self._redis.register_script(RELEASE_SCRIPT)
+            self._seed = self._redis.register_script(SEED_SCRIPT)
+            self._seeding = asyncio.Lock()  # the run's first calls wait for the seed, which runs once
         return self._acquire, self._release
+
+    async def _seed_once(self) -> None:
+        """Once per run: if Redis lost the account's window (a restart without persistence), count
+        the calls the research database stored within it, so a resumed run does not send a second
+        window's worth at once."""
+        loop = asyncio.get_running_loop()
+        if self._seeded_loop is loop or self.history is None:
+            return
+        self._scripts()
+        async with self._seeding:
+            if self._seeded_loop is loop:
+                return
+            args = [int(self.window * 1000), int(self.lease_seconds * 1000)]
+            for seconds_ago, tokens in self.history():
+                args += [int(seconds_ago * 1000), int(tokens)]
+            await self._seed(keys=self.keys, args=args)
+            self._seeded_loop = loop
 
     async def aclose(self) -> None:
         """Close this loop's connections (after each engine run); the next run tries Redis afresh."""
@@ -360,6 +408,10 @@ class RedisLimiter:
             tokens = min(tokens, self.tpm)
         reservation = uuid.uuid4().hex
         acquire_script, _ = self._scripts()
+        try:
+            await self._seed_once()
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+            raise self._outage(exc) from None
         while True:
             args = [
                 int(self.window * 1000),
