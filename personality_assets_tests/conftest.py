@@ -111,6 +111,16 @@ def run_command(command: list[str], env: dict) -> subprocess.CompletedProcess:
     return completed
 
 
+def run_at_once(commands: list[list[str]], env: dict, timeout: float = 300) -> None:
+    """Start every command, then wait for all: each must succeed."""
+    processes = [
+        subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        for command in commands
+    ]
+    errors = [process.communicate(timeout=timeout)[1] for process in processes]
+    assert [process.returncode for process in processes] == [0] * len(commands), [e[-3000:] for e in errors]
+
+
 def new_dagster_home(home: Path, data_dir: Path) -> dict:
     """A new DAGSTER_HOME with the committed dagster.yaml; the environment for commands using it."""
     home.mkdir()

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from personality_assets.db.engine import DatabaseTarget, experiment_transaction
 from personality_assets.db.models import EvalQuestionnaire, ExperimentsGroup, ExperimentsList
-from personality_assets_tests.conftest import POSTGRES_URL, ROOT, new_postgres_dagster_home
+from personality_assets_tests.conftest import POSTGRES_URL, ROOT, new_postgres_dagster_home, run_at_once
 
 BIN = Path(sys.executable).parent
 POPULATIONS = ["sample", "sample_random"]
@@ -93,19 +93,8 @@ def test_the_study_runs_on_two_celery_workers(tmp_path, monkeypatch):
     workers = [_start_worker(name, env, log) for name, log in zip(names, logs, strict=True)]
     try:
         _wait_ready(logs)
-        studies = [
-            subprocess.Popen(
-                [*launch, "--job", "persona_study_celery", "--partition", f"simulated|{p}", "--config", "celery.yaml"],
-                cwd=ROOT,
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for p in POPULATIONS
-        ]
-        errors = [study.communicate(timeout=600)[1] for study in studies]
-        assert [study.returncode for study in studies] == [0, 0], [e[-3000:] for e in errors]
+        study = [*launch, "--job", "persona_study_celery", "--config", "celery.yaml", "--partition"]
+        run_at_once([[*study, f"simulated|{p}"] for p in POPULATIONS], env, timeout=600)
     finally:
         _stop(workers)
 

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from personality_assets.db.engine import experiment_transaction
 from personality_assets.llm.ratelimit import SharedLimiterUnavailable
-from personality_assets_tests.conftest import ROOT
+from personality_assets_tests.conftest import ROOT, run_at_once
 from personality_assets_tests.llm_servers import openai_server  # noqa: F401 - fixture
 from personality_assets_tests.redis_server import redis_server  # noqa: F401 - fixture
 from personality_assets_tests.test_llm_engine import _engine, _models, _requests, _stored
@@ -177,19 +177,8 @@ def test_two_materialize_processes_of_one_model_stay_under_its_limit_together(
     )
     materialize = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "personality_assets"]
     asked_before = openai_server.request_count
-    answering = [
-        subprocess.Popen(
-            [*materialize, "--config-json", config, "--select", "questionnaire_answers", "--partition", f"gpt4o|{p}"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for p in populations
-    ]
-    errors = [process.communicate(timeout=300)[1] for process in answering]
-    assert [process.returncode for process in answering] == [0, 0], [e[-2000:] for e in errors]
+    answer = [*materialize, "--config-json", config, "--select", "questionnaire_answers", "--partition"]
+    run_at_once([[*answer, f"gpt4o|{p}"] for p in populations], env)
 
     arrivals = [r["time"] for r in openai_server.requests[asked_before:]]
     assert len(arrivals) == experiments  # each asked once
