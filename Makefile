@@ -20,7 +20,7 @@ ESSAY_TOPICS ?= examples/essays/topics.txt
 ESSAYS_PER_TOPIC ?= 40
 ESSAY_WRITER ?= simulated
 
-.PHONY: install lock run test lint format ui validate clean instance-config celery-workers celery-study celery-stop
+.PHONY: install lock run test lint format ui validate clean instance-config sample-populations celery-workers celery-study celery-stop
 
 # Installs the versions pinned in requirements.lock (the ones the suite last passed with).
 $(BIN)/.installed: setup.py pyproject.toml requirements.lock
@@ -42,17 +42,20 @@ instance-config:
 	mkdir -p $(DAGSTER_HOME)
 	cmp -s $(DAGSTER_CONFIG) $(DAGSTER_HOME)/dagster.yaml || cp $(DAGSTER_CONFIG) $(DAGSTER_HOME)/dagster.yaml
 
-# The main jobs on the embedded defaults: reference_data (the questionnaires and the sample
-# population), load_population for its derived MaxN/MaxP and random-baseline populations, then
-# persona_study (personas, registrations, answers, scores) with MODEL (default: the offline
-# simulator) for each, then reports; the value-alignment batch; the essay track for ESSAY_TOPICS;
-# all into the SQLite research database and parquet under ./data.
-run: install instance-config
+# The questionnaires, the sample population and its derived populations (run and celery-study).
+sample-populations: install instance-config
 	$(BIN)/python -m personality_assets.cli populations add $(SAMPLE_POPULATIONS)
 	$(LAUNCH) --job reference_data --partition sample $(IN_PROCESS)
 	for population in $(DERIVED_POPULATIONS); do \
 		$(LAUNCH) --job load_population --partition $$population $(IN_PROCESS) || exit 1; \
 	done
+
+# The main jobs on the embedded defaults: reference_data (the questionnaires and the sample
+# population), load_population for its derived MaxN/MaxP and random-baseline populations, then
+# persona_study (personas, registrations, answers, scores) with MODEL (default: the offline
+# simulator) for each, then reports; the value-alignment batch; the essay track for ESSAY_TOPICS;
+# all into the SQLite research database and parquet under ./data.
+run: sample-populations
 	for population in $(SAMPLE_POPULATIONS); do \
 		$(LAUNCH) --job persona_study --partition "$(MODEL)|$$population" $(IN_PROCESS) || exit 1; \
 	done
@@ -97,12 +100,7 @@ celery-workers: install instance-config
 	done
 	@echo "$(CELERY_WORKERS) Celery workers started (logs: $(DAGSTER_HOME)/celery_*.log); stop them with 'make celery-stop'"
 
-celery-study: install instance-config
-	$(BIN)/python -m personality_assets.cli populations add $(SAMPLE_POPULATIONS)
-	$(LAUNCH) --job reference_data --partition sample $(IN_PROCESS)
-	for population in $(DERIVED_POPULATIONS); do \
-		$(LAUNCH) --job load_population --partition $$population $(IN_PROCESS) || exit 1; \
-	done
+celery-study: sample-populations
 	pids=""; for population in $(SAMPLE_POPULATIONS); do \
 		$(LAUNCH) --job persona_study_celery --partition "$(MODEL)|$$population" --config celery.yaml & \
 		pids="$$pids $$!"; \

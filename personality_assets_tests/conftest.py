@@ -7,6 +7,7 @@ except under CI=true, where they fail: CI must test both engines.
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import uuid
@@ -51,12 +52,25 @@ def postgres_unavailable_reason() -> str | None:
     return None
 
 
+def skip_unless_ci(reason: str) -> None:
+    """A test that cannot run here (a service or program missing) skips, except under CI=true,
+    where everything must run: there it fails with the reason."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true requires this test to run: {reason}")
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 free right now, for a server a test starts."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def require_postgres() -> None:
     reason = postgres_unavailable_reason()
     if reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true requires PostgreSQL: {reason}")
-        pytest.skip(reason)
+        skip_unless_ci(reason)
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,6 @@ share limiter state. Without ``redis-server`` the tests skip, except under CI=tr
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
@@ -14,16 +13,12 @@ import time
 
 import pytest
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from personality_assets_tests.conftest import free_port, skip_unless_ci
 
 
 class LocalRedis:
     def __init__(self):
-        self.port = _free_port()
+        self.port = free_port()
         self.process: subprocess.Popen | None = None
 
     @property
@@ -56,9 +51,7 @@ class LocalRedis:
 @pytest.fixture
 def redis_server():
     if shutil.which("redis-server") is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("redis-server is not installed (Debian: apt-get install redis-server)")
-        pytest.skip("redis-server is not installed")
+        skip_unless_ci("redis-server is not installed (Debian: apt-get install redis-server)")
     server = LocalRedis().start()
     yield server
     server.stop()

@@ -16,7 +16,13 @@ from sqlalchemy import func, select
 
 from personality_assets.db.engine import DatabaseTarget, experiment_transaction
 from personality_assets.db.models import EvalQuestionnaire, ExperimentsGroup, ExperimentsList
-from personality_assets_tests.conftest import POSTGRES_URL, ROOT, new_postgres_dagster_home, run_at_once
+from personality_assets_tests.conftest import (
+    POSTGRES_URL,
+    ROOT,
+    new_postgres_dagster_home,
+    run_at_once,
+    skip_unless_ci,
+)
 
 BIN = Path(sys.executable).parent
 POPULATIONS = ["sample", "sample_random"]
@@ -60,8 +66,7 @@ def _require_services() -> None:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=2).close()
         except OSError:
-            message = f"{service} is not running on 127.0.0.1:{port} (celery.yaml)"
-            pytest.fail(message) if os.environ.get("CI") == "true" else pytest.skip(message)
+            skip_unless_ci(f"{service} is not running on 127.0.0.1:{port} (celery.yaml)")
 
 
 @pytest.mark.slow

@@ -9,7 +9,6 @@ Skips with a reason when no chromium is installed, except under CI=true, where i
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,7 +19,14 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from personality_assets_tests.conftest import MATERIALIZE, ROOT, new_dagster_home, run_command
+from personality_assets_tests.conftest import (
+    MATERIALIZE,
+    ROOT,
+    free_port,
+    new_dagster_home,
+    run_command,
+    skip_unless_ci,
+)
 
 ESSAY_TOPIC = "Should homework be banned?"
 CHROMIUM = os.environ.get("PERSONALITY_ASSETS_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -36,15 +42,7 @@ def _browser_or_skip() -> None:
         except ImportError:
             reason = "playwright is not installed (pip install -e '.[test]')"
     if reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true requires the browser test to run: {reason}")
-        pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        skip_unless_ci(reason)
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +98,7 @@ def served_study(tmp_path_factory):
     with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
         failed_runs = instance.get_run_records(dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE]))
     assert len(failed_runs) == 1
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [
             str(Path(sys.executable).with_name("dagster-webserver")),
