@@ -74,7 +74,8 @@ def refill_wait(needed: int, remaining: int, limit: int | None, reset_s: float |
 
     OpenAI's reset is the time until the limit is whole again, refilled at an even rate, so
     ``needed`` come back in ``reset * needed / (limit - remaining)``: waiting for the whole reset
-    would idle most of a window each time the budget runs low. Without the limit, the whole reset."""
+    would idle most of a window each time the budget runs low. Without the limit, the whole reset;
+    without a reset either, one second."""
     if reset_s is None:
         return 1.0
     if limit is None or limit <= remaining:
@@ -370,10 +371,12 @@ class RedisLimiter:
         async with self._seeding:
             if self._seeded_loop is loop:
                 return
-            args = [int(self.window * 1000), int(self.lease_seconds * 1000)]
-            for seconds_ago, tokens in self.history():
-                args += [int(seconds_ago * 1000), int(tokens)]
-            await self._seed(keys=self.keys, args=args)
+            # The database is asked only when Redis has lost the window (the script checks again).
+            if not await self._redis.exists(self.keys[4]):
+                args = [int(self.window * 1000), int(self.lease_seconds * 1000)]
+                for seconds_ago, tokens in self.history():
+                    args += [int(seconds_ago * 1000), int(tokens)]
+                await self._seed(keys=self.keys, args=args)
             self._seeded_loop = loop
 
     async def aclose(self) -> None:
