@@ -2,6 +2,7 @@
 account, kept in a real Redis (a private redis-server per test), checked on the local server's
 own clock."""
 
+import asyncio
 import json
 import os
 import subprocess
@@ -10,10 +11,11 @@ import threading
 import time
 
 import pytest
+import redis
 from sqlalchemy import func, select
 
 from personality_assets.db.engine import experiment_transaction
-from personality_assets.llm.ratelimit import SharedLimiterUnavailable
+from personality_assets.llm.ratelimit import RedisLimiter, SharedLimiterUnavailable
 from personality_assets_tests.conftest import ROOT, run_at_once
 from personality_assets_tests.llm_servers import openai_server  # noqa: F401 - fixture
 from personality_assets_tests.redis_server import redis_server  # noqa: F401 - fixture
@@ -108,6 +110,24 @@ def test_a_redis_restarted_empty_still_counts_the_calls_of_the_window(db_target,
     assert second.run(_requests(20)[10:]).ok == 10
     arrivals = [r["time"] for r in openai_server.requests]
     assert len(arrivals) == 20 and _busiest_window(arrivals, window) <= 10
+
+
+def test_a_release_keeps_the_other_reservations_until_their_leases_end(redis_server):
+    """Releasing one call must not let the account's keys expire before the leases of the calls
+    still in flight (a lease can outlast the window by far: the model's timeout + 6 s)."""
+    limiter = RedisLimiter(("openai", "x", "m"), 100, None, 1.0, None, 300.0, redis_server.url)
+
+    async def hold_two_release_one():
+        first = await limiter.acquire(10)
+        await limiter.acquire(10)
+        await limiter.release(first, 10)
+        await limiter.aclose()
+
+    asyncio.run(hold_two_release_one())
+    client = redis.Redis.from_url(redis_server.url)
+    in_flight_key = limiter.keys[0]
+    assert client.zcard(in_flight_key) == 1
+    assert client.pttl(in_flight_key) > 300_000  # beyond the lease of the call still in flight
 
 
 # --- two Dagster runs of one model at once ---------------------------------------------------------

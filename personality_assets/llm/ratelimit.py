@@ -257,7 +257,9 @@ return {0, 1000}
 """
 )
 
-# ARGV: window ms, reservation id, tokens used. A reservation whose lease ended is counted already.
+# ARGV: window ms, reservation id, tokens used, lease ms. A reservation whose lease ended is counted
+# already. The keys live as long as acquiring makes them (a window and a lease past the last change), so
+# a release never lets the reservations still in flight expire before their leases.
 RELEASE_SCRIPT = (
     _PRUNE
     + """
@@ -269,7 +271,7 @@ redis.call('HINCRBY', KEYS[5], 'in_flight_tokens', -tonumber(reserved))
 redis.call('ZADD', KEYS[3], now, ARGV[2])
 redis.call('HSET', KEYS[4], ARGV[2], ARGV[3])
 redis.call('HINCRBY', KEYS[5], 'done_tokens', tonumber(ARGV[3]))
-for i = 1, 5 do redis.call('PEXPIRE', KEYS[i], window + 60000) end
+for i = 1, 5 do redis.call('PEXPIRE', KEYS[i], window + tonumber(ARGV[4]) + 60000) end
 return 1
 """
 )
@@ -445,6 +447,9 @@ class RedisLimiter:
         used = reserved if used_tokens is None else used_tokens
         _, release_script = self._scripts()
         try:
-            await release_script(keys=self.keys, args=[int(self.window * 1000), reservation_id, used])
+            await release_script(
+                keys=self.keys,
+                args=[int(self.window * 1000), reservation_id, used, int(self.lease_seconds * 1000)],
+            )
         except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
             self.unavailable = str(self._outage(exc))
