@@ -120,9 +120,16 @@ def test_the_jobs_select_what_they_should():
     assert _selected("reports") == group("reports") and "scale_score_report" in group("reports")
 
 
+def _recipe(makefile: str, target: str) -> str:
+    """The target's recipe and those of its prerequisites defined in the Makefile."""
+    prerequisites, _, recipe = makefile.split(f"\n{target}:", 1)[1].split("\n\n", 1)[0].partition("\n")
+    own = [name for name in prerequisites.split() if f"\n{name}:" in makefile]
+    return "\n".join([*(_recipe(makefile, name) for name in own), recipe])
+
+
 def test_make_run_runs_the_jobs_and_the_readme_names_real_ones():
     makefile = (ROOT / "Makefile").read_text()
-    recipe = makefile.split("\nrun:", 1)[1].split("\n\n", 1)[0]
+    recipe = _recipe(makefile, "run")
     assert "asset materialize" not in recipe and "$(LAUNCH) --job" in recipe
     assert "LAUNCH := $(BIN)/dg launch -m personality_assets" in makefile
     named = set(re.findall(r"--job (\w+)", recipe + (ROOT / "README.md").read_text()))
