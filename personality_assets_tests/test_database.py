@@ -169,20 +169,32 @@ def _experiment(connection, questionnaire="bigfive") -> int:
     ).scalar_one()
 
 
+# The constraint each bad answer breaks: PostgreSQL names it; SQLite names a unique key's columns
+# but says only "FOREIGN KEY constraint failed" for any foreign key.
+ANSWER_CODE = "fk_eval_questionnaires_answer_code|FOREIGN KEY"
+ITEM = "fk_eval_questionnaires_item|FOREIGN KEY"
+EXPERIMENT_QUESTIONNAIRE = "fk_eval_questionnaires_experiment|FOREIGN KEY"
+ONE_ANSWER = (
+    "uq_eval_questionnaires_experiment_id_question_number"
+    "|UNIQUE constraint failed: eval_questionnaires.experiment_id, eval_questionnaires.question_number"
+)
+
+
 @pytest.mark.parametrize(
-    ("answers", "problem"),
+    ("answers", "constraint"),
     [
-        ([("bigfive", 1, 6)], "answer above the range"),
-        ([("bigfive", 1, 0)], "answer below the range"),
-        ([("bigfive", 51, 3)], "question not in the questionnaire"),
-        ([("bigfive", 1, 3), ("bigfive", 1, 4)], "two answers to one question"),
-        ([("epqr_a", 1, 1)], "answer under another questionnaire than the experiment's"),
+        pytest.param([("bigfive", 1, 6)], ANSWER_CODE, id="answer above the range"),
+        pytest.param([("bigfive", 1, 0)], ANSWER_CODE, id="answer below the range"),
+        pytest.param([("bigfive", 51, 3)], ITEM, id="question not in the questionnaire"),
+        pytest.param([("bigfive", 1, 3), ("bigfive", 1, 4)], ONE_ANSWER, id="two answers to one question"),
+        pytest.param([("epqr_a", 1, 1)], EXPERIMENT_QUESTIONNAIRE, id="answer under another questionnaire"),
     ],
 )
-def test_answers_are_constrained(db_target, answers, problem):
-    with pytest.raises(IntegrityError):
+def test_answers_are_constrained(db_target, answers, constraint):
+    with experiment_transaction(db_target) as connection:
+        experiment_id = _experiment(connection)  # stored: only the answers below may fail
+    with pytest.raises(IntegrityError, match=constraint):
         with experiment_transaction(db_target) as connection:
-            experiment_id = _experiment(connection)
             for questionnaire, number, answer in answers:
                 connection.execute(
                     insert(EvalQuestionnaire).values(

@@ -279,10 +279,12 @@ class EvalQuestionnaire(ExperimentBase):
             ["experiment_id", "questionnaire"],
             [f"{EXPERIMENT}.experiments_list.experiment_id", f"{EXPERIMENT}.experiments_list.questionnaire"],
             ondelete="CASCADE",
+            name="fk_eval_questionnaires_experiment",  # the names e0001 gave them
         ),
         ForeignKeyConstraint(
             ["questionnaire", "question_number"],
             [f"{EXPERIMENT}.questionnaire_items.questionnaire", f"{EXPERIMENT}.questionnaire_items.question_number"],
+            name="fk_eval_questionnaires_item",
         ),
         ForeignKeyConstraint(
             ["questionnaire", "answer"],
@@ -290,6 +292,7 @@ class EvalQuestionnaire(ExperimentBase):
                 f"{EXPERIMENT}.questionnaire_answer_codes.questionnaire",
                 f"{EXPERIMENT}.questionnaire_answer_codes.answer",
             ],
+            name="fk_eval_questionnaires_answer_code",
         ),
     )
 
