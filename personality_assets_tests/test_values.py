@@ -5,6 +5,7 @@ import shutil
 import subprocess
 import sys
 import uuid
+from datetime import UTC, datetime
 
 import dagster as dg
 import polars as pl
@@ -341,3 +342,83 @@ def test_a_persona_id_of_another_batch_is_refused(tmp_path):
     assert store.read(REGISTRY).equals(before) and not store.exists(batch_file("second", "persona_details"))
     # The first batch's own re-run is not a clash.
     assert _run(instance, resources, "first", same_seed).success
+
+
+def _registry_with_annotation_order(store: ParquetStore) -> pl.DataFrame:
+    """A registry like the published one: the contract's columns plus annotation_order (Int64, set
+    for some personas only), which the contract does not name."""
+    rows = pl.DataFrame(
+        {
+            "persona_id": ["0000000a", "0000000b", "0000000c"],
+            "name": ["Ada Lee", "Bo Kim", "Cy Ruiz"],
+            "age": ["25-34", "55+", "18-24"],
+            "profession": ["Teacher", "Nurse", "Artist"],
+            "culture": ["East Asian", "Middle Eastern", "Latin American"],
+            "core_values": [["Benevolence"], ["Security", "Tradition"], ["Stimulation"]],
+            "entry_count": [4, 7, 2],
+            "created_at": [datetime(2025, 1, 6, tzinfo=UTC)] * 3,
+            "stage_synthetic": [True] * 3,
+            "stage_wrangled": [True] * 3,
+            "stage_labeled": [True] * 3,
+            "nudge_enabled": [True] * 3,
+        },
+        schema=REGISTRY_SCHEMA,
+    ).with_columns(pl.Series("annotation_order", [2, None, 1], dtype=pl.Int64))
+    store.write(REGISTRY, rows)
+    return rows
+
+
+def test_a_registry_column_the_contract_does_not_name_is_kept(tmp_path):
+    store = ParquetStore()
+    published = _registry_with_annotation_order(store)
+    instance, resources = dg.DagsterInstance.ephemeral(), _resources(tmp_path)
+    result = _run(instance, resources, "extra", {"ops": {"value_personas": {"config": {"personas": 3}}}})
+    assert result.success
+    registry = store.read(REGISTRY)
+    assert registry.schema["annotation_order"] == pl.Int64
+    assert schema_problems(registry, REGISTRY_SCHEMA, allow_extra=True) == []
+    assert registry.height == 6
+    # The earlier personas keep every column as it was; the new ones have no annotation_order.
+    kept = registry.join(published.select("persona_id"), on="persona_id").sort("persona_id")
+    assert kept.equals(published.sort("persona_id"))
+    new = registry.join(published, on="persona_id", how="anti")
+    assert new.height == 3 and new["annotation_order"].null_count() == 3
+    assert new["stage_labeled"].all() and (new["entry_count"] > 0).all()
+
+
+def test_a_batch_that_fails_midway_leaves_nothing_behind(tmp_path):
+    store = ParquetStore()
+    instance, resources = dg.DagsterInstance.ephemeral(), _resources(tmp_path)
+    # A registry whose entry_count is not the contract's Int64: value_personas fails after the
+    # writer named the personas, at the registry update.
+    broken = _registry_with_annotation_order(store).with_columns(pl.col("entry_count").cast(pl.String))
+    store.write(REGISTRY, broken)
+    instance.add_dynamic_partitions("value_batch", ["midway"])
+    failed = dg.materialize(
+        [value_personas],
+        partition_key="midway",
+        resources=resources,
+        instance=instance,
+        run_config={"ops": {"value_personas": {"config": {"personas": 3}}}},
+        raise_on_error=False,
+    )
+    failures = [e for e in failed.all_events if e.is_step_failure]
+    message = failures[0].step_failure_data.error.message
+    assert "personas.parquet" in message and "entry_count" in message and "Int64" in message
+    assert not any(e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY for e in failed.all_events)  # not retried
+    assert store.list("batches/") == [] and store.read(REGISTRY).equals(broken)
+
+    # journal_entries of a batch whose personas are in: the registry breaks before its update.
+    _registry_with_annotation_order(store)
+    config = {"ops": {"value_personas": {"config": {"personas": 3}}}}
+    instance.add_dynamic_partitions("value_batch", ["later"])
+    dg.materialize([value_personas], partition_key="later", resources=resources, instance=instance, run_config=config)
+    before = store.list("batches/")
+    broken = store.read(REGISTRY).with_columns(pl.col("stage_synthetic").cast(pl.String))
+    store.write(REGISTRY, broken)
+    failed = dg.materialize(
+        [journal_entries], partition_key="later", resources=resources, instance=instance, raise_on_error=False
+    )
+    message = next(e for e in failed.all_events if e.is_step_failure).step_failure_data.error.message
+    assert "stage_synthetic" in message
+    assert store.list("batches/") == before and store.read(REGISTRY).equals(broken)

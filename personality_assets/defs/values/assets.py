@@ -11,6 +11,7 @@ values store (a local folder or s3://..., see storage.py):
 
 import os
 import zlib
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -74,15 +75,48 @@ def batch_file(batch: str, name: str) -> str:
 
 
 def _fail_clearly(function):
-    """Stops, bad pools and missing upstream files fail the step at once with their message."""
+    """Stops, bad pools, missing upstream files and a registry that breaks the contract fail the
+    step at once with their message."""
     try:
         return function()
-    except (RunInterrupted, PoolsError, MissingUpstream) as exc:
+    except (RunInterrupted, PoolsError, MissingUpstream, RegistryContractError) as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from None
 
 
 class MissingUpstream(ValueError):
     pass
+
+
+class RegistryContractError(ValueError):
+    """The registry lacks a contract column or has one of another type."""
+
+
+def _checked_registry(store: ParquetStore, registry: pl.DataFrame) -> pl.DataFrame:
+    """The registry, if the contract's columns are there with their types (columns the contract
+    does not name are allowed and kept through every update)."""
+    problems = schema_problems(registry, REGISTRY_SCHEMA, allow_extra=True)
+    if problems:
+        raise RegistryContractError(
+            f"{store.uri(REGISTRY)} does not meet the registry contract: {'; '.join(problems)}. Fix the file"
+            " (columns the contract does not name may stay) and run the batch again"
+        )
+    return registry
+
+
+@contextmanager
+def _undone_on_failure(store: ParquetStore, batch: str, names: list[str]):
+    """Puts the batch's files ``names`` back as they were (or removes them) when the block fails:
+    a failed step leaves none of its files behind."""
+    earlier = {name: store.read(batch_file(batch, name)) for name in names}
+    try:
+        yield
+    except BaseException:
+        for name, frame in earlier.items():
+            if frame is None:
+                store.delete(batch_file(batch, name))
+            else:
+                store.write(batch_file(batch, name), frame)
+        raise
 
 
 def _read(store: ParquetStore, relpath: str, what: str) -> pl.DataFrame:
@@ -114,8 +148,10 @@ def _add_personas(store: ParquetStore, batch: str, rows: pl.DataFrame) -> None:
             )
         if current is None:
             return rows
-        refreshed = current.update(rows.select(attributes), on="persona_id")
-        return pl.concat([refreshed, rows.join(current.select("persona_id"), on="persona_id", how="anti")])
+        refreshed = _checked_registry(store, current).update(rows.select(attributes), on="persona_id")
+        # diagonal: columns the contract does not name are null for the new personas
+        new = rows.join(current.select("persona_id"), on="persona_id", how="anti")
+        return pl.concat([refreshed, new], how="diagonal")
 
     store.update(REGISTRY, change)
 
@@ -127,7 +163,9 @@ def _update_registry(store: ParquetStore, updates: pl.DataFrame) -> None:
     def change(current: pl.DataFrame | None) -> pl.DataFrame:
         if current is None:
             raise MissingUpstream("the persona registry does not exist: materialise value_personas first")
-        return current.update(updates.cast({c: REGISTRY_SCHEMA[c] for c in updates.columns}), on="persona_id")
+        return _checked_registry(store, current).update(
+            updates.cast({c: REGISTRY_SCHEMA[c] for c in updates.columns}), on="persona_id"
+        )
 
     store.update(REGISTRY, change)
 
@@ -159,7 +197,6 @@ def value_personas(
     pools = _fail_clearly(load_pools)
     store = ParquetStore()
     drafts = sample_personas(pools, config.personas, seed)
-    earlier = store.read(batch_file(batch, "persona_details"))
     personas, summary, failures = _fail_clearly(
         lambda: write_personas(llm.engine(context, research_db, config.max_cost_usd), config.writer_model, drafts)
     )
@@ -182,14 +219,12 @@ def value_personas(
         ],
         schema=DETAILS_SCHEMA,
     )
-    store.write(batch_file(batch, "persona_details"), details)
     try:
-        _add_personas(store, batch, rows)
-    except PersonaIdClash as exc:
-        if earlier is None:  # leave no trace that would block the other batch
-            store.delete(batch_file(batch, "persona_details"))
-        else:
-            store.write(batch_file(batch, "persona_details"), earlier)
+        # Undone on any failure: no trace that would block another batch or look like a batch.
+        with _undone_on_failure(store, batch, ["persona_details"]):
+            store.write(batch_file(batch, "persona_details"), details)
+            _add_personas(store, batch, rows)
+    except (PersonaIdClash, RegistryContractError) as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from None
     if failures:
         context.log.warning(f"{len(failures)} personas not written: {list(failures.items())[:3]}")
@@ -272,8 +307,6 @@ def journal_entries(
             context.log.info,
         )
     )
-    store.write(batch_file(batch, "journal_entries"), entries)
-    store.write(batch_file(batch, "generation_log"), log)
     counts = entries.group_by("persona_id").len()
     written = dict(counts.iter_rows())
     complete = [
@@ -282,14 +315,16 @@ def journal_entries(
     # Every persona of the batch: a re-run that now stops early clears the flags it set before.
     batch_ids = [p.draft.persona_id for p in personas]
     finished = pl.col("persona_id").is_in(complete)
-    _update_registry(
-        store,
-        pl.DataFrame({"persona_id": batch_ids, "entry_count": [written.get(i, 0) for i in batch_ids]}).with_columns(
-            finished.alias("stage_synthetic"),
-            finished.alias("stage_wrangled"),
-            pl.lit(nudges).alias("nudge_enabled"),  # as generated, whatever the pools said before
-        ),
+    updates = pl.DataFrame({"persona_id": batch_ids, "entry_count": [written.get(i, 0) for i in batch_ids]})
+    updates = updates.with_columns(
+        finished.alias("stage_synthetic"),
+        finished.alias("stage_wrangled"),
+        pl.lit(nudges).alias("nudge_enabled"),  # as generated, whatever the pools said before
     )
+    with _undone_on_failure(store, batch, ["journal_entries", "generation_log"]):
+        store.write(batch_file(batch, "journal_entries"), entries)
+        store.write(batch_file(batch, "generation_log"), log)
+        _fail_clearly(lambda: _update_registry(store, updates))
     if failures:
         context.log.warning(f"{len(failures)} journals stopped early: {list(failures.items())[:3]}")
     words = entries.select(pl.col("entry").str.split(" ").list.len().alias("words"))["words"]
@@ -365,12 +400,7 @@ def judge_labels(
             llm.engine(context, research_db, config.max_cost_usd), config.judge_model, pools, entries, config.passes
         )
     )
-    store.write(batch_file(batch, "judge_passes"), passes)
     labels = label_file(passes, entries)
-    store.write(batch_file(batch, "judge_labels"), labels)
-    # Rebuilt under the store's update (lock / conditional PUT): a concurrent batch's rebuild from
-    # an older list of batch files never replaces this one.
-    store.update_lazy(LABELS, lambda _: store.scan("batches/*/judge_labels.parquet"))
     labelled = (
         labels.group_by("persona_id")
         .len()
@@ -378,17 +408,24 @@ def judge_labels(
     )
     complete = labelled.filter(pl.col("len") == pl.col("len_entries"))["persona_id"].to_list()
     # Every persona of the batch: a re-run that now misses an entry clears the flag it set before.
-    _update_registry(
-        store,
-        entries.select("persona_id").unique().with_columns(pl.col("persona_id").is_in(complete).alias("stage_labeled")),
+    updates = (
+        entries.select("persona_id").unique().with_columns(pl.col("persona_id").is_in(complete).alias("stage_labeled"))
     )
+    consensus = consensus_labels(passes.drop("rationales_json")) if config.passes > 1 else None
+    with _undone_on_failure(store, batch, ["judge_passes", "judge_labels", "consensus_labels"]):
+        store.write(batch_file(batch, "judge_passes"), passes)
+        store.write(batch_file(batch, "judge_labels"), labels)
+        if consensus is not None:
+            store.write(batch_file(batch, "consensus_labels"), consensus)
+        _fail_clearly(lambda: _update_registry(store, updates))
+    # Rebuilt under the store's update (lock / conditional PUT): a concurrent batch's rebuild from
+    # an older list of batch files never replaces this one.
+    store.update_lazy(LABELS, lambda _: store.scan("batches/*/judge_labels.parquet"))
     if failures:
         context.log.warning(f"{len(failures)} entries not labelled: {list(failures.items())[:3]}")
 
     consistency = None
-    if config.passes > 1:
-        consensus = consensus_labels(passes.drop("rationales_json"))
-        store.write(batch_file(batch, "consensus_labels"), consensus)
+    if consensus is not None:
         store.update_lazy(CONSENSUS, lambda _: store.scan("batches/*/consensus_labels.parquet"))
         consistency = self_consistency(passes.drop("rationales_json"))
     consolidated = store.read(LABELS)
