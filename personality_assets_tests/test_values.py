@@ -82,7 +82,7 @@ def test_the_whole_track_on_the_simulator_meets_the_contract(tmp_path):
     # The vector is the ten columns in the contract's order; every non-zero score has a rationale.
     for row in labels.iter_rows(named=True):
         assert row["alignment_vector"] == [row[f"alignment_{v}"] for v in SCHWARTZ_VALUES]
-        rationales = json.loads(row["rationales_json"])
+        rationales = json.loads(row["rationales_json"]) if row["rationales_json"] is not None else {}
         assert {v for v in SCHWARTZ_VALUES if row[f"alignment_{v}"] != 0} == set(rationales)
     # Mostly neutral, +1 more common than -1, as the seed describes.
     shares = labels.select(pl.concat_list([f"alignment_{v}" for v in SCHWARTZ_VALUES]).alias("v")).explode("v")
@@ -422,3 +422,30 @@ def test_a_batch_that_fails_midway_leaves_nothing_behind(tmp_path):
     message = next(e for e in failed.all_events if e.is_step_failure).step_failure_data.error.message
     assert "stage_synthetic" in message
     assert store.list("batches/") == before and store.read(REGISTRY).equals(broken)
+
+
+def test_rationales_are_null_for_an_entry_without_a_signal(tmp_path, openai_server, monkeypatch):
+    # As in the published judge labels: no non-zero score, no rationales (null, not "{}").
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-values")
+    monkeypatch.setenv("OPENAI_BASE_URL", openai_server.base_url)
+    served = {"judge": 0}
+
+    def judge(request_json):
+        served["judge"] += 1
+        labels = dict.fromkeys(SCHWARTZ_VALUES, 0)
+        if served["judge"] % 2:
+            labels["power"] = -1
+        return json.dumps({**labels, "rationales": {"power": "overruled everyone"} if labels["power"] else {}})
+
+    openai_server.configure(reply=judge)
+    instance, resources = dg.DagsterInstance.ephemeral(), _resources(tmp_path)
+    config = {
+        "ops": {"value_personas": {"config": {"personas": 2}}, "judge_labels": {"config": {"judge_model": "gpt4o"}}}
+    }
+    assert _run(instance, resources, "quiet", config).success
+    labels = ParquetStore().read(LABELS)
+    quiet = labels.filter(pl.col("alignment_power") == 0)
+    signal = labels.filter(pl.col("alignment_power") != 0)
+    assert quiet.height == signal.height == 6
+    assert quiet["rationales_json"].null_count() == 6
+    assert [json.loads(r) for r in signal["rationales_json"]] == [{"power": "overruled everyone"}] * 6

@@ -300,6 +300,8 @@ def judge_entries(
             failed_passes[(persona_id, t_index)] = result.error or result.status
             continue
         reply: JudgeReply = result.parsed
+        # As the published labels: no non-zero score, no rationales (null, not "{}").
+        signal = any(getattr(reply, value) != 0 for value in SCHWARTZ_VALUES)
         rows.append(
             {
                 "persona_id": persona_id,
@@ -308,7 +310,9 @@ def judge_entries(
                 **{f"alignment_{value}": getattr(reply, value) for value in SCHWARTZ_VALUES},
                 "rationales_json": json.dumps(
                     {v: reply.rationales[v] for v in SCHWARTZ_VALUES if v in reply.rationales}, ensure_ascii=False
-                ),
+                )
+                if signal
+                else None,
             }
         )
     labelled = {(row["persona_id"], row["t_index"]) for row in rows}
