@@ -168,7 +168,7 @@ def test_three_judge_passes_give_a_consensus_and_its_self_consistency(tmp_path):
             "ops": {
                 "value_personas": {"config": {"personas": 5}},
                 "journal_entries": {"config": {"nudges": False}},
-                "judge_labels": {"config": {"passes": 3}},
+                "judge_labels": {"config": {"passes": 3, "consensus_ties": "signed"}},
             }
         },
     )
@@ -179,9 +179,15 @@ def test_three_judge_passes_give_a_consensus_and_its_self_consistency(tmp_path):
     passes = store.read(batch_file("k3", "judge_passes"))
     assert passes.height == 5 * 6 * 3 and set(passes["pass"]) == {0, 1, 2}
     consensus = store.read(CONSENSUS)
-    assert consensus.height == 5 * 6 and set(consensus["confidence_benevolence"]) <= {"unanimous", "majority", "split"}
+    assert consensus.height == 5 * 6
+    assert set(consensus["confidence_benevolence"]) <= {"unanimous", "strong", "no_majority"}  # K = 3
+    # A drop-in label file: the judge-label contract's columns first, dated from the entries.
+    assert schema_problems(consensus, LABEL_FILE_SCHEMA, allow_extra=True) == []
+    entries = store.read(batch_file("k3", "journal_entries"))
+    assert consensus.select("persona_id", "t_index", "date").equals(entries.select("persona_id", "t_index", "date"))
     metadata = result.asset_materializations_for_node("judge_labels")[0].metadata
     assert "fleiss_kappa" in metadata["self_consistency"].value and metadata["passes"].value == 3
+    assert metadata["consensus_ties"].value == "signed"
     # Three distinct calls per entry, not cache hits of one another.
     assert metadata["llm_cached"].value == 0 and metadata["llm_calls"].value == 5 * 6 * 3
 

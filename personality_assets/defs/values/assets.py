@@ -13,6 +13,7 @@ import os
 import zlib
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Literal
 
 import dagster as dg
 import polars as pl
@@ -348,6 +349,11 @@ def journal_entries(
 class JudgeConfig(SpendCapConfig):
     judge_model: str = Field(default="simulated", description="model key of the judge (may differ from the writer)")
     passes: int = Field(default=1, ge=1, description="judge every entry this many times (consensus when > 1)")
+    consensus_ties: Literal["zero", "signed"] = Field(
+        default="zero",
+        description="a consensus tie between 0 and one signed label goes to 0 ('zero') or to that label ('signed',"
+        " as the published consensus file); a -1/+1 tie always goes to 0",
+    )
 
 
 JUDGE_CHECKS = [
@@ -411,7 +417,10 @@ def judge_labels(
     updates = (
         entries.select("persona_id").unique().with_columns(pl.col("persona_id").is_in(complete).alias("stage_labeled"))
     )
-    consensus = consensus_labels(passes.drop("rationales_json")) if config.passes > 1 else None
+    consensus = None
+    if config.passes > 1:
+        dated = passes.join(entries.select("persona_id", "t_index", "date"), on=["persona_id", "t_index"])
+        consensus = consensus_labels(dated, ties=config.consensus_ties)
     with _undone_on_failure(store, batch, ["judge_passes", "judge_labels", "consensus_labels"]):
         store.write(batch_file(batch, "judge_passes"), passes)
         store.write(batch_file(batch, "judge_labels"), labels)
@@ -449,6 +458,7 @@ def judge_labels(
     if consistency is not None:
         metadata |= {
             "passes": config.passes,
+            "consensus_ties": config.consensus_ties,
             "consensus": dg.MetadataValue.path(store.uri(batch_file(batch, "consensus_labels"))),
             "self_consistency": markdown_table(consistency.with_columns(pl.col("fleiss_kappa").round(3))),
             **{
