@@ -1,6 +1,7 @@
 """The value-alignment track: personas, journals and judge labels against seed 004's contract."""
 
 import json
+import math
 import shutil
 import subprocess
 import sys
@@ -22,7 +23,13 @@ from personality_assets.defs.values.assets import (
     judge_labels,
     value_personas,
 )
-from personality_assets.defs.values.contract import LABEL_FILE_SCHEMA, LABEL_SCHEMA, REGISTRY_SCHEMA, schema_problems
+from personality_assets.defs.values.contract import (
+    LABEL_FILE_SCHEMA,
+    LABEL_SCHEMA,
+    REGISTRY_SCHEMA,
+    VALUE_NAMES,
+    schema_problems,
+)
 from personality_assets.defs.values.pools import PoolsError, load_pools
 from personality_assets.defs.values.replies import SCHWARTZ_VALUES
 from personality_assets.defs.values.storage import ParquetStore
@@ -74,10 +81,13 @@ def test_the_whole_track_on_the_simulator_meets_the_contract(tmp_path):
     assert schema_problems(labels.drop("rationales_json"), LABEL_SCHEMA) == []
     assert registry.height == 16 and registry["persona_id"].str.contains(r"^[0-9a-f]{8}$").all()
     assert registry.select(pl.all_horizontal("stage_synthetic", "stage_wrangled", "stage_labeled")).to_series().all()
-    assert (registry["entry_count"] == 6).all()
+    # Entries per persona drawn from the pools' range; every entry labelled.
+    low, high = load_pools().entry_range()
+    assert registry["entry_count"].is_between(low, high).all() and registry["entry_count"].n_unique() > 1
     assert str(registry["created_at"].dtype) == "Datetime(time_unit='us', time_zone='UTC')"
     assert registry["core_values"].list.len().is_between(1, 2).all()
-    assert labels.height == 16 * 6 and not labels.select("persona_id", "t_index").is_duplicated().any()
+    assert labels.height == registry["entry_count"].sum()
+    assert not labels.select("persona_id", "t_index").is_duplicated().any()
     assert labels["date"].str.contains(r"^\d{4}-\d{2}-\d{2}$").all()
     # The vector is the ten columns in the contract's order; every non-zero score has a rationale.
     for row in labels.iter_rows(named=True):
@@ -100,7 +110,9 @@ def test_the_whole_track_on_the_simulator_meets_the_contract(tmp_path):
         assert dates == sorted(dates)
     metadata = first.asset_materializations_for_node("judge_labels")[0].metadata
     assert "data:image/png;base64," in metadata["label_distribution_plot"].value
-    assert metadata["consolidated_rows"].value == 8 * 6 and "Benevolence" in metadata["label_distribution"].value
+    assert (
+        metadata["consolidated_rows"].value == entries.height and "Benevolence" in metadata["label_distribution"].value
+    )
 
 
 def test_a_rerun_pays_for_nothing_and_changes_nothing(tmp_path):
@@ -175,21 +187,21 @@ def test_three_judge_passes_give_a_consensus_and_its_self_consistency(tmp_path):
     store = ParquetStore()
     # Journals written without nudges: the registry says so, and no entry has a follow-up.
     assert not store.read(REGISTRY)["nudge_enabled"].any()
-    assert store.read(batch_file("k3", "journal_entries"))["nudge_question"].null_count() == 5 * 6
+    entries = store.read(batch_file("k3", "journal_entries"))
+    assert entries["nudge_question"].null_count() == entries.height
     passes = store.read(batch_file("k3", "judge_passes"))
-    assert passes.height == 5 * 6 * 3 and set(passes["pass"]) == {0, 1, 2}
+    assert passes.height == entries.height * 3 and set(passes["pass"]) == {0, 1, 2}
     consensus = store.read(CONSENSUS)
-    assert consensus.height == 5 * 6
+    assert consensus.height == entries.height
     assert set(consensus["confidence_benevolence"]) <= {"unanimous", "strong", "no_majority"}  # K = 3
     # A drop-in label file: the judge-label contract's columns first, dated from the entries.
     assert schema_problems(consensus, LABEL_FILE_SCHEMA, allow_extra=True) == []
-    entries = store.read(batch_file("k3", "journal_entries"))
     assert consensus.select("persona_id", "t_index", "date").equals(entries.select("persona_id", "t_index", "date"))
     metadata = result.asset_materializations_for_node("judge_labels")[0].metadata
     assert "fleiss_kappa" in metadata["self_consistency"].value and metadata["passes"].value == 3
     assert metadata["consensus_ties"].value == "signed"
     # Three distinct calls per entry, not cache hits of one another.
-    assert metadata["llm_cached"].value == 0 and metadata["llm_calls"].value == 5 * 6 * 3
+    assert metadata["llm_cached"].value == 0 and metadata["llm_calls"].value == entries.height * 3
 
 
 def test_the_judge_over_http_retries_out_of_domain_and_malformed_labels(tmp_path, openai_server, monkeypatch):
@@ -223,10 +235,11 @@ def test_the_judge_over_http_retries_out_of_domain_and_malformed_labels(tmp_path
     )
     assert result.success
     labels = ParquetStore().read(LABELS)
-    assert labels.height == 2 * 6 and (labels["alignment_benevolence"] == 1).all()
+    entries = ParquetStore().read(batch_file("http", "journal_entries")).height
+    assert labels.height == entries and (labels["alignment_benevolence"] == 1).all()
     assert (labels["alignment_power"] == 0).all()
-    # 12 entries, one malformed reply and one out-of-domain one asked again; the key never stored.
-    assert openai_server.request_count == 12 + 2
+    # every entry, one malformed reply and one out-of-domain one asked again; the key never stored.
+    assert openai_server.request_count == entries + 2
     assert "sk-test-values" not in labels.drop("alignment_vector").write_csv()
 
 
@@ -279,6 +292,16 @@ def test_bad_pools_name_the_file_and_field(tmp_path, monkeypatch):
     failed = _run(instance, resources, "p", raise_on_error=False)
     message = next(e for e in failed.all_events if e.is_step_failure).step_failure_data.error.message
     assert "pools.yaml" in message and "values" in message
+    raw = shipped.model_dump(mode="json")
+    raw["entries_per_persona"] = [12, 2]
+    pools.write_text(yaml.safe_dump(raw, sort_keys=False))
+    with pytest.raises(PoolsError, match=r"entries_per_persona must be .* got \[12, 2\]"):
+        load_pools(pools)
+    raw["entries_per_persona"] = 5
+    raw["simulator"]["expression_rates"]["power"] = 1.5
+    pools.write_text(yaml.safe_dump(raw, sort_keys=False))
+    with pytest.raises(PoolsError, match=r"simulator.expression_rates: .*between 0 and 1: power"):
+        load_pools(pools)
 
 
 def test_the_whole_track_on_an_s3_root(tmp_path, s3_env, monkeypatch):
@@ -290,7 +313,7 @@ def test_the_whole_track_on_an_s3_root(tmp_path, s3_env, monkeypatch):
     keys = [o["Key"] for o in s3_env.client().list_objects_v2(Bucket=bucket)["Contents"]]
     assert {"values/registry/personas.parquet", "values/judge_labels/judge_labels.parquet"} <= set(keys)
     labels = ParquetStore().read(LABELS)
-    assert labels.height == 3 * 6 and labels.schema == LABEL_FILE_SCHEMA
+    assert labels.height == ParquetStore().read(REGISTRY)["entry_count"].sum() and labels.schema == LABEL_FILE_SCHEMA
     assert not (tmp_path / "data" / "values").exists()  # nothing went to the local default
 
 
@@ -324,7 +347,10 @@ def test_two_batches_at_once_in_two_processes_lose_nothing(tmp_path):
     store = ParquetStore(str(tmp_path / "data" / "values"))
     registry, labels = store.read(REGISTRY), store.read(LABELS)
     assert registry.height == 20 and registry["stage_labeled"].all()
-    assert labels.height == 20 * 6 and not labels.select("persona_id", "t_index").is_duplicated().any()
+    assert (
+        labels.height == registry["entry_count"].sum()
+        and not labels.select("persona_id", "t_index").is_duplicated().any()
+    )
 
 
 def test_a_persona_id_of_another_batch_is_refused(tmp_path):
@@ -452,6 +478,51 @@ def test_rationales_are_null_for_an_entry_without_a_signal(tmp_path, openai_serv
     labels = ParquetStore().read(LABELS)
     quiet = labels.filter(pl.col("alignment_power") == 0)
     signal = labels.filter(pl.col("alignment_power") != 0)
-    assert quiet.height == signal.height == 6
-    assert quiet["rationales_json"].null_count() == 6
-    assert [json.loads(r) for r in signal["rationales_json"]] == [{"power": "overruled everyone"}] * 6
+    assert quiet.height > 0 and signal.height > 0
+    assert quiet["rationales_json"].null_count() == quiet.height
+    assert [json.loads(r) for r in signal["rationales_json"]] == [{"power": "overruled everyone"}] * signal.height
+
+
+def _clustered_se(labels: pl.DataFrame, hit: pl.Expr) -> tuple[float, float]:
+    """The share of entries where ``hit`` holds, and its standard error with personas as clusters
+    (a persona's entries share its core values, so they are not independent draws)."""
+    per_persona = labels.group_by("persona_id").agg(hit.sum().alias("y"), pl.len().alias("m"))
+    n = labels.height
+    share = float(per_persona["y"].sum()) / n
+    residuals = per_persona.select(((pl.col("y") - share * pl.col("m")) ** 2).sum()).item()
+    return share, math.sqrt(residuals) / n
+
+
+def test_the_simulator_follows_the_pools_expression_and_contradiction_rates(tmp_path):
+    instance, resources = dg.DagsterInstance.ephemeral(), _resources(tmp_path)
+    _run(instance, resources, "rates", {"ops": {"value_personas": {"config": {"personas": 400}}}})
+    store = ParquetStore()
+    labels, registry = store.read(LABELS), store.read(REGISTRY)
+    simulator = load_pools().simulator
+    n = labels.height
+    # Entries per persona drawn from the pools' range, not one fixed number.
+    low, high = load_pools().entries_per_persona
+    counts = labels.group_by("persona_id").len()["len"]
+    assert counts.min() == low and counts.max() == high and n == registry["entry_count"].sum()
+
+    observed = {}
+    for value in SCHWARTZ_VALUES:
+        rate = simulator.expression_rates[value]
+        share, clustered = _clustered_se(labels, pl.col(f"alignment_{value}") == 1)
+        binomial = math.sqrt(rate * (1 - rate) / n)
+        # Within 4 standard errors: the binomial one, or the larger one of clustered entries.
+        assert abs(share - rate) < 4 * max(binomial, clustered), (value, share, rate, binomial, clustered)
+        observed[value] = (share, max(binomial, clustered))
+    (stimulation, se_s), (benevolence, se_b) = observed["stimulation"], observed["benevolence"]
+    assert stimulation + 4 * se_s < benevolence - 4 * se_b
+
+    # Entries that score -1 on one of the persona's own core values.
+    by_name = {name: key for key, name in VALUE_NAMES.items()}
+    core = registry.select("persona_id", pl.col("core_values").list.eval(pl.element().replace_strict(by_name)))
+    joined = labels.join(core, on="persona_id")
+    contradicts = pl.any_horizontal(
+        pl.col("core_values").list.contains(value) & (pl.col(f"alignment_{value}") == -1) for value in SCHWARTZ_VALUES
+    )
+    share = joined.select(contradicts.mean()).item()
+    rate = simulator.contradiction_rate
+    assert abs(share - rate) < 4 * math.sqrt(rate * (1 - rate) / n), (share, rate)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import polars as pl
 
 from personality_assets.defs.values.contract import REGISTRY_SCHEMA, VALUE_COLUMNS, VALUE_NAMES
-from personality_assets.defs.values.pools import PersonaDraft, Pools, entry_plan
+from personality_assets.defs.values.pools import PersonaDraft, Pools, entry_plan, simulator_settings
 from personality_assets.defs.values.prompts import (
     journal_messages,
     judge_prompt,
@@ -157,6 +157,13 @@ def write_journals(
     one batch. A persona whose entry fails stops there (its later entries would not see it).
     Returns entries (ENTRY_SCHEMA), the generation log, the summary and the failures."""
     plans = {p.draft.persona_id: entry_plan(pools, p.draft, seed) for p in personas}
+    simulator = simulator_settings(pools)
+    fewest, most = pools.core_values_per_persona
+    simulated = {  # read only by the simulated writer
+        "expression_rates": simulator.expression_rates,
+        "contradiction_rate": simulator.contradiction_rate,
+        "core_share": (fewest + most) / 2 / len(SCHWARTZ_VALUES),
+    }
     written: dict[str, list[dict]] = {p.draft.persona_id: [] for p in personas}
     log_rows, summaries, failures = [], [], {}
     active = list(personas)
@@ -181,7 +188,7 @@ def write_journals(
                         style,
                         written[persona.draft.persona_id],
                     ),
-                    hints={"core_values": list(persona.draft.core_values), "tone": style.tone},
+                    hints={"core_values": list(persona.draft.core_values), "tone": style.tone, "simulator": simulated},
                     tag=(persona, day, style),
                 )
             )
