@@ -1,5 +1,6 @@
 """The value-alignment track: personas, journals and judge labels against seed 004's contract."""
 
+import itertools
 import json
 import math
 import shutil
@@ -32,6 +33,7 @@ from personality_assets.defs.values.contract import (
 )
 from personality_assets.defs.values.pools import PoolsError, load_pools
 from personality_assets.defs.values.replies import SCHWARTZ_VALUES
+from personality_assets.defs.values.simulate import expression_chances
 from personality_assets.defs.values.storage import ParquetStore
 from personality_assets_tests.conftest import (
     MATERIALIZE,
@@ -526,3 +528,23 @@ def test_the_simulator_follows_the_pools_expression_and_contradiction_rates(tmp_
     share = joined.select(contradicts.mean()).item()
     rate = simulator.contradiction_rate
     assert abs(share - rate) < 4 * math.sqrt(rate * (1 - rate) / n), (share, rate)
+
+
+@pytest.mark.parametrize(
+    ("core_range", "rate", "contradiction"), [((1, 2), 0.077, 0.1), ((1, 2), 0.6, 0.3), ((2, 4), 0.276, 1.0)]
+)
+def test_expression_chances_average_to_the_rate_over_personas(core_range, rate, contradiction):
+    # Every core value set a persona can draw (size uniform in the range, then a uniform subset),
+    # weighted by its chance: the share of entries expressing the value is the configured rate.
+    low, high = core_range
+    rates = dict.fromkeys(SCHWARTZ_VALUES, rate)
+    core_share = (low + high) / 2 / len(SCHWARTZ_VALUES)
+    expected = 0.0
+    for size in range(low, high + 1):
+        sets = list(itertools.combinations(SCHWARTZ_VALUES, size))
+        for core in sets:
+            chance = expression_chances(rates, list(core), core_share, contradiction)["power"]
+            assert 0 <= chance <= 1
+            contradicted = contradiction / size if "power" in core else 0.0
+            expected += chance * (1 - contradicted) / (high - low + 1) / len(sets)
+    assert expected == pytest.approx(rate, abs=1e-12)

@@ -260,7 +260,7 @@ def _nudges(engine, model, entries, pools, seed, t_index, summaries) -> dict[str
     for persona_id, nudge in asked.items():
         # Whether the persona answers is the pools' coin, seeded per persona and entry.
         if random.Random(f"{seed}:{persona_id}:{t_index}:answer").random() < pools.nudges.answer_probability:
-            persona, _, _, result = entries[persona_id]
+            _, _, _, result = entries[persona_id]
             journal = result.request.messages
             answering.append(
                 ChatRequest(
@@ -268,7 +268,6 @@ def _nudges(engine, model, entries, pools, seed, t_index, summaries) -> dict[str
                     purpose="nudge_answer",
                     response_model=NudgeAnswerReply,
                     messages=nudge_answer_messages(journal, result.parsed.entry, nudge.question),
-                    hints={"core_values": list(persona.draft.core_values)},
                     tag=persona_id,
                 )
             )

@@ -103,7 +103,8 @@ def expression_chances(
     for value, rate in rates.items():
         boost = min(CORE_BOOST, 1 / core_share, (1 - contradiction) / rate if rate else CORE_BOOST)
         if value in core:
-            chances[value] = rate * boost / (1 - contradiction / len(core))
+            kept = 1 - contradiction / len(core)  # the entries that do not go against this value
+            chances[value] = min(1.0, rate * boost / kept) if kept > 0 else 0.0
         else:
             chances[value] = rate * (1 - core_share * boost) / (1 - core_share) if core_share < 1 else 0.0
     return chances
