@@ -548,3 +548,17 @@ def test_expression_chances_average_to_the_rate_over_personas(core_range, rate, 
             contradicted = contradiction / size if "power" in core else 0.0
             expected += chance * (1 - contradicted) / (high - low + 1) / len(sets)
     assert expected == pytest.approx(rate, abs=1e-12)
+
+
+def test_a_consensus_file_in_the_old_format_is_named_before_anything_is_written(tmp_path):
+    store = ParquetStore()
+    # Another batch's consensus file from before the published format (consensus_<value>, ...).
+    old = pl.DataFrame({"persona_id": ["0000000a"], "t_index": [0], "passes": [3], "consensus_power": [0]})
+    store.write(batch_file("before", "consensus_labels"), old)
+    instance, resources = dg.DagsterInstance.ephemeral(), _resources(tmp_path)
+    config = {"ops": {"value_personas": {"config": {"personas": 2}}, "judge_labels": {"config": {"passes": 3}}}}
+    failed = _run(instance, resources, "k3new", config, raise_on_error=False)
+    message = next(e for e in failed.all_events if e.is_step_failure).step_failure_data.error.message
+    assert "batches/before/consensus_labels.parquet" in message and "judge_labels" in message
+    assert not store.exists(batch_file("k3new", "judge_labels")) and not store.exists(LABELS)
+    assert not store.read(REGISTRY)["stage_labeled"].any()

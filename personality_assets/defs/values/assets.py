@@ -421,6 +421,7 @@ def judge_labels(
     if config.passes > 1:
         dated = passes.join(entries.select("persona_id", "t_index", "date"), on=["persona_id", "t_index"])
         consensus = consensus_labels(dated, ties=config.consensus_ties)
+        _fail_clearly(lambda: _check_consensus_files(store, batch, consensus.schema))
     with _undone_on_failure(store, batch, ["judge_passes", "judge_labels", "consensus_labels"]):
         store.write(batch_file(batch, "judge_passes"), passes)
         store.write(batch_file(batch, "judge_labels"), labels)
@@ -468,6 +469,20 @@ def judge_labels(
             },
         }
     return dg.MaterializeResult(metadata=metadata, check_results=label_checks(labels, entries, consolidated))
+
+
+def _check_consensus_files(store: ParquetStore, batch: str, schema: pl.Schema) -> None:
+    """Other batches' consensus files must have this batch's columns, or the consolidated file
+    cannot be rebuilt: names the ones that differ (written before the published format) first."""
+    ours = batch_file(batch, "consensus_labels")
+    others = [p for p in store.list("batches/") if p.endswith("/consensus_labels.parquet") and p != ours]
+    stale = [path for path in others if store.scan(path).collect_schema() != schema]
+    if stale:
+        batches = ", ".join(path.split("/")[1] for path in stale)
+        raise MissingUpstream(
+            f"{', '.join(store.uri(path) for path in stale)}: consensus labels in another format than this batch's;"
+            f" materialise judge_labels again for batch(es) {batches} (their judge calls are cached) and then this one"
+        )
 
 
 def annotations_dir() -> Path:
