@@ -155,6 +155,9 @@ def test_reliability_table_keys_reversed_items_first():
         ),
         get_questionnaire("bigfive"),
     ).with_columns(pl.lit("m").alias("model"), pl.lit("c").alias("condition"), pl.lit("bigfive").alias("questionnaire"))
+    # α cannot tell a right reversal from a shifted one (x -> 5 - x gives the same α), so check the
+    # keyed values themselves: a reversed likert item on 1..5 is 6 - answer, within the answer range.
+    assert keyed.sort("respondent", "question_number")["keyed"].to_list() == [5, 5, 3, 3, 1, 1]
     table = reliability_table(keyed, resamples=0)
     assert table["alpha"].to_list() == [pytest.approx(1.0)] and table["n"].to_list() == [3]
 
