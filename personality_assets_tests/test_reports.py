@@ -162,6 +162,51 @@ def test_reliability_table_keys_reversed_items_first():
     assert table["alpha"].to_list() == [pytest.approx(1.0)] and table["n"].to_list() == [3]
 
 
+def _bigfive_keyed(answers: pl.DataFrame) -> pl.DataFrame:
+    """keyed_items of bigfive answers (model, condition, respondent, question_number, answer)."""
+    return keyed_items(answers, get_questionnaire("bigfive")).with_columns(pl.lit("bigfive").alias("questionnaire"))
+
+
+def test_n_missing_counts_respondents_without_any_item_of_the_scale():
+    # Respondent 3 answered the AGR items (22, 24) but no EXT item (1, 3): missing from EXT all the
+    # same, as respondent 4 who answered one EXT item.
+    answers = pl.DataFrame(
+        {
+            "respondent": [1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 4, 4, 4, 5, 5, 5, 5],
+            "question_number": [1, 3, 22, 24, 1, 3, 22, 24, 22, 24, 1, 22, 24, 1, 3, 22, 24],
+            "answer": [5, 4, 2, 4, 3, 3, 4, 2, 1, 5, 4, 3, 3, 1, 2, 5, 4],
+        }
+    ).with_columns(pl.lit("m").alias("model"), pl.lit("c").alias("condition"))
+    table = reliability_table(_bigfive_keyed(answers), resamples=0)
+    counts = {row["scale"]: (row["n"], row["n_missing"]) for row in table.iter_rows(named=True)}
+    assert counts == {"EXT": (3, 2), "AGR": (5, 0)}
+
+
+def test_bootstrap_ci_does_not_depend_on_the_order_the_data_were_built_in():
+    # The same answers of two conditions, once with respondent ids in one order and the
+    # conditions in one order, once renumbered the other way round (as in a database whose
+    # partitions ran in another order): every row's CI is the same.
+    rng = np.random.default_rng(5)
+    trait = rng.normal(size=(60, 1))
+    matrix = np.clip(np.rint(3 + trait + rng.normal(size=(60, 4))), 1, 5).astype(int)  # one trait, 4 items
+    frames = []
+    for condition, people in (("c1", range(30)), ("c2", range(30, 60))):
+        for person in people:
+            for item, number in enumerate((1, 3, 22, 24)):  # EXT1, EXT3, AGR2, AGR4: all keyed +
+                frames.append((condition, person, number, int(matrix[person, item])))
+    answers = pl.DataFrame(
+        frames, schema=["condition", "respondent", "question_number", "answer"], orient="row"
+    ).with_columns(pl.lit("m").alias("model"))
+    first = reliability_table(_bigfive_keyed(answers), resamples=200)
+    renumbered = answers.with_columns((1000 - pl.col("respondent")).alias("respondent")).reverse()
+    second = reliability_table(_bigfive_keyed(renumbered), resamples=200)
+    columns = ["questionnaire", "scale", "condition", "n", "alpha", "ci_low", "ci_high"]
+    assert first.select(columns).to_dicts() == second.select(columns).to_dicts()
+    # One condition on its own gets the same CIs as among the others.
+    alone = reliability_table(_bigfive_keyed(renumbered.filter(pl.col("condition") == "c2")), resamples=200)
+    assert alone.select(columns).to_dicts() == first.filter(pl.col("condition") == "c2").select(columns).to_dicts()
+
+
 def test_correlations_and_trait_pairs(tmp_path):
     x, y = np.array([1.0, 2.0, 3.0, 4.0, 5.0]), np.array([2.0, 1.0, 4.0, 3.0, 5.0])
     result = correlate(x, y)
