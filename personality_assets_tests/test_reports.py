@@ -431,6 +431,47 @@ def test_report_asset_across_models_and_conditions(db_target):
     assert Path(report("study_report")["latest"].value).read_text() == page
 
 
+def _resources(target) -> dict:
+    return {
+        "research_db": ResearchDatabase(
+            url=target.url, reference_schema=target.reference_schema, experiment_schema=target.experiment_schema
+        ),
+        "llm": LLMEngineResource(progress_every_s=1),
+    }
+
+
+def test_reference_reports_cover_every_loaded_population(db_target):
+    # Two populations loaded; at first no persona study at all, then one of sample's partitions.
+    instance = dg.DagsterInstance.ephemeral()
+    resources = _resources(db_target)
+    instance.add_dynamic_partitions("population", ["sample", "sample_maxN"])
+    assert dg.materialize([questionnaires], resources=resources, instance=instance).success
+    for population in ("sample", "sample_maxN"):
+        dg.materialize([reference_questionnaires], partition_key=population, resources=resources, instance=instance)
+
+    def reports():
+        result = dg.materialize([scale_score_report, reliability_report], resources=resources, instance=instance)
+        assert result.success
+        return [
+            pl.read_parquet(result.asset_materializations_for_node(name)[0].metadata["parquet"].value)
+            for name in ("scale_score_report", "reliability_report")
+        ]
+
+    for table in reports():
+        assert set(table["model"]) == {"reference"}
+        assert set(table["condition"]) == {"sample", "sample_maxN"}
+    key = dg.MultiPartitionKey({"model": "simulated", "population": "sample"})
+    study = [personas, experiment_registrations, questionnaire_answers, questionnaire_scores]
+    config = {"ops": {"personas": {"config": {"max_people": 5}}}}
+    assert dg.materialize(study, partition_key=key, resources=resources, instance=instance, run_config=config).success
+    for table in reports():
+        humans = table.filter(pl.col("model") == "reference")
+        assert set(humans["condition"]) == {"sample", "sample_maxN"}
+        assert set(table.filter(pl.col("model") == "simulated")["condition"]) == {"sample"}
+        # Every scale of every questionnaire the people answered, in each population.
+        assert humans.group_by("condition").len()["len"].to_list() == [9, 9]
+
+
 def test_read_frame_keeps_percent_signs_and_quotes(db_target):
     from sqlalchemy import literal, select
 

@@ -20,8 +20,9 @@ class NoStudyData(ValueError):
     """Nothing has been scored yet."""
 
 
-def persona_scores(target: DatabaseTarget) -> pl.DataFrame:
-    """model, condition, questionnaire, scale, experiment_id, persona_id, score, reference_score."""
+def persona_scores(target: DatabaseTarget, required: bool = True) -> pl.DataFrame:
+    """model, condition, questionnaire, scale, experiment_id, persona_id, score, reference_score
+    (empty when nothing is scored yet and not ``required``)."""
     table = QuestionnaireScore.__table__
     query = select(
         table.c.model,
@@ -40,7 +41,7 @@ def persona_scores(target: DatabaseTarget) -> pl.DataFrame:
     }
     with experiment_transaction(target) as connection:
         scores = read_frame(connection, query, schema)
-    if scores.is_empty():
+    if scores.is_empty() and required:
         raise NoStudyData("no questionnaire scores yet: materialise questionnaire_scores for some partition first")
     return scores
 
@@ -51,6 +52,14 @@ def base_conditions(target: DatabaseTarget) -> dict[str, str]:
     with experiment_transaction(target) as connection:  # reads only
         rows = connection.execute(select(table.c.population, table.c.derived_from)).all()
     return {population: derived_from or population for population, derived_from in rows}
+
+
+def loaded_populations(target: DatabaseTarget) -> list[str]:
+    """Every loaded reference population, studied by personas or not; fails when there is none."""
+    populations = sorted(base_conditions(target))
+    if not populations:
+        raise NoStudyData("no reference population loaded yet: materialise reference_questionnaires first")
+    return populations
 
 
 def human_answers(target: DatabaseTarget, conditions: list[str]) -> pl.DataFrame:
@@ -76,9 +85,10 @@ def human_scores(answers: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def persona_answers(target: DatabaseTarget) -> Iterator[pl.DataFrame]:
+def persona_answers(target: DatabaseTarget, required: bool = True) -> Iterator[pl.DataFrame]:
     """Answers of every succeeded experiment, with model and condition, one model × condition at
-    a time (the item-level reports need no more at once, so memory stays that of one partition)."""
+    a time (the item-level reports need no more at once, so memory stays that of one partition).
+    Nothing when nothing is answered yet and not ``required``."""
     groups = ExperimentsGroup.__table__
     with experiment_transaction(target) as connection:
         partitions = connection.execute(select(groups.c.model, groups.c.population).distinct()).all()
@@ -88,7 +98,7 @@ def persona_answers(target: DatabaseTarget) -> Iterator[pl.DataFrame]:
         if answers.height:
             found = True
             yield answers
-    if not found:
+    if not found and required:
         raise NoStudyData("no answered experiments yet: materialise questionnaire_answers for some partition first")
 
 
