@@ -50,7 +50,7 @@ class LoadOptions:
     skip_bad_rows: bool = False
     ipc_filter: bool = False
     require_complete: bool = True
-    long_csv_questionnaire: str = "bigfive"
+    long_csv_questionnaire: str | None = None  # None: recognised from the file
     chunk_rows: int = 50_000
 
 
@@ -166,6 +166,7 @@ def load_population(
                 exclusions=result.exclusions,
                 skip_bad_rows=options.skip_bad_rows,
                 require_complete=options.require_complete,
+                log=log,
             )
     _store(target, result, batches, log)
     return result

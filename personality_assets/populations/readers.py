@@ -9,7 +9,8 @@ Formats:
   number in the file (1 = first row after the header), so ids are stable across re-loads.
 * ``long_csv``: the research table's CSV export (personality_id, question_number, question,
   category, key, answer; optionally questionnaire). Question text, category and key are taken
-  from the questionnaire definition, not from the file.
+  from the questionnaire definition, not from the file. Without a questionnaire column the
+  questionnaire is the one named in the load's config, or else recognised from the file.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from __future__ import annotations
 import csv
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
-from personality_assets.questionnaires import Questionnaire, get_questionnaire
+from personality_assets import settings
+from personality_assets.questionnaires import Questionnaire, all_questionnaires, get_questionnaire
 
 LONG_SCHEMA = {"personality_id": pl.Int32, "questionnaire": pl.String, "question_number": pl.Int32, "answer": pl.Int16}
 OPEN_PSYCHOMETRICS_METADATA_COLUMNS = [
@@ -233,11 +235,14 @@ def _not_utf8(path: Path) -> str | None:
 def read_long_csv(
     path: Path,
     *,
-    default_questionnaire: str,
+    default_questionnaire: str | None,
     exclusions: Exclusions,
     skip_bad_rows: bool = False,
     require_complete: bool = True,
+    log: Callable[[str], None] = lambda message: None,
 ) -> Iterator[pl.DataFrame]:
+    """``default_questionnaire``: the questionnaire of a file without a questionnaire column;
+    None: recognised from the file (see :func:`recognise_questionnaire`)."""
     try:
         raw = pl.read_csv(path, infer_schema=False, row_index_name="__row", row_index_offset=2)
     except pl.exceptions.ComputeError as exc:
@@ -257,7 +262,21 @@ def read_long_csv(
             )
             + f" (expected {LONG_CSV_REQUIRED} and optionally {LONG_CSV_OPTIONAL})"
         )
+    if raw.is_empty():
+        yield pl.DataFrame(schema=LONG_SCHEMA)
+        return
+    chosen_by = "questionnaire column"
     if "questionnaire" not in columns:
+        if default_questionnaire:
+            chosen_by = "long_csv_questionnaire"
+            try:
+                get_questionnaire(default_questionnaire)
+            except ValueError as exc:
+                raise PopulationFileError(f"{path}: long_csv_questionnaire: {exc}") from exc
+        else:
+            chosen_by = "recognised from the file"
+            default_questionnaire = recognise_questionnaire(path, raw)
+            log(f"{path}: no questionnaire column; recognised as {default_questionnaire} (the only one that fits)")
         raw = raw.with_columns(pl.lit(default_questionnaire).alias("questionnaire"))
 
     frames = []
@@ -268,8 +287,45 @@ def read_long_csv(
         except ValueError as exc:
             first = group.row(0, named=True)["__row"]
             raise PopulationFileError(f"{path}: row {first}, column 'questionnaire': {exc}") from exc
-        frames.append(_validate_long(path, group, questionnaire, exclusions, skip_bad_rows, require_complete))
+        frames.append(
+            _validate_long(path, group, questionnaire, chosen_by, exclusions, skip_bad_rows, require_complete)
+        )
     yield pl.concat(frames) if frames else pl.DataFrame(schema=LONG_SCHEMA)
+
+
+def _span(values: set[int]) -> str:
+    return f"{min(values)}..{max(values)}" if values else "none"
+
+
+def recognise_questionnaire(path: Path, raw: pl.DataFrame) -> str:
+    """The one known questionnaire (shipped or the user's) that has every question number of the
+    file and whose answer codes include every answer in it; refused, naming the candidates, when
+    none or several fit. Values that are not integers are left to the row checks."""
+    numbers = set(raw["question_number"].cast(pl.Int32, strict=False).drop_nulls().to_list())
+    answers = set(raw["answer"].cast(pl.Int32, strict=False).drop_nulls().to_list())
+    known = all_questionnaires()
+    by_numbers = [q for q in known.values() if numbers <= set(q.items["number"].to_list())]
+    fits = [q.name for q in by_numbers if answers <= set(q.answer_codes)]
+    if len(fits) == 1:
+        return fits[0]
+    found = f"questions {_span(numbers)} with answers {_span(answers)}"
+    if fits:
+        problem = f"its {found} fit {', '.join(sorted(fits))}"
+    else:
+        near = []
+        answer = pl.col("answer").cast(pl.Int32, strict=False)
+        for q in sorted(by_numbers, key=lambda q: q.name):
+            outside = raw.filter(answer.is_not_null() & ~answer.is_in(list(q.answer_codes))).row(0, named=True)
+            near.append(
+                f"{q.name} (answers {q.min_answer}..{q.max_answer}) has the question numbers; "
+                f"row {outside['__row']}, column 'answer' is {outside['answer']}"
+            )
+        problem = f"no questionnaire fits {found}" + (f": {'; '.join(near)}" if near else "")
+    raise PopulationFileError(
+        f"{path}: no questionnaire column and long_csv_questionnaire is not set, and {problem}; nothing is "
+        f"assumed: set long_csv_questionnaire to the file's questionnaire (known: {', '.join(sorted(known))}), or "
+        f"define it in {settings.questionnaires_dir()}"
+    )
 
 
 def _csv_problem(path: Path) -> str | None:
@@ -292,16 +348,16 @@ def _csv_problem(path: Path) -> str | None:
     return None
 
 
-def _validate_long(path, raw, questionnaire: Questionnaire, exclusions, skip_bad_rows, require_complete):
+def _validate_long(path, raw, questionnaire: Questionnaire, chosen_by, exclusions, skip_bad_rows, require_complete):
     numbers = questionnaire.items["number"].to_list()
     parsed = raw.with_columns(pl.col(c).cast(pl.Int32, strict=False).alias(f"__{c}") for c in LONG_CSV_REQUIRED)
     problems = {
         "missing value": {c: pl.col(c).is_null() for c in LONG_CSV_REQUIRED},
         "not an integer": {c: pl.col(c).is_not_null() & pl.col(f"__{c}").is_null() for c in LONG_CSV_REQUIRED},
-        f"not a question of {questionnaire.name} ({min(numbers)}..{max(numbers)})": {
+        f"not a question of {questionnaire.name} ({min(numbers)}..{max(numbers)}, {chosen_by})": {
             "question_number": pl.col("__question_number").is_not_null() & ~pl.col("__question_number").is_in(numbers)
         },
-        f"answer out of range {sorted(questionnaire.answer_codes)}": {
+        f"answer out of range {sorted(questionnaire.answer_codes)} of {questionnaire.name} ({chosen_by})": {
             "answer": pl.col("__answer").is_not_null() & ~pl.col("__answer").is_in(list(questionnaire.answer_codes))
         },
     }

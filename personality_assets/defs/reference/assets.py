@@ -53,8 +53,10 @@ class PopulationLoadConfig(dg.Config):
     skip_bad_rows: bool = Field(default=False, description="exclude and count bad rows instead of failing")
     ipc_filter: bool = Field(default=False, description="Open Psychometrics: keep only rows with IPC == 1")
     require_complete: bool = Field(default=True, description="exclude people who did not answer every item")
-    long_csv_questionnaire: str = Field(
-        default="bigfive", description="questionnaire of a long CSV that has no questionnaire column"
+    long_csv_questionnaire: str | None = Field(
+        default=None,
+        description="questionnaire of a long CSV that has no questionnaire column; default: recognised from the "
+        "file (the one questionnaire whose question numbers and answer codes fit it, else the load is refused)",
     )
     chunk_rows: int = Field(default=50_000, description="rows of a wide file read per batch")
 
