@@ -1,12 +1,17 @@
 """Population loaders on good and bad files, on SQLite and PostgreSQL."""
 
+import dagster as dg
 import polars as pl
 import pytest
 from sqlalchemy import select
 
 from personality_assets.db.engine import experiment_transaction
 from personality_assets.db.models import ReferencePopulation, ReferenceQuestionnaire
-from personality_assets.populations.load import LoadOptions, load_population
+from personality_assets.defs.partitions import population_partitions
+from personality_assets.defs.reference.assets import reference_questionnaires
+from personality_assets.defs.reports.study_data import incomplete_answers
+from personality_assets.defs.resources import ResearchDatabase
+from personality_assets.populations.load import LoadOptions, load_exclusions, load_population
 from personality_assets.populations.open_psychometrics_file import (
     open_psychometrics_columns,
     write_open_psychometrics_file,
@@ -91,6 +96,10 @@ def test_ipc_filter_and_incomplete_people(db_target, tmp_path):
         1,
         {"IPC != 1": 1, "incomplete (some items unanswered)": 1},
     )
+    assert result.exclusions.people_by_reason == result.exclusions.by_reason  # a row is a person
+    # The incomplete person's 49 answers are kept apart from the population, for per-scale statistics.
+    assert incomplete_answers(db_target, "ipc")["answer"].to_list() == [2] * 49
+    assert _stored(db_target, "ipc")["personality_id"].unique().to_list() == [1]
     kept = load_population(db_target, "partial", LoadOptions(path=str(path), require_complete=False), **QUIET)
     assert (kept.respondents, kept.answers) == (3, 149)  # the unanswered item is not stored
 
@@ -179,6 +188,48 @@ def test_bad_long_csv_is_named(db_target, tmp_path, extra, message):
     path = _long_csv(tmp_path / "export.csv", extra=extra)
     with pytest.raises(PopulationFileError, match=message):
         load_population(db_target, "export", LoadOptions(path=str(path), long_csv_questionnaire="bigfive"), **QUIET)
+
+
+def test_long_csv_exclusions_are_counted_in_answers_and_people(db_target, tmp_path):
+    # Persons 2 and 3 skipped an item each (49 rows each), person 4 is duplicated (51 rows).
+    path = _long_csv(tmp_path / "export.csv", people=5, extra='4,1,"x",EXT,+,3\n')
+    path.write_text(
+        "".join(line for line in path.read_text().splitlines(keepends=True) if not line.startswith(("2,7,", "3,9,")))
+    )
+    messages = []
+    result = load_population(
+        db_target,
+        "export",
+        LoadOptions(path=str(path), skip_bad_rows=True, long_csv_questionnaire="bigfive"),
+        log=messages.append,
+    )
+    incomplete, duplicates = "incomplete (some items unanswered)", "duplicate people (all their rows)"
+    assert result.exclusions.by_reason == {incomplete: 98, duplicates: 51}
+    assert result.exclusions.people_by_reason == {incomplete: 2, duplicates: 1}
+    assert result.exclusions.people == 3 and result.respondents == 2
+    assert load_exclusions(db_target).filter(pl.col("population") == "export").sort("reason").rows() == [
+        ("export", duplicates, 51, 1),
+        ("export", incomplete, 98, 2),
+    ]
+    assert _population_row(db_target, "export").excluded_people == 3
+    # The same figures in the materialisation's metadata.
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(population_partitions.name, ["export"])
+    research_db = ResearchDatabase(
+        url=db_target.url, reference_schema=db_target.reference_schema, experiment_schema=db_target.experiment_schema
+    )
+    config = {"path": str(path), "skip_bad_rows": True, "long_csv_questionnaire": "bigfive"}
+    materialised = dg.materialize(
+        [reference_questionnaires],
+        partition_key="export",
+        instance=instance,
+        resources={"research_db": research_db},
+        run_config={"ops": {"reference_questionnaires": {"config": config}}},
+    )
+    metadata = materialised.asset_materializations_for_node("reference_questionnaires")[0].metadata
+    assert metadata["excluded_by_reason"].value == {incomplete: 98, duplicates: 51}
+    assert metadata["excluded_people_by_reason"].value == {incomplete: 2, duplicates: 1}
+    assert (metadata["excluded_rows"].value, metadata["excluded_people"].value) == (149, 3)
 
 
 def test_long_csv_duplicates_skipped_and_counted(db_target, tmp_path):

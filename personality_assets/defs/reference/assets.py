@@ -78,8 +78,8 @@ def reference_questionnaires(
     result = load_population(research_db.target, population, options, log=context.log.info)
     summary = result.scale_summary()
     context.log.info(
-        f"{population}: {result.respondents:,} respondents, {result.answers:,} answers, "
-        f"{result.exclusions.total:,} rows excluded"
+        f"{population}: {result.respondents:,} respondents, {result.answers:,} answers; excluded: "
+        f"{result.exclusions.total:,} rows, {result.exclusions.people:,} people"
     )
     return dg.MaterializeResult(
         metadata={
@@ -87,6 +87,9 @@ def reference_questionnaires(
             "dagster/row_count": result.answers,
             "excluded_rows": result.exclusions.total,
             "excluded_by_reason": dict(result.exclusions.by_reason),
+            # People where a reason leaves whole people out (a long CSV's bad row is not a person).
+            "excluded_people": result.exclusions.people,
+            "excluded_people_by_reason": dict(result.exclusions.people_by_reason),
             # Every file row is loaded or excluded under a reason: loaded + excluded = file rows.
             **(
                 {"file_rows": result.file_rows, "loaded_rows": result.loaded_rows}
