@@ -49,6 +49,7 @@ from personality_assets.defs.reports.validity import (
     validity_table,
 )
 from personality_assets.defs.resources import LLMEngineResource, ResearchDatabase
+from personality_assets.populations.load import LoadOptions, load_population
 from personality_assets.questionnaires import get_questionnaire, keyed_items
 
 
@@ -470,6 +471,64 @@ def test_reference_reports_cover_every_loaded_population(db_target):
         assert set(table.filter(pl.col("model") == "simulated")["condition"]) == {"sample"}
         # Every scale of every questionnaire the people answered, in each population.
         assert humans.group_by("condition").len()["len"].to_list() == [9, 9]
+
+
+def _bigfive_people(path, people=60, skipped=None):
+    """A long CSV of ``people`` answering the Big Five (one trait per scale, plus noise), without
+    the rows of ``skipped`` ({person: question numbers}); returns the answers written."""
+    items = get_questionnaire("bigfive").items
+    rng = np.random.default_rng(11)
+    traits = rng.normal(size=(people + 1, 5))
+    scale_index = {scale: i for i, scale in enumerate(items["scale"].unique(maintain_order=True))}
+    rows = []
+    for person in range(1, people + 1):
+        for number, scale, key in items.select("number", "scale", "key").iter_rows():
+            if number in (skipped or {}).get(person, ()):
+                continue
+            signed = traits[person, scale_index[scale]] * (1 if key == "+" else -1)
+            rows.append((person, number, int(np.clip(np.rint(3 + signed + rng.normal()), 1, 5)), "bigfive"))
+    answers = pl.DataFrame(rows, schema=["personality_id", "question_number", "answer", "questionnaire"], orient="row")
+    answers.write_csv(path)
+    return answers
+
+
+def test_reference_alpha_uses_everyone_complete_on_the_scale(db_target, tmp_path):
+    # People 1-6 skipped EXT1, person 7 every EXT item, person 8 AGR2: the load (require_complete)
+    # leaves all 8 out of the population, yet each is complete on other scales, where α counts them.
+    pingouin = pytest.importorskip("pingouin")
+    import pandas as pd
+
+    ext = get_questionnaire("bigfive").items.filter(pl.col("scale") == "EXT")["number"].to_list()
+    skipped = {**{person: [1] for person in range(1, 7)}, 7: ext, 8: [22]}
+    answers = _bigfive_people(tmp_path / "people.csv", skipped=skipped)
+    load_population(db_target, "people", LoadOptions(path=str(tmp_path / "people.csv")), log=lambda message: None)
+    result = dg.materialize(
+        [reliability_report],
+        resources=_resources(db_target),
+        instance=dg.DagsterInstance.ephemeral(),
+        run_config={"ops": {"reliability_report": {"config": {"resamples": 200}}}},
+    )
+    table = pl.read_parquet(result.asset_materializations_for_node("reliability_report")[0].metadata["parquet"].value)
+    rows = {row["scale"]: row for row in table.iter_rows(named=True)}
+    assert (rows["EXT"]["n"], rows["EXT"]["n_missing"]) == (53, 7)
+    assert (rows["AGR"]["n"], rows["AGR"]["n_missing"]) == (59, 1)
+    assert (rows["CSN"]["n"], rows["CSN"]["n_missing"]) == (60, 0)
+    for row in rows.values():
+        assert row["excluded_at_load"] == 8
+        assert (
+            row["excluded_reasons"]
+            == "incomplete (some items unanswered): 8 people (their complete scales are used here)"
+        )
+    keyed = keyed_items(answers, get_questionnaire("bigfive"))
+    for scale in ("EXT", "AGR", "CSN"):
+        wide = keyed.filter(pl.col("scale") == scale).pivot(
+            on="question_number", index="personality_id", values="keyed"
+        )
+        matrix = pd.DataFrame(wide.drop("personality_id").to_numpy().astype(float))
+        expected, _ = pingouin.cronbach_alpha(matrix, nan_policy="listwise")
+        assert round(rows[scale]["alpha"], 3) == round(expected, 3)
+        assert rows[scale]["alpha"] == pytest.approx(expected, rel=1e-9)
+        assert rows[scale]["ci_low"] < rows[scale]["alpha"] < rows[scale]["ci_high"]
 
 
 def test_read_frame_keeps_percent_signs_and_quotes(db_target):

@@ -48,6 +48,9 @@ COLUMNS = {
     "standardized_alpha": pl.Float64,
     "resamples": pl.Int64,
     "note": pl.String,
+    # Reference people only: who the population's load left out, and why (see the report's doc).
+    "excluded_at_load": pl.Int64,
+    "excluded_reasons": pl.String,
 }
 
 
