@@ -176,10 +176,10 @@ def reliability_report(
         "model",
         "condition",
         "n",
-        "n_missing",
-        "excluded_at_load",
         *_with_ci("alpha"),
         pl.col("standardized_alpha").round(3),
+        "n_missing",
+        "excluded_at_load",
         pl.col("note").fill_null(""),
     )
     return dg.MaterializeResult(
