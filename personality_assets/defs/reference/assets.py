@@ -53,8 +53,10 @@ class PopulationLoadConfig(dg.Config):
     skip_bad_rows: bool = Field(default=False, description="exclude and count bad rows instead of failing")
     ipc_filter: bool = Field(default=False, description="Open Psychometrics: keep only rows with IPC == 1")
     require_complete: bool = Field(default=True, description="exclude people who did not answer every item")
-    long_csv_questionnaire: str = Field(
-        default="bigfive", description="questionnaire of a long CSV that has no questionnaire column"
+    long_csv_questionnaire: str | None = Field(
+        default=None,
+        description="questionnaire of a long CSV that has no questionnaire column; default: recognised from the "
+        "file (the one questionnaire whose question numbers and answer codes fit it, else the load is refused)",
     )
     chunk_rows: int = Field(default=50_000, description="rows of a wide file read per batch")
 
@@ -76,8 +78,8 @@ def reference_questionnaires(
     result = load_population(research_db.target, population, options, log=context.log.info)
     summary = result.scale_summary()
     context.log.info(
-        f"{population}: {result.respondents:,} respondents, {result.answers:,} answers, "
-        f"{result.exclusions.total:,} rows excluded"
+        f"{population}: {result.respondents:,} respondents, {result.answers:,} answers; excluded: "
+        f"{result.exclusions.total:,} rows, {result.exclusions.people:,} people"
     )
     return dg.MaterializeResult(
         metadata={
@@ -85,6 +87,9 @@ def reference_questionnaires(
             "dagster/row_count": result.answers,
             "excluded_rows": result.exclusions.total,
             "excluded_by_reason": dict(result.exclusions.by_reason),
+            # People where a reason leaves whole people out (a long CSV's bad row is not a person).
+            "excluded_people": result.exclusions.people,
+            "excluded_people_by_reason": dict(result.exclusions.people_by_reason),
             # Every file row is loaded or excluded under a reason: loaded + excluded = file rows.
             **(
                 {"file_rows": result.file_rows, "loaded_rows": result.loaded_rows}
