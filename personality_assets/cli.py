@@ -225,7 +225,7 @@ def _values_summary() -> None:
     )
     print(f"Value alignment (registry {store.uri(REGISTRY)}):\n{flags}")
     if labels is not None:
-        print(f"Labelled entries: {labels.height:,} in {store.uri(LABELS)} (training data, seed 004's schema)")
+        print(f"Labelled entries: {labels.height:,} in {store.uri(LABELS)} (training data in the published value-alignment schema)")
 
 
 def _essays_summary(target) -> None:

@@ -48,7 +48,7 @@ def questionnaires(context: dg.AssetExecutionContext, research_db: ResearchDatab
 
 class PopulationLoadConfig(dg.Config):
     path: str | None = Field(
-        default=None, description="population file; default: found from the partition key (see README)"
+        default=None, description="population file; default: found from the partition key (see docs/assets.md)"
     )
     skip_bad_rows: bool = Field(default=False, description="exclude and count bad rows instead of failing")
     ipc_filter: bool = Field(default=False, description="Open Psychometrics: keep only rows with IPC == 1")
