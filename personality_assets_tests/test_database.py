@@ -73,7 +73,7 @@ def _tables(target: DatabaseTarget, schema: str) -> set[str]:
 
 def test_migrations_apply_and_roll_back(empty_target):
     migrate.upgrade(empty_target)
-    assert migrate.current_revisions(empty_target) == {"reference": "r0003", "experiment": "e0008"}
+    assert migrate.current_revisions(empty_target) == {"reference": "r0004", "experiment": "e0008"}
     assert _tables(empty_target, empty_target.reference_schema) == REFERENCE_TABLES
     assert _tables(empty_target, empty_target.experiment_schema) == EXPERIMENT_TABLES | ESSAY_TABLES | USAGE_TABLES
     with get_engine(empty_target, reference_writable=True).connect() as connection:
@@ -291,12 +291,12 @@ def test_cli_moves_one_schema_and_refuses_an_unnamed_downgrade(tmp_path, monkeyp
     main(["db", "upgrade"])
     main(["db", "downgrade", "e0002"])
     target = DatabaseTarget(f"sqlite:///{tmp_path / 'r.sqlite'}")
-    assert migrate.current_revisions(target) == {"reference": "r0003", "experiment": "e0002"}
+    assert migrate.current_revisions(target) == {"reference": "r0004", "experiment": "e0002"}
     with pytest.raises(SystemExit):
         main(["db", "downgrade"])
     assert "downgrade needs a revision" in capsys.readouterr().err
     main(["db", "upgrade", "e0003"])
-    assert migrate.current_revisions(target) == {"reference": "r0003", "experiment": "e0003"}
+    assert migrate.current_revisions(target) == {"reference": "r0004", "experiment": "e0003"}
 
 
 @pytest.mark.parametrize(

@@ -3,8 +3,8 @@
 inside a reference schema; the schema is reported with no schema of its own, by its quoted name.
 After a rename every reference read fails, so it is refused like the other DDL.
 
-Revision ID: r0003
-Revises: r0002
+Revision ID: r0004
+Revises: r0003
 Create Date: 2026-12-06
 """
 
@@ -15,8 +15,8 @@ from sqlalchemy import text
 
 from personality_assets.db.migrations.helpers import real_schema
 
-revision = "r0003"
-down_revision = "r0002"
+revision = "r0004"
+down_revision = "r0003"
 branch_labels = None
 depends_on = None
 
@@ -60,7 +60,7 @@ def downgrade() -> None:
     if op.get_context().dialect.name != "postgresql":
         return
     # The function serves every reference schema in the database: back to r0002's only when no
-    # other reference schema (which may be at r0003) shares it.
+    # other reference schema (which may be at r0004) shares it.
     others = op.get_bind().execute(
         text(f"SELECT count(*) FROM ({REFERENCE_SCHEMAS}) s WHERE s.nspname <> :schema"),
         {"schema": real_schema("reference")},
