@@ -5,7 +5,7 @@ import polars as pl
 from pydantic import Field
 
 from personality_assets.defs.metadata import markdown_table, table_schema
-from personality_assets.defs.partitions import population_partitions
+from personality_assets.defs.partitions import partition_key, population_partitions
 from personality_assets.defs.resources import ResearchDatabase
 from personality_assets.populations.load import LoadOptions, load_population
 from personality_assets.populations.readers import LONG_SCHEMA
@@ -73,7 +73,7 @@ def reference_questionnaires(
     """Answers of one reference population in long format, in the read-only reference schema.
     Re-materialising a partition replaces that population and nothing else; each load is one
     transaction, so a failed load leaves the previous version in place."""
-    population = context.partition_key
+    population = partition_key(context)
     options = LoadOptions(**config.model_dump())
     result = load_population(research_db.target, population, options, log=context.log.info)
     summary = result.scale_summary()

@@ -21,6 +21,7 @@ from pydantic import Field
 
 from personality_assets import settings
 from personality_assets.defs.metadata import figure_metadata, markdown_table, table_schema
+from personality_assets.defs.partitions import partition_key
 from personality_assets.defs.resources import LLMEngineResource, ResearchDatabase, SpendCapConfig
 from personality_assets.defs.values import plots
 from personality_assets.defs.values.agreement import (
@@ -193,7 +194,7 @@ def value_personas(
     """A batch of synthetic people: attributes sampled from the pools (age bracket, profession,
     culture, 1-2 core Schwartz values) with a recorded seed, named and given a background by the
     writer model; added to the registry (registry/personas.parquet, the seed's schema)."""
-    batch = context.partition_key
+    batch = partition_key(context)
     seed = config.seed if config.seed is not None else zlib.crc32(batch.encode())
     pools = _fail_clearly(load_pools)
     store = ParquetStore()
@@ -292,7 +293,7 @@ def journal_entries(
     questions and answers. Writes the batch's journal_entries (what downstream sees) and its
     generation_log (the style knobs, for analysis only); sets entry_count, stage_synthetic and
     stage_wrangled in the registry."""
-    batch = context.partition_key
+    batch = partition_key(context)
     store = ParquetStore()
     pools = _fail_clearly(load_pools)
     personas, seed = _fail_clearly(lambda: _personas_of(store, batch))
@@ -397,7 +398,7 @@ def judge_labels(
     back, then recorded as failed). Writes the batch's judge_labels (the seed's columns +
     rationales_json) and rebuilds the consolidated judge_labels/judge_labels.parquet from every
     batch; sets stage_labeled in the registry."""
-    batch = context.partition_key
+    batch = partition_key(context)
     store = ParquetStore()
     pools = _fail_clearly(load_pools)
     entries = _fail_clearly(lambda: _read(store, batch_file(batch, "journal_entries"), "journal_entries"))
