@@ -7,11 +7,13 @@ from sqlalchemy import select
 from personality_assets.db.engine import experiment_transaction
 from personality_assets.db.models import ExperimentsGroup, ExperimentsList
 from personality_assets.defs.resources import ResearchDatabase
+from personality_assets.defs.tracks import COLLECTS_BATCHES
 
 persona_study_job = dg.define_asset_job(
     "persona_study",
     selection=dg.AssetSelection.groups("persona_study"),
     description="Personas, registrations, answers and scores of one model x population partition.",
+    metadata=COLLECTS_BATCHES,
 )
 
 # The same steps on Dagster's Celery executor: each step a task on a Celery worker (any machine that

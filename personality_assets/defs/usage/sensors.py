@@ -1,22 +1,35 @@
 """Provider batches (a model with ``mode: batch``) finish hours after the step that submitted them
 stopped waiting. This sensor notices and starts that run again (same assets, partition and run
-config): it finds its requests in the recorded batch and collects the results, submitting nothing."""
+config): it finds its requests in the recorded batch and collects the results, submitting nothing.
+It knows no track: the run's own record names its job, assets, partition and config, and the run
+again is of a job a track marks ``COLLECTS_BATCHES`` (defs/tracks.py): the run's own, else the
+one that holds its assets."""
 
 import asyncio
 
 import dagster as dg
+from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
-from personality_assets.defs.essays.jobs import essay_generation_job
-from personality_assets.defs.persona_study.jobs import persona_study_job
 from personality_assets.defs.resources import ResearchDatabase
-from personality_assets.defs.values.jobs import value_alignment_job
+from personality_assets.defs.tracks import COLLECTS_BATCHES_KEY, track_modules
 from personality_assets.llm.batches import TERMINAL, open_batches
 from personality_assets.llm.config import load_models_config
 from personality_assets.llm.providers import Providers
 
-# The job that runs a group's model-calling assets: a run of some of them (e.g. `dagster asset
-# materialize`) is collected by a run of that job, subset to the same assets.
-JOB_OF_GROUP = {"persona_study": persona_study_job, "values": value_alignment_job, "essays": essay_generation_job}
+
+def collecting_jobs() -> list[UnresolvedAssetJobDefinition]:  # what dg.define_asset_job returns
+    """The jobs the tracks mark as running their model-calling assets (in each track's jobs.py)."""
+    jobs = {
+        job.name: job
+        for module in track_modules("jobs")
+        for job in vars(module).values()
+        if isinstance(job, UnresolvedAssetJobDefinition) and COLLECTS_BATCHES_KEY in (job.metadata or {})
+    }
+    return [jobs[name] for name in sorted(jobs)]
+
+
+# A sensor's runs must be of jobs it declares, so it declares these when the code location loads.
+COLLECTING_JOBS = collecting_jobs()
 
 
 async def _finished(batches: list[dict]) -> list[dict]:
@@ -38,7 +51,7 @@ async def _finished(batches: list[dict]) -> list[dict]:
 @dg.sensor(
     minimum_interval_seconds=300,
     default_status=dg.DefaultSensorStatus.STOPPED,
-    jobs=list(JOB_OF_GROUP.values()),
+    jobs=COLLECTING_JOBS,
     description="Every 5 minutes: each provider batch that has finished starts the run that submitted it "
     "again (same assets, partition and config), which collects its results. Off by default.",
 )
@@ -51,8 +64,7 @@ def finished_batches_sensor(context: dg.SensorEvaluationContext, research_db: Re
     for row in finished:
         run = context.instance.get_run_by_id(row["run_id"]) if row["run_id"] else None
         keys = _planned_assets(context.instance, run.run_id) if run else []
-        groups = {context.repository_def.asset_graph.get(key).group_name for key in keys}
-        job = JOB_OF_GROUP.get(groups.pop()) if len(groups) == 1 else None
+        job = _job_to_repeat(context.repository_def.asset_graph, run, keys)
         if job is None:
             context.log.warning(
                 f"batch {row['provider_batch_id']} finished; its run {row['run_id']} cannot be repeated"
@@ -71,6 +83,16 @@ def finished_batches_sensor(context: dg.SensorEvaluationContext, research_db: Re
     if not requests:
         return dg.SkipReason(f"{len(batches) - len(finished)} batches still running at their providers")
     return requests
+
+
+def _job_to_repeat(asset_graph, run: dg.DagsterRun | None, keys: list[dg.AssetKey]):
+    """The run's own job when it is one of the collecting jobs, else the collecting job that holds
+    all its assets (a run of some of them, e.g. `dagster asset materialize`, has no job of ours)."""
+    if run is None or not keys:
+        return None
+    holding = [job for job in COLLECTING_JOBS if set(keys) <= job.selection.resolve(asset_graph)]
+    own = [job for job in holding if job.name == run.job_name]
+    return (own or holding or [None])[0]
 
 
 def _planned_assets(instance: dg.DagsterInstance, run_id: str) -> list[dg.AssetKey]:
