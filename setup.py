@@ -44,6 +44,8 @@ setup(
         "redis>=6.4,<9",
         # The persona_study_celery job: steps on Celery workers (RabbitMQ broker, Redis results).
         "dagster-celery>=0.29,<0.30",
+        # The command line: a Typer app per track.
+        "typer>=0.29,<0.30",
     ],
     extras_require={
         # dagster-dg-cli: `dg check defs`, `dg list defs`, `dg launch`; ruff: format and lint, run by make test

@@ -1,15 +1,42 @@
-"""Partitions definitions shared by the assets, and the check every partitioned asset makes first:
-that its run's partition key is one of them."""
+"""Partitions definitions shared by the tracks (population, model), how a track declares a dynamic
+one of its own (``dynamic_partitions``), and the check every partitioned asset makes first: that
+its run's partition key is one of them."""
+
+from collections.abc import Callable
 
 import dagster as dg
 
-from personality_assets.defs.essays.topics import TopicError, check_topic
 from personality_assets.llm.config import load_models_config
 from personality_assets.populations.names import RULE as NAME_RULE
 from personality_assets.populations.names import PopulationNameError, check_population_name
 
+# What a key of each dynamic partitions definition names, its naming rule, and how one is added.
+_NAMING: dict[str, tuple[str, Callable[[str], str | None], str]] = {}
+
+
+def dynamic_partitions(
+    name: str, what: str, rule_problem: Callable[[str], str | None], add: str
+) -> dg.DynamicPartitionsDefinition:
+    """A dynamic partitions definition whose keys name a ``what`` (e.g. "topic"): ``rule_problem``
+    says what is wrong with a key (None: nothing), ``add`` is the command that adds one. A run
+    with a key that is not a partition fails first, saying so."""
+    _NAMING[name] = (what, rule_problem, add)
+    return dg.DynamicPartitionsDefinition(name=name)
+
+
+def name_problem(key: str) -> str | None:
+    """The population naming rule, which other partition keys of ours follow too."""
+    try:
+        check_population_name(key)
+    except PopulationNameError:
+        return f"a name must {NAME_RULE}"
+    return None
+
+
 # One partition per reference population (e.g. sample, sample_maxN, a dropped file's name).
-population_partitions = dg.DynamicPartitionsDefinition(name="population")
+population_partitions = dynamic_partitions(
+    "population", "population", name_problem, "python -m personality_assets.cli populations add NAME"
+)
 
 # One per configured model key (models.yaml and $PERSONALITY_ASSETS_MODELS_FILE, read when the
 # code location loads).
@@ -27,34 +54,6 @@ def model_and_population(context) -> tuple[str, str]:
         key = experiment_partitions.get_partition_key_from_str(key)
     dimensions = key.keys_by_dimension
     return dimensions["model"], dimensions["population"]
-
-
-# One per essay topic; the key is the topic's text (e.g. "Should college tuition be free?").
-essay_topic_partitions = dg.DynamicPartitionsDefinition(name="essay_topic")
-
-
-def _name_problem(key: str) -> str | None:
-    try:
-        check_population_name(key)
-    except PopulationNameError:
-        return f"a name must {NAME_RULE}"
-    return None
-
-
-def _topic_problem(key: str) -> str | None:
-    try:
-        check_topic(key)
-    except TopicError as exc:
-        return str(exc)
-    return None
-
-
-# What a key of each dynamic partitions definition names, its naming rule, and how one is added.
-_NAMING = {
-    "population": ("population", _name_problem, "python -m personality_assets.cli populations add NAME"),
-    "value_batch": ("value batch", _name_problem, "python -m personality_assets.cli batches add NAME"),
-    "essay_topic": ("topic", _topic_problem, 'python -m personality_assets.cli topics add "TOPIC"'),
-}
 
 
 def partition_key(context: dg.AssetExecutionContext) -> str | dg.MultiPartitionKey:

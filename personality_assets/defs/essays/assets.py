@@ -29,6 +29,7 @@ from personality_assets.defs.essays.generation import (
     topic_row,
     write_essays,
 )
+from personality_assets.defs.essays.partitions import essay_topic_partitions
 from personality_assets.defs.essays.tables import (
     dangling_dimensions,
     grid_coverage,
@@ -39,7 +40,7 @@ from personality_assets.defs.essays.tables import (
     word_count_table,
 )
 from personality_assets.defs.metadata import figure_metadata, markdown_table, sql_table_schema
-from personality_assets.defs.partitions import essay_topic_partitions, partition_key
+from personality_assets.defs.partitions import partition_key
 from personality_assets.defs.resources import LLMEngineResource, ResearchDatabase, SpendCapConfig
 from personality_assets.llm.engine import RunInterrupted
 

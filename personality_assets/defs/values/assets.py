@@ -47,6 +47,7 @@ from personality_assets.defs.values.generation import (
     write_journals,
     write_personas,
 )
+from personality_assets.defs.values.partitions import value_batch_partitions
 from personality_assets.defs.values.pools import PersonaDraft, PoolsError, load_pools, pools_file, sample_personas
 from personality_assets.defs.values.storage import ParquetStore
 from personality_assets.llm.engine import RunInterrupted
@@ -56,8 +57,6 @@ LLM_POOL = "llm"
 REGISTRY = "registry/personas.parquet"
 LABELS = "judge_labels/judge_labels.parquet"
 CONSENSUS = "judge_labels/consensus_labels.parquet"
-
-value_batch_partitions = dg.DynamicPartitionsDefinition(name="value_batch")
 
 DETAILS_SCHEMA = pl.Schema(
     {
