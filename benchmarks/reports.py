@@ -108,7 +108,7 @@ def materialise(name: str) -> None:
     """In a fresh process: materialise one report asset, print wall time and peak memory as JSON."""
     import dagster as dg
 
-    from personality_assets.defs.reports import assets as reports
+    from personality_assets.defs.persona_study.reports import assets as reports
     from personality_assets.defs.resources import ResearchDatabase
 
     instance = dg.DagsterInstance.ephemeral()

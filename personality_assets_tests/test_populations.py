@@ -8,8 +8,8 @@ from sqlalchemy import select
 from personality_assets.db.engine import experiment_transaction
 from personality_assets.db.models import ReferencePopulation, ReferenceQuestionnaire
 from personality_assets.defs.partitions import population_partitions
+from personality_assets.defs.persona_study.reports.study_data import incomplete_answers
 from personality_assets.defs.reference.assets import reference_questionnaires
-from personality_assets.defs.reports.study_data import incomplete_answers
 from personality_assets.defs.resources import ResearchDatabase
 from personality_assets.populations.load import LoadOptions, load_exclusions, load_population
 from personality_assets.populations.open_psychometrics_file import (

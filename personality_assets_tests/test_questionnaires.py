@@ -17,8 +17,8 @@ from personality_assets.defs.persona_study.assets import (
 )
 from personality_assets.defs.persona_study.prompts import questionnaire_prompt
 from personality_assets.defs.persona_study.replies import answers_model
+from personality_assets.defs.persona_study.reports.assets import scale_score_report
 from personality_assets.defs.reference.assets import questionnaires, reference_questionnaires
-from personality_assets.defs.reports.assets import scale_score_report
 from personality_assets.defs.resources import LLMEngineResource, ResearchDatabase
 from personality_assets.questionnaires import (
     QuestionnaireError,

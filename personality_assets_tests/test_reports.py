@@ -17,9 +17,8 @@ from personality_assets.defs.persona_study.assets import (
     questionnaire_answers,
     questionnaire_scores,
 )
-from personality_assets.defs.reference.assets import questionnaires, reference_questionnaires
-from personality_assets.defs.reports.agreement import agreement_table
-from personality_assets.defs.reports.assets import (
+from personality_assets.defs.persona_study.reports.agreement import agreement_table
+from personality_assets.defs.persona_study.reports.assets import (
     agreement_report,
     demographics_report,
     reliability_report,
@@ -27,27 +26,28 @@ from personality_assets.defs.reports.assets import (
     study_report,
     validity_report,
 )
-from personality_assets.defs.reports.demographics import (
+from personality_assets.defs.persona_study.reports.demographics import (
     MarginalsError,
     demographics_table,
     marginals_table,
     read_marginals,
 )
-from personality_assets.defs.reports.reliability import (
+from personality_assets.defs.persona_study.reports.reliability import (
     bootstrap_alpha,
     cronbach_alpha,
     reliability_table,
     scale_reliability,
     standardized_alpha,
 )
-from personality_assets.defs.reports.scale_scores import holm, marker, scale_score_table, welch
-from personality_assets.defs.reports.validity import (
+from personality_assets.defs.persona_study.reports.scale_scores import holm, marker, scale_score_table, welch
+from personality_assets.defs.persona_study.reports.validity import (
     TraitPair,
     TraitPairsError,
     correlate,
     read_trait_pairs,
     validity_table,
 )
+from personality_assets.defs.reference.assets import questionnaires, reference_questionnaires
 from personality_assets.defs.resources import LLMEngineResource, ResearchDatabase
 from personality_assets.populations.load import LoadOptions, load_population
 from personality_assets.questionnaires import get_questionnaire, keyed_items

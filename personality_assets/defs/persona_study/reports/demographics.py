@@ -24,7 +24,7 @@ import polars as pl
 from scipy import stats
 from statsmodels.stats.proportion import proportions_ztest
 
-from personality_assets.defs.reports.scale_scores import holm, marker
+from personality_assets.defs.persona_study.reports.scale_scores import holm, marker
 
 ATTRIBUTES = ("gender", "race", "sexual_orientation", "age_band", "religion", "politics")
 AGE_BANDS = [(18, "18-24"), (25, "25-34"), (35, "35-44"), (45, "45-54"), (55, "55-64"), (65, "65+")]

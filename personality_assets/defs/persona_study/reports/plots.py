@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import polars as pl
 
-from personality_assets.defs.reports.scale_scores import REFERENCE
+from personality_assets.defs.persona_study.reports.scale_scores import REFERENCE
 
 MAX_PANELS = 24  # more scales or attributes than this are left out of one figure (the table has all)
 DPI = 90

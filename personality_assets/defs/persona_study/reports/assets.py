@@ -12,18 +12,18 @@ from pydantic import Field
 from personality_assets import settings
 from personality_assets.defs.metadata import figure_metadata, markdown_table, table_schema
 from personality_assets.defs.persona_study.assets import questionnaire_scores
-from personality_assets.defs.reports import plots
-from personality_assets.defs.reports.agreement import agreement_table
-from personality_assets.defs.reports.demographics import (
+from personality_assets.defs.persona_study.reports import plots
+from personality_assets.defs.persona_study.reports.agreement import agreement_table
+from personality_assets.defs.persona_study.reports.demographics import (
     MarginalsError,
     demographics_table,
     marginals_table,
     read_marginals,
 )
-from personality_assets.defs.reports.html import Section, render_report
-from personality_assets.defs.reports.reliability import RESAMPLES, reliability_table
-from personality_assets.defs.reports.scale_scores import REFERENCE, scale_score_table
-from personality_assets.defs.reports.study_data import (
+from personality_assets.defs.persona_study.reports.html import Section, render_report
+from personality_assets.defs.persona_study.reports.reliability import RESAMPLES, reliability_table
+from personality_assets.defs.persona_study.reports.scale_scores import REFERENCE, scale_score_table
+from personality_assets.defs.persona_study.reports.study_data import (
     NoStudyData,
     base_conditions,
     human_answers,
@@ -34,7 +34,7 @@ from personality_assets.defs.reports.study_data import (
     persona_demographics,
     persona_scores,
 )
-from personality_assets.defs.reports.validity import TraitPairsError, read_trait_pairs, validity_table
+from personality_assets.defs.persona_study.reports.validity import TraitPairsError, read_trait_pairs, validity_table
 from personality_assets.defs.resources import ResearchDatabase
 from personality_assets.questionnaires import get_questionnaire, keyed_items
 

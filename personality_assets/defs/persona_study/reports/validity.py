@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
-from personality_assets.defs.reports.scale_scores import REFERENCE
+from personality_assets.defs.persona_study.reports.scale_scores import REFERENCE
 
 COLUMNS = {
     "trait": pl.String,

@@ -30,7 +30,7 @@ import hashlib
 import numpy as np
 import polars as pl
 
-from personality_assets.defs.reports.scale_scores import REFERENCE
+from personality_assets.defs.persona_study.reports.scale_scores import REFERENCE
 
 RESAMPLES = 1000
 SEED = 42

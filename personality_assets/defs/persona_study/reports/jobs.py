@@ -1,4 +1,4 @@
-"""Jobs that select a whole group of another track, so assets added to the group join them."""
+"""The job of the persona study's reports: the whole group, so a report added to it joins it."""
 
 import dagster as dg
 

@@ -1,1 +1,0 @@
-"""Research reports across the study's partitions (the analysis the original paper published)."""
