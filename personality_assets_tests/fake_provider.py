@@ -1,5 +1,6 @@
-"""A provider added the way any provider is: this one module, plus its line in PROVIDERS (the test
-adds it with monkeypatch). It answers every request with a fixed reply and records what it saw."""
+"""A provider kept outside the package: this module, plus its line in PROVIDERS (the test adds it
+with monkeypatch); one in personality_assets/llm/providers/ needs no line. It answers every
+request with a fixed reply and records what it saw."""
 
 from __future__ import annotations
 

@@ -1,13 +1,15 @@
 """Model providers behind one small interface (:class:`Provider`), one module each.
 
-Adding a provider is one module here with a class that implements :class:`Provider`, and its line
-in :data:`PROVIDERS`; a model entry in the models configuration then names it as its ``provider``.
+Adding a provider is one module here, named after the provider, with a class that implements
+:class:`Provider` (its ``name`` the module's name); a model entry in the models configuration then
+names it as its ``provider``. Modules whose name starts with ``_`` are helpers, not providers.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+import pkgutil
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
@@ -15,11 +17,10 @@ if TYPE_CHECKING:
     from personality_assets.llm.config import ModelConfig
     from personality_assets.llm.types import ChatRequest, ProviderReply
 
-# name -> "module:class", imported when a model first uses it (boto3 only loads for Bedrock models).
+# name -> "module" (its class is the one named so) or "module:class": every module of this package,
+# imported when a model first uses it (boto3 only loads for Bedrock models).
 PROVIDERS = {
-    "openai": "personality_assets.llm.providers.openai:OpenAIProvider",
-    "bedrock": "personality_assets.llm.providers.bedrock:BedrockProvider",
-    "simulated": "personality_assets.llm.providers.simulated:SimulatedProvider",
+    module.name: f"{__name__}.{module.name}" for module in pkgutil.iter_modules(__path__) if module.name[0] != "_"
 }
 
 
@@ -46,7 +47,15 @@ class Provider(Protocol):
 
 def provider_class(name: str) -> type[Provider]:
     module, _, cls = PROVIDERS[name].partition(":")
-    return getattr(importlib.import_module(module), cls)
+    imported = importlib.import_module(module)
+    if cls:
+        return getattr(imported, cls)
+    classes = [
+        value for value in vars(imported).values() if isinstance(value, type) and getattr(value, "name", None) == name
+    ]
+    if len(classes) != 1:
+        raise ValueError(f"{module}: a provider module holds one class whose name is {name!r}; found {len(classes)}")
+    return classes[0]
 
 
 class Providers:

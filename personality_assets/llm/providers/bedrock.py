@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from personality_assets.llm.config import ModelConfig
-from personality_assets.llm.providers import bedrock_formats
+from personality_assets.llm.providers import _bedrock_formats as bedrock_formats
 from personality_assets.llm.providers.openai import _retry_after
 from personality_assets.llm.types import (
     ChatRequest,

@@ -1,6 +1,7 @@
-"""A research track is one folder: a toy track written as a package under defs/ (one model-calling
-asset, its job, its commands), in a copy of the project, joins the definitions, the command line
-and the batch sensor with nothing else changed. The recipe is in docs/contributing.md."""
+"""Extending the project in a copy of it, with nothing else changed (the recipes are in
+docs/contributing.md): a research track is one folder, a package under defs/ (one model-calling
+asset, its job, its commands) that joins the definitions, the command line and the batch sensor;
+a provider is one file in llm/providers/ that a model entry can name."""
 
 import json
 import shutil
@@ -126,14 +127,63 @@ print(json.dumps({
 """
 
 
-@pytest.fixture
-def toy_project(tmp_path) -> Path:
-    """A copy of the project (package and pyproject.toml) with the toy track added as one folder."""
+ECHO_PROVIDER = """
+    from pathlib import Path
+    from typing import ClassVar
+
+    from personality_assets.llm.types import ProviderReply
+
+
+    class EchoProvider:
+        \"\"\"Answers each request with its last message reversed, and notes it in $ECHO_LOG.\"\"\"
+
+        name: ClassVar[str] = "echo"
+
+        def __init__(self, log: Path):
+            self.log = log
+
+        @classmethod
+        def for_model(cls, model, environ):
+            return cls(Path(environ["ECHO_LOG"]))
+
+        def account(self, model):
+            return (self.name, model.model_id)
+
+        async def call(self, request, model):
+            text = request.messages[-1][1][::-1]
+            with self.log.open("a") as log:
+                log.write(f"{model.key} {text}\\n")
+            return ProviderReply(text=text, input_tokens=3, output_tokens=3, raw_request={}, raw_response={"text": text})
+
+        async def aclose(self):
+            pass
+"""
+
+ECHO_RUN = """
+from personality_assets.llm.config import load_models_config
+from personality_assets.llm.engine import CallEngine
+from personality_assets.llm.providers import Providers
+from personality_assets.llm.types import ChatRequest
+
+requests = [ChatRequest(model="echo1", messages=(("user", text),)) for text in ("abc", "xyz")]
+print(CallEngine(load_models_config(), Providers()).run(requests).ok)
+"""
+
+
+def _project_copy(tmp_path) -> Path:
+    """A copy of the project (package and pyproject.toml)."""
     project = tmp_path / "project"
     shutil.copytree(
         ROOT / "personality_assets", project / "personality_assets", ignore=shutil.ignore_patterns("__pycache__")
     )
     shutil.copy(ROOT / "pyproject.toml", project / "pyproject.toml")
+    return project
+
+
+@pytest.fixture
+def toy_project(tmp_path) -> Path:
+    """A copy of the project with the toy track added as one folder."""
+    project = _project_copy(tmp_path)
     toy = project / "personality_assets" / "defs" / "toy"
     toy.mkdir()
     for name, text in TOY_TRACK.items():
@@ -191,3 +241,16 @@ def test_a_new_track_s_finished_provider_batch_starts_its_run_again(toy_project,
     }
     assert len(openai_server.batches) == 1 and openai_server.batch_lines == 3  # collected, not submitted again
     assert not any(r["path"] == "/v1/chat/completions" for r in openai_server.requests)
+
+
+def test_a_provider_added_as_one_file_answers_the_models_that_name_it(tmp_path):
+    project = _project_copy(tmp_path)
+    (project / "personality_assets" / "llm" / "providers" / "echo.py").write_text(
+        textwrap.dedent(ECHO_PROVIDER).lstrip()
+    )
+    models = tmp_path / "models.yaml"
+    models.write_text("models:\n  echo1:\n    provider: echo\n    model_id: echo-1\n")
+    log = tmp_path / "echo.log"
+    env = {**cli_env(tmp_path / "home", tmp_path / "data"), "PERSONALITY_ASSETS_MODELS_FILE": str(models)}
+    assert _run(project, {**env, "ECHO_LOG": str(log)}, sys.executable, "-c", ECHO_RUN).strip() == "2"
+    assert sorted(log.read_text().splitlines()) == ["echo1 cba", "echo1 zyx"]
