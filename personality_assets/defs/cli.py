@@ -8,6 +8,7 @@ from typing import Annotated
 
 import polars as pl
 import typer
+from dagster import DagsterInstance
 from sqlalchemy import select
 
 from personality_assets import settings
@@ -15,6 +16,7 @@ from personality_assets.db import migrate
 from personality_assets.db.engine import experiment_transaction
 from personality_assets.db.models import ReferencePopulation
 from personality_assets.defs.resources import ResearchDatabase
+from personality_assets.defs.run_health import fail_runs, find_dead_runs
 from personality_assets.defs.tracks import track_modules
 from personality_assets.populations.names import PopulationNameError, check_population_name
 
@@ -36,8 +38,6 @@ def population_names(names: list[str]) -> list[str]:
 
 
 def add_partitions(definition, keys: list[str], what: str) -> None:
-    from dagster import DagsterInstance
-
     instance = DagsterInstance.get()  # needs DAGSTER_HOME, as every persistent Dagster command does
     existing = set(instance.get_dynamic_partitions(definition.name))
     new = [key for key in dict.fromkeys(keys) if key not in existing]
@@ -102,10 +102,6 @@ def free(
 
 
 def _runs(action: str, run_ids: list[str]) -> None:
-    from dagster import DagsterInstance
-
-    from personality_assets.defs.run_health import fail_runs, find_dead_runs
-
     instance = DagsterInstance.get()
     if action == "dead" or not run_ids:
         dead_runs = find_dead_runs(instance)

@@ -6,6 +6,7 @@ import sys
 from typing import Annotated
 
 import typer
+from dagster import DagsterInstance
 from sqlalchemy import func, select
 
 from personality_assets.db import migrate
@@ -14,6 +15,7 @@ from personality_assets.db.models import ExperimentsList, Persona, ReferencePopu
 from personality_assets.defs.cli import add_partitions, population_names
 from personality_assets.defs.partitions import population_partitions
 from personality_assets.defs.resources import ResearchDatabase
+from personality_assets.populations.load import delete_population
 
 app = typer.Typer()
 populations = typer.Typer(help="manage population partitions")
@@ -42,8 +44,6 @@ def remove(
 ) -> None:
     """Delete population partitions (their history stays in Dagster's event log) and, with
     --delete-data, their rows in the reference schema, in one transaction."""
-    from dagster import DagsterInstance
-
     instance = DagsterInstance.get()
     if delete_data:
         _delete_population_data(names)
@@ -62,8 +62,6 @@ def remove(
 def _delete_population_data(names: list[str]) -> None:
     """Delete the populations' reference rows, or exit 1 changing nothing when one is still used:
     by a population derived from it (and not removed with it) or by personas or experiments."""
-    from personality_assets.populations.load import delete_population
-
     target = ResearchDatabase().target
     migrate.upgrade(target)
     populations = ReferencePopulation.__table__
