@@ -532,13 +532,14 @@ class FakeOpenAIServer(FakeLLMServer):
             return web.Response(text=body, status=404)
         return self._json(body, 404)
 
-    def _error(self, kind: str) -> web.Response:
+    def _error(self, kind: str, rate_headers: dict | None = None) -> web.Response:
         status, message, error_type, code = self._ERRORS[kind]
         headers = None
         if kind == "429":
             headers = {
                 "Retry-After": _format_seconds(self.retry_after),
                 "retry-after-ms": str(round(self.retry_after * 1000)),
+                **(rate_headers or {}),
             }
         return self._json(
             {"error": {"message": message, "type": error_type, "param": None, "code": code}}, status, headers
@@ -549,7 +550,8 @@ class FakeOpenAIServer(FakeLLMServer):
     # length sees more than twice the limit, and a client keeping a strict window never meets a
     # 429). Past it, a 429 with Retry-After (counted in ``limited``, not logged in ``requests``).
     # Accepted replies carry OpenAI's x-ratelimit-* headers (the reset: the time until the limit is
-    # whole again) unless ``send_rate_headers`` is False.
+    # whole again) unless ``send_rate_headers`` is False; so do 429s drawn as faults (their headers
+    # then show room left, as a provider's 429 for an overloaded model does).
     limit_rpm: int | None = None
     limit_window: float = 60.0
     send_rate_headers: bool = True
@@ -585,7 +587,7 @@ class FakeOpenAIServer(FakeLLMServer):
             return refused
         payload, fault, _ = await self._receive(request)
         if fault in self._ERRORS:
-            return self._error(fault)
+            return self._error(fault, rate_headers)
         if payload.get("stream"):
             return self._json(
                 {

@@ -350,7 +350,7 @@ class CallEngine:
                 raise TransientError(f"timeout after {model.timeout_seconds}s") from None
             except TransientError as exc:
                 if exc.rate_limited:
-                    limiter.adaptive.on_throttled(exc.retry_after)
+                    limiter.adaptive.on_throttled(exc.retry_after, exc.rate_limit, reserved)
                 raise
             finally:
                 await limiter.release(reservation, used)

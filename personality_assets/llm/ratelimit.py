@@ -23,20 +23,37 @@ from personality_assets.llm.types import UserActionRequired
 class AdaptiveRate:
     """How much of the configured limits to use, learnt from the provider (per account, per process).
 
-    AIMD: a throttling reply (429) halves the share of ``rpm``/``tpm`` used (once per
-    ``decrease_every_s``: one burst of 429s is one signal), each answered call gives back
-    ``increase`` of it, never past 1 (the configured limits). And before a 429: when the provider's
-    headers say its window is nearly spent (remaining requests or tokens below what the calls in
-    flight may take), new calls wait until what they need has come back (see :func:`refill_wait`)."""
+    AIMD: a storm of throttling replies (429s making at least ``storm_share`` of the last
+    ``storm_window`` replies) halves the share of ``rpm``/``tpm`` used (once per
+    ``decrease_every_s``: one burst of 429s is one signal) and pauses new calls for its Retry-After;
+    each answered call gives back ``increase`` of it, never past 1 (the configured limits). A sparse
+    429 among answers, or one whose headers say the provider's window has room for the request, is
+    not our rate (a fault, an overloaded model): only that request waits and is retried. And before a
+    429: when the provider's headers say its window is nearly spent (remaining requests or tokens
+    below what the calls in flight may take), new calls wait until what they need has come back (see
+    :func:`refill_wait`)."""
 
-    def __init__(self, floor: float = 0.05, increase: float = 0.01, decrease_every_s: float = 1.0):
+    def __init__(
+        self,
+        floor: float = 0.05,
+        increase: float = 0.01,
+        decrease_every_s: float = 1.0,
+        storm_window: int = 50,
+        storm_share: float = 0.25,
+    ):
         self.share, self.floor, self.increase, self.decrease_every_s = 1.0, floor, increase, decrease_every_s
         self.throttled = 0  # 429s seen
+        self._recent: deque[bool] = deque(maxlen=storm_window)  # the last replies: True for a 429
+        self._storm = max(1, round(storm_window * storm_share))
         self._last_decrease = -float("inf")
         self.paused_until = 0.0  # time.monotonic() before which no new call starts
 
-    def on_throttled(self, retry_after: float | None = None) -> None:
+    def on_throttled(self, retry_after: float | None = None, hint=None, tokens: int = 0) -> None:
+        """A 429 (or a throttling error); ``hint``: its rate-limit headers, ``tokens``: the request's."""
         self.throttled += 1
+        self._recent.append(True)
+        if _room_left(hint, tokens) or sum(self._recent) < self._storm:
+            return
         now = time.monotonic()
         if now - self._last_decrease >= self.decrease_every_s:
             self.share = max(self.floor, self.share / 2)
@@ -46,6 +63,7 @@ class AdaptiveRate:
 
     def on_answer(self, hint, in_flight: int, next_tokens: int) -> None:
         """An answered call: the share grows back; the provider's headers may ask for a pause."""
+        self._recent.append(False)
         self.share = min(1.0, self.share + self.increase)
         if hint is None:
             return
@@ -67,6 +85,14 @@ class AdaptiveRate:
         delay = self.paused_until - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay * random.uniform(1.0, 1.1))
+
+
+def _room_left(hint, tokens: int) -> bool:
+    """Whether a 429's headers say the provider's window had room for the request (requests left,
+    and tokens for it), so the 429 was not for our rate."""
+    if hint is None or hint.remaining_requests is None or hint.remaining_requests < 1:
+        return False
+    return hint.remaining_tokens is None or hint.remaining_tokens >= tokens
 
 
 def refill_wait(needed: int, remaining: int, limit: int | None, reset_s: float | None) -> float:
