@@ -21,9 +21,9 @@ def test_aimd_halves_once_per_burst_and_grows_back_never_past_the_limit(monkeypa
     clock = [100.0]
     monkeypatch.setattr(ratelimit.time, "monotonic", lambda: clock[0])
     rate = AdaptiveRate(increase=0.1)
-    for _ in range(5):  # one burst of 429s: one signal
+    for _ in range(15):  # one burst of 429s: one signal
         rate.on_throttled()
-    assert rate.share == 0.5 and rate.limit(100) == 50 and rate.throttled == 5
+    assert rate.share == 0.5 and rate.limit(100) == 50 and rate.throttled == 15
     clock[0] += 1.0
     rate.on_throttled(retry_after=2.0)
     assert rate.share == 0.25 and rate.paused_until == 103.0
@@ -71,7 +71,7 @@ def test_a_sparse_429_or_one_with_budget_left_does_not_shrink_the_share(monkeypa
     assert (rate.share, rate.paused_until) == (1.0, 0.0)
     # Without room for the request's tokens it is our rate: a storm of those shrinks the share.
     spent = RateLimitHint(remaining_requests=500, remaining_tokens=50, limit_requests=600, limit_tokens=100_000)
-    for _ in range(10):
+    for _ in range(15):
         clock[0] += 1.0
         rate.on_throttled(retry_after=2.0, hint=spent, tokens=100)
     assert rate.share < 1.0 and rate.paused_until == clock[0] + 2.0

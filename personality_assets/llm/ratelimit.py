@@ -51,8 +51,10 @@ class AdaptiveRate:
     def on_throttled(self, retry_after: float | None = None, hint=None, tokens: int = 0) -> None:
         """A 429 (or a throttling error); ``hint``: its rate-limit headers, ``tokens``: the request's."""
         self.throttled += 1
+        if _room_left(hint, tokens):
+            return
         self._recent.append(True)
-        if _room_left(hint, tokens) or sum(self._recent) < self._storm:
+        if sum(self._recent) < self._storm:
             return
         now = time.monotonic()
         if now - self._last_decrease >= self.decrease_every_s:
