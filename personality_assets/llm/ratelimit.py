@@ -261,13 +261,41 @@ end
 if #gone > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - window) end
 """
 
-# ARGV: window ms, rpm, tpm, concurrency (0: none), lease ms, tokens, reservation id.
+# The account's limits are the strictest any process using it has declared within a window and a
+# lease (KEYS[6]: declaration "rpm:tpm:slots" -> when last declared, ms; 0: no limit), so two model
+# keys on one account in two processes keep the stricter one's limits, as they do in one process.
+_STRICTEST = """
+local lifetime = window + tonumber(ARGV[5])
+redis.call('HSET', KEYS[6], ARGV[2] .. ':' .. ARGV[3] .. ':' .. ARGV[4], now)
+local limits = {0, 0, 0}
+local declared = redis.call('HGETALL', KEYS[6])
+for i = 1, #declared, 2 do
+  if tonumber(declared[i + 1]) <= now - lifetime then
+    redis.call('HDEL', KEYS[6], declared[i])
+  else
+    local j = 1
+    for value in string.gmatch(declared[i], '[^:]+') do
+      value = tonumber(value)
+      if value > 0 and (limits[j] == 0 or value < limits[j]) then limits[j] = value end
+      j = j + 1
+    end
+  end
+end
+local share = tonumber(ARGV[8])
+local rpm, tpm, slots = limits[1], limits[2], limits[3]
+if rpm > 0 then rpm = math.max(1, math.floor(rpm * share)) end
+if tpm > 0 then tpm = math.max(1, math.floor(tpm * share)) end
+"""
+
+# ARGV: window ms, rpm, tpm, concurrency (0: none; these three as configured), lease ms, tokens,
+# reservation id, this process's share of the limits (the adaptive rate).
 # Returns {1, 0} when reserved, else {0, ms until the oldest finished request leaves the window}.
 ACQUIRE_SCRIPT = (
     _PRUNE
+    + _STRICTEST
     + """
-local rpm, tpm, slots = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local tokens = tonumber(ARGV[6])
+if tpm > 0 and tokens > limits[2] then tokens = limits[2] end  -- a request bigger than the budget goes alone
 local in_flight, done = redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[3])
 local in_flight_tokens = tonumber(redis.call('HGET', KEYS[5], 'in_flight_tokens') or '0')
 local done_tokens = tonumber(redis.call('HGET', KEYS[5], 'done_tokens') or '0')
@@ -276,7 +304,7 @@ if (rpm <= 0 or in_flight + done < rpm) and (tpm <= 0 or in_flight_tokens + done
   redis.call('ZADD', KEYS[1], now + tonumber(ARGV[5]), ARGV[7])
   redis.call('HSET', KEYS[2], ARGV[7], tokens)
   redis.call('HINCRBY', KEYS[5], 'in_flight_tokens', tokens)
-  for i = 1, 5 do redis.call('PEXPIRE', KEYS[i], window + tonumber(ARGV[5]) + 60000) end
+  for i = 1, #KEYS do redis.call('PEXPIRE', KEYS[i], window + tonumber(ARGV[5]) + 60000) end
   return {1, 0}
 end
 local oldest = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
@@ -299,7 +327,7 @@ redis.call('HINCRBY', KEYS[5], 'in_flight_tokens', -tonumber(reserved))
 redis.call('ZADD', KEYS[3], now, ARGV[2])
 redis.call('HSET', KEYS[4], ARGV[2], ARGV[3])
 redis.call('HINCRBY', KEYS[5], 'done_tokens', tonumber(ARGV[3]))
-for i = 1, 5 do redis.call('PEXPIRE', KEYS[i], window + tonumber(ARGV[4]) + 60000) end
+for i = 1, #KEYS do redis.call('PEXPIRE', KEYS[i], window + tonumber(ARGV[4]) + 60000) end
 return 1
 """
 )
@@ -363,6 +391,7 @@ class RedisLimiter:
             f"{base}:done",
             f"{base}:done_tokens",
             f"{base}:totals",
+            f"{base}:declared",
         ]
         self._redis = self._loop = self._acquire = self._release = self._seed = self._seeding = None
         self.unavailable: str | None = None  # set when a release could not reach Redis
@@ -448,12 +477,13 @@ class RedisLimiter:
         while True:
             args = [
                 int(self.window * 1000),
-                self.adaptive.limit(self.rpm) or 0,
-                self.adaptive.limit(self.tpm) or 0,
+                self.rpm or 0,
+                self.tpm or 0,
                 self.concurrency or 0,
                 int(self.lease_seconds * 1000),
                 tokens,
                 reservation,
+                self.adaptive.share,
             ]
             try:
                 granted, wait_ms = await acquire_script(keys=self.keys, args=args)
