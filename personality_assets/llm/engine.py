@@ -156,14 +156,16 @@ class CallEngine:
         models = {r.model: self.models.get(r.model) for r in requests}
         providers = {key: self.providers.for_model(model) for key, model in models.items()}
         # Rate limits are kept per account (provider, endpoint, provider model id): model keys on one
-        # account share one limiter, at the strictest of their limits.
+        # account share one limiter, at the strictest of their limits (even pacing if any asks for it).
         accounts: dict[tuple, tuple[int | None, int | None]] = {}
         slots: dict[tuple, int | None] = {}  # the account's shared concurrency (shared limiter only)
+        even: dict[tuple, bool] = {}
         for key, model in models.items():
             account = providers[key].account(model)
             rpm, tpm = accounts.get(account, (None, None))
             accounts[account] = (_strictest(rpm, model.rpm), _strictest(tpm, model.tpm))
             slots[account] = _strictest(slots.get(account), model.account_max_concurrency)
+            even[account] = even.get(account, False) or model.pacing == "even"
         limiters: dict[int, Any] = {}
 
         def finish(result: CallResult) -> None:
@@ -220,6 +222,7 @@ class CallEngine:
                 history,
                 redis_url=self.redis_url,
                 concurrency=slots[account],
+                even=even[account],
                 # longer than any attempt lives (the provider's timeout, then the engine's safety net)
                 lease_seconds=model.timeout_seconds + 6,
             )

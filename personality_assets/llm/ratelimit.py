@@ -112,8 +112,12 @@ def refill_wait(needed: int, remaining: int, limit: int | None, reset_s: float |
 
 
 class SlidingWindowLimiter:
-    def __init__(self, rpm: int | None, tpm: int | None, window_seconds: float = 60.0):
-        self.rpm, self.tpm, self.window = rpm, tpm, window_seconds
+    """The window in one process. ``even``: besides, at most one request every ``window / rpm``
+    seconds, so the window's requests are spread over it rather than sent at once."""
+
+    def __init__(self, rpm: int | None, tpm: int | None, window_seconds: float = 60.0, even: bool = False):
+        self.rpm, self.tpm, self.window, self.even = rpm, tpm, window_seconds, even and rpm is not None
+        self._next_at = 0.0  # time.monotonic() before which no request goes (even pacing)
         self.adaptive = AdaptiveRate()
         self._in_flight = 0
         self._in_flight_tokens = 0
@@ -160,13 +164,19 @@ class SlidingWindowLimiter:
             tokens = min(tokens, self.tpm)  # a request bigger than the budget still goes, alone
         async with self._changed:
             while True:
-                self._prune(time.monotonic())
+                now = time.monotonic()
+                self._prune(now)
                 if self._fits(tokens):
-                    self._in_flight += 1
-                    self._in_flight_tokens += tokens
-                    return tokens
-                # Wake when a finished request leaves the window, or when one in flight finishes.
-                timeout = self._done[0][0] + self.window - time.monotonic() if self._done else None
+                    if now >= self._next_at:
+                        self._in_flight += 1
+                        self._in_flight_tokens += tokens
+                        if self.even:
+                            self._next_at = now + self.window / self.adaptive.limit(self.rpm)
+                        return tokens
+                    timeout = self._next_at - now  # the next paced send
+                else:
+                    # Wake when a finished request leaves the window, or when one in flight finishes.
+                    timeout = self._done[0][0] + self.window - now if self._done else None
                 try:
                     await asyncio.wait_for(
                         self._changed.wait(), timeout=None if timeout is None else max(timeout, 0.001)
@@ -203,6 +213,7 @@ def shared_limiter(
     redis_url: str | None = None,
     concurrency: int | None = None,
     lease_seconds: float = 130.0,
+    even: bool = False,
 ) -> SlidingWindowLimiter | RedisLimiter:
     """One limiter per account (provider, endpoint, provider model id).
 
@@ -211,19 +222,18 @@ def shared_limiter(
     in one process share the budget; it is seeded with the account's recent calls (``history``,
     from the llm_calls table), so a step in a new process counts what the previous step sent."""
     if redis_url:
-        settings = (rpm, tpm, window_seconds, concurrency, lease_seconds, redis_url)
+        settings = (rpm, tpm, window_seconds, concurrency, lease_seconds, redis_url, even)
         limiter = _SHARED.get(key)
         if not isinstance(limiter, RedisLimiter) or limiter.settings != settings:
             limiter = _SHARED[key] = RedisLimiter(key, *settings)
         limiter.history = history
         return limiter
     limiter = _SHARED.get(key)
-    if not isinstance(limiter, SlidingWindowLimiter) or (limiter.rpm, limiter.tpm, limiter.window) != (
-        rpm,
-        tpm,
-        window_seconds,
+    settings = (rpm, tpm, window_seconds, even and rpm is not None)
+    if not isinstance(limiter, SlidingWindowLimiter) or (limiter.rpm, limiter.tpm, limiter.window, limiter.even) != (
+        settings
     ):
-        limiter = SlidingWindowLimiter(rpm, tpm, window_seconds)
+        limiter = SlidingWindowLimiter(*settings)
         if history is not None and (rpm is not None or tpm is not None):
             limiter.seed(history())
         _SHARED[key] = limiter
@@ -262,12 +272,13 @@ if #gone > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - window) 
 """
 
 # The account's limits are the strictest any process using it has declared within a window and a
-# lease (KEYS[6]: declaration "rpm:tpm:slots" -> when last declared, ms; 0: no limit), so two model
-# keys on one account in two processes keep the stricter one's limits, as they do in one process.
+# lease (KEYS[6]: declaration "rpm:tpm:slots:even" -> when last declared, ms; 0: no limit, or not
+# paced), so two model keys on one account in two processes keep the stricter one's limits (and
+# even pacing if either asks for it), as they do in one process.
 _STRICTEST = """
 local lifetime = window + tonumber(ARGV[5])
-redis.call('HSET', KEYS[6], ARGV[2] .. ':' .. ARGV[3] .. ':' .. ARGV[4], now)
-local limits = {0, 0, 0}
+redis.call('HSET', KEYS[6], ARGV[2] .. ':' .. ARGV[3] .. ':' .. ARGV[4] .. ':' .. ARGV[9], now)
+local limits, even = {0, 0, 0}, 0
 local declared = redis.call('HGETALL', KEYS[6])
 for i = 1, #declared, 2 do
   if tonumber(declared[i + 1]) <= now - lifetime then
@@ -276,7 +287,11 @@ for i = 1, #declared, 2 do
     local j = 1
     for value in string.gmatch(declared[i], '[^:]+') do
       value = tonumber(value)
-      if value > 0 and (limits[j] == 0 or value < limits[j]) then limits[j] = value end
+      if j == 4 then
+        even = math.max(even, value)
+      elseif value > 0 and (limits[j] == 0 or value < limits[j]) then
+        limits[j] = value
+      end
       j = j + 1
     end
   end
@@ -288,8 +303,10 @@ if tpm > 0 then tpm = math.max(1, math.floor(tpm * share)) end
 """
 
 # ARGV: window ms, rpm, tpm, concurrency (0: none; these three as configured), lease ms, tokens,
-# reservation id, this process's share of the limits (the adaptive rate).
-# Returns {1, 0} when reserved, else {0, ms until the oldest finished request leaves the window}.
+# reservation id, this process's share of the limits (the adaptive rate), even pacing (1) or not (0).
+# Even pacing keeps the next allowed send time in KEYS[5] ('next_at', ms): one request every window/rpm.
+# Returns {1, 0} when reserved, else {0, ms until the oldest finished request leaves the window, or
+# until the next paced send}.
 ACQUIRE_SCRIPT = (
     _PRUNE
     + _STRICTEST
@@ -301,6 +318,11 @@ local in_flight_tokens = tonumber(redis.call('HGET', KEYS[5], 'in_flight_tokens'
 local done_tokens = tonumber(redis.call('HGET', KEYS[5], 'done_tokens') or '0')
 if (rpm <= 0 or in_flight + done < rpm) and (tpm <= 0 or in_flight_tokens + done_tokens + tokens <= tpm)
     and (slots <= 0 or in_flight < slots) then
+  if even == 1 and rpm > 0 then
+    local next_at = tonumber(redis.call('HGET', KEYS[5], 'next_at') or '0')
+    if now < next_at then return {0, math.ceil(next_at - now)} end
+    redis.call('HSET', KEYS[5], 'next_at', now + window / rpm)
+  end
   redis.call('ZADD', KEYS[1], now + tonumber(ARGV[5]), ARGV[7])
   redis.call('HSET', KEYS[2], ARGV[7], tokens)
   redis.call('HINCRBY', KEYS[5], 'in_flight_tokens', tokens)
@@ -378,8 +400,10 @@ class RedisLimiter:
         concurrency: int | None,
         lease_seconds: float,
         redis_url: str,
+        even: bool = False,
     ):
-        self.settings = (rpm, tpm, window_seconds, concurrency, lease_seconds, redis_url)
+        self.settings = (rpm, tpm, window_seconds, concurrency, lease_seconds, redis_url, even)
+        self.even = even and rpm is not None
         self.rpm, self.tpm, self.window = rpm, tpm, window_seconds
         self.concurrency, self.lease_seconds, self._url = concurrency, lease_seconds, redis_url
         self.adaptive = AdaptiveRate()  # this process's share of the shared limits
@@ -484,6 +508,7 @@ class RedisLimiter:
                 tokens,
                 reservation,
                 self.adaptive.share,
+                int(self.even),
             ]
             try:
                 granted, wait_ms = await acquire_script(keys=self.keys, args=args)
