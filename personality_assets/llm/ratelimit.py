@@ -242,10 +242,10 @@ def shared_limiter(
 
 # --- the shared limiter: the same sliding window, in Redis ---------------------------------------------
 #
-# Per account, five keys (one hash tag, so they stay together on a cluster): requests in flight
+# Per account, six keys (one hash tag, so they stay together on a cluster): requests in flight
 # (sorted set: reservation id -> lease end, ms) with their reserved tokens (hash), requests finished
-# within the window (sorted set: id -> finished at, ms) with their tokens (hash), and running token
-# totals. Every change is one Lua script, atomic, on Redis's clock: one clock for every machine.
+# within the window (sorted set: id -> finished at, ms) with their tokens (hash), running token
+# totals (and the next paced send), and the limits each process declared. Every change is one Lua script, atomic, on Redis's clock: one clock for every machine.
 # A reservation whose lease ended belongs to a dead process: it is counted as finished at the lease's
 # end, so its slot comes back and its request still counts for one window.
 
