@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
+# mkdocs 1.x prints a banner about its successor on every build otherwise.
+export NO_MKDOCS_2_WARNING := 1
 DAGSTER_CONFIG ?= dagster.yaml
 # Steps run in the launching process itself: quicker for a handful of steps on a laptop.
 IN_PROCESS := --config-json '{"execution":{"config":{"in_process":{}}}}'
@@ -20,7 +22,7 @@ ESSAY_TOPICS ?= examples/essays/topics.txt
 ESSAYS_PER_TOPIC ?= 40
 ESSAY_WRITER ?= simulated
 
-.PHONY: install lock run test lint format ui validate clean instance-config sample-populations celery-workers celery-study celery-stop
+.PHONY: install lock run test lint format docs docs-serve ui validate clean instance-config sample-populations celery-workers celery-study celery-stop
 
 # Installs the versions pinned in requirements.lock (the ones the suite last passed with).
 $(BIN)/.installed: setup.py pyproject.toml requirements.lock
@@ -73,9 +75,16 @@ run: sample-populations
 	$(BIN)/python -m personality_assets.cli summary
 	@echo "Dagster runs and metadata: $(DAGSTER_HOME) -- browse them with 'make ui' (http://127.0.0.1:3000)"
 
-# Formatting and lint first (a drift fails CI), then the suite on every core.
-test: install lint
+# Formatting, lint and the docs first (a drift or a broken link fails CI), then the suite on every core.
+test: install lint docs
 	$(BIN)/python -m pytest -n auto
+
+# The documentation site (docs/, mkdocs.yml) into site/; strict, so a broken link or an unlisted page fails.
+docs: install
+	$(BIN)/mkdocs build --strict --quiet
+
+docs-serve: install
+	$(BIN)/mkdocs serve --strict -a 127.0.0.1:8000
 
 lint: install
 	$(BIN)/ruff format --check .
@@ -88,7 +97,7 @@ format: install
 ui: install instance-config
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
-# Past one machine (README, "Past one machine"): Celery workers in the background, then the study
+# Past one machine (docs/scale.md): Celery workers in the background, then the study
 # of each sample population on them at once. Needs the PostgreSQL instance (DAGSTER_CONFIG=
 # dagster.scale.yaml with DAGSTER_PG_*), RabbitMQ and Redis as celery.yaml says, and
 # PERSONALITY_ASSETS_REDIS_URL for the shared rate limiter; the workers need the same environment.
@@ -116,4 +125,4 @@ validate: install
 	$(BIN)/dg check defs
 
 clean:
-	rm -rf $(VENV) $(DAGSTER_HOME) data
+	rm -rf $(VENV) $(DAGSTER_HOME) data site

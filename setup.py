@@ -60,6 +60,9 @@ setup(
             "playwright>=1.40",
             # The value-alignment store's S3 tests: moto's S3 server on 127.0.0.1 (put_object with IfMatch: moto 5.2 has it).
             "moto[server]>=5.2",
+            # The documentation site (make docs, built --strict by make test).
+            "mkdocs>=1.6,<2",
+            "mkdocs-material>=9.5,<10",
         ]
     },
 )

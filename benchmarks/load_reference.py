@@ -7,7 +7,7 @@ Generates the file once (benchmarks/out/, synthetic), then, each in a fresh proc
 memory is the load's own: loads it into PostgreSQL and into SQLite with
 ``personality_assets.populations.load.load_population`` (what the reference_questionnaires asset
 calls), and, as the ceiling, times a bare ``COPY`` of the same long-format rows into the same
-PostgreSQL table. Prints a markdown table for the README.
+PostgreSQL table. Prints a markdown table for docs/benchmarks.md.
 PostgreSQL: $BENCH_POSTGRES_URL (default the local server, database personality_assets_bench).
 """
 

@@ -15,12 +15,12 @@ import argparse
 import sys
 
 import polars as pl
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 
 from personality_assets import settings
 from personality_assets.db import migrate
 from personality_assets.db.engine import experiment_transaction, reference_transaction
-from personality_assets.db.models import ReferencePopulation, ReferenceQuestionnaire
+from personality_assets.db.models import ReferencePopulation
 from personality_assets.defs.resources import ResearchDatabase
 from personality_assets.populations.names import PopulationNameError, check_population_name
 
@@ -106,10 +106,11 @@ def _delete_population_data(names: list[str]) -> None:
     """Delete the populations' reference rows, or exit 1 changing nothing when one is still used:
     by a population derived from it (and not removed with it) or by personas or experiments."""
     from personality_assets.db.models import ExperimentsList, Persona
+    from personality_assets.populations.load import delete_population
 
     target = ResearchDatabase().target
     migrate.upgrade(target)
-    answers, populations = ReferenceQuestionnaire.__table__, ReferencePopulation.__table__
+    populations = ReferencePopulation.__table__
     with reference_transaction(target) as connection:
         in_use = []
         for name in names:
@@ -139,8 +140,8 @@ def _delete_population_data(names: list[str]) -> None:
             print("\n".join(in_use) + "\nnothing removed or deleted", file=sys.stderr)
             sys.exit(1)
         for name in names:
-            deleted = connection.execute(delete(answers).where(answers.c.population == name)).rowcount
-            rows = connection.execute(delete(populations).where(populations.c.population == name)).rowcount
+            rows = connection.execute(select(func.count()).where(populations.c.population == name)).scalar_one()
+            deleted = delete_population(connection, name)
             print(f"{name}: {deleted:,} answers and {'the' if rows else 'no'} population row deleted")
 
 
@@ -175,6 +176,7 @@ def _summary() -> None:
                 "respondents": r.respondents,
                 "answers": r.answers,
                 "excluded_rows": r.excluded_rows,
+                "excluded_people": r.excluded_people,
                 "synthetic": r.synthetic,
                 "source": r.source[:60],
             }
@@ -223,7 +225,7 @@ def _values_summary() -> None:
     )
     print(f"Value alignment (registry {store.uri(REGISTRY)}):\n{flags}")
     if labels is not None:
-        print(f"Labelled entries: {labels.height:,} in {store.uri(LABELS)} (training data, seed 004's schema)")
+        print(f"Labelled entries: {labels.height:,} in {store.uri(LABELS)} (training data in the published value-alignment schema)")
 
 
 def _essays_summary(target) -> None:

@@ -520,9 +520,44 @@ class FakeOpenAIServer(FakeLLMServer):
         return self._json(self._batch_view(batch_id))
 
     async def _list_batches(self, request: web.Request) -> web.Response:
-        self._log(request)
-        data = [self._batch_view(batch_id) for batch_id in reversed(self.batches)]
-        return self._json({"object": "list", "data": data, "first_id": None, "last_id": None, "has_more": False})
+        """Newest first, in pages of ``limit`` (default 20, at most 100) after the id ``after``, as
+        OpenAI pages its list. Each page is logged with its query (``after``, ``limit``)."""
+        self._log(request, dict(request.query))
+        ids = list(reversed(self.batches))
+        after = request.query.get("after")
+        start = ids.index(after) + 1 if after in ids else 0
+        limit = min(int(request.query.get("limit", 20)), 100)
+        data = [self._batch_view(batch_id) for batch_id in ids[start : start + limit]]
+        return self._json(
+            {
+                "object": "list",
+                "data": data,
+                "first_id": data[0]["id"] if data else None,
+                "last_id": data[-1]["id"] if data else None,
+                "has_more": start + limit < len(ids),
+            }
+        )
+
+    def add_old_batches(self, count: int, age_seconds: float) -> None:
+        """An account's history: ``count`` completed batches created ``age_seconds`` ago, not ours."""
+        created = int(time.time() - age_seconds)
+        for _ in range(count):
+            batch_id = f"batch_fake{next(self._ids)}"
+            self.batches[batch_id] = {
+                "id": batch_id,
+                "object": "batch",
+                "endpoint": "/v1/chat/completions",
+                "errors": None,
+                "input_file_id": None,
+                "completion_window": "24h",
+                "created_at": created,
+                "metadata": {"owner": "another tool"},
+                "ready_at": 0.0,
+                "final_status": "completed",
+                "output": None,
+                "error": None,
+                "counts": {"total": 1, "completed": 1, "failed": 0},
+            }
 
     async def _not_found(self, request: web.Request) -> web.Response:
         headers = {k.lower(): v for k, v in request.headers.items()}

@@ -100,6 +100,46 @@ def test_a_batch_recorded_but_never_confirmed_is_found_at_the_provider(db_target
     assert summary.ok == 4 and len(openai_server.batches) == 1 and _chat_calls(openai_server) == 0
 
 
+def _list_pages(server) -> list[dict]:
+    """The list calls the server saw (a create, on the same path, logs its payload with "endpoint")."""
+    return [r["json"] for r in server.requests if r["path"] == "/v1/batches" and "endpoint" not in r["json"]]
+
+
+def test_a_new_batch_is_submitted_without_reading_the_account_s_batch_history(db_target, openai_server):
+    """A batch recorded by this run has an id the provider has never seen: nothing to look up."""
+    openai_server.add_old_batches(250, age_seconds=86400)
+    summary = _engine(db_target, _models(**BATCH), openai_server.base_url).run(_requests(10))
+    assert summary.ok == 10 and len(openai_server.batches) == 251
+    assert _list_pages(openai_server) == []
+
+
+@pytest.mark.parametrize("accepted", [True, False], ids=["accepted", "never-sent"])
+def test_an_unconfirmed_batch_is_looked_up_only_back_to_its_record(db_target, openai_server, accepted):
+    """A batch recorded without a provider id (its submitter died) is looked up newest first and
+    only back to when it was recorded: 250 older batches of the account are not read past the first."""
+    import asyncio
+
+    from personality_assets.llm.batches import _record
+    from personality_assets.llm.providers.openai import OpenAIProvider
+    from personality_assets_tests.test_llm_engine import SECRET
+
+    openai_server.add_old_batches(250, age_seconds=86400)
+    models = _models(**BATCH)
+    model = models.get("oa")
+    requests = _requests(4)
+    keys = [r.cache_key(model) for r in requests]
+    row = _record(db_target, model, keys)
+    if accepted:
+        provider = OpenAIProvider(api_key=SECRET, base_url=openai_server.base_url)
+        lines = [provider.batch_line(k, r, model) for k, r in zip(keys, requests, strict=True)]
+        asyncio.run(provider.submit_batch(model, lines, row["local_id"]))
+        openai_server.add_old_batches(150, age_seconds=0)  # newer than ours: the lookup reads past them
+    summary = _engine(db_target, models, openai_server.base_url).run(requests)
+    assert summary.ok == 4 and _chat_calls(openai_server) == 0
+    assert len(openai_server.batches) == 251 + (150 if accepted else 0)  # submitted once either way
+    assert len(_list_pages(openai_server)) == (2 if accepted else 1)
+
+
 def test_the_estimate_uses_the_batch_price_in_batch_mode(db_target, openai_server, caplog):
     import logging
 

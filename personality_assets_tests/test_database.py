@@ -29,6 +29,8 @@ REFERENCE_TABLES = {
     "questionnaire_answer_codes",
     "reference_populations",
     "reference_questionnaires",
+    "reference_exclusions",
+    "reference_incomplete_answers",
     "alembic_version",
 }
 EXPERIMENT_TABLES = {
@@ -71,7 +73,7 @@ def _tables(target: DatabaseTarget, schema: str) -> set[str]:
 
 def test_migrations_apply_and_roll_back(empty_target):
     migrate.upgrade(empty_target)
-    assert migrate.current_revisions(empty_target) == {"reference": "r0002", "experiment": "e0008"}
+    assert migrate.current_revisions(empty_target) == {"reference": "r0004", "experiment": "e0008"}
     assert _tables(empty_target, empty_target.reference_schema) == REFERENCE_TABLES
     assert _tables(empty_target, empty_target.experiment_schema) == EXPERIMENT_TABLES | ESSAY_TABLES | USAGE_TABLES
     with get_engine(empty_target, reference_writable=True).connect() as connection:
@@ -146,9 +148,10 @@ def test_experiment_code_cannot_write_the_reference_schema(db_target):
     with pytest.raises(DBAPIError, match="read-only|readonly"):
         with experiment_transaction(db_target) as connection:
             connection.execute(insert(RefQuestionnaire).values(row))
-    with pytest.raises(DBAPIError, match="read-only|readonly"):
-        with experiment_transaction(db_target) as connection:
-            connection.execute(text(f"DELETE FROM {db_target.reference_schema}.questionnaire_items"))
+    for table in ("questionnaire_items", "reference_exclusions", "reference_incomplete_answers"):
+        with pytest.raises(DBAPIError, match="read-only|readonly"):
+            with experiment_transaction(db_target) as connection:
+                connection.execute(text(f"DELETE FROM {db_target.reference_schema}.{table}"))
     # ... while it can read it, and the reference loader can write it.
     with experiment_transaction(db_target) as connection:
         assert (
@@ -156,6 +159,28 @@ def test_experiment_code_cannot_write_the_reference_schema(db_target):
         )
     with reference_transaction(db_target) as connection:
         connection.execute(insert(RefQuestionnaire).values(row))
+
+
+def test_experiment_code_cannot_update_or_truncate_the_reference_schema(db_target):
+    """Each kind of write the guard names, on every reference table (INSERT and DELETE: above)."""
+    schema = db_target.reference_schema
+    tables = sorted(REFERENCE_TABLES - {"alembic_version"})
+
+    def counts() -> dict[str, int]:
+        with experiment_transaction(db_target) as connection:
+            return {t: connection.execute(text(f"SELECT count(*) FROM {schema}.{t}")).scalar() for t in tables}
+
+    with get_engine(db_target).connect() as connection:
+        columns = {t: inspect(connection).get_columns(t, schema=schema)[0]["name"] for t in tables}
+    statements = [f"UPDATE {schema}.{t} SET {columns[t]} = {columns[t]}" for t in tables]
+    if db_target.dialect == "postgresql":  # SQLite has no TRUNCATE
+        statements += [f"TRUNCATE {schema}.{t} CASCADE" for t in tables]
+    before = counts()
+    for statement in statements:
+        with pytest.raises(DBAPIError, match="read-only|readonly"):
+            with experiment_transaction(db_target) as connection:
+                connection.execute(text(statement))
+    assert counts() == before and before["questionnaire_items"] > 0
 
 
 def _experiment(connection, questionnaire="bigfive") -> int:
@@ -169,20 +194,32 @@ def _experiment(connection, questionnaire="bigfive") -> int:
     ).scalar_one()
 
 
+# The constraint each bad answer breaks: PostgreSQL names it; SQLite names a unique key's columns
+# but says only "FOREIGN KEY constraint failed" for any foreign key.
+ANSWER_CODE = "fk_eval_questionnaires_answer_code|FOREIGN KEY"
+ITEM = "fk_eval_questionnaires_item|FOREIGN KEY"
+EXPERIMENT_QUESTIONNAIRE = "fk_eval_questionnaires_experiment|FOREIGN KEY"
+ONE_ANSWER = (
+    "uq_eval_questionnaires_experiment_id_question_number"
+    "|UNIQUE constraint failed: eval_questionnaires.experiment_id, eval_questionnaires.question_number"
+)
+
+
 @pytest.mark.parametrize(
-    ("answers", "problem"),
+    ("answers", "constraint"),
     [
-        ([("bigfive", 1, 6)], "answer above the range"),
-        ([("bigfive", 1, 0)], "answer below the range"),
-        ([("bigfive", 51, 3)], "question not in the questionnaire"),
-        ([("bigfive", 1, 3), ("bigfive", 1, 4)], "two answers to one question"),
-        ([("epqr_a", 1, 1)], "answer under another questionnaire than the experiment's"),
+        pytest.param([("bigfive", 1, 6)], ANSWER_CODE, id="answer above the range"),
+        pytest.param([("bigfive", 1, 0)], ANSWER_CODE, id="answer below the range"),
+        pytest.param([("bigfive", 51, 3)], ITEM, id="question not in the questionnaire"),
+        pytest.param([("bigfive", 1, 3), ("bigfive", 1, 4)], ONE_ANSWER, id="two answers to one question"),
+        pytest.param([("epqr_a", 1, 1)], EXPERIMENT_QUESTIONNAIRE, id="answer under another questionnaire"),
     ],
 )
-def test_answers_are_constrained(db_target, answers, problem):
-    with pytest.raises(IntegrityError):
+def test_answers_are_constrained(db_target, answers, constraint):
+    with experiment_transaction(db_target) as connection:
+        experiment_id = _experiment(connection)  # stored: only the answers below may fail
+    with pytest.raises(IntegrityError, match=constraint):
         with experiment_transaction(db_target) as connection:
-            experiment_id = _experiment(connection)
             for questionnaire, number, answer in answers:
                 connection.execute(
                     insert(EvalQuestionnaire).values(
@@ -254,12 +291,12 @@ def test_cli_moves_one_schema_and_refuses_an_unnamed_downgrade(tmp_path, monkeyp
     main(["db", "upgrade"])
     main(["db", "downgrade", "e0002"])
     target = DatabaseTarget(f"sqlite:///{tmp_path / 'r.sqlite'}")
-    assert migrate.current_revisions(target) == {"reference": "r0002", "experiment": "e0002"}
+    assert migrate.current_revisions(target) == {"reference": "r0004", "experiment": "e0002"}
     with pytest.raises(SystemExit):
         main(["db", "downgrade"])
     assert "downgrade needs a revision" in capsys.readouterr().err
     main(["db", "upgrade", "e0003"])
-    assert migrate.current_revisions(target) == {"reference": "r0002", "experiment": "e0003"}
+    assert migrate.current_revisions(target) == {"reference": "r0004", "experiment": "e0003"}
 
 
 @pytest.mark.parametrize(
@@ -278,6 +315,30 @@ def test_experiment_code_cannot_change_the_reference_schema(db_target, ddl):
             connection.execute(text(statement))
     assert "reference_populations" in _tables(db_target, db_target.reference_schema)
     assert "intruder" not in _tables(db_target, db_target.reference_schema)
+
+
+@pytest.mark.parametrize(
+    "ddl", ['ALTER SCHEMA "{schema}" RENAME TO "{schema}_renamed"', 'ALTER SCHEMA "{schema}" OWNER TO pg_monitor']
+)
+def test_experiment_code_cannot_rename_or_give_away_the_reference_schema(db_target, ddl):
+    if db_target.dialect != "postgresql":
+        pytest.skip("SQLite has no schemas to alter: the reference file is attached read-only")
+    schema = db_target.reference_schema
+    with get_engine(db_target).connect() as connection:
+        owner = connection.execute(
+            text("SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = :s"), {"s": schema}
+        )
+        owner = owner.scalar_one()
+    with pytest.raises(DBAPIError, match="read-only"):
+        with experiment_transaction(db_target) as connection:
+            connection.execute(text(ddl.format(schema=schema)))
+    with get_engine(db_target).connect() as connection:
+        still = connection.execute(
+            text("SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = :s"), {"s": schema}
+        )
+        assert still.scalar_one() == owner
+    with experiment_transaction(db_target) as connection:  # reference reads still work
+        assert connection.execute(text(f"SELECT count(*) FROM {schema}.questionnaires")).scalar() >= 2
 
 
 def test_experiment_code_cannot_drop_the_reference_schema(db_target):

@@ -342,9 +342,9 @@ def test_a_real_unknown_model_is_still_reported_as_such(db_target, openai_server
         _engine(db_target, _models(), openai_server.base_url).run(_requests(1))
 
 
-def _readme_scripting_example() -> str:
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    section = readme[readme.index("Outside Dagster (scripts, notebooks, the CLI)") :]
+def _documented_scripting_example() -> str:
+    page = (Path(__file__).resolve().parent.parent / "docs" / "models.md").read_text()
+    section = page[page.index("Outside Dagster (scripts, notebooks, the CLI)") :]
     return section.split("```python\n", 1)[1].split("```", 1)[0]
 
 
@@ -360,7 +360,7 @@ def test_the_documented_scripting_path_calls_a_real_provider(empty_target, opena
     monkeypatch.setenv("PERSONALITY_ASSETS_REFERENCE_SCHEMA", empty_target.reference_schema)
     monkeypatch.setenv("PERSONALITY_ASSETS_EXPERIMENT_SCHEMA", empty_target.experiment_schema)
     namespace = {"requests": _requests(3, model="local")}
-    exec(_readme_scripting_example(), namespace)
+    exec(_documented_scripting_example(), namespace)
     summary = namespace["summary"]
     assert (summary.ok, openai_server.request_count) == (3, 3)
     assert openai_server.requests[0]["headers"]["authorization"] == f"Bearer {SECRET}"

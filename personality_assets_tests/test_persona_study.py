@@ -1,6 +1,7 @@
 """The persona study end to end: simulator, OpenAI-compatible server, Bedrock endpoint; both engines."""
 
 import importlib.metadata
+import itertools
 import json
 import os
 import re
@@ -176,7 +177,9 @@ def test_rematerialising_is_idempotent_and_a_new_configuration_is_a_new_group(db
     _study(resources, instance, "simulated", "sample", max_people=5)
     counts = _study_counts(db_target)
     again = _study(resources, instance, "simulated", "sample", max_people=5)
-    assert again.asset_materializations_for_node("personas")[0].metadata["llm_calls"].value == 0
+    # Nothing is asked again: neither a persona nor an experiment already answered.
+    for step in ("personas", "questionnaire_answers"):
+        assert again.asset_materializations_for_node(step)[0].metadata["llm_calls"].value == 0, step
     assert _study_counts(db_target) == counts
     _study(
         resources,
@@ -231,36 +234,42 @@ def test_openai_compatible_server_end_to_end_with_invalid_output_retried(db_targ
 
 
 def test_invalid_answers_leave_the_experiment_pending_with_the_reason(db_target, openai_server, monkeypatch):
-    def incomplete(request_json):
+    personas = itertools.count()
+
+    def one_persona_answers_incompletely(request_json):
+        """Two distinct personas; the first one's answers always leave out item 7."""
         reply = json.loads(study_reply(request_json))
-        if "answers" in reply:
+        if "description" in reply:
+            reply["description"] = f"Ada number {next(personas)} is a calm nurse."
+        elif "Ada number 0 " in json.dumps(request_json):
             reply["answers"].pop("7")
         return json.dumps(reply)
 
-    openai_server.configure(reply=incomplete)
+    openai_server.configure(reply=one_persona_answers_incompletely)
     instance = dg.DagsterInstance.ephemeral()
     resources = _resources(db_target, monkeypatch, openai_url=openai_server.base_url)
     _load_populations(resources, instance, ["sample"])
     result = _study(resources, instance, "gpt4o", "sample", max_people=2, raise_on_error=False)
-    # Everything is stored, then the step fails: every experiment failed, above max_failed_share.
+    # Everything is stored, then the step fails: half the experiments failed, above max_failed_share.
     (failure,) = [event for event in result.all_events if event.is_step_failure]
     message = failure.step_failure_data.error.message
     assert failure.step_key == "questionnaire_answers"
-    assert "2 of 2 experiments failed" in message and "missing answers for items [7]" in message
+    assert "1 of 2 experiments failed" in message and "missing answers for items [7]" in message
     assert "max_failed_share" in message
-    assert re.search(r"Top reasons: 2 x invalid output after \d+ attempts: .*missing answers for items \[7\]", message)
+    assert re.search(r"Top reasons: 1 x invalid output after \d+ attempts: .*missing answers for items \[7\]", message)
     with experiment_transaction(db_target) as connection:
         rows = connection.execute(select(ExperimentsList.succeeded, ExperimentsList.llm_explanation)).all()
-    assert len(rows) == 2 and all(
-        succeeded is None and "missing answers for items [7]" in reason for succeeded, reason in rows
-    )
-    assert _count(db_target, EvalQuestionnaire.__table__) == 0
-    # The model behaves again: the next run processes only what is pending, and it succeeds.
+    answered = [reason for succeeded, reason in rows if succeeded]
+    pending = [reason for succeeded, reason in rows if succeeded is None]
+    assert answered == [None] and len(pending) == 1 and "missing answers for items [7]" in pending[0]
+    assert _count(db_target, EvalQuestionnaire.__table__) == 50  # the answered experiment's, kept
+    # The model behaves again: the next run asks only for the pending experiment, and it succeeds.
     openai_server.configure(reply=study_reply)
     before = openai_server.request_count
     _study(resources, instance, "gpt4o", "sample", max_people=2)
-    assert openai_server.request_count - before == 2
+    assert openai_server.request_count - before == 1
     assert _count(db_target, ExperimentsList.__table__, ExperimentsList.succeeded.is_(True)) == 2
+    assert _count(db_target, EvalQuestionnaire.__table__) == 2 * 50
 
 
 def test_bedrock_endpoint_end_to_end(db_target, bedrock_server, monkeypatch):

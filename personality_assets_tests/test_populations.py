@@ -1,12 +1,17 @@
 """Population loaders on good and bad files, on SQLite and PostgreSQL."""
 
+import dagster as dg
 import polars as pl
 import pytest
 from sqlalchemy import select
 
 from personality_assets.db.engine import experiment_transaction
 from personality_assets.db.models import ReferencePopulation, ReferenceQuestionnaire
-from personality_assets.populations.load import LoadOptions, load_population
+from personality_assets.defs.partitions import population_partitions
+from personality_assets.defs.reference.assets import reference_questionnaires
+from personality_assets.defs.reports.study_data import incomplete_answers
+from personality_assets.defs.resources import ResearchDatabase
+from personality_assets.populations.load import LoadOptions, load_exclusions, load_population
 from personality_assets.populations.open_psychometrics_file import (
     open_psychometrics_columns,
     write_open_psychometrics_file,
@@ -91,6 +96,10 @@ def test_ipc_filter_and_incomplete_people(db_target, tmp_path):
         1,
         {"IPC != 1": 1, "incomplete (some items unanswered)": 1},
     )
+    assert result.exclusions.people_by_reason == result.exclusions.by_reason  # a row is a person
+    # The incomplete person's 49 answers are kept apart from the population, for per-scale statistics.
+    assert incomplete_answers(db_target, "ipc")["answer"].to_list() == [2] * 49
+    assert _stored(db_target, "ipc")["personality_id"].unique().to_list() == [1]
     kept = load_population(db_target, "partial", LoadOptions(path=str(path), require_complete=False), **QUIET)
     assert (kept.respondents, kept.answers) == (3, 149)  # the unanswered item is not stored
 
@@ -162,7 +171,10 @@ def test_long_csv_loads(db_target, tmp_path):
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        ('9,1,"x",EXT,+,6\n', r"row 102, column 'answer': answer out of range"),
+        (
+            '9,1,"x",EXT,+,6\n',
+            r"row 102, column 'answer': answer out of range \[1, 2, 3, 4, 5\] of bigfive \(long_csv_questionnaire\)",
+        ),
         ('9,77,"x",EXT,+,3\n', r"row 102, column 'question_number': not a question of bigfive"),
         (
             '1,1,"x",EXT,+,3\n',
@@ -175,7 +187,49 @@ def test_long_csv_loads(db_target, tmp_path):
 def test_bad_long_csv_is_named(db_target, tmp_path, extra, message):
     path = _long_csv(tmp_path / "export.csv", extra=extra)
     with pytest.raises(PopulationFileError, match=message):
-        load_population(db_target, "export", LoadOptions(path=str(path)), **QUIET)
+        load_population(db_target, "export", LoadOptions(path=str(path), long_csv_questionnaire="bigfive"), **QUIET)
+
+
+def test_long_csv_exclusions_are_counted_in_answers_and_people(db_target, tmp_path):
+    # Persons 2 and 3 skipped an item each (49 rows each), person 4 is duplicated (51 rows).
+    path = _long_csv(tmp_path / "export.csv", people=5, extra='4,1,"x",EXT,+,3\n')
+    path.write_text(
+        "".join(line for line in path.read_text().splitlines(keepends=True) if not line.startswith(("2,7,", "3,9,")))
+    )
+    messages = []
+    result = load_population(
+        db_target,
+        "export",
+        LoadOptions(path=str(path), skip_bad_rows=True, long_csv_questionnaire="bigfive"),
+        log=messages.append,
+    )
+    incomplete, duplicates = "incomplete (some items unanswered)", "duplicate people (all their rows)"
+    assert result.exclusions.by_reason == {incomplete: 98, duplicates: 51}
+    assert result.exclusions.people_by_reason == {incomplete: 2, duplicates: 1}
+    assert result.exclusions.people == 3 and result.respondents == 2
+    assert load_exclusions(db_target).filter(pl.col("population") == "export").sort("reason").rows() == [
+        ("export", duplicates, 51, 1),
+        ("export", incomplete, 98, 2),
+    ]
+    assert _population_row(db_target, "export").excluded_people == 3
+    # The same figures in the materialisation's metadata.
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(population_partitions.name, ["export"])
+    research_db = ResearchDatabase(
+        url=db_target.url, reference_schema=db_target.reference_schema, experiment_schema=db_target.experiment_schema
+    )
+    config = {"path": str(path), "skip_bad_rows": True, "long_csv_questionnaire": "bigfive"}
+    materialised = dg.materialize(
+        [reference_questionnaires],
+        partition_key="export",
+        instance=instance,
+        resources={"research_db": research_db},
+        run_config={"ops": {"reference_questionnaires": {"config": config}}},
+    )
+    metadata = materialised.asset_materializations_for_node("reference_questionnaires")[0].metadata
+    assert metadata["excluded_by_reason"].value == {incomplete: 98, duplicates: 51}
+    assert metadata["excluded_people_by_reason"].value == {incomplete: 2, duplicates: 1}
+    assert (metadata["excluded_rows"].value, metadata["excluded_people"].value) == (149, 3)
 
 
 def test_long_csv_duplicates_skipped_and_counted(db_target, tmp_path):
@@ -196,6 +250,77 @@ def test_truncated_long_csv(db_target, tmp_path):
     path.write_text(path.read_text() + "3,1")  # cut off mid-row
     with pytest.raises(PopulationFileError, match=r"row 102, column 'answer': missing value"):
         load_population(db_target, "export", LoadOptions(path=str(path)), **QUIET)
+
+
+SKIPPERS = (3, 8)  # people of _bfi_style's file who skipped an item
+
+
+def _bfi_style(folder=None, people=12):
+    """A bfi-style long CSV (25 items in five scales of five, answers 1..6, some skipped, no
+    questionnaire column) and, when ``folder`` is given, its questionnaire "bfi" defined there."""
+    scales = "AEOCN"
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "bfi_items.csv").write_text(
+            "number,code,scale,key,text\n"
+            + "".join(
+                f"{n},BFI{n},{scales[(n - 1) // 5]},{'-' if n % 5 == 1 else '+'},Statement {n}\n" for n in range(1, 26)
+            )
+        )
+        (folder / "bfi.toml").write_text(
+            'name = "bfi"\nitems_file = "bfi_items.csv"\nscoring = "likert"\n[answer_codes]\n'
+            + "".join(f'{code} = "answer {code}"\n' for code in range(1, 7))
+            + "[scales]\n"
+            + "".join(f'{scale} = "Scale {scale}"\n' for scale in scales)
+        )
+    lines = ["personality_id,question_number,answer"]
+    for person in range(1, people + 1):
+        for number in range(1, 26):
+            if person in SKIPPERS and number == person:  # a skipped item: no row
+                continue
+            lines.append(f"{person},{number},{(person + 2 * number) % 6 + 1}")
+    return "\n".join(lines) + "\n"
+
+
+def test_long_csv_of_a_user_questionnaire_is_recognised(db_target, tmp_path, isolated_data_dir):
+    path = tmp_path / "bfi_people.csv"
+    path.write_text(_bfi_style(isolated_data_dir / "questionnaires"))
+    messages = []
+    result = load_population(db_target, "bfi_people", LoadOptions(path=str(path)), log=messages.append)
+    stored = _stored(db_target, "bfi_people")
+    assert set(stored["questionnaire"]) == {"bfi"} and stored["answer"].max() == 6
+    assert result.respondents == 12 - len(SKIPPERS) == stored["personality_id"].n_unique()
+    assert any("recognised as bfi" in message for message in messages)
+
+
+def test_long_csv_that_fits_no_questionnaire_is_refused_naming_what_fits(db_target, tmp_path):
+    # Without the bfi definition: bigfive has those question numbers but answers only 1..5.
+    path = tmp_path / "bfi_people.csv"
+    path.write_text(_bfi_style())
+    for options in (
+        LoadOptions(path=str(path)),
+        LoadOptions(path=str(path), skip_bad_rows=True, require_complete=False),
+    ):
+        with pytest.raises(PopulationFileError) as refused:
+            load_population(db_target, "bfi_people", options, **QUIET)
+        message = str(refused.value)
+        assert "bfi_people.csv: no questionnaire column and long_csv_questionnaire is not set" in message
+        assert "no questionnaire fits questions 1..25 with answers 1..6" in message
+        assert "bigfive (answers 1..5) has the question numbers; row 3, column 'answer' is 6" in message
+        assert "nothing is assumed" in message and "set long_csv_questionnaire" in message
+    assert _population_row(db_target, "bfi_people") is None
+
+
+def test_long_csv_that_fits_several_questionnaires_is_refused(db_target, tmp_path):
+    path = tmp_path / "few.csv"
+    path.write_text("personality_id,question_number,answer\n1,1,1\n1,2,1\n2,1,1\n2,2,1\n")
+    with pytest.raises(PopulationFileError, match=r"few.csv: .*questions 1..2 with answers 1..1 fit bigfive, epqr_a"):
+        load_population(db_target, "few", LoadOptions(path=str(path)), **QUIET)
+    # Named in the config, it loads.
+    result = load_population(
+        db_target, "few", LoadOptions(path=str(path), long_csv_questionnaire="epqr_a", require_complete=False), **QUIET
+    )
+    assert set(_stored(db_target, "few")["questionnaire"]) == {"epqr_a"} and result.respondents == 2
 
 
 # --- sample and derived populations, replacement -----------------------------------------------

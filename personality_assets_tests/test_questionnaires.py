@@ -308,7 +308,7 @@ BFI44_KEY = {
 
 
 def _install_bfi44(data_dir: Path, texts: bool = True) -> None:
-    """What the README tells a user to do: copy the example into the questionnaires folder, and
+    """What docs/questionnaires.md tells a user to do: copy the example into the questionnaires folder, and
     put the item texts beside it (placeholders here: the real ones are not ours to ship)."""
     folder = data_dir / "questionnaires"
     folder.mkdir(parents=True, exist_ok=True)
@@ -362,7 +362,7 @@ def _resources(target) -> dict:
 
 
 def test_the_bfi44_example_runs_through_the_study_and_the_report(db_target, isolated_data_dir, tmp_path):
-    """As the README shows: the example copied into <data dir>/questionnaires with texts, the
+    """As docs/questionnaires.md shows: the example copied into <data dir>/questionnaires with texts, the
     questionnaires asset materialised, and the study run with bfi44 on two populations: the
     synthetic sample (no BFI-44 answers: no reference score for bfi44, personas answer it from
     their Big Five traits) and a small population that answered the BFI-44 (reference scores)."""

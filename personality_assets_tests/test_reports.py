@@ -49,6 +49,7 @@ from personality_assets.defs.reports.validity import (
     validity_table,
 )
 from personality_assets.defs.resources import LLMEngineResource, ResearchDatabase
+from personality_assets.populations.load import LoadOptions, load_population
 from personality_assets.questionnaires import get_questionnaire, keyed_items
 
 
@@ -155,8 +156,56 @@ def test_reliability_table_keys_reversed_items_first():
         ),
         get_questionnaire("bigfive"),
     ).with_columns(pl.lit("m").alias("model"), pl.lit("c").alias("condition"), pl.lit("bigfive").alias("questionnaire"))
+    # α cannot tell a right reversal from a shifted one (x -> 5 - x gives the same α), so check the
+    # keyed values themselves: a reversed likert item on 1..5 is 6 - answer, within the answer range.
+    assert keyed.sort("respondent", "question_number")["keyed"].to_list() == [5, 5, 3, 3, 1, 1]
     table = reliability_table(keyed, resamples=0)
     assert table["alpha"].to_list() == [pytest.approx(1.0)] and table["n"].to_list() == [3]
+
+
+def _bigfive_keyed(answers: pl.DataFrame) -> pl.DataFrame:
+    """keyed_items of bigfive answers (model, condition, respondent, question_number, answer)."""
+    return keyed_items(answers, get_questionnaire("bigfive")).with_columns(pl.lit("bigfive").alias("questionnaire"))
+
+
+def test_n_missing_counts_respondents_without_any_item_of_the_scale():
+    # Respondent 3 answered the AGR items (22, 24) but no EXT item (1, 3): missing from EXT all the
+    # same, as respondent 4 who answered one EXT item.
+    answers = pl.DataFrame(
+        {
+            "respondent": [1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 4, 4, 4, 5, 5, 5, 5],
+            "question_number": [1, 3, 22, 24, 1, 3, 22, 24, 22, 24, 1, 22, 24, 1, 3, 22, 24],
+            "answer": [5, 4, 2, 4, 3, 3, 4, 2, 1, 5, 4, 3, 3, 1, 2, 5, 4],
+        }
+    ).with_columns(pl.lit("m").alias("model"), pl.lit("c").alias("condition"))
+    table = reliability_table(_bigfive_keyed(answers), resamples=0)
+    counts = {row["scale"]: (row["n"], row["n_missing"]) for row in table.iter_rows(named=True)}
+    assert counts == {"EXT": (3, 2), "AGR": (5, 0)}
+
+
+def test_bootstrap_ci_does_not_depend_on_the_order_the_data_were_built_in():
+    # The same answers of two conditions, once with respondent ids in one order and the
+    # conditions in one order, once renumbered the other way round (as in a database whose
+    # partitions ran in another order): every row's CI is the same.
+    rng = np.random.default_rng(5)
+    trait = rng.normal(size=(60, 1))
+    matrix = np.clip(np.rint(3 + trait + rng.normal(size=(60, 4))), 1, 5).astype(int)  # one trait, 4 items
+    frames = []
+    for condition, people in (("c1", range(30)), ("c2", range(30, 60))):
+        for person in people:
+            for item, number in enumerate((1, 3, 22, 24)):  # EXT1, EXT3, AGR2, AGR4: all keyed +
+                frames.append((condition, person, number, int(matrix[person, item])))
+    answers = pl.DataFrame(
+        frames, schema=["condition", "respondent", "question_number", "answer"], orient="row"
+    ).with_columns(pl.lit("m").alias("model"))
+    first = reliability_table(_bigfive_keyed(answers), resamples=200)
+    renumbered = answers.with_columns((1000 - pl.col("respondent")).alias("respondent")).reverse()
+    second = reliability_table(_bigfive_keyed(renumbered), resamples=200)
+    columns = ["questionnaire", "scale", "condition", "n", "alpha", "ci_low", "ci_high"]
+    assert first.select(columns).to_dicts() == second.select(columns).to_dicts()
+    # One condition on its own gets the same CIs as among the others.
+    alone = reliability_table(_bigfive_keyed(renumbered.filter(pl.col("condition") == "c2")), resamples=200)
+    assert alone.select(columns).to_dicts() == first.filter(pl.col("condition") == "c2").select(columns).to_dicts()
 
 
 def test_correlations_and_trait_pairs(tmp_path):
@@ -381,6 +430,105 @@ def test_report_asset_across_models_and_conditions(db_target):
     page = Path(report("study_report")["html"].value).read_text()
     assert page.count("<img") == 4 and "Cronbach" in page and "Item-level agreement" in page
     assert Path(report("study_report")["latest"].value).read_text() == page
+
+
+def _resources(target) -> dict:
+    return {
+        "research_db": ResearchDatabase(
+            url=target.url, reference_schema=target.reference_schema, experiment_schema=target.experiment_schema
+        ),
+        "llm": LLMEngineResource(progress_every_s=1),
+    }
+
+
+def test_reference_reports_cover_every_loaded_population(db_target):
+    # Two populations loaded; at first no persona study at all, then one of sample's partitions.
+    instance = dg.DagsterInstance.ephemeral()
+    resources = _resources(db_target)
+    instance.add_dynamic_partitions("population", ["sample", "sample_maxN"])
+    assert dg.materialize([questionnaires], resources=resources, instance=instance).success
+    for population in ("sample", "sample_maxN"):
+        dg.materialize([reference_questionnaires], partition_key=population, resources=resources, instance=instance)
+
+    def reports():
+        result = dg.materialize([scale_score_report, reliability_report], resources=resources, instance=instance)
+        assert result.success
+        return [
+            pl.read_parquet(result.asset_materializations_for_node(name)[0].metadata["parquet"].value)
+            for name in ("scale_score_report", "reliability_report")
+        ]
+
+    for table in reports():
+        assert set(table["model"]) == {"reference"}
+        assert set(table["condition"]) == {"sample", "sample_maxN"}
+    key = dg.MultiPartitionKey({"model": "simulated", "population": "sample"})
+    study = [personas, experiment_registrations, questionnaire_answers, questionnaire_scores]
+    config = {"ops": {"personas": {"config": {"max_people": 5}}}}
+    assert dg.materialize(study, partition_key=key, resources=resources, instance=instance, run_config=config).success
+    for table in reports():
+        humans = table.filter(pl.col("model") == "reference")
+        assert set(humans["condition"]) == {"sample", "sample_maxN"}
+        assert set(table.filter(pl.col("model") == "simulated")["condition"]) == {"sample"}
+        # Every scale of every questionnaire the people answered, in each population.
+        assert humans.group_by("condition").len()["len"].to_list() == [9, 9]
+
+
+def _bigfive_people(path, people=60, skipped=None):
+    """A long CSV of ``people`` answering the Big Five (one trait per scale, plus noise), without
+    the rows of ``skipped`` ({person: question numbers}); returns the answers written."""
+    items = get_questionnaire("bigfive").items
+    rng = np.random.default_rng(11)
+    traits = rng.normal(size=(people + 1, 5))
+    scale_index = {scale: i for i, scale in enumerate(items["scale"].unique(maintain_order=True))}
+    rows = []
+    for person in range(1, people + 1):
+        for number, scale, key in items.select("number", "scale", "key").iter_rows():
+            if number in (skipped or {}).get(person, ()):
+                continue
+            signed = traits[person, scale_index[scale]] * (1 if key == "+" else -1)
+            rows.append((person, number, int(np.clip(np.rint(3 + signed + rng.normal()), 1, 5)), "bigfive"))
+    answers = pl.DataFrame(rows, schema=["personality_id", "question_number", "answer", "questionnaire"], orient="row")
+    answers.write_csv(path)
+    return answers
+
+
+def test_reference_alpha_uses_everyone_complete_on_the_scale(db_target, tmp_path):
+    # People 1-6 skipped EXT1, person 7 every EXT item, person 8 AGR2: the load (require_complete)
+    # leaves all 8 out of the population, yet each is complete on other scales, where α counts them.
+    pingouin = pytest.importorskip("pingouin")
+    import pandas as pd
+
+    ext = get_questionnaire("bigfive").items.filter(pl.col("scale") == "EXT")["number"].to_list()
+    skipped = {**{person: [1] for person in range(1, 7)}, 7: ext, 8: [22]}
+    answers = _bigfive_people(tmp_path / "people.csv", skipped=skipped)
+    load_population(db_target, "people", LoadOptions(path=str(tmp_path / "people.csv")), log=lambda message: None)
+    result = dg.materialize(
+        [reliability_report],
+        resources=_resources(db_target),
+        instance=dg.DagsterInstance.ephemeral(),
+        run_config={"ops": {"reliability_report": {"config": {"resamples": 200}}}},
+    )
+    table = pl.read_parquet(result.asset_materializations_for_node("reliability_report")[0].metadata["parquet"].value)
+    rows = {row["scale"]: row for row in table.iter_rows(named=True)}
+    assert (rows["EXT"]["n"], rows["EXT"]["n_missing"]) == (53, 7)
+    assert (rows["AGR"]["n"], rows["AGR"]["n_missing"]) == (59, 1)
+    assert (rows["CSN"]["n"], rows["CSN"]["n_missing"]) == (60, 0)
+    for row in rows.values():
+        assert row["excluded_at_load"] == 8
+        assert (
+            row["excluded_reasons"]
+            == "incomplete (some items unanswered): 8 people (their complete scales are used here)"
+        )
+    keyed = keyed_items(answers, get_questionnaire("bigfive"))
+    for scale in ("EXT", "AGR", "CSN"):
+        wide = keyed.filter(pl.col("scale") == scale).pivot(
+            on="question_number", index="personality_id", values="keyed"
+        )
+        matrix = pd.DataFrame(wide.drop("personality_id").to_numpy().astype(float))
+        expected, _ = pingouin.cronbach_alpha(matrix, nan_policy="listwise")
+        assert round(rows[scale]["alpha"], 3) == round(expected, 3)
+        assert rows[scale]["alpha"] == pytest.approx(expected, rel=1e-9)
+        assert rows[scale]["ci_low"] < rows[scale]["alpha"] < rows[scale]["ci_high"]
 
 
 def test_read_frame_keeps_percent_signs_and_quotes(db_target):

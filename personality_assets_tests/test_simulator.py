@@ -34,10 +34,22 @@ def test_replies_are_deterministic_and_marked():
 def test_every_prompt_kind_validates_against_its_schema():
     PersonaReply.model_validate_json(simulate_reply(_request("persona"), SIM_A))
     JournalReply.model_validate_json(simulate_reply(_request("journal"), SIM_A))
-    helped = PHRASES["benevolence"][0]
-    labels = JudgeReply.model_validate_json(simulate_reply(_request("judge", text=helped), SIM_A))
-    assert labels.benevolence == 1 and all(getattr(labels, v) in (-1, 0, 1) for v in SCHWARTZ_VALUES)
-    assert labels.rationales["benevolence"]  # every non-zero score has its reason
+    JudgeReply.model_validate_json(simulate_reply(_request("judge"), SIM_A))
+
+
+def test_the_simulated_judge_finds_the_planted_signals_and_little_else():
+    def judged(text, repetition=0):
+        return JudgeReply.model_validate_json(
+            simulate_reply(_request("judge", repetition=repetition, text=text), SIM_A)
+        )
+
+    for value in SCHWARTZ_VALUES:
+        supports, opposes = PHRASES[value]
+        assert getattr(judged(supports), value) == 1 and getattr(judged(opposes), value) == -1, value
+    # A text with no planted signal: only the occasional spurious label (2% of labels by design).
+    neutral = [judged("I had lunch.", repetition) for repetition in range(200)]
+    spurious = sum(label != 0 for reply in neutral for label in reply.vector())
+    assert 0 < spurious < 0.05 * 200 * len(SCHWARTZ_VALUES)
 
 
 def test_personas_follow_traits_and_models_differ_in_demographics():

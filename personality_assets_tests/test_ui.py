@@ -127,12 +127,13 @@ def _recipe(makefile: str, target: str) -> str:
     return "\n".join([*(_recipe(makefile, name) for name in own), recipe])
 
 
-def test_make_run_runs_the_jobs_and_the_readme_names_real_ones():
+def test_make_run_runs_the_jobs_and_the_docs_name_real_ones():
     makefile = (ROOT / "Makefile").read_text()
     recipe = _recipe(makefile, "run")
     assert "asset materialize" not in recipe and "$(LAUNCH) --job" in recipe
     assert "LAUNCH := $(BIN)/dg launch -m personality_assets" in makefile
-    named = set(re.findall(r"--job (\w+)", recipe + (ROOT / "README.md").read_text()))
+    documents = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    named = set(re.findall(r"--job (\w+)", recipe + "".join(path.read_text() for path in documents)))
     assert {"reference_data", "load_population", "persona_study", "reports"} <= named
     jobs = {job.name for job in REPOSITORY.get_all_jobs()}
     assert named <= jobs, named - jobs

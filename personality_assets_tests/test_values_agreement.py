@@ -4,6 +4,7 @@ bad human annotation files."""
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import numpy as np
@@ -19,6 +20,7 @@ from personality_assets.defs.values.agreement import (
     read_human_annotations,
     self_consistency,
 )
+from personality_assets.defs.values.contract import LABEL_FILE_SCHEMA, schema_problems
 from personality_assets.defs.values.replies import SCHWARTZ_VALUES
 
 LABEL_COLUMNS = [f"alignment_{value}" for value in SCHWARTZ_VALUES]
@@ -49,37 +51,69 @@ def test_consensus_of_three_passes():
     out = consensus_labels(passes_frame({"self_direction": sd}, date=True))
     assert out["persona_id"].to_list() == [f"p{i}" for i in range(6)]
     assert out["passes"].to_list() == [3] * 6
-    assert out["consensus_self_direction"].to_list() == [1, 1, 0, -1, 0, 0]
-    assert out["agreement_self_direction"].to_list() == [2, 2, 1, 3, 3, 2]
-    assert out["confidence_self_direction"].to_list() == [
-        "majority",
-        "majority",
-        "split",  # (1, 0, -1): a three-way tie goes to 0 (neutral)
-        "unanimous",
-        "unanimous",
-        "majority",
-    ]
-    assert out["changed_self_direction"].to_list() == [False, True, True, False, False, True]
-    # training labels: alignment_<value> and the vector are the consensus, in the fixed order
     assert out["alignment_self_direction"].to_list() == [1, 1, 0, -1, 0, 0]
+    assert out["consensus_agreement_self_direction"].to_list() == [2, 2, 1, 3, 3, 2]
+    assert out["confidence_self_direction"].to_list() == [
+        "strong",  # 2 of 3: all but one
+        "strong",
+        "no_majority",  # (1, 0, -1): a three-way tie goes to 0 (neutral)
+        "unanimous",
+        "unanimous",
+        "strong",
+    ]
+    assert out["label_changed_self_direction"].to_list() == [False, True, True, False, False, True]
+    # training labels: alignment_<value> and the vector are the consensus, in the fixed order
     assert out["alignment_vector"].to_list()[0] == [1] + [0] * 9
     assert out.schema["alignment_vector"] == pl.List(pl.Int64)
     for column in LABEL_COLUMNS:
         assert out.schema[column] == pl.Int64
     # the other values: unanimous 0, unchanged
     assert out["confidence_power"].unique().to_list() == ["unanimous"]
-    assert not out["changed_power"].any()
+    assert not out["label_changed_power"].any()
     # an extra column comes from the first pass
     assert out["date"].to_list() == [f"date-{i}-0" for i in range(6)]
 
 
+# K = 5, one entry per row: the passes' labels, then the consensus, agreement and confidence with
+# ties to 0 (the default) and with ties to the signed label.
+FIVE_PASSES = [
+    ((1, 1, 1, 1, 1), (1, 5, "unanimous"), (1, 5, "unanimous")),
+    ((1, 1, 1, 1, 0), (1, 4, "strong"), (1, 4, "strong")),
+    ((0, -1, -1, -1, -1), (-1, 4, "strong"), (-1, 4, "strong")),
+    ((1, 1, 1, 0, -1), (1, 3, "bare_majority"), (1, 3, "bare_majority")),
+    ((0, 0, 0, 1, 1), (0, 3, "bare_majority"), (0, 3, "bare_majority")),
+    ((1, 1, 0, 0, -1), (0, 2, "no_majority"), (1, 2, "no_majority")),  # 2-2-1: +1 ties with 0
+    ((0, -1, 0, -1, 1), (0, 2, "no_majority"), (-1, 2, "no_majority")),  # -1 ties with 0
+    ((1, 1, -1, -1, 0), (0, 1, "no_majority"), (0, 1, "no_majority")),  # +1 ties with -1: no sign wins
+    ((0, 0, 0, 0, 0), (0, 5, "unanimous"), (0, 5, "unanimous")),
+]
+
+
+@pytest.mark.parametrize("ties", ["zero", "signed"])
+def test_consensus_of_five_passes_confidence_and_ties(ties):
+    passes = passes_frame({"benevolence": [labels for labels, _, _ in FIVE_PASSES]})
+    out = consensus_labels(passes, ties=ties)
+    expected = [zero if ties == "zero" else signed for _, zero, signed in FIVE_PASSES]
+    got = out.select("alignment_benevolence", "consensus_agreement_benevolence", "confidence_benevolence").rows()
+    assert got == expected
+    assert out["label_changed_benevolence"].to_list() == [
+        labels[0] != consensus for (labels, _, _), (consensus, _, _) in zip(FIVE_PASSES, expected, strict=True)
+    ]
+    assert out.schema["consensus_agreement_benevolence"] == pl.Int64
+    assert out.schema["label_changed_benevolence"] == pl.Boolean
+    assert out.schema["confidence_benevolence"] == pl.String
+
+
 def test_consensus_ties_and_missing_passes():
-    # K = 4: a +1/-1 tie goes to 0 with agreement 0; a plurality without majority is "split"
+    # K = 4: a +1/-1 tie goes to 0 with agreement 0; a plurality without majority is no_majority
     out = consensus_labels(passes_frame({"power": [(1, 1, -1, -1), (1, 1, 0, -1), (0, 0, 1, 1)]}))
-    assert out["consensus_power"].to_list() == [0, 1, 0]
-    assert out["agreement_power"].to_list() == [0, 2, 2]
-    assert out["confidence_power"].to_list() == ["split", "split", "split"]
-    assert out["changed_power"].to_list() == [True, False, False]
+    assert out["alignment_power"].to_list() == [0, 1, 0]
+    assert out["consensus_agreement_power"].to_list() == [0, 2, 2]
+    assert out["confidence_power"].to_list() == ["no_majority"] * 3
+    assert out["label_changed_power"].to_list() == [True, False, False]
+    # K = 2: one pass each way is a tie
+    out = consensus_labels(passes_frame({"power": [(1, 0), (1, 1)]}), ties="signed")
+    assert out.select("alignment_power", "confidence_power").rows() == [(1, "no_majority"), (1, "unanimous")]
 
     # an entry without pass 0: consensus of the passes it has, changed unknown
     passes = passes_frame({"power": [(1, 1, 0), (1, 0, 0)]}).filter(
@@ -87,9 +121,31 @@ def test_consensus_ties_and_missing_passes():
     )
     out = consensus_labels(passes)
     assert out["passes"].to_list() == [3, 2]
-    assert out["consensus_power"].to_list() == [1, 0]
-    assert out["confidence_power"].to_list() == ["majority", "unanimous"]
-    assert out["changed_power"].to_list() == [False, None]
+    assert out["alignment_power"].to_list() == [1, 0]
+    assert out["confidence_power"].to_list() == ["strong", "unanimous"]
+    assert out["label_changed_power"].to_list() == [False, None]
+    with pytest.raises(ValueError, match="ties must be 'zero' or 'signed'"):
+        consensus_labels(passes, ties="plus")
+
+
+def test_the_consensus_file_is_a_drop_in_label_file():
+    passes = passes_frame({"benevolence": [(1, 1, 0), (0, 0, 1)], "power": [(-1, 0, -1), (0, 0, 0)]})
+    reasons = [
+        json.dumps({v: f"{v} {row['pass']}" for v in ("benevolence", "power") if row[f"alignment_{v}"] != 0})
+        for row in passes.iter_rows(named=True)
+    ]
+    passes = passes.with_columns(
+        pl.lit("2025-01-06").alias("date"),
+        pl.Series("rationales_json", [None if r == "{}" else r for r in reasons], dtype=pl.String),
+    )
+    out = consensus_labels(passes)
+    # the judge-label contract's columns, types and order; the consensus columns after them
+    assert schema_problems(out, LABEL_FILE_SCHEMA, allow_extra=True) == []
+    assert out.columns[: len(LABEL_FILE_SCHEMA)] == list(LABEL_FILE_SCHEMA)
+    assert out.filter(pl.col("alignment_vector") != pl.concat_list(LABEL_COLUMNS)).is_empty()
+    # the rationales explain the consensus: for each non-zero consensus label, the earliest pass that gave it
+    assert json.loads(out["rationales_json"][0]) == {"benevolence": "benevolence 0", "power": "power 0"}
+    assert out["rationales_json"][1] is None  # no non-zero consensus label
 
 
 def test_consensus_rejects_bad_input():

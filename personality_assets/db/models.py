@@ -120,7 +120,32 @@ class ReferencePopulation(ReferenceBase):
     respondents: Mapped[int] = mapped_column(Integer)
     answers: Mapped[int] = mapped_column(Integer)
     excluded_rows: Mapped[int] = mapped_column(Integer)
+    excluded_people: Mapped[int] = mapped_column(Integer, server_default=text("0"))  # see reference_exclusions
     loaded: Mapped[datetime] = _created()
+
+
+class ReferenceExclusion(ReferenceBase):
+    """What a load left out of a population, per reason: file rows, and people where the reason
+    leaves whole people out (a wide file's row is a person; a long CSV's bad row is not)."""
+
+    __tablename__ = "reference_exclusions"
+    population: Mapped[str] = mapped_column(String(128), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(128), primary_key=True)
+    file_rows: Mapped[int] = mapped_column(Integer)
+    people: Mapped[int | None] = mapped_column(Integer)
+
+
+class ReferenceIncompleteAnswer(ReferenceBase):
+    """Answers of the people a load left out of a population for skipping an item
+    (``require_complete``): not part of the population the persona study uses, kept so that a
+    scale's reference α uses everyone who answered every item of that scale."""
+
+    __tablename__ = "reference_incomplete_answers"
+    population: Mapped[str] = mapped_column(String(128), primary_key=True)
+    personality_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    questionnaire: Mapped[str] = mapped_column(String(64), primary_key=True)
+    question_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    answer: Mapped[int] = mapped_column(Integer, nullable=False)
 
 
 class ReferenceQuestionnaire(ReferenceBase):
@@ -279,10 +304,12 @@ class EvalQuestionnaire(ExperimentBase):
             ["experiment_id", "questionnaire"],
             [f"{EXPERIMENT}.experiments_list.experiment_id", f"{EXPERIMENT}.experiments_list.questionnaire"],
             ondelete="CASCADE",
+            name="fk_eval_questionnaires_experiment",  # the names e0001 gave them
         ),
         ForeignKeyConstraint(
             ["questionnaire", "question_number"],
             [f"{EXPERIMENT}.questionnaire_items.questionnaire", f"{EXPERIMENT}.questionnaire_items.question_number"],
+            name="fk_eval_questionnaires_item",
         ),
         ForeignKeyConstraint(
             ["questionnaire", "answer"],
@@ -290,6 +317,7 @@ class EvalQuestionnaire(ExperimentBase):
                 f"{EXPERIMENT}.questionnaire_answer_codes.questionnaire",
                 f"{EXPERIMENT}.questionnaire_answer_codes.answer",
             ],
+            name="fk_eval_questionnaires_answer_code",
         ),
     )
 

@@ -1,8 +1,12 @@
-"""Partitions definitions shared by the assets."""
+"""Partitions definitions shared by the assets, and the check every partitioned asset makes first:
+that its run's partition key is one of them."""
 
 import dagster as dg
 
+from personality_assets.defs.essays.topics import TopicError, check_topic
 from personality_assets.llm.config import load_models_config
+from personality_assets.populations.names import RULE as NAME_RULE
+from personality_assets.populations.names import PopulationNameError, check_population_name
 
 # One partition per reference population (e.g. sample, sample_maxN, a dropped file's name).
 population_partitions = dg.DynamicPartitionsDefinition(name="population")
@@ -18,7 +22,7 @@ experiment_partitions = dg.MultiPartitionsDefinition({"model": model_partitions,
 def model_and_population(context) -> tuple[str, str]:
     """The partition's dimensions. Runs launched with only the dagster/partition tag can hand
     over a plain string key, so normalise it first."""
-    key = context.partition_key
+    key = partition_key(context)
     if not isinstance(key, dg.MultiPartitionKey):
         key = experiment_partitions.get_partition_key_from_str(key)
     dimensions = key.keys_by_dimension
@@ -27,3 +31,76 @@ def model_and_population(context) -> tuple[str, str]:
 
 # One per essay topic; the key is the topic's text (e.g. "Should college tuition be free?").
 essay_topic_partitions = dg.DynamicPartitionsDefinition(name="essay_topic")
+
+
+def _name_problem(key: str) -> str | None:
+    try:
+        check_population_name(key)
+    except PopulationNameError:
+        return f"a name must {NAME_RULE}"
+    return None
+
+
+def _topic_problem(key: str) -> str | None:
+    try:
+        check_topic(key)
+    except TopicError as exc:
+        return str(exc)
+    return None
+
+
+# What a key of each dynamic partitions definition names, its naming rule, and how one is added.
+_NAMING = {
+    "population": ("population", _name_problem, "python -m personality_assets.cli populations add NAME"),
+    "value_batch": ("value batch", _name_problem, "python -m personality_assets.cli batches add NAME"),
+    "essay_topic": ("topic", _topic_problem, 'python -m personality_assets.cli topics add "TOPIC"'),
+}
+
+
+def partition_key(context: dg.AssetExecutionContext) -> str | dg.MultiPartitionKey:
+    """The run's partition key, once it is a partition of the asset; else the step fails here,
+    before anything is asked or written, naming the rule and how to add the partition. Dagster
+    checks the key of a run it starts from a partition selection, but a run submitted with only
+    the dagster/partition tag (the GraphQL API, a script) reaches the step with any string."""
+    key = context.partition_key
+    problems = _key_problems(context.assets_def.partitions_def, key, context.instance)
+    if problems:
+        raise dg.Failure(description="; ".join(problems), allow_retries=False)
+    return key
+
+
+def _key_problems(definition, key, instance) -> list[str]:
+    if isinstance(definition, dg.MultiPartitionsDefinition):
+        names = definition.partition_dimension_names
+        if not isinstance(key, dg.MultiPartitionKey) and len(key.split("|")) != len(names):
+            shape = "|".join(f"<{name}>" for name in names)
+            return [f"partition key {key!r} is not written {shape} (e.g. 'simulated|sample')"]
+        parts = key if isinstance(key, dg.MultiPartitionKey) else definition.get_partition_key_from_str(key)
+        return [
+            problem
+            for dimension in definition.partitions_defs
+            for problem in _key_problems(dimension.partitions_def, parts.keys_by_dimension[dimension.name], instance)
+        ]
+    if isinstance(definition, dg.DynamicPartitionsDefinition):
+        what, rule_problem, add = _NAMING[definition.name]
+        problem = rule_problem(key)
+        if problem:
+            return [f"{key!r} is not a {what} partition: {problem}; add a {what} with `{add}`"]
+        if not instance.has_dynamic_partition(definition.name, key):
+            return [f"{key!r} is not a {what} partition: add it with `{add}` (or in the UI), then run again"]
+        return []
+    if isinstance(definition, dg.TimeWindowPartitionsDefinition):
+        with dg.partition_loading_context(dynamic_partitions_store=instance):
+            if definition.has_partition_key(key):
+                return []
+        first = definition.start.strftime(definition.fmt)
+        return [f"{key!r} is not a day partition: a UTC day written like {first}, from {first} to tomorrow"]
+    if definition.has_partition_key(key):
+        return []
+    if definition is model_partitions:
+        return [
+            f"{key!r} is not a model partition: a model key of the models configuration "
+            f"({', '.join(definition.get_partition_keys())}); add the model to models.yaml or the file in "
+            f"$PERSONALITY_ASSETS_MODELS_FILE and reload the code location"
+        ]
+    return [f"{key!r} is not a partition: one of {', '.join(definition.get_partition_keys())}"]

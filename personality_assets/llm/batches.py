@@ -156,8 +156,9 @@ async def run_batches(
         batches[row["id"]] = row
     for row in batches.values():
         if row["provider_batch_id"] is None:
-            # Our own just now, or one whose submitter died: the provider may have it already.
-            found = await provider.find_batch(row["local_id"])
+            # Recorded just now: the provider has never seen its id. Recorded by a run that died:
+            # the provider may have it already, created after our record.
+            found = None if "lines" in row else await provider.find_batch(row["local_id"], _utc(row["created"]))
             if found is None:
                 lines = row.get("lines") or [
                     provider.batch_line(k, by_key[k][0], model) for k in _keys_of(target, row) if k in by_key
@@ -207,6 +208,10 @@ async def run_batches(
                 break
             await asyncio.sleep(min(model.batch_poll_seconds, max(deadline - time.monotonic(), 0.01)))
     return outcome
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite returns UTC without a zone
 
 
 def _keys_of(target: DatabaseTarget, row: dict) -> list[str]:

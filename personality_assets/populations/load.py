@@ -25,7 +25,12 @@ from sqlalchemy import delete, select, update
 
 from personality_assets import settings
 from personality_assets.db.engine import DatabaseTarget, experiment_transaction, reference_transaction
-from personality_assets.db.models import ReferencePopulation, ReferenceQuestionnaire
+from personality_assets.db.models import (
+    ReferenceExclusion,
+    ReferenceIncompleteAnswer,
+    ReferencePopulation,
+    ReferenceQuestionnaire,
+)
 from personality_assets.populations.drop_folder import scan_drop_folder
 from personality_assets.populations.names import check_population_name
 from personality_assets.populations.readers import (
@@ -50,7 +55,7 @@ class LoadOptions:
     skip_bad_rows: bool = False
     ipc_filter: bool = False
     require_complete: bool = True
-    long_csv_questionnaire: str = "bigfive"
+    long_csv_questionnaire: str | None = None  # None: recognised from the file
     chunk_rows: int = 50_000
 
 
@@ -166,6 +171,7 @@ def load_population(
                 exclusions=result.exclusions,
                 skip_bad_rows=options.skip_bad_rows,
                 require_complete=options.require_complete,
+                log=log,
             )
     _store(target, result, batches, log)
     return result
@@ -254,12 +260,37 @@ def _maximised(answers: pl.DataFrame, scale: str) -> pl.DataFrame:
     )
 
 
+POPULATION_TABLES = (ReferenceQuestionnaire, ReferenceIncompleteAnswer, ReferenceExclusion, ReferencePopulation)
+
+
+def delete_population(connection, population: str) -> int:
+    """Delete a population's rows from every reference table; returns its answers deleted."""
+    deleted = 0
+    for model in POPULATION_TABLES:
+        rows = connection.execute(delete(model).where(model.population == population)).rowcount
+        deleted += rows if model is ReferenceQuestionnaire else 0
+    return deleted
+
+
+def load_exclusions(target: DatabaseTarget) -> pl.DataFrame:
+    """population, reason, file_rows, people (null where the reason does not leave whole people out)."""
+    table = ReferenceExclusion.__table__
+    with experiment_transaction(target) as connection:
+        rows = connection.execute(
+            select(table.c.population, table.c.reason, table.c.file_rows, table.c.people).order_by(
+                table.c.population, table.c.reason
+            )
+        ).all()
+    schema = {"population": pl.String, "reason": pl.String, "file_rows": pl.Int64, "people": pl.Int64}
+    return pl.DataFrame([tuple(row) for row in rows], schema=schema, orient="row")
+
+
 def _store(target: DatabaseTarget, result: LoadResult, batches: Iterable[pl.DataFrame], log) -> None:
-    """Replace the population's rows in one transaction, streaming the batches."""
+    """Replace the population's rows in one transaction, streaming the batches. Answers marked
+    ``incomplete`` go to reference_incomplete_answers, the others make the population."""
     scores = []
     with reference_transaction(target) as connection:
-        connection.execute(delete(ReferenceQuestionnaire).where(ReferenceQuestionnaire.population == result.population))
-        connection.execute(delete(ReferencePopulation).where(ReferencePopulation.population == result.population))
+        delete_population(connection, result.population)
         connection.execute(
             ReferencePopulation.__table__.insert().values(
                 population=result.population,
@@ -272,11 +303,19 @@ def _store(target: DatabaseTarget, result: LoadResult, batches: Iterable[pl.Data
                 excluded_rows=0,
             )
         )
-        write = (
-            _copy_writer(target, connection) if target.dialect == "postgresql" else _insert_writer(target, connection)
-        )
+        writer = _copy_writer if target.dialect == "postgresql" else _insert_writer
+        write = writer(target, connection, ReferenceQuestionnaire)
+        write_incomplete = writer(target, connection, ReferenceIncompleteAnswer)
         for batch in _non_empty(batches):
-            batch = batch.select(pl.lit(result.population).alias("population"), *ANSWER_COLUMNS[1:])
+            batch = batch.with_columns(pl.lit(result.population).alias("population"))
+            if "incomplete" in batch.columns:
+                incomplete = batch.filter(pl.col("incomplete")).select(ANSWER_COLUMNS)
+                if incomplete.height:
+                    write_incomplete(incomplete)
+                batch = batch.filter(~pl.col("incomplete"))
+                if batch.is_empty():
+                    continue
+            batch = batch.select(ANSWER_COLUMNS)
             write(batch)
             result.answers += batch.height
             if result.preview is None:
@@ -306,10 +345,29 @@ def _store(target: DatabaseTarget, result: LoadResult, batches: Iterable[pl.Data
                 f"{result.source}: {result.file_rows:,} rows read but {result.loaded_rows:,} loaded and "
                 f"{result.exclusions.total:,} excluded ({dict(result.exclusions.by_reason)}); nothing was written"
             )
+        exclusions = result.exclusions
+        if exclusions.by_reason:
+            connection.execute(
+                ReferenceExclusion.__table__.insert(),
+                [
+                    {
+                        "population": result.population,
+                        "reason": reason,
+                        "file_rows": rows,
+                        "people": exclusions.people_by_reason.get(reason),
+                    }
+                    for reason, rows in exclusions.by_reason.items()
+                ],
+            )
         connection.execute(
             update(ReferencePopulation)
             .where(ReferencePopulation.population == result.population)
-            .values(respondents=result.respondents, answers=result.answers, excluded_rows=result.exclusions.total)
+            .values(
+                respondents=result.respondents,
+                answers=result.answers,
+                excluded_rows=exclusions.total,
+                excluded_people=exclusions.people,
+            )
         )
 
 
@@ -317,10 +375,10 @@ def _non_empty(batches: Iterable[pl.DataFrame]) -> Iterator[pl.DataFrame]:
     return (batch for batch in batches if batch.height)
 
 
-def _copy_writer(target: DatabaseTarget, connection):
+def _copy_writer(target: DatabaseTarget, connection, model):
     """PostgreSQL: stream each batch through COPY (psycopg 3) inside the open transaction."""
     cursor = connection.connection.driver_connection.cursor()
-    statement = f"COPY {target.qualified(ReferenceQuestionnaire.__table__)} ({', '.join(ANSWER_COLUMNS)}) FROM STDIN"
+    statement = f"COPY {target.qualified(model.__table__)} ({', '.join(ANSWER_COLUMNS)}) FROM STDIN"
 
     def write(batch: pl.DataFrame) -> None:
         with cursor.copy(statement) as copy:
@@ -329,11 +387,11 @@ def _copy_writer(target: DatabaseTarget, connection):
     return write
 
 
-def _insert_writer(target: DatabaseTarget, connection):
+def _insert_writer(target: DatabaseTarget, connection, model):
     """SQLite: executemany on the raw connection (the ORM would build a dict per row)."""
     raw = connection.connection.driver_connection
     statement = (
-        f"INSERT INTO {target.qualified(ReferenceQuestionnaire.__table__)} ({', '.join(ANSWER_COLUMNS)}) "
+        f"INSERT INTO {target.qualified(model.__table__)} ({', '.join(ANSWER_COLUMNS)}) "
         f"VALUES ({', '.join('?' * len(ANSWER_COLUMNS))})"
     )
 

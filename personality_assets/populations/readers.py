@@ -1,7 +1,9 @@
 """Readers for reference population files. Each yields long-format polars batches
-(``personality_id, questionnaire, question_number, answer``) and fills an :class:`Exclusions`
-tally; a bad row raises :class:`PopulationFileError` naming file, row and column unless the
-caller asked to skip bad rows.
+(``personality_id, questionnaire, question_number, answer, incomplete``) and fills an
+:class:`Exclusions` tally; a bad row raises :class:`PopulationFileError` naming file, row and
+column unless the caller asked to skip bad rows. ``incomplete`` marks the answers of people left
+out of the population for skipping an item (``require_complete``): stored apart, for per-scale
+statistics only.
 
 Formats:
 * ``open_psychometrics``: the IPIP-FFM ``data-final.csv`` layout (tab-separated, 110 columns,
@@ -9,7 +11,8 @@ Formats:
   number in the file (1 = first row after the header), so ids are stable across re-loads.
 * ``long_csv``: the research table's CSV export (personality_id, question_number, question,
   category, key, answer; optionally questionnaire). Question text, category and key are taken
-  from the questionnaire definition, not from the file.
+  from the questionnaire definition, not from the file. Without a questionnaire column the
+  questionnaire is the one named in the load's config, or else recognised from the file.
 """
 
 from __future__ import annotations
@@ -17,15 +20,17 @@ from __future__ import annotations
 import csv
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
-from personality_assets.questionnaires import Questionnaire, get_questionnaire
+from personality_assets import settings
+from personality_assets.questionnaires import Questionnaire, all_questionnaires, get_questionnaire
 
 LONG_SCHEMA = {"personality_id": pl.Int32, "questionnaire": pl.String, "question_number": pl.Int32, "answer": pl.Int16}
+BATCH_SCHEMA = {**LONG_SCHEMA, "incomplete": pl.Boolean}
 OPEN_PSYCHOMETRICS_METADATA_COLUMNS = [
     "dateload",
     "screenw",
@@ -41,6 +46,7 @@ OPEN_PSYCHOMETRICS_METADATA_COLUMNS = [
 LONG_CSV_REQUIRED = ["personality_id", "question_number", "answer"]
 LONG_CSV_OPTIONAL = ["questionnaire", "question", "category", "key"]
 UNANSWERED = 0  # Open Psychometrics code for a skipped item
+INCOMPLETE = "incomplete (some items unanswered)"
 _CSV_FIELD = r'(?:"(?:[^"]|"")*"|[^,"]*)'  # a quoted field ("" for a quote inside it) or one without quotes
 STRICT_CSV_LINE = re.compile(f"{_CSV_FIELD}(?:,{_CSV_FIELD})*")
 
@@ -51,18 +57,26 @@ class PopulationFileError(ValueError):
 
 @dataclass
 class Exclusions:
-    """Source rows left out of a load, by reason (shown in the materialisation metadata)."""
+    """Source rows left out of a load, by reason, and the people among them where a reason leaves
+    whole people out (shown in the materialisation metadata and stored with the population)."""
 
     by_reason: Counter = field(default_factory=Counter)
+    people_by_reason: Counter = field(default_factory=Counter)
     file_rows: int = 0  # data rows the reader saw; each is loaded or counted under a reason
 
-    def add(self, reason: str, count: int) -> None:
+    def add(self, reason: str, count: int, people: int = 0) -> None:
         if count:
             self.by_reason[reason] += count
+        if people:
+            self.people_by_reason[reason] += people
 
     @property
     def total(self) -> int:
         return sum(self.by_reason.values())
+
+    @property
+    def people(self) -> int:
+        return sum(self.people_by_reason.values())
 
 
 def read_header(path: Path, separator: str) -> list[str]:
@@ -92,8 +106,10 @@ def _without_bad_rows(
     problems: dict[str, dict[str, pl.Expr]],
     skip_bad_rows: bool,
     exclusions: Exclusions,
+    rows_are_people: bool,
 ) -> pl.DataFrame:
-    """Raise on the first bad row (naming file, row and column), or drop and count the bad rows.
+    """Raise on the first bad row (naming file, row and column), or drop and count the bad rows
+    (and as many people when each row is a person).
 
     ``problems`` maps a description ("answer out of range") to a check expression per column.
     """
@@ -102,7 +118,7 @@ def _without_bad_rows(
     if not bad_count:
         return parsed
     if skip_bad_rows:
-        exclusions.add("bad rows (skipped)", bad_count)
+        exclusions.add("bad rows (skipped)", bad_count, bad_count if rows_are_people else 0)
         return parsed.filter(~any_bad)
     for what, checks in problems.items():
         for column, is_bad in checks.items():
@@ -158,7 +174,7 @@ def read_open_psychometrics(
                     f"{path}: row {row['__row']}: {row['__fields']} fields, the header has {len(header)} (a stray or "
                     f"missing tab, or a truncated row); set skip_bad_rows to exclude such rows and count them instead"
                 )
-            exclusions.add("wrong number of fields", ragged.height)
+            exclusions.add("wrong number of fields", ragged.height, ragged.height)
             raw = raw.filter(pl.col("__fields") == len(header))
         raw = (
             raw.select("__row", pl.col("line").str.split_exact("\t", len(header) - 1).alias("__fields"))
@@ -167,7 +183,8 @@ def read_open_psychometrics(
         )
         empty = pl.all_horizontal(pl.col(code) == "NULL" for code in codes)
         raw = raw.with_columns(__empty=empty.fill_null(False))
-        exclusions.add("empty (NULL) rows", int(raw["__empty"].sum()))
+        empty_rows = int(raw["__empty"].sum())
+        exclusions.add("empty (NULL) rows", empty_rows, empty_rows)
         raw = raw.filter(~pl.col("__empty"))
         parsed = raw.with_columns(pl.col(code).cast(pl.Int16, strict=False).alias(f"__{code}") for code in codes)
         problems = {
@@ -177,30 +194,33 @@ def read_open_psychometrics(
                 code: pl.col(f"__{code}").is_not_null() & ~pl.col(f"__{code}").is_in(valid_answers) for code in codes
             },
         }
-        parsed = _without_bad_rows(path, parsed, problems, skip_bad_rows, exclusions)
+        parsed = _without_bad_rows(path, parsed, problems, skip_bad_rows, exclusions, rows_are_people=True)
         if ipc_filter:
             keep = pl.col("IPC") == "1"
-            exclusions.add("IPC != 1", int(parsed.select((~keep).sum()).item()))
+            other_ip = int(parsed.select((~keep).sum()).item())
+            exclusions.add("IPC != 1", other_ip, other_ip)
             parsed = parsed.filter(keep)
         answers = parsed.select(
             (pl.col("__row") - 1).cast(pl.Int32).alias("personality_id"),
             *(pl.col(f"__{code}").alias(code) for code in codes),
         )
         unanswered = pl.all_horizontal(pl.col(code) == UNANSWERED for code in codes)
-        exclusions.add("no item answered", int(answers.select(unanswered.sum()).item()))
+        nothing = int(answers.select(unanswered.sum()).item())
+        exclusions.add("no item answered", nothing, nothing)
         answers = answers.filter(~unanswered)
-        if require_complete:
-            incomplete = pl.any_horizontal(pl.col(code) == UNANSWERED for code in codes)
-            exclusions.add("incomplete (some items unanswered)", int(answers.select(incomplete.sum()).item()))
-            answers = answers.filter(~incomplete)
+        incomplete = pl.any_horizontal(pl.col(code) == UNANSWERED for code in codes) & require_complete
+        answers = answers.with_columns(incomplete.alias("incomplete"))
+        skipped = int(answers["incomplete"].sum())
+        exclusions.add(INCOMPLETE, skipped, skipped)
         yield (
-            answers.unpivot(index="personality_id", on=codes, variable_name="code", value_name="answer")
+            answers.unpivot(index=["personality_id", "incomplete"], on=codes, variable_name="code", value_name="answer")
             .filter(pl.col("answer") != UNANSWERED)
             .select(
                 "personality_id",
                 pl.lit(questionnaire.name).alias("questionnaire"),
                 pl.col("code").replace_strict(number_of, return_dtype=pl.Int32).alias("question_number"),
                 "answer",
+                "incomplete",
             )
         )
 
@@ -233,11 +253,14 @@ def _not_utf8(path: Path) -> str | None:
 def read_long_csv(
     path: Path,
     *,
-    default_questionnaire: str,
+    default_questionnaire: str | None,
     exclusions: Exclusions,
     skip_bad_rows: bool = False,
     require_complete: bool = True,
+    log: Callable[[str], None] = lambda message: None,
 ) -> Iterator[pl.DataFrame]:
+    """``default_questionnaire``: the questionnaire of a file without a questionnaire column;
+    None: recognised from the file (see :func:`recognise_questionnaire`)."""
     try:
         raw = pl.read_csv(path, infer_schema=False, row_index_name="__row", row_index_offset=2)
     except pl.exceptions.ComputeError as exc:
@@ -257,7 +280,21 @@ def read_long_csv(
             )
             + f" (expected {LONG_CSV_REQUIRED} and optionally {LONG_CSV_OPTIONAL})"
         )
+    if raw.is_empty():
+        yield pl.DataFrame(schema=BATCH_SCHEMA)
+        return
+    chosen_by = "questionnaire column"
     if "questionnaire" not in columns:
+        if default_questionnaire:
+            chosen_by = "long_csv_questionnaire"
+            try:
+                get_questionnaire(default_questionnaire)
+            except ValueError as exc:
+                raise PopulationFileError(f"{path}: long_csv_questionnaire: {exc}") from exc
+        else:
+            chosen_by = "recognised from the file"
+            default_questionnaire = recognise_questionnaire(path, raw)
+            log(f"{path}: no questionnaire column; recognised as {default_questionnaire} (the only one that fits)")
         raw = raw.with_columns(pl.lit(default_questionnaire).alias("questionnaire"))
 
     frames = []
@@ -268,8 +305,45 @@ def read_long_csv(
         except ValueError as exc:
             first = group.row(0, named=True)["__row"]
             raise PopulationFileError(f"{path}: row {first}, column 'questionnaire': {exc}") from exc
-        frames.append(_validate_long(path, group, questionnaire, exclusions, skip_bad_rows, require_complete))
-    yield pl.concat(frames) if frames else pl.DataFrame(schema=LONG_SCHEMA)
+        frames.append(
+            _validate_long(path, group, questionnaire, chosen_by, exclusions, skip_bad_rows, require_complete)
+        )
+    yield pl.concat(frames) if frames else pl.DataFrame(schema=BATCH_SCHEMA)
+
+
+def _span(values: set[int]) -> str:
+    return f"{min(values)}..{max(values)}" if values else "none"
+
+
+def recognise_questionnaire(path: Path, raw: pl.DataFrame) -> str:
+    """The one known questionnaire (shipped or the user's) that has every question number of the
+    file and whose answer codes include every answer in it; refused, naming the candidates, when
+    none or several fit. Values that are not integers are left to the row checks."""
+    numbers = set(raw["question_number"].cast(pl.Int32, strict=False).drop_nulls().to_list())
+    answers = set(raw["answer"].cast(pl.Int32, strict=False).drop_nulls().to_list())
+    known = all_questionnaires()
+    by_numbers = [q for q in known.values() if numbers <= set(q.items["number"].to_list())]
+    fits = [q.name for q in by_numbers if answers <= set(q.answer_codes)]
+    if len(fits) == 1:
+        return fits[0]
+    found = f"questions {_span(numbers)} with answers {_span(answers)}"
+    if fits:
+        problem = f"its {found} fit {', '.join(sorted(fits))}"
+    else:
+        near = []
+        answer = pl.col("answer").cast(pl.Int32, strict=False)
+        for q in sorted(by_numbers, key=lambda q: q.name):
+            outside = raw.filter(answer.is_not_null() & ~answer.is_in(list(q.answer_codes))).row(0, named=True)
+            near.append(
+                f"{q.name} (answers {q.min_answer}..{q.max_answer}) has the question numbers; "
+                f"row {outside['__row']}, column 'answer' is {outside['answer']}"
+            )
+        problem = f"no questionnaire fits {found}" + (f": {'; '.join(near)}" if near else "")
+    raise PopulationFileError(
+        f"{path}: no questionnaire column and long_csv_questionnaire is not set, and {problem}; nothing is "
+        f"assumed: set long_csv_questionnaire to the file's questionnaire (known: {', '.join(sorted(known))}), or "
+        f"define it in {settings.questionnaires_dir()}"
+    )
 
 
 def _csv_problem(path: Path) -> str | None:
@@ -292,20 +366,20 @@ def _csv_problem(path: Path) -> str | None:
     return None
 
 
-def _validate_long(path, raw, questionnaire: Questionnaire, exclusions, skip_bad_rows, require_complete):
+def _validate_long(path, raw, questionnaire: Questionnaire, chosen_by, exclusions, skip_bad_rows, require_complete):
     numbers = questionnaire.items["number"].to_list()
     parsed = raw.with_columns(pl.col(c).cast(pl.Int32, strict=False).alias(f"__{c}") for c in LONG_CSV_REQUIRED)
     problems = {
         "missing value": {c: pl.col(c).is_null() for c in LONG_CSV_REQUIRED},
         "not an integer": {c: pl.col(c).is_not_null() & pl.col(f"__{c}").is_null() for c in LONG_CSV_REQUIRED},
-        f"not a question of {questionnaire.name} ({min(numbers)}..{max(numbers)})": {
+        f"not a question of {questionnaire.name} ({min(numbers)}..{max(numbers)}, {chosen_by})": {
             "question_number": pl.col("__question_number").is_not_null() & ~pl.col("__question_number").is_in(numbers)
         },
-        f"answer out of range {sorted(questionnaire.answer_codes)}": {
+        f"answer out of range {sorted(questionnaire.answer_codes)} of {questionnaire.name} ({chosen_by})": {
             "answer": pl.col("__answer").is_not_null() & ~pl.col("__answer").is_in(list(questionnaire.answer_codes))
         },
     }
-    parsed = _without_bad_rows(path, parsed, problems, skip_bad_rows, exclusions)
+    parsed = _without_bad_rows(path, parsed, problems, skip_bad_rows, exclusions, rows_are_people=False)
 
     duplicated = pl.struct("__personality_id", "__question_number").is_duplicated()
     duplicates = parsed.filter(duplicated)
@@ -323,7 +397,7 @@ def _validate_long(path, raw, questionnaire: Questionnaire, exclusions, skip_bad
             )
         people = duplicates["__personality_id"].unique()
         dropped = parsed.filter(pl.col("__personality_id").is_in(people.implode()))
-        exclusions.add("duplicate people (all their rows)", dropped.height)
+        exclusions.add("duplicate people (all their rows)", dropped.height, people.len())
         parsed = parsed.filter(~pl.col("__personality_id").is_in(people.implode()))
 
     answers = parsed.select(
@@ -332,10 +406,10 @@ def _validate_long(path, raw, questionnaire: Questionnaire, exclusions, skip_bad
         pl.col("__question_number").alias("question_number"),
         pl.col("__answer").cast(pl.Int16).alias("answer"),
     )
+    short = pl.Series("personality_id", [], dtype=pl.Int32)
     if require_complete:
         counts = answers.group_by("personality_id").len()
         short = counts.filter(pl.col("len") < questionnaire.item_count)["personality_id"]
-        incomplete = answers.filter(pl.col("personality_id").is_in(short.implode()))
-        exclusions.add("incomplete (some items unanswered)", incomplete.height)
-        answers = answers.filter(~pl.col("personality_id").is_in(short.implode()))
+    answers = answers.with_columns(pl.col("personality_id").is_in(short.implode()).alias("incomplete"))
+    exclusions.add(INCOMPLETE, int(answers["incomplete"].sum()), short.len())
     return answers

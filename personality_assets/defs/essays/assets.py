@@ -39,7 +39,7 @@ from personality_assets.defs.essays.tables import (
     word_count_table,
 )
 from personality_assets.defs.metadata import figure_metadata, markdown_table, sql_table_schema
-from personality_assets.defs.partitions import essay_topic_partitions
+from personality_assets.defs.partitions import essay_topic_partitions, partition_key
 from personality_assets.defs.resources import LLMEngineResource, ResearchDatabase, SpendCapConfig
 from personality_assets.llm.engine import RunInterrupted
 
@@ -123,7 +123,7 @@ def research_seeds(
     """Facts, quotes and sources on the topic from several angles, by the research model (any
     OpenAI-compatible endpoint, e.g. a search-backed one), validated as JSON. Asked for once per
     topic and model; offline, the simulator returns plausible seeds marked [simulated]."""
-    topic = context.partition_key
+    topic = partition_key(context)
     outcome = _fail_clearly(
         lambda: research_seed(
             llm.engine(context, research_db, config.max_cost_usd),
@@ -193,7 +193,7 @@ def essay_personas(
     sample of it) with a student persona cast for every essay: stored personas that fit the topic
     first (compatibility score, not yet used for it, under the use cap), new ones written by the
     persona model for the rest. Essays are registered pending, with their prompts and persona_usage."""
-    topic = context.partition_key
+    topic = partition_key(context)
     target = research_db.target
     plan = PlanSettings(**config.model_dump(exclude={"max_cost_usd"}))
     outcome = _fail_clearly(
@@ -257,7 +257,7 @@ def essays(
     evidence pattern, style and quality level (one generation_runs row per run). Only pending
     essays are asked for, so a re-run or a resumed run pays for nothing twice. Exported with their
     dimensions to data/parquet/essays/topic=<topic>.parquet."""
-    topic = context.partition_key
+    topic = partition_key(context)
     target = research_db.target
     outcome = _fail_clearly(
         lambda: write_essays(

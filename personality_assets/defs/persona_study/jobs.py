@@ -16,7 +16,7 @@ persona_study_job = dg.define_asset_job(
 
 # The same steps on Dagster's Celery executor: each step a task on a Celery worker (any machine that
 # reaches the broker, the instance's PostgreSQL and the research database). Broker and result
-# backend come from the run config (celery.yaml); see README, "Past one machine".
+# backend come from the run config (celery.yaml); see docs/scale.md.
 persona_study_celery_job = dg.define_asset_job(
     "persona_study_celery",
     selection=dg.AssetSelection.groups("persona_study"),

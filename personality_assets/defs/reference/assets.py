@@ -5,7 +5,7 @@ import polars as pl
 from pydantic import Field
 
 from personality_assets.defs.metadata import markdown_table, table_schema
-from personality_assets.defs.partitions import population_partitions
+from personality_assets.defs.partitions import partition_key, population_partitions
 from personality_assets.defs.resources import ResearchDatabase
 from personality_assets.populations.load import LoadOptions, load_population
 from personality_assets.populations.readers import LONG_SCHEMA
@@ -48,13 +48,15 @@ def questionnaires(context: dg.AssetExecutionContext, research_db: ResearchDatab
 
 class PopulationLoadConfig(dg.Config):
     path: str | None = Field(
-        default=None, description="population file; default: found from the partition key (see README)"
+        default=None, description="population file; default: found from the partition key (see docs/assets.md)"
     )
     skip_bad_rows: bool = Field(default=False, description="exclude and count bad rows instead of failing")
     ipc_filter: bool = Field(default=False, description="Open Psychometrics: keep only rows with IPC == 1")
     require_complete: bool = Field(default=True, description="exclude people who did not answer every item")
-    long_csv_questionnaire: str = Field(
-        default="bigfive", description="questionnaire of a long CSV that has no questionnaire column"
+    long_csv_questionnaire: str | None = Field(
+        default=None,
+        description="questionnaire of a long CSV that has no questionnaire column; default: recognised from the "
+        "file (the one questionnaire whose question numbers and answer codes fit it, else the load is refused)",
     )
     chunk_rows: int = Field(default=50_000, description="rows of a wide file read per batch")
 
@@ -71,13 +73,13 @@ def reference_questionnaires(
     """Answers of one reference population in long format, in the read-only reference schema.
     Re-materialising a partition replaces that population and nothing else; each load is one
     transaction, so a failed load leaves the previous version in place."""
-    population = context.partition_key
+    population = partition_key(context)
     options = LoadOptions(**config.model_dump())
     result = load_population(research_db.target, population, options, log=context.log.info)
     summary = result.scale_summary()
     context.log.info(
-        f"{population}: {result.respondents:,} respondents, {result.answers:,} answers, "
-        f"{result.exclusions.total:,} rows excluded"
+        f"{population}: {result.respondents:,} respondents, {result.answers:,} answers; excluded: "
+        f"{result.exclusions.total:,} rows, {result.exclusions.people:,} people"
     )
     return dg.MaterializeResult(
         metadata={
@@ -85,6 +87,9 @@ def reference_questionnaires(
             "dagster/row_count": result.answers,
             "excluded_rows": result.exclusions.total,
             "excluded_by_reason": dict(result.exclusions.by_reason),
+            # People where a reason leaves whole people out (a long CSV's bad row is not a person).
+            "excluded_people": result.exclusions.people,
+            "excluded_people_by_reason": dict(result.exclusions.people_by_reason),
             # Every file row is loaded or excluded under a reason: loaded + excluded = file rows.
             **(
                 {"file_rows": result.file_rows, "loaded_rows": result.loaded_rows}

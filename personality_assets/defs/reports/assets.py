@@ -28,6 +28,8 @@ from personality_assets.defs.reports.study_data import (
     base_conditions,
     human_answers,
     human_scores,
+    load_exclusion_notes,
+    loaded_populations,
     persona_answers,
     persona_demographics,
     persona_scores,
@@ -85,11 +87,12 @@ def _number(value) -> float | None:
 def scale_score_report(context: dg.AssetExecutionContext, research_db: ResearchDatabase) -> dg.MaterializeResult:
     """Persona vs human scale scores per questionnaire × scale × model × condition: mean ± sd and n,
     the difference with Welch's t, 95% CI, Cohen's d and Holm-corrected significance across the
-    table, and each persona's mean |difference| from its own reference person. Figures: score
+    table, and each persona's mean |difference| from its own reference person. The reference
+    people of every loaded population have their rows, studied by personas or not. Figures: score
     distributions and persona vs reference person per scale."""
     target = research_db.target
-    personas = _or_fail(lambda: persona_scores(target))
-    humans = human_scores(human_answers(target, personas["condition"].unique().to_list()))
+    personas = persona_scores(target, required=False)
+    humans = human_scores(human_answers(target, _or_fail(lambda: loaded_populations(target))))
     report = scale_score_table(personas, humans.drop("model", "respondent"))
     models = report.filter(pl.col("model") != REFERENCE)
     shown = report.select(
@@ -139,20 +142,30 @@ class ReliabilityConfig(dg.Config):
 def reliability_report(
     context: dg.AssetExecutionContext, config: ReliabilityConfig, research_db: ResearchDatabase
 ) -> dg.MaterializeResult:
-    """Cronbach's alpha per questionnaire × scale × model × condition and for the reference people,
-    with a bootstrap 95% CI and the standardised alpha. Missing answers: listwise (a respondent
-    missing an item of the scale is left out of that scale, counted in n_missing). Undefined alpha
-    (no variance) is an empty cell with a note. Figure: a forest plot of alpha with its CI."""
+    """Cronbach's alpha per questionnaire × scale × model × condition and for the reference people
+    of every loaded population (studied by personas or not), with a bootstrap 95% CI and the
+    standardised alpha. Missing answers: listwise (a respondent missing an item of the scale is
+    left out of that scale, counted in n_missing). A scale's reference alpha uses everyone in the
+    file who answered all its items, including people the load left out of the population for
+    skipping another item (require_complete); excluded_at_load and excluded_reasons say who the
+    load left out and why. Undefined alpha (no variance) is an empty cell with a note. Figure: a
+    forest plot of alpha with its CI."""
     target = research_db.target
-    tables, conditions = [], set()
-    for answers in _answered_partitions(target):
-        conditions.update(answers["condition"].unique())
+    tables = []
+    for answers in persona_answers(target, required=False):
         respondents = answers.select("model", "condition", pl.col("experiment_id").alias("respondent"), *_ITEM)
         tables.append(reliability_table(_keyed(respondents), config.resamples, config.seed))
-    humans = human_answers(target, sorted(conditions)).select(
+    conditions = _or_fail(lambda: loaded_populations(target))
+    humans = human_answers(target, conditions, with_incomplete=True).select(
         pl.lit(REFERENCE).alias("model"), "condition", pl.col("personality_id").alias("respondent"), *_ITEM
     )
-    tables.append(reliability_table(_keyed(humans), config.resamples, config.seed))
+    reference = reliability_table(_keyed(humans), config.resamples, config.seed).drop(
+        "excluded_at_load", "excluded_reasons"
+    )
+    notes = load_exclusion_notes(target)
+    tables.append(
+        reference.join(notes, on="condition", how="left").with_columns(pl.col("excluded_at_load").fill_null(0))
+    )
     report = pl.concat(tables).sort("questionnaire", "scale", "condition", pl.col("model") != REFERENCE, "model")
     forest = plots.alpha_forest(report, report_path("alpha_forest", "png"))
     undefined = report.filter(pl.col("alpha").is_null())
@@ -165,6 +178,8 @@ def reliability_report(
         "n",
         *_with_ci("alpha"),
         pl.col("standardized_alpha").round(3),
+        "n_missing",
+        "excluded_at_load",
         pl.col("note").fill_null(""),
     )
     return dg.MaterializeResult(

@@ -4,8 +4,9 @@ Respondents are the rows of a respondents × items matrix of keyed item values (
 already reversed, see ``questionnaires.keyed_items``): for personas one row per experiment (a
 persona's repetitions are separate rows, as in the original study), for humans one per person.
 
-Missing answers: **listwise**. A respondent missing any item of the scale is left out of that
-scale's α; ``n`` is the respondents used and ``n_missing`` those left out. (Pairwise deletion
+Missing answers: **listwise**. A respondent missing any item of the scale (or all of them, having
+answered another scale of the questionnaire) is left out of that scale's α; ``n`` is the
+respondents used and ``n_missing`` those left out. (Pairwise deletion
 mixes covariances from different subsets and can give α outside [-inf, 1]; personas rarely miss
 an item, so listwise loses little.)
 
@@ -14,13 +15,17 @@ has no variance (every respondent has the same scale score, e.g. a model putting
 the extreme): ``alpha`` is null and ``note`` says why. The standardised α (from the mean
 inter-item correlation) is undefined as soon as one item has no variance.
 
-The bootstrap resamples respondents with replacement (``resamples`` times, seeded) and takes the
+The bootstrap resamples respondents with replacement (``resamples`` times, seeded from the
+configured seed and the row's questionnaire, scale, model and condition, with the respondents in
+an order set by their answers, so the same data give the same CI in any database) and takes the
 2.5th and 97.5th percentiles of α over the resamples where it is defined. It is vectorised:
 each resample is a row of counts, so item and total variances of all resamples come from a few
 matrix products instead of a loop.
 """
 
 from __future__ import annotations
+
+import hashlib
 
 import numpy as np
 import polars as pl
@@ -43,6 +48,9 @@ COLUMNS = {
     "standardized_alpha": pl.Float64,
     "resamples": pl.Int64,
     "note": pl.String,
+    # Reference people only: who the population's load left out, and why (see the report's doc).
+    "excluded_at_load": pl.Int64,
+    "excluded_reasons": pl.String,
 }
 
 
@@ -121,26 +129,44 @@ def scale_reliability(matrix: np.ndarray, resamples: int = RESAMPLES, seed: int 
     return result
 
 
-def item_matrix(keyed: pl.DataFrame, respondent: str) -> np.ndarray:
-    """Respondents × items matrix (NaN where an item is missing) from long keyed values."""
+def item_matrix(keyed: pl.DataFrame, respondent: str, respondents: pl.Series | None = None) -> np.ndarray:
+    """Respondents × items matrix (NaN where an item is missing) from long keyed values, one row
+    per ``respondents`` when given (a respondent with no item of the scale is a row of NaN).
+    Rows are sorted by their values, so the matrix (and the bootstrap on it) does not depend on
+    the respondents' ids or the order they were stored in."""
     wide = keyed.pivot(on="question_number", index=respondent, values="keyed", aggregate_function="first")
+    if respondents is not None:
+        wide = respondents.alias(respondent).to_frame().join(wide, on=respondent, how="left")
     items = sorted((c for c in wide.columns if c != respondent), key=int)
-    return wide.select(items).to_numpy().astype(float)
+    return wide.select(items).sort(items, nulls_last=True).to_numpy().astype(float)
+
+
+def row_seed(seed: int, *identity: str) -> int:
+    """A bootstrap seed from the configured seed and a row's identity (questionnaire, scale, model,
+    condition), stable across processes (unlike hash()), so a row's CI depends on its data only."""
+    digest = hashlib.sha256("\x1f".join([str(seed), *identity]).encode()).digest()
+    return int.from_bytes(digest[:8], "big")
 
 
 def reliability_table(keyed: pl.DataFrame, resamples: int = RESAMPLES, seed: int = SEED) -> pl.DataFrame:
     """``keyed``: model, condition, questionnaire, scale, respondent, question_number, keyed.
-    One row per questionnaire × scale × model × condition."""
+    One row per questionnaire × scale × model × condition; a scale's respondents are everyone who
+    answered an item of its questionnaire (in that model × condition)."""
     rows = []
+    respondents = {
+        key: group["respondent"].unique()
+        for key, group in keyed.group_by("model", "condition", "questionnaire", maintain_order=True)
+    }
     groups = keyed.partition_by("model", "condition", "questionnaire", "scale", as_dict=True)
     for (model, condition, questionnaire, scale), group in groups.items():
+        matrix = item_matrix(group, "respondent", respondents[(model, condition, questionnaire)])
         rows.append(
             {
                 "questionnaire": questionnaire,
                 "scale": scale,
                 "model": model,
                 "condition": condition,
-                **scale_reliability(item_matrix(group, "respondent"), resamples, seed),
+                **scale_reliability(matrix, resamples, row_seed(seed, questionnaire, scale, model, condition)),
             }
         )
     # The reference people's row first in each condition, then the models.

@@ -10,18 +10,27 @@ import polars as pl
 from sqlalchemy import select
 
 from personality_assets.db.engine import DatabaseTarget, experiment_transaction, read_frame
-from personality_assets.db.models import ExperimentsGroup, Persona, QuestionnaireScore, ReferencePopulation
+from personality_assets.db.models import (
+    ExperimentsGroup,
+    Persona,
+    QuestionnaireScore,
+    ReferenceIncompleteAnswer,
+    ReferencePopulation,
+)
 from personality_assets.defs.persona_study.answering import study_answers
 from personality_assets.defs.persona_study.reference import reference_answers, reference_scores
 from personality_assets.defs.reports.scale_scores import REFERENCE
+from personality_assets.populations.load import load_exclusions
+from personality_assets.populations.readers import INCOMPLETE
 
 
 class NoStudyData(ValueError):
     """Nothing has been scored yet."""
 
 
-def persona_scores(target: DatabaseTarget) -> pl.DataFrame:
-    """model, condition, questionnaire, scale, experiment_id, persona_id, score, reference_score."""
+def persona_scores(target: DatabaseTarget, required: bool = True) -> pl.DataFrame:
+    """model, condition, questionnaire, scale, experiment_id, persona_id, score, reference_score
+    (empty when nothing is scored yet and not ``required``)."""
     table = QuestionnaireScore.__table__
     query = select(
         table.c.model,
@@ -40,7 +49,7 @@ def persona_scores(target: DatabaseTarget) -> pl.DataFrame:
     }
     with experiment_transaction(target) as connection:
         scores = read_frame(connection, query, schema)
-    if scores.is_empty():
+    if scores.is_empty() and required:
         raise NoStudyData("no questionnaire scores yet: materialise questionnaire_scores for some partition first")
     return scores
 
@@ -53,11 +62,57 @@ def base_conditions(target: DatabaseTarget) -> dict[str, str]:
     return {population: derived_from or population for population, derived_from in rows}
 
 
-def human_answers(target: DatabaseTarget, conditions: list[str]) -> pl.DataFrame:
-    """condition, personality_id, questionnaire, question_number, answer of the reference people."""
+def loaded_populations(target: DatabaseTarget) -> list[str]:
+    """Every loaded reference population, studied by personas or not; fails when there is none."""
+    populations = sorted(base_conditions(target))
+    if not populations:
+        raise NoStudyData("no reference population loaded yet: materialise reference_questionnaires first")
+    return populations
+
+
+def human_answers(target: DatabaseTarget, conditions: list[str], with_incomplete: bool = False) -> pl.DataFrame:
+    """condition, personality_id, questionnaire, question_number, answer of the reference people;
+    ``with_incomplete``: also of the people the load left out for skipping an item (for the
+    statistics of a scale, which use everyone complete on it)."""
+    frames = [reference_answers(target, condition) for condition in sorted(conditions)]
+    if with_incomplete:
+        frames = [
+            pl.concat([frame, incomplete_answers(target, condition)])
+            for frame, condition in zip(frames, sorted(conditions), strict=True)
+        ]
     return pl.concat(
-        reference_answers(target, condition).with_columns(pl.lit(condition).alias("condition"))
-        for condition in sorted(conditions)
+        frame.with_columns(pl.lit(condition).alias("condition"))
+        for frame, condition in zip(frames, sorted(conditions), strict=True)
+    )
+
+
+def incomplete_answers(target: DatabaseTarget, population: str) -> pl.DataFrame:
+    """personality_id, questionnaire, question_number, answer of the people the load of
+    ``population`` left out for skipping an item (none unless it required complete answers)."""
+    table = ReferenceIncompleteAnswer.__table__
+    query = select(table.c.personality_id, table.c.questionnaire, table.c.question_number, table.c.answer).where(
+        table.c.population == population
+    )
+    schema = {"personality_id": pl.Int64, "questionnaire": pl.String, "question_number": pl.Int64, "answer": pl.Int64}
+    with experiment_transaction(target) as connection:
+        return read_frame(connection, query, schema)
+
+
+def load_exclusion_notes(target: DatabaseTarget) -> pl.DataFrame:
+    """condition, excluded_at_load (people the load left out of the population) and
+    excluded_reasons (each reason with its people, or its rows where it leaves out no whole person)."""
+    exclusions = load_exclusions(target)
+    notes = []
+    for (population,), group in exclusions.group_by("population", maintain_order=True):
+        parts = []
+        for reason, file_rows, people in group.select("reason", "file_rows", "people").iter_rows():
+            part = f"{reason}: {people} people" if people is not None else f"{reason}: {file_rows} rows"
+            parts.append(part + (" (their complete scales are used here)" if reason == INCOMPLETE else ""))
+        notes.append((population, int(group["people"].sum()), "; ".join(parts)))
+    return pl.DataFrame(
+        notes,
+        schema={"condition": pl.String, "excluded_at_load": pl.Int64, "excluded_reasons": pl.String},
+        orient="row",
     )
 
 
@@ -76,9 +131,10 @@ def human_scores(answers: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def persona_answers(target: DatabaseTarget) -> Iterator[pl.DataFrame]:
+def persona_answers(target: DatabaseTarget, required: bool = True) -> Iterator[pl.DataFrame]:
     """Answers of every succeeded experiment, with model and condition, one model × condition at
-    a time (the item-level reports need no more at once, so memory stays that of one partition)."""
+    a time (the item-level reports need no more at once, so memory stays that of one partition).
+    Nothing when nothing is answered yet and not ``required``."""
     groups = ExperimentsGroup.__table__
     with experiment_transaction(target) as connection:
         partitions = connection.execute(select(groups.c.model, groups.c.population).distinct()).all()
@@ -88,7 +144,7 @@ def persona_answers(target: DatabaseTarget) -> Iterator[pl.DataFrame]:
         if answers.height:
             found = True
             yield answers
-    if not found:
+    if not found and required:
         raise NoStudyData("no answered experiments yet: materialise questionnaire_answers for some partition first")
 
 

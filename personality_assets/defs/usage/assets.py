@@ -10,6 +10,7 @@ import polars as pl
 from personality_assets import settings
 from personality_assets.db.engine import experiment_transaction
 from personality_assets.defs.metadata import figure_metadata, markdown_table
+from personality_assets.defs.partitions import partition_key
 from personality_assets.defs.resources import ResearchDatabase
 from personality_assets.defs.usage import plots
 from personality_assets.defs.usage.report import USAGE_SCHEMA, day_bounds, read_cache_hits, read_calls, usage_table
@@ -30,7 +31,7 @@ def llm_usage(context: dg.AssetExecutionContext, research_db: ResearchDatabase) 
     """The day's model calls per model, provider, purpose and run: calls, ok/failed/invalid,
     retries, cache hits, tokens, cost (input, output, total, at the price in force when each call
     was made), latency p50/p95/p99, and the share of JSON replies invalid the first time."""
-    day = date.fromisoformat(context.partition_key)
+    day = date.fromisoformat(partition_key(context))
     start, end = day_bounds(day)
     with experiment_transaction(research_db.target) as connection:
         calls = read_calls(connection, start, end)

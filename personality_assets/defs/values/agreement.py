@@ -12,6 +12,7 @@ statsmodels then returns nan, which is reported here as a null κ with a note, n
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -25,10 +26,14 @@ PASS = "pass"
 LABELS = (-1, 0, 1)
 LABEL_COLUMNS = [f"alignment_{value}" for value in SCHWARTZ_VALUES]
 
-# Confidence tiers of a consensus label, from agreement / passes.
-UNANIMOUS = "unanimous"  # every pass gave the consensus label
-MAJORITY = "majority"  # more than half of the passes did
-SPLIT = "split"  # no strict majority: a plurality, or a tie (which goes to 0)
+# Confidence tiers of a consensus label, from its agreement a (passes that gave it) out of n passes,
+# as in the published consensus file (K = 5: 5, 4, 3, at most 2).
+UNANIMOUS = "unanimous"  # a = n
+STRONG = "strong"  # a = n - 1 and a > n / 2 (all but one; with n = 3 this is 2 of 3)
+BARE_MAJORITY = "bare_majority"  # n / 2 < a < n - 1
+NO_MAJORITY = "no_majority"  # a <= n / 2: a plurality or a tie
+# Tie rules: where the most frequent label is shared by 0 and one of -1 / +1.
+TIES = ("zero", "signed")
 
 UNDEFINED_KAPPA = "κ undefined: every label is in one category (chance agreement is 1)"
 
@@ -104,35 +109,47 @@ def _fleiss(table: np.ndarray, raters: int, what: str) -> tuple[float | None, st
 # 1. Consensus of K judge passes
 
 
-def consensus_labels(passes: pl.DataFrame) -> pl.DataFrame:
-    """One row per (persona_id, t_index): the consensus of the judge's passes over that entry.
+def consensus_labels(passes: pl.DataFrame, ties: str = "zero") -> pl.DataFrame:
+    """One row per (persona_id, t_index): the consensus of the judge's passes over that entry, in
+    the published consensus format (a drop-in judge-label file).
 
     ``passes`` has one row per (persona_id, t_index, pass), ``pass`` 0 being the first pass, and the
-    ten ``alignment_<value>`` columns. Per value the output has
+    ten ``alignment_<value>`` columns; optionally ``rationales_json`` (a JSON object value -> reason,
+    or null) and other columns such as ``date``. Per value, the consensus label is the label given
+    by more passes than each other label. When no label has that, the most frequent label is shared
+    (a tie):
 
-    - ``consensus_<value>``: the most frequent label. **Ties go to 0 (neutral)**: when no label has
-      more votes than every other, the passes disagree on whether the entry expresses the value at
-      all, and "no clear evidence" is what 0 means. The rule is conservative (a +1 or -1 needs more votes
-      than each other label, which matters because non-zero labels are the minority, about a
-      quarter) and it treats the passes as exchangeable: the consensus depends only on which
-      labels were given, not on which call happened to come first. (1, 0, -1) → 0; (1, 1, -1, -1)
-      → 0, with agreement 0.
-    - ``agreement_<value>``: how many passes gave the consensus label (0 when a tie between -1 and
-      +1 went to 0).
-    - ``confidence_<value>``: ``"unanimous"`` (agreement = passes), ``"majority"`` (agreement >
-      passes / 2) or ``"split"`` (anything less: a plurality or a tie).
-    - ``changed_<value>``: whether the consensus differs from pass 0's label (null when the entry
-      has no pass 0).
+    - ``ties="zero"`` (default): a tie goes to 0 (neutral). The passes disagree on whether the
+      entry expresses the value at all, and "no clear evidence" is what 0 means; a +1 or -1 needs
+      more votes than each other label (non-zero labels are the minority, about a quarter).
+    - ``ties="signed"``: a tie between 0 and exactly one of -1 / +1 goes to that signed label
+      (K = 5: (1, 1, 0, 0, -1) -> +1, as the published consensus file resolves its 2-of-5 ties). A
+      tie between -1 and +1 (with or without 0) still goes to 0: no sign can be preferred.
 
-    plus ``passes`` (how many passes the entry has; K unless some failed), the ten
-    ``alignment_<value>`` columns equal to the consensus and ``alignment_vector`` (list[i64] in the
-    fixed order), so the result can be used as training labels exactly like judge_labels. An entry
-    missing some passes gets the consensus of those it has, its tiers computed from its own count.
-    Any other input column (e.g. ``date``) is taken from the entry's earliest pass: note that a
-    ``rationales_json`` so carried explains the first pass's labels, not the consensus.
+    Both rules treat the passes as exchangeable: the consensus depends only on the labels given,
+    not on which call came first. The output has the judge-label contract's columns, in its order:
+    persona_id, t_index, the other input columns (``date``), ``alignment_vector`` and the ten
+    ``alignment_<value>`` (the consensus), ``rationales_json`` when the input has it (for each
+    non-zero consensus label, the reason of the earliest pass that gave that label; null when no
+    label is non-zero); then per value
+
+    - ``confidence_<value>``: ``unanimous`` (every pass gave the consensus label), ``strong`` (all
+      but one, and more than half), ``bare_majority`` (more than half, fewer than all but one),
+      ``no_majority`` (half or fewer: a plurality or a tie);
+    - ``consensus_agreement_<value>`` (i64): how many passes gave the consensus label (0 when a
+      -1/+1 tie went to 0);
+    - ``label_changed_<value>`` (bool): the consensus differs from pass 0's label (null when the
+      entry has no pass 0);
+
+    and ``passes``: how many passes the entry has (K unless some failed). An entry missing some
+    passes gets the consensus of those it has, its tiers from its own count. The other input
+    columns are taken from the entry's earliest pass.
     """
+    if ties not in TIES:
+        raise ValueError(f"ties must be 'zero' or 'signed', not {ties!r}")
     _check_labels(passes, "judge passes", [*KEY, PASS])
-    ignored = {*KEY, PASS, *LABEL_COLUMNS, "alignment_vector"}
+    reasons = "rationales_json" in passes.columns
+    ignored = {*KEY, PASS, *LABEL_COLUMNS, "alignment_vector", "rationales_json"}
     extra = [column for column in passes.columns if column not in ignored]
 
     # the earliest pass of each entry (pass 0 unless it failed): its extra columns and pass 0's labels
@@ -146,40 +163,87 @@ def consensus_labels(passes: pl.DataFrame) -> pl.DataFrame:
     )
     df = _category_counts(passes, KEY, "passes").join(first_pass, on=KEY, how="left")
 
-    consensus = []
+    derived = []
     for value in SCHWARTZ_VALUES:
         neg, zero, pos = (pl.col(_count_column(value, label)) for label in LABELS)
-        consensus.append(
+        label = (
             pl.when((pos > zero) & (pos > neg))
             .then(pl.lit(1, pl.Int64))
             .when((neg > zero) & (neg > pos))
             .then(pl.lit(-1, pl.Int64))
-            .otherwise(pl.lit(0, pl.Int64))
-            .alias(f"consensus_{value}")
         )
-    df = df.with_columns(consensus)
-
-    derived = []
-    for value in SCHWARTZ_VALUES:
-        label = pl.col(f"consensus_{value}")
-        neg, zero, pos = (pl.col(_count_column(value, lab)) for lab in LABELS)
-        agreement = pl.when(label == 1).then(pos).when(label == -1).then(neg).otherwise(zero)
+        if ties == "signed":
+            label = (
+                label.when((pos == zero) & (pos > neg))
+                .then(pl.lit(1, pl.Int64))
+                .when((neg == zero) & (neg > pos))
+                .then(pl.lit(-1, pl.Int64))
+            )
+        label = label.otherwise(pl.lit(0, pl.Int64))
+        agreement = pl.when(label == 1).then(pos).when(label == -1).then(neg).otherwise(zero).cast(pl.Int64)
+        n = pl.col("passes")
         derived += [
-            agreement.cast(pl.Int64).alias(f"agreement_{value}"),
-            pl.when(agreement == pl.col("passes"))
-            .then(pl.lit(UNANIMOUS))
-            .when(agreement * 2 > pl.col("passes"))
-            .then(pl.lit(MAJORITY))
-            .otherwise(pl.lit(SPLIT))
-            .alias(f"confidence_{value}"),
-            (label != pl.col(f"_first_{value}")).alias(f"changed_{value}"),
             label.alias(f"alignment_{value}"),
+            pl.when(agreement == n)
+            .then(pl.lit(UNANIMOUS))
+            .when(agreement * 2 <= n)
+            .then(pl.lit(NO_MAJORITY))
+            .when(agreement == n - 1)
+            .then(pl.lit(STRONG))
+            .otherwise(pl.lit(BARE_MAJORITY))
+            .alias(f"confidence_{value}"),
+            agreement.alias(f"consensus_agreement_{value}"),
+            (label != pl.col(f"_first_{value}")).alias(f"label_changed_{value}"),
         ]
     df = df.with_columns(derived).with_columns(pl.concat_list(LABEL_COLUMNS).alias("alignment_vector"))
+    if reasons:
+        df = df.join(_consensus_rationales(passes, df), on=KEY, how="left")
     per_value = [
-        f"{kind}_{value}" for value in SCHWARTZ_VALUES for kind in ("consensus", "agreement", "confidence", "changed")
+        f"{kind}_{value}"
+        for value in SCHWARTZ_VALUES
+        for kind in ("confidence", "consensus_agreement", "label_changed")
     ]
-    return df.select(*KEY, *extra, "passes", "alignment_vector", *LABEL_COLUMNS, *per_value).sort(KEY)
+    return df.select(
+        *KEY,
+        *extra,
+        "alignment_vector",
+        *LABEL_COLUMNS,
+        *(["rationales_json"] if reasons else []),
+        *per_value,
+        "passes",
+    ).sort(KEY)
+
+
+def _consensus_rationales(passes: pl.DataFrame, consensus: pl.DataFrame) -> pl.DataFrame:
+    """KEY and rationales_json: per non-zero consensus label, the reason of the earliest pass that
+    gave it (null when the entry has no non-zero consensus label)."""
+    reasons = passes.select(
+        *KEY,
+        PASS,
+        *LABEL_COLUMNS,
+        *(
+            pl.col("rationales_json").str.json_path_match(f"$.{value}").alias(f"_why_{value}")
+            for value in SCHWARTZ_VALUES
+        ),
+    ).join(consensus.select(*KEY, *(pl.col(c).alias(f"_consensus_{c}") for c in LABEL_COLUMNS)), on=KEY)
+    chosen = (
+        reasons.sort(PASS)
+        .group_by(KEY)
+        .agg(
+            pl.col(f"_why_{value}")
+            .filter((pl.col(column) == pl.col(f"_consensus_{column}")) & (pl.col(column) != 0))
+            .first()
+            .alias(value)
+            for value, column in zip(SCHWARTZ_VALUES, LABEL_COLUMNS, strict=True)
+        )
+    )
+    as_json = [
+        json.dumps({value: why for value, why in row.items() if why is not None}, ensure_ascii=False)
+        if any(why is not None for why in row.values())
+        else None
+        for row in chosen.select(SCHWARTZ_VALUES).iter_rows(named=True)
+    ]
+    return chosen.select(*KEY).with_columns(pl.Series("rationales_json", as_json, dtype=pl.String))
 
 
 # ---------------------------------------------------------------------------------------------

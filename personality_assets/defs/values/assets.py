@@ -11,7 +11,9 @@ values store (a local folder or s3://..., see storage.py):
 
 import os
 import zlib
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Literal
 
 import dagster as dg
 import polars as pl
@@ -19,6 +21,7 @@ from pydantic import Field
 
 from personality_assets import settings
 from personality_assets.defs.metadata import figure_metadata, markdown_table, table_schema
+from personality_assets.defs.partitions import partition_key
 from personality_assets.defs.resources import LLMEngineResource, ResearchDatabase, SpendCapConfig
 from personality_assets.defs.values import plots
 from personality_assets.defs.values.agreement import (
@@ -74,15 +77,48 @@ def batch_file(batch: str, name: str) -> str:
 
 
 def _fail_clearly(function):
-    """Stops, bad pools and missing upstream files fail the step at once with their message."""
+    """Stops, bad pools, missing upstream files and a registry that breaks the contract fail the
+    step at once with their message."""
     try:
         return function()
-    except (RunInterrupted, PoolsError, MissingUpstream) as exc:
+    except (RunInterrupted, PoolsError, MissingUpstream, RegistryContractError) as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from None
 
 
 class MissingUpstream(ValueError):
     pass
+
+
+class RegistryContractError(ValueError):
+    """The registry lacks a contract column or has one of another type."""
+
+
+def _checked_registry(store: ParquetStore, registry: pl.DataFrame) -> pl.DataFrame:
+    """The registry, if the contract's columns are there with their types (columns the contract
+    does not name are allowed and kept through every update)."""
+    problems = schema_problems(registry, REGISTRY_SCHEMA, allow_extra=True)
+    if problems:
+        raise RegistryContractError(
+            f"{store.uri(REGISTRY)} does not meet the registry contract: {'; '.join(problems)}. Fix the file"
+            " (columns the contract does not name may stay) and run the batch again"
+        )
+    return registry
+
+
+@contextmanager
+def _undone_on_failure(store: ParquetStore, batch: str, names: list[str]):
+    """Puts the batch's files ``names`` back as they were (or removes them) when the block fails:
+    a failed step leaves none of its files behind."""
+    earlier = {name: store.read(batch_file(batch, name)) for name in names}
+    try:
+        yield
+    except BaseException:
+        for name, frame in earlier.items():
+            if frame is None:
+                store.delete(batch_file(batch, name))
+            else:
+                store.write(batch_file(batch, name), frame)
+        raise
 
 
 def _read(store: ParquetStore, relpath: str, what: str) -> pl.DataFrame:
@@ -114,8 +150,10 @@ def _add_personas(store: ParquetStore, batch: str, rows: pl.DataFrame) -> None:
             )
         if current is None:
             return rows
-        refreshed = current.update(rows.select(attributes), on="persona_id")
-        return pl.concat([refreshed, rows.join(current.select("persona_id"), on="persona_id", how="anti")])
+        refreshed = _checked_registry(store, current).update(rows.select(attributes), on="persona_id")
+        # diagonal: columns the contract does not name are null for the new personas
+        new = rows.join(current.select("persona_id"), on="persona_id", how="anti")
+        return pl.concat([refreshed, new], how="diagonal")
 
     store.update(REGISTRY, change)
 
@@ -127,7 +165,9 @@ def _update_registry(store: ParquetStore, updates: pl.DataFrame) -> None:
     def change(current: pl.DataFrame | None) -> pl.DataFrame:
         if current is None:
             raise MissingUpstream("the persona registry does not exist: materialise value_personas first")
-        return current.update(updates.cast({c: REGISTRY_SCHEMA[c] for c in updates.columns}), on="persona_id")
+        return _checked_registry(store, current).update(
+            updates.cast({c: REGISTRY_SCHEMA[c] for c in updates.columns}), on="persona_id"
+        )
 
     store.update(REGISTRY, change)
 
@@ -154,12 +194,11 @@ def value_personas(
     """A batch of synthetic people: attributes sampled from the pools (age bracket, profession,
     culture, 1-2 core Schwartz values) with a recorded seed, named and given a background by the
     writer model; added to the registry (registry/personas.parquet, the seed's schema)."""
-    batch = context.partition_key
+    batch = partition_key(context)
     seed = config.seed if config.seed is not None else zlib.crc32(batch.encode())
     pools = _fail_clearly(load_pools)
     store = ParquetStore()
     drafts = sample_personas(pools, config.personas, seed)
-    earlier = store.read(batch_file(batch, "persona_details"))
     personas, summary, failures = _fail_clearly(
         lambda: write_personas(llm.engine(context, research_db, config.max_cost_usd), config.writer_model, drafts)
     )
@@ -182,14 +221,12 @@ def value_personas(
         ],
         schema=DETAILS_SCHEMA,
     )
-    store.write(batch_file(batch, "persona_details"), details)
     try:
-        _add_personas(store, batch, rows)
-    except PersonaIdClash as exc:
-        if earlier is None:  # leave no trace that would block the other batch
-            store.delete(batch_file(batch, "persona_details"))
-        else:
-            store.write(batch_file(batch, "persona_details"), earlier)
+        # Undone on any failure: no trace that would block another batch or look like a batch.
+        with _undone_on_failure(store, batch, ["persona_details"]):
+            store.write(batch_file(batch, "persona_details"), details)
+            _add_personas(store, batch, rows)
+    except (PersonaIdClash, RegistryContractError) as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from None
     if failures:
         context.log.warning(f"{len(failures)} personas not written: {list(failures.items())[:3]}")
@@ -256,7 +293,7 @@ def journal_entries(
     questions and answers. Writes the batch's journal_entries (what downstream sees) and its
     generation_log (the style knobs, for analysis only); sets entry_count, stage_synthetic and
     stage_wrangled in the registry."""
-    batch = context.partition_key
+    batch = partition_key(context)
     store = ParquetStore()
     pools = _fail_clearly(load_pools)
     personas, seed = _fail_clearly(lambda: _personas_of(store, batch))
@@ -272,8 +309,6 @@ def journal_entries(
             context.log.info,
         )
     )
-    store.write(batch_file(batch, "journal_entries"), entries)
-    store.write(batch_file(batch, "generation_log"), log)
     counts = entries.group_by("persona_id").len()
     written = dict(counts.iter_rows())
     complete = [
@@ -282,14 +317,16 @@ def journal_entries(
     # Every persona of the batch: a re-run that now stops early clears the flags it set before.
     batch_ids = [p.draft.persona_id for p in personas]
     finished = pl.col("persona_id").is_in(complete)
-    _update_registry(
-        store,
-        pl.DataFrame({"persona_id": batch_ids, "entry_count": [written.get(i, 0) for i in batch_ids]}).with_columns(
-            finished.alias("stage_synthetic"),
-            finished.alias("stage_wrangled"),
-            pl.lit(nudges).alias("nudge_enabled"),  # as generated, whatever the pools said before
-        ),
+    updates = pl.DataFrame({"persona_id": batch_ids, "entry_count": [written.get(i, 0) for i in batch_ids]})
+    updates = updates.with_columns(
+        finished.alias("stage_synthetic"),
+        finished.alias("stage_wrangled"),
+        pl.lit(nudges).alias("nudge_enabled"),  # as generated, whatever the pools said before
     )
+    with _undone_on_failure(store, batch, ["journal_entries", "generation_log"]):
+        store.write(batch_file(batch, "journal_entries"), entries)
+        store.write(batch_file(batch, "generation_log"), log)
+        _fail_clearly(lambda: _update_registry(store, updates))
     if failures:
         context.log.warning(f"{len(failures)} journals stopped early: {list(failures.items())[:3]}")
     words = entries.select(pl.col("entry").str.split(" ").list.len().alias("words"))["words"]
@@ -313,6 +350,11 @@ def journal_entries(
 class JudgeConfig(SpendCapConfig):
     judge_model: str = Field(default="simulated", description="model key of the judge (may differ from the writer)")
     passes: int = Field(default=1, ge=1, description="judge every entry this many times (consensus when > 1)")
+    consensus_ties: Literal["zero", "signed"] = Field(
+        default="zero",
+        description="a consensus tie between 0 and one signed label goes to 0 ('zero') or to that label ('signed',"
+        " as the published consensus file); a -1/+1 tie always goes to 0",
+    )
 
 
 JUDGE_CHECKS = [
@@ -356,7 +398,7 @@ def judge_labels(
     back, then recorded as failed). Writes the batch's judge_labels (the seed's columns +
     rationales_json) and rebuilds the consolidated judge_labels/judge_labels.parquet from every
     batch; sets stage_labeled in the registry."""
-    batch = context.partition_key
+    batch = partition_key(context)
     store = ParquetStore()
     pools = _fail_clearly(load_pools)
     entries = _fail_clearly(lambda: _read(store, batch_file(batch, "journal_entries"), "journal_entries"))
@@ -365,12 +407,7 @@ def judge_labels(
             llm.engine(context, research_db, config.max_cost_usd), config.judge_model, pools, entries, config.passes
         )
     )
-    store.write(batch_file(batch, "judge_passes"), passes)
     labels = label_file(passes, entries)
-    store.write(batch_file(batch, "judge_labels"), labels)
-    # Rebuilt under the store's update (lock / conditional PUT): a concurrent batch's rebuild from
-    # an older list of batch files never replaces this one.
-    store.update_lazy(LABELS, lambda _: store.scan("batches/*/judge_labels.parquet"))
     labelled = (
         labels.group_by("persona_id")
         .len()
@@ -378,17 +415,28 @@ def judge_labels(
     )
     complete = labelled.filter(pl.col("len") == pl.col("len_entries"))["persona_id"].to_list()
     # Every persona of the batch: a re-run that now misses an entry clears the flag it set before.
-    _update_registry(
-        store,
-        entries.select("persona_id").unique().with_columns(pl.col("persona_id").is_in(complete).alias("stage_labeled")),
+    updates = (
+        entries.select("persona_id").unique().with_columns(pl.col("persona_id").is_in(complete).alias("stage_labeled"))
     )
+    consensus = None
+    if config.passes > 1:
+        dated = passes.join(entries.select("persona_id", "t_index", "date"), on=["persona_id", "t_index"])
+        consensus = consensus_labels(dated, ties=config.consensus_ties)
+        _fail_clearly(lambda: _check_consensus_files(store, batch, consensus.schema))
+    with _undone_on_failure(store, batch, ["judge_passes", "judge_labels", "consensus_labels"]):
+        store.write(batch_file(batch, "judge_passes"), passes)
+        store.write(batch_file(batch, "judge_labels"), labels)
+        if consensus is not None:
+            store.write(batch_file(batch, "consensus_labels"), consensus)
+        _fail_clearly(lambda: _update_registry(store, updates))
+    # Rebuilt under the store's update (lock / conditional PUT): a concurrent batch's rebuild from
+    # an older list of batch files never replaces this one.
+    store.update_lazy(LABELS, lambda _: store.scan("batches/*/judge_labels.parquet"))
     if failures:
         context.log.warning(f"{len(failures)} entries not labelled: {list(failures.items())[:3]}")
 
     consistency = None
-    if config.passes > 1:
-        consensus = consensus_labels(passes.drop("rationales_json"))
-        store.write(batch_file(batch, "consensus_labels"), consensus)
+    if consensus is not None:
         store.update_lazy(CONSENSUS, lambda _: store.scan("batches/*/consensus_labels.parquet"))
         consistency = self_consistency(passes.drop("rationales_json"))
     consolidated = store.read(LABELS)
@@ -412,6 +460,7 @@ def judge_labels(
     if consistency is not None:
         metadata |= {
             "passes": config.passes,
+            "consensus_ties": config.consensus_ties,
             "consensus": dg.MetadataValue.path(store.uri(batch_file(batch, "consensus_labels"))),
             "self_consistency": markdown_table(consistency.with_columns(pl.col("fleiss_kappa").round(3))),
             **{
@@ -421,6 +470,20 @@ def judge_labels(
             },
         }
     return dg.MaterializeResult(metadata=metadata, check_results=label_checks(labels, entries, consolidated))
+
+
+def _check_consensus_files(store: ParquetStore, batch: str, schema: pl.Schema) -> None:
+    """Other batches' consensus files must have this batch's columns, or the consolidated file
+    cannot be rebuilt: names the ones that differ (written before the published format) first."""
+    ours = batch_file(batch, "consensus_labels")
+    others = [p for p in store.list("batches/") if p.endswith("/consensus_labels.parquet") and p != ours]
+    stale = [path for path in others if store.scan(path).collect_schema() != schema]
+    if stale:
+        batches = ", ".join(path.split("/")[1] for path in stale)
+        raise MissingUpstream(
+            f"{', '.join(store.uri(path) for path in stale)}: consensus labels in another format than this batch's;"
+            f" materialise judge_labels again for batch(es) {batches} (their judge calls are cached) and then this one"
+        )
 
 
 def annotations_dir() -> Path:

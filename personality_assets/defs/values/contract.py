@@ -53,18 +53,23 @@ LABEL_SCHEMA = pl.Schema(
 LABEL_FILE_SCHEMA = pl.Schema({**LABEL_SCHEMA, "rationales_json": pl.String})
 
 
-def schema_problems(frame: pl.DataFrame | pl.Schema, expected: pl.Schema) -> list[str]:
-    """What differs from the contract, column by column (empty when it matches exactly)."""
+def schema_problems(frame: pl.DataFrame | pl.Schema, expected: pl.Schema, *, allow_extra: bool = False) -> list[str]:
+    """What differs from the contract, column by column (empty when it matches exactly).
+    ``allow_extra``: columns the contract does not name are allowed (a published registry's
+    ``annotation_order``, a consensus file's confidence columns); the contract's own columns must
+    still be there, with its types, in its order relative to each other."""
     actual = frame if isinstance(frame, pl.Schema) else frame.schema
     problems = [f"missing column {name} ({dtype})" for name, dtype in expected.items() if name not in actual]
-    problems += [f"unexpected column {name}" for name in actual if name not in expected]
+    if not allow_extra:
+        problems += [f"unexpected column {name}" for name in actual if name not in expected]
     problems += [
         f"column {name} is {actual[name]}, the contract says {dtype}"
         for name, dtype in expected.items()
         if name in actual and actual[name] != dtype
     ]
-    if not problems and list(actual) != list(expected):
-        problems.append(f"columns in another order: {list(actual)}")
+    named = [name for name in actual if name in expected]
+    if not problems and named != list(expected):
+        problems.append(f"columns in another order: {named}")
     return problems
 
 

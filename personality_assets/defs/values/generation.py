@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import polars as pl
 
 from personality_assets.defs.values.contract import REGISTRY_SCHEMA, VALUE_COLUMNS, VALUE_NAMES
-from personality_assets.defs.values.pools import PersonaDraft, Pools, entry_plan
+from personality_assets.defs.values.pools import PersonaDraft, Pools, entry_plan, simulator_settings
 from personality_assets.defs.values.prompts import (
     journal_messages,
     judge_prompt,
@@ -157,6 +157,13 @@ def write_journals(
     one batch. A persona whose entry fails stops there (its later entries would not see it).
     Returns entries (ENTRY_SCHEMA), the generation log, the summary and the failures."""
     plans = {p.draft.persona_id: entry_plan(pools, p.draft, seed) for p in personas}
+    simulator = simulator_settings(pools)
+    fewest, most = pools.core_values_per_persona
+    simulated = {  # read only by the simulated writer
+        "expression_rates": simulator.expression_rates,
+        "contradiction_rate": simulator.contradiction_rate,
+        "core_share": (fewest + most) / 2 / len(SCHWARTZ_VALUES),
+    }
     written: dict[str, list[dict]] = {p.draft.persona_id: [] for p in personas}
     log_rows, summaries, failures = [], [], {}
     active = list(personas)
@@ -181,7 +188,7 @@ def write_journals(
                         style,
                         written[persona.draft.persona_id],
                     ),
-                    hints={"core_values": list(persona.draft.core_values), "tone": style.tone},
+                    hints={"core_values": list(persona.draft.core_values), "tone": style.tone, "simulator": simulated},
                     tag=(persona, day, style),
                 )
             )
@@ -253,7 +260,7 @@ def _nudges(engine, model, entries, pools, seed, t_index, summaries) -> dict[str
     for persona_id, nudge in asked.items():
         # Whether the persona answers is the pools' coin, seeded per persona and entry.
         if random.Random(f"{seed}:{persona_id}:{t_index}:answer").random() < pools.nudges.answer_probability:
-            persona, _, _, result = entries[persona_id]
+            _, _, _, result = entries[persona_id]
             journal = result.request.messages
             answering.append(
                 ChatRequest(
@@ -261,7 +268,6 @@ def _nudges(engine, model, entries, pools, seed, t_index, summaries) -> dict[str
                     purpose="nudge_answer",
                     response_model=NudgeAnswerReply,
                     messages=nudge_answer_messages(journal, result.parsed.entry, nudge.question),
-                    hints={"core_values": list(persona.draft.core_values)},
                     tag=persona_id,
                 )
             )
@@ -300,6 +306,8 @@ def judge_entries(
             failed_passes[(persona_id, t_index)] = result.error or result.status
             continue
         reply: JudgeReply = result.parsed
+        # As the published labels: no non-zero score, no rationales (null, not "{}").
+        signal = any(getattr(reply, value) != 0 for value in SCHWARTZ_VALUES)
         rows.append(
             {
                 "persona_id": persona_id,
@@ -308,7 +316,9 @@ def judge_entries(
                 **{f"alignment_{value}": getattr(reply, value) for value in SCHWARTZ_VALUES},
                 "rationales_json": json.dumps(
                     {v: reply.rationales[v] for v in SCHWARTZ_VALUES if v in reply.rationales}, ensure_ascii=False
-                ),
+                )
+                if signal
+                else None,
             }
         )
     labelled = {(row["persona_id"], row["t_index"]) for row in rows}

@@ -36,6 +36,26 @@ class Nudges(BaseModel):
     kinds: list[str] = Field(min_length=1)
 
 
+class Simulator(BaseModel):
+    """What the offline simulator writes (real writer and judge models ignore it)."""
+
+    model_config = ConfigDict(extra="forbid")
+    # value -> the share of all entries the simulated judge scores +1
+    expression_rates: dict[str, float]
+    # the share of entries in which a persona goes against one of its own core values (-1)
+    contradiction_rate: float = Field(ge=0, le=1)
+
+    @field_validator("expression_rates")
+    @classmethod
+    def _ten_rates(cls, rates: dict[str, float]) -> dict[str, float]:
+        if list(rates) != list(SCHWARTZ_VALUES):
+            raise ValueError(f"must list the ten Schwartz values in this order: {', '.join(SCHWARTZ_VALUES)}")
+        wrong = [value for value, rate in rates.items() if not 0 <= rate <= 1]
+        if wrong:
+            raise ValueError(f"rates must be between 0 and 1: {', '.join(wrong)}")
+        return rates
+
+
 class Pools(BaseModel):
     model_config = ConfigDict(extra="forbid")
     age_brackets: list[str] = Field(min_length=1)
@@ -46,9 +66,16 @@ class Pools(BaseModel):
     tones: list[str] = Field(min_length=1)
     verbosity: dict[str, tuple[int, int]] = Field(min_length=1)
     reflection_modes: list[str] = Field(min_length=1)
-    entries_per_persona: int = Field(ge=1)
+    # a number, or [fewest, most]: each persona's count drawn uniformly from that range
+    entries_per_persona: int | tuple[int, int]
     dates: Dates
     nudges: Nudges
+    simulator: Simulator | None = None  # None: the shipped pools' simulator section
+
+    def entry_range(self) -> tuple[int, int]:
+        if isinstance(self.entries_per_persona, int):
+            return self.entries_per_persona, self.entries_per_persona
+        return self.entries_per_persona
 
     @field_validator("values")
     @classmethod
@@ -63,6 +90,11 @@ class Pools(BaseModel):
         if not 1 <= low <= high <= len(SCHWARTZ_VALUES):
             raise ValueError(
                 f"core_values_per_persona must be [min, max] with 1 <= min <= max <= 10, got {[low, high]}"
+            )
+        fewest, most = self.entry_range()
+        if not 1 <= fewest <= most:
+            raise ValueError(
+                f"entries_per_persona must be a number >= 1 or [min, max] with 1 <= min <= max, got {[fewest, most]}"
             )
         for name, (fewest, most) in self.verbosity.items():
             if not 0 < fewest <= most:
@@ -81,6 +113,11 @@ def pools_file() -> Path:
 
 def load_pools(path: Path | None = None) -> Pools:
     return read_yaml_as(path or pools_file(), Pools, PoolsError)
+
+
+def simulator_settings(pools: Pools) -> Simulator:
+    """The pools' simulator section, else the shipped one's (a pools file copied before it existed)."""
+    return pools.simulator or load_pools(SHIPPED).simulator
 
 
 @dataclass(frozen=True)
@@ -108,6 +145,7 @@ def sample_personas(pools: Pools, count: int, seed: int) -> list[PersonaDraft]:
     """``count`` personas; the same pools and seed give the same personas (and ids)."""
     rng = random.Random(seed)
     drafts = []
+    entries_low, entries_high = pools.entry_range()
     for _ in range(count):
         fewest, most = pools.core_values_per_persona
         drafts.append(
@@ -117,7 +155,8 @@ def sample_personas(pools: Pools, count: int, seed: int) -> list[PersonaDraft]:
                 profession=rng.choice(pools.professions),
                 culture=rng.choice(pools.cultures),
                 core_values=tuple(rng.sample(list(SCHWARTZ_VALUES), rng.randint(fewest, most))),
-                entry_count=pools.entries_per_persona,
+                # a fixed number draws nothing: the same seed gives the same personas as before ranges
+                entry_count=entries_low if entries_low == entries_high else rng.randint(entries_low, entries_high),
                 first_date=pools.dates.start + timedelta(days=rng.randrange(60)),
             )
         )

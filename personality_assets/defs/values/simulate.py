@@ -1,7 +1,8 @@
 """The value-alignment track's side of the offline simulator. Entries are built from phrases that
-express (or go against) a value, so a persona's declared core values show up more often than the
-others; the simulated judge finds those phrases in the session, so its labels are mostly 0 with
-the seed's imbalance (+1 common for the core values, -1 rarer). Importing this module registers
+express (or go against) a value, at the pools' per-value expression rates (a persona's declared
+core values more often than other personas express them) and contradiction rate (an entry going
+against one of the persona's own core values); the simulated judge finds those phrases in the
+session, so its labels are mostly 0 with the published imbalance. Importing this module registers
 the track's purposes: value_persona, journal, nudge, nudge_answer, judge."""
 
 from __future__ import annotations
@@ -65,6 +66,15 @@ FILLER = [
     "I made tea and watched the street for a while.",
     "The day went by quickly.",
 ]
+# A persona's core values are expressed this many times as often as the value's rate over all entries
+# (less when the rates or the number of core values leave no room for it).
+CORE_BOOST = 2.5
+# An entry goes against a value that is neither the persona's core value nor expressed in it.
+OPPOSE_OTHER = 0.5
+# A judge sampling at temperature > 0 reads a signal into a neutral value this often (so passes
+# disagree); at temperature 0 it reads exactly what was written.
+SPURIOUS = 0.02
+
 FIRST_NAMES = ["Ana", "Ben", "Chen", "Dara", "Elif", "Femi", "Grace", "Hiro", "Ines", "Jonas", "Kavya", "Luis"]
 LAST_NAMES = ["Novak", "Okafor", "Silva", "Tanaka", "Weber", "Ruiz", "Patel", "Kim", "Haddad", "Moreau"]
 
@@ -79,18 +89,47 @@ def simulate_value_persona(request: ChatRequest, model: ModelConfig, rng: random
     return json.dumps({"name": name, "background": background, "simulated": True})
 
 
+def expression_chances(
+    rates: dict[str, float], core: list[str], core_share: float, contradiction: float
+) -> dict[str, float]:
+    """Per value, the chance that an entry of a persona with these core values expresses it, such
+    that over all personas the share of entries expressing value v is ``rates[v]``.
+
+    ``core_share`` is the chance that a value is a random persona's core value (mean core values
+    per persona / 10). Core values get ``rate * boost``, the others ``rate * (1 - core_share *
+    boost) / (1 - core_share)``, which averages to ``rate``; a core value's chance is raised by
+    ``1 / (1 - contradiction / len(core))`` to make up for the entries that go against it instead."""
+    chances = {}
+    for value, rate in rates.items():
+        boost = min(CORE_BOOST, 1 / core_share, (1 - contradiction) / rate if rate else CORE_BOOST)
+        if value in core:
+            kept = 1 - contradiction / len(core)  # the entries that do not go against this value
+            chances[value] = min(1.0, rate * boost / kept) if kept > 0 else 0.0
+        else:
+            chances[value] = rate * (1 - core_share * boost) / (1 - core_share) if core_share < 1 else 0.0
+    return chances
+
+
 def simulate_journal(request: ChatRequest, model: ModelConfig, rng: random.Random) -> str:
-    """Each entry: filler, a core value expressed with probability 0.8, another value with 0.5,
-    something that goes against a value with 0.5."""
+    """Each entry: filler; with the contradiction rate, a sentence going against one of the
+    persona's core values; each other value expressed with its chance (``expression_chances``, from
+    the pools' simulator section in the hints); with ``OPPOSE_OTHER``, a sentence going against a
+    value neither core nor expressed."""
     core = list(request.hints.get("core_values") or [rng.choice(SCHWARTZ_VALUES)])
-    sentences = [rng.choice(FILLER)]
-    if rng.random() < 0.8:
-        sentences.append(PHRASES[rng.choice(core)][0])
-    if rng.random() < 0.5:
-        sentences.append(PHRASES[rng.choice(SCHWARTZ_VALUES)][0])
-    if rng.random() < 0.5:
-        sentences.append(PHRASES[rng.choice([v for v in SCHWARTZ_VALUES if v not in core])][1])
-    sentences.append(rng.choice(FILLER))
+    settings = request.hints.get("simulator") or {}
+    rates = settings.get("expression_rates") or dict.fromkeys(SCHWARTZ_VALUES, 0.17)
+    contradiction = settings.get("contradiction_rate", 0.1)
+    chances = expression_chances(rates, core, settings.get("core_share", 0.15), contradiction)
+    contradicted = rng.choice(core) if rng.random() < contradiction else None
+    expressed = [v for v in SCHWARTZ_VALUES if v != contradicted and rng.random() < chances[v]]
+    middle = [PHRASES[v][0] for v in expressed]
+    if contradicted:
+        middle.append(PHRASES[contradicted][1])
+    others = [v for v in SCHWARTZ_VALUES if v not in core and v not in expressed]
+    if others and rng.random() < OPPOSE_OTHER:
+        middle.append(PHRASES[rng.choice(others)][1])
+    rng.shuffle(middle)
+    sentences = [rng.choice(FILLER), *middle, rng.choice(FILLER)]
     return json.dumps(
         {
             "title": rng.choice(["A long day", "Thoughts", "Tonight", "Small things"]),
@@ -113,8 +152,11 @@ def simulate_nudge(request: ChatRequest, model: ModelConfig, rng: random.Random)
 
 
 def simulate_nudge_answer(request: ChatRequest, model: ModelConfig, rng: random.Random) -> str:
-    core = list(request.hints.get("core_values") or [rng.choice(SCHWARTZ_VALUES)])
-    answer = rng.choice(["I would rather not go into it.", "It felt fine, honestly.", PHRASES[rng.choice(core)][0]])
+    """Deflects, or repeats something the entry already expressed (so the answer adds no label the
+    entry did not have, and the expression rates hold for whole sessions)."""
+    entry = request.messages[-1][1]
+    written = [supports for supports, _ in PHRASES.values() if supports in entry]
+    answer = rng.choice(["I would rather not go into it.", "It felt fine, honestly.", *written])
     return json.dumps({"answer": answer, "simulated": True})
 
 
@@ -123,10 +165,11 @@ def simulate_judge(request: ChatRequest, model: ModelConfig, rng: random.Random)
     if SESSION_START in text:
         text = text.split(SESSION_START, 1)[1].split(SESSION_END, 1)[0]
     labels, rationales = {}, {}
+    sampling = request.parameters(model)["temperature"] > 0
     for value in SCHWARTZ_VALUES:
         supports, opposes = PHRASES[value]
         label = 1 if supports in text else -1 if opposes in text else 0
-        if label == 0 and rng.random() < 0.02:  # an occasional spurious signal, as judges make
+        if label == 0 and sampling and rng.random() < SPURIOUS:
             label = rng.choice([-1, 1])
         labels[value] = label
         if label:

@@ -9,6 +9,7 @@ import json
 import os
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import Any, ClassVar
 
 from personality_assets.llm.config import ModelConfig
@@ -206,8 +207,8 @@ class BedrockProvider:
     def _native_body(self, request: ChatRequest, model: ModelConfig) -> dict:
         return bedrock_formats.request_body(request, model.model_id, request.parameters(model))
 
-    async def find_batch(self, local_id: str) -> str | None:
-        """The job we created with this id in its name, if Bedrock has it."""
+    async def find_batch(self, local_id: str, recorded: datetime) -> str | None:
+        """The job we created with this id in its name, if Bedrock has it (the name selects it: one call)."""
         return await asyncio.to_thread(self._find_job, local_id)
 
     def _find_job(self, local_id: str) -> str | None:

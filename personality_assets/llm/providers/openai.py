@@ -8,6 +8,7 @@ import asyncio
 import json
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, ClassVar
 
 from personality_assets.llm.config import ModelConfig
@@ -193,11 +194,16 @@ class OpenAIProvider:
             "body": self._body(request, model),
         }
 
-    async def find_batch(self, local_id: str) -> str | None:
-        """The provider's id of the batch we submitted with this id in its metadata, if any."""
+    async def find_batch(self, local_id: str, recorded: datetime) -> str | None:
+        """The provider's id of the batch we submitted with this id in its metadata, if any. The list
+        comes newest first: it is read only back to when we recorded the batch (less a margin for
+        the two clocks), not through the account's whole history."""
+        oldest = recorded.timestamp() - BATCH_CLOCK_MARGIN_SECONDS
         async for batch in self._async_client().batches.list(limit=100):
             if (batch.metadata or {}).get(BATCH_METADATA_KEY) == local_id:
                 return batch.id
+            if batch.created_at < oldest:
+                return None
         return None
 
     async def submit_batch(self, model: ModelConfig, lines: list[dict], local_id: str) -> str:
@@ -252,6 +258,7 @@ class OpenAIProvider:
 
 
 BATCH_METADATA_KEY = "personality_assets_batch"
+BATCH_CLOCK_MARGIN_SECONDS = 900  # our database's clock against the provider's
 
 
 def _no_such_path(body) -> bool:
