@@ -20,20 +20,15 @@ TOY_TRACK = {
     "assets.py": """
         import dagster as dg
 
-        from personality_assets.defs.resources import ResearchDatabase
-        from personality_assets.llm.config import load_models_config
-        from personality_assets.llm.engine import CallEngine
-        from personality_assets.llm.providers import Providers
+        from personality_assets.defs.resources import LLMEngineResource
+        from personality_assets.defs.steps import SpendCapConfig, model_step
         from personality_assets.llm.types import ChatRequest
 
 
-        @dg.asset(group_name="toy", pool="llm")
-        def toy_replies(context: dg.AssetExecutionContext, research_db: ResearchDatabase) -> dg.MaterializeResult:
-            engine = CallEngine(
-                load_models_config(), Providers(), target=research_db.target, log=context.log, run_id=context.run.run_id
-            )
+        @model_step(group_name="toy")
+        def toy_replies(context: dg.AssetExecutionContext, config: SpendCapConfig, llm: LLMEngineResource):
             requests = [ChatRequest(model="gpt4o", messages=(("user", f"Say hello {i}."),)) for i in range(3)]
-            summary = engine.run(requests)
+            summary = llm.engine(context, config.max_cost_usd).run(requests)
             return dg.MaterializeResult(metadata={"ok": summary.ok})
     """,
     "jobs.py": """

@@ -10,7 +10,6 @@ import typer
 from sqlalchemy import func, select
 
 from personality_assets import settings
-from personality_assets.db import migrate
 from personality_assets.db.engine import experiment_transaction
 from personality_assets.db.models import ExperimentsGroup, ExperimentsList, Persona, QuestionnaireScore
 from personality_assets.defs.persona_study.estimate import estimate_study
@@ -30,8 +29,7 @@ def estimate(
 ) -> None:
     """Calls and cost of a study partition, before any call."""
     research_db = ResearchDatabase()
-    engine = default_llm_resource().engine(research_db=research_db)
-    migrate.upgrade(research_db.target)
+    engine = default_llm_resource(research_db).engine()  # migrates the schemas
     frame = estimate_study(
         engine,
         research_db.target,
