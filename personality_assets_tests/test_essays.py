@@ -269,7 +269,7 @@ def test_a_killed_run_resumes_without_losing_or_repeating(tmp_path, openai_serve
 
     def materialize(select, partition=None, ops=None):
         config = {"execution": {"config": {"in_process": {}}}, "ops": ops or {}}
-        command = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "personality_assets"]
+        command = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "personality_assets.definitions"]
         command += ["--select", select, "--config-json", json.dumps(config)]
         return command + (["--partition", partition] if partition else [])
 

@@ -195,7 +195,7 @@ def test_two_materialize_processes_of_one_model_stay_under_its_limit_together(
     config = json.dumps(
         {"execution": {"config": {"in_process": {}}}, "resources": {"llm": {"config": {"rate_window_s": window}}}}
     )
-    materialize = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "personality_assets"]
+    materialize = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "personality_assets.definitions"]
     asked_before = openai_server.request_count
     answer = [*materialize, "--config-json", config, "--select", "questionnaire_answers", "--partition"]
     run_at_once([[*answer, f"gpt4o|{p}"] for p in populations], env)
