@@ -210,9 +210,9 @@ def _summary() -> None:
 
 def _values_summary() -> None:
     from personality_assets.defs.values.assets import LABELS, REGISTRY
-    from personality_assets.defs.values.storage import ParquetStore
+    from personality_assets.defs.values.storage import values_store
 
-    store = ParquetStore()
+    store = values_store()
     registry, labels = store.read(REGISTRY), store.read(LABELS)
     if registry is None:
         return

@@ -48,8 +48,9 @@ from personality_assets.defs.values.generation import (
     write_personas,
 )
 from personality_assets.defs.values.pools import PersonaDraft, PoolsError, load_pools, pools_file, sample_personas
-from personality_assets.defs.values.storage import ParquetStore
+from personality_assets.defs.values.storage import values_store
 from personality_assets.llm.engine import RunInterrupted
+from personality_assets.store.parquet import ParquetStore
 
 GROUP = "values"
 LLM_POOL = "llm"
@@ -197,7 +198,7 @@ def value_personas(
     batch = partition_key(context)
     seed = config.seed if config.seed is not None else zlib.crc32(batch.encode())
     pools = _fail_clearly(load_pools)
-    store = ParquetStore()
+    store = values_store()
     drafts = sample_personas(pools, config.personas, seed)
     personas, summary, failures = _fail_clearly(
         lambda: write_personas(llm.engine(context, research_db, config.max_cost_usd), config.writer_model, drafts)
@@ -294,7 +295,7 @@ def journal_entries(
     generation_log (the style knobs, for analysis only); sets entry_count, stage_synthetic and
     stage_wrangled in the registry."""
     batch = partition_key(context)
-    store = ParquetStore()
+    store = values_store()
     pools = _fail_clearly(load_pools)
     personas, seed = _fail_clearly(lambda: _personas_of(store, batch))
     nudges = pools.nudges.enabled if config.nudges is None else config.nudges
@@ -399,7 +400,7 @@ def judge_labels(
     rationales_json) and rebuilds the consolidated judge_labels/judge_labels.parquet from every
     batch; sets stage_labeled in the registry."""
     batch = partition_key(context)
-    store = ParquetStore()
+    store = values_store()
     pools = _fail_clearly(load_pools)
     entries = _fail_clearly(lambda: _read(store, batch_file(batch, "journal_entries"), "journal_entries"))
     passes, summary, failures = _fail_clearly(
@@ -502,7 +503,7 @@ def judge_human_agreement(context: dg.AssetExecutionContext) -> dg.MaterializeRe
         humans = read_human_annotations(folder)
     except (AnnotationError, OSError) as exc:  # a bad file, or a path that is not a folder
         raise dg.Failure(description=str(exc), allow_retries=False) from None
-    store = ParquetStore()
+    store = values_store()
     judge = store.read(LABELS)
     if humans.is_empty() or judge is None:
         context.log.info(f"no human annotations in {folder} (or no judge labels yet): nothing to compare")
