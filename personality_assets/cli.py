@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from personality_assets import settings
 from personality_assets.db import migrate
 from personality_assets.db.engine import experiment_transaction, reference_transaction
-from personality_assets.db.models import ReferencePopulation
+from personality_assets.db.tables.reference import ReferencePopulation
 from personality_assets.defs.resources import ResearchDatabase
 from personality_assets.populations.names import PopulationNameError, check_population_name
 
@@ -105,7 +105,7 @@ def _remove_populations(names: list[str], delete_data: bool) -> None:
 def _delete_population_data(names: list[str]) -> None:
     """Delete the populations' reference rows, or exit 1 changing nothing when one is still used:
     by a population derived from it (and not removed with it) or by personas or experiments."""
-    from personality_assets.db.models import ExperimentsList, Persona
+    from personality_assets.db.tables.persona_study import ExperimentsList, Persona
     from personality_assets.populations.load import delete_population
 
     target = ResearchDatabase().target
@@ -229,7 +229,7 @@ def _values_summary() -> None:
 
 
 def _essays_summary(target) -> None:
-    from personality_assets.db.models import Essay, EssayPersona, EssayTopic
+    from personality_assets.db.tables.essays import Essay, EssayPersona, EssayTopic
 
     essays, topics = Essay.__table__, EssayTopic.__table__
     query = (
@@ -310,7 +310,12 @@ def _study_summary(target) -> pl.DataFrame:
     """Per partition: personas, experiments (succeeded/pending), mean |persona - reference| score."""
     from sqlalchemy import func
 
-    from personality_assets.db.models import ExperimentsGroup, ExperimentsList, Persona, QuestionnaireScore
+    from personality_assets.db.tables.persona_study import (
+        ExperimentsGroup,
+        ExperimentsList,
+        Persona,
+        QuestionnaireScore,
+    )
 
     with experiment_transaction(target) as connection:
         personas = connection.execute(

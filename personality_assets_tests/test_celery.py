@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from personality_assets.db.engine import DatabaseTarget, experiment_transaction
-from personality_assets.db.models import EvalQuestionnaire, ExperimentsGroup, ExperimentsList
+from personality_assets.db.tables.persona_study import EvalQuestionnaire, ExperimentsGroup, ExperimentsList
 from personality_assets_tests.conftest import (
     POSTGRES_URL,
     ROOT,

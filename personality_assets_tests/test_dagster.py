@@ -12,7 +12,8 @@ from sqlalchemy.engine import make_url
 
 from personality_assets.db import migrate
 from personality_assets.db.engine import experiment_transaction
-from personality_assets.db.models import Persona, ReferenceQuestionnaire
+from personality_assets.db.tables.persona_study import Persona
+from personality_assets.db.tables.reference import ReferenceQuestionnaire
 from personality_assets.definitions import defs
 from personality_assets.defs.partitions import population_partitions
 from personality_assets.defs.reference.assets import questionnaires, reference_questionnaires

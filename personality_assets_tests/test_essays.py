@@ -19,17 +19,17 @@ import yaml
 from sqlalchemy import func, select
 
 from personality_assets.db.engine import experiment_transaction
-from personality_assets.db.models import (
+from personality_assets.db.tables.essays import (
     Essay,
     EssayPersona,
     EssayPrompt,
     EssayTopic,
     GenerationRun,
-    LLMCall,
     PersonaUsage,
     ResearchSeed,
     Stance,
 )
+from personality_assets.db.tables.usage import LLMCall
 from personality_assets.defs.essays import repository
 from personality_assets.defs.essays.assets import (
     essay_dimensions,

@@ -144,7 +144,7 @@ def test_two_materialize_processes_of_one_model_stay_under_its_limit_together(
     import dagster as dg
 
     from personality_assets.db import migrate
-    from personality_assets.db.models import EvalQuestionnaire, ExperimentsList
+    from personality_assets.db.tables.persona_study import EvalQuestionnaire, ExperimentsList
     from personality_assets.defs.persona_study.assets import experiment_registrations, personas
     from personality_assets_tests.conftest import POSTGRES_URL, _unique_target, require_postgres
     from personality_assets_tests.test_persona_study import _load_populations, _resources, study_reply

@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from personality_assets.db.models import EvalQuestionnaire, ExperimentsList, Persona
+from personality_assets.db.tables.persona_study import EvalQuestionnaire, ExperimentsList, Persona
 from personality_assets.definitions import defs
 from personality_assets.defs.metadata import OWNERS
 from personality_assets.defs.persona_study import assets as study_assets
