@@ -123,10 +123,12 @@ def run_topics(url: str, reference_schema: str, experiment_schema: str, topics: 
     from personality_assets.defs.resources import LLMEngineResource, ResearchDatabase
 
     resources = {
-        "research_db": ResearchDatabase(
-            url=url, reference_schema=reference_schema, experiment_schema=experiment_schema
+        "research_db": (
+            research_db := ResearchDatabase(
+                url=url, reference_schema=reference_schema, experiment_schema=experiment_schema
+            )
         ),
-        "llm": LLMEngineResource(progress_every_s=60),
+        "llm": LLMEngineResource(research_db=research_db, progress_every_s=60),
     }
     instance = dg.DagsterInstance.ephemeral()
     assert dg.materialize([essay_dimensions], resources=resources, instance=instance).success

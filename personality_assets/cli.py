@@ -286,8 +286,7 @@ def _estimate(args) -> None:
     from personality_assets.defs.resources import default_llm_resource
 
     research_db = ResearchDatabase()
-    engine = default_llm_resource().engine(research_db=research_db)
-    migrate.upgrade(research_db.target)
+    engine = default_llm_resource(research_db).engine()  # migrates the schemas
     frame = estimate_study(
         engine,
         research_db.target,

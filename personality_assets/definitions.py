@@ -26,7 +26,10 @@ def _with_owners_and_code_references(loaded: dg.Definitions) -> dg.Definitions:
     # mapped, the copies would no longer be the same object, so keep one of each.
     assets = list({id(asset): asset for asset in loaded.assets or []}.values())
     with_references = dg.Definitions(
-        assets=dg.with_source_code_references(assets),
+        # Steps declared through defs/steps.py name their function's place themselves.
+        assets=[
+            asset if _has_code_reference(asset) else dg.with_source_code_references([asset])[0] for asset in assets
+        ],
         asset_checks=loaded.asset_checks,
         schedules=loaded.schedules,
         sensors=loaded.sensors,
@@ -40,6 +43,11 @@ def _with_owners_and_code_references(loaded: dg.Definitions) -> dg.Definitions:
     return with_references.map_asset_specs(
         func=lambda spec: spec if spec.owners else spec.replace_attributes(owners=OWNERS)
     )
+
+
+def _has_code_reference(asset) -> bool:
+    metadata = asset.metadata_by_key.values() if isinstance(asset, dg.AssetsDefinition) else []
+    return any("dagster/code_references" in entry for entry in metadata)
 
 
 defs = with_owners_and_code_references(dg.load_from_defs_folder(path_within_project=Path(__file__).parent))

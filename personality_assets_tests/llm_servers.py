@@ -369,6 +369,7 @@ class FakeOpenAIServer(FakeLLMServer):
         self.files: dict[str, str] = {}
         self.batches: dict[str, dict] = {}
         self.batch_lines = 0
+        self._last_second: deque[float] = deque()
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/files", self._upload)
         app.router.add_get("/v1/files/{file_id}/content", self._file_content)
@@ -567,13 +568,14 @@ class FakeOpenAIServer(FakeLLMServer):
             return web.Response(text=body, status=404)
         return self._json(body, 404)
 
-    def _error(self, kind: str) -> web.Response:
+    def _error(self, kind: str, rate_headers: dict | None = None) -> web.Response:
         status, message, error_type, code = self._ERRORS[kind]
         headers = None
         if kind == "429":
             headers = {
                 "Retry-After": _format_seconds(self.retry_after),
                 "retry-after-ms": str(round(self.retry_after * 1000)),
+                **(rate_headers or {}),
             }
         return self._json(
             {"error": {"message": message, "type": error_type, "param": None, "code": code}}, status, headers
@@ -584,27 +586,47 @@ class FakeOpenAIServer(FakeLLMServer):
     # length sees more than twice the limit, and a client keeping a strict window never meets a
     # 429). Past it, a 429 with Retry-After (counted in ``limited``, not logged in ``requests``).
     # Accepted replies carry OpenAI's x-ratelimit-* headers (the reset: the time until the limit is
-    # whole again) unless ``send_rate_headers`` is False.
+    # whole again) unless ``send_rate_headers`` is False; so do 429s drawn as faults (their headers
+    # then show room left, as a provider's 429 for an overloaded model does).
+    # ``limit_per_second``: besides, at most that many requests in any second (as Azure OpenAI
+    # evaluates a minute's limit over 1 s windows); past it, a 429 too.
     limit_rpm: int | None = None
     limit_window: float = 60.0
     send_rate_headers: bool = True
+    limit_per_second: int | None = None
     limited: int = 0
+
+    def _refuse(self, wait: float) -> web.Response:
+        self.limited += 1
+        headers = {"retry-after-ms": str(max(1, round(wait * 1000))), "retry-after": f"{wait:.3f}"}
+        error = {"message": "Rate limit reached for requests", "type": "requests", "param": None, "code": None}
+        return self._json({"error": error}, 429, headers)
 
     def _admit(self) -> tuple[web.Response | None, dict]:
         """A 429 if the server's own limit is spent, else the rate-limit headers of the reply."""
+        now = time.monotonic()
+        if self.limit_per_second is None:
+            return self._admit_rpm(now)
+        second = self._last_second  # arrival times of the requests accepted in the last second
+        while second and second[0] <= now - 1.0:
+            second.popleft()
+        if len(second) >= self.limit_per_second:
+            return self._refuse(second[0] + 1.0 - now), {}
+        refused, headers = self._admit_rpm(now)
+        if refused is None:
+            second.append(now)
+        return refused, headers
+
+    def _admit_rpm(self, now: float) -> tuple[web.Response | None, dict]:
         if self.limit_rpm is None:
             return None, {}
-        now, per_second = time.monotonic(), self.limit_rpm / self.limit_window
+        per_second = self.limit_rpm / self.limit_window
         if getattr(self, "_bucket_limit", None) != self.limit_rpm:  # a new limit starts whole
             self._bucket_limit, self._level, self._level_at = self.limit_rpm, float(self.limit_rpm), now
         self._level = min(float(self.limit_rpm), self._level + (now - self._level_at) * per_second)
         self._level_at = now
         if self._level < 1:
-            self.limited += 1
-            wait = (1 - self._level) / per_second
-            headers = {"retry-after-ms": str(max(1, round(wait * 1000))), "retry-after": f"{wait:.3f}"}
-            error = {"message": "Rate limit reached for requests", "type": "requests", "param": None, "code": None}
-            return self._json({"error": error}, 429, headers), {}
+            return self._refuse((1 - self._level) / per_second), {}
         self._level -= 1
         if not self.send_rate_headers:
             return None, {}
@@ -620,7 +642,7 @@ class FakeOpenAIServer(FakeLLMServer):
             return refused
         payload, fault, _ = await self._receive(request)
         if fault in self._ERRORS:
-            return self._error(fault)
+            return self._error(fault, rate_headers)
         if payload.get("stream"):
             return self._json(
                 {

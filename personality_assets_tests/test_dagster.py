@@ -18,7 +18,7 @@ from personality_assets.definitions import defs
 from personality_assets.defs.partitions import population_partitions
 from personality_assets.defs.reference.assets import questionnaires, reference_questionnaires
 from personality_assets.defs.reference.sensors import load_population_job, population_drop_sensor
-from personality_assets.defs.resources import ResearchDatabase
+from personality_assets.defs.resources import LLMEngineResource, ResearchDatabase
 from personality_assets.populations.drop_folder import scan_drop_folder
 from personality_assets.populations.load import LoadOptions, load_population
 from personality_assets.populations.names import PopulationNameError, check_population_name
@@ -37,11 +37,11 @@ from personality_assets_tests.conftest import (
 
 
 def _resources(target):
-    return {
-        "research_db": ResearchDatabase(
-            url=target.url, reference_schema=target.reference_schema, experiment_schema=target.experiment_schema
-        )
-    }
+    # The engine records its calls in the research database it holds: replaced together.
+    research_db = ResearchDatabase(
+        url=target.url, reference_schema=target.reference_schema, experiment_schema=target.experiment_schema
+    )
+    return {"research_db": research_db, "llm": LLMEngineResource(research_db=research_db)}
 
 
 def _answers(target, population):

@@ -54,10 +54,12 @@ TRACK = [research_seeds, essay_personas, essays]
 
 def _resources(target):
     return {
-        "research_db": ResearchDatabase(
-            url=target.url, reference_schema=target.reference_schema, experiment_schema=target.experiment_schema
+        "research_db": (
+            research_db := ResearchDatabase(
+                url=target.url, reference_schema=target.reference_schema, experiment_schema=target.experiment_schema
+            )
         ),
-        "llm": LLMEngineResource(progress_every_s=1),
+        "llm": LLMEngineResource(research_db=research_db, progress_every_s=1),
     }
 
 
@@ -417,7 +419,7 @@ def test_a_failed_persona_call_is_asked_again_and_fills_its_cell(empty_target, o
 
     openai_server.configure(reply=reply)
     instance, resources = _setup(empty_target)
-    engine = resources["llm"].engine(None, resources["research_db"])
+    engine = resources["llm"].engine()
     research_seed(engine, empty_target, TOPIC, "simulated", 3)
     settings = PlanSettings(essays=4, persona_model="gpt4o")
     first = cast_essays(engine, empty_target, TOPIC, settings)
@@ -445,7 +447,7 @@ def test_a_failed_persona_call_is_asked_again_and_fills_its_cell(empty_target, o
 def test_personas_of_an_interrupted_cast_are_cast_first(empty_target):
     """Personas a killed run wrote for the topic (paid for) are cast before any other, whatever their score."""
     instance, resources = _setup(empty_target)
-    engine = resources["llm"].engine(None, resources["research_db"])
+    engine = resources["llm"].engine()
     research_seed(engine, empty_target, TOPIC, "simulated", 3)
     with experiment_transaction(empty_target) as connection:
         topic_id = connection.execute(select(EssayTopic.__table__.c.id)).scalar_one()

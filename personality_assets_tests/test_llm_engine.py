@@ -2,6 +2,7 @@
 
 import json
 import logging
+import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from personality_assets.llm.providers.openai import OpenAIProvider
 from personality_assets.llm.providers.simulated import SimulatedProvider
 from personality_assets.llm.types import ChatRequest, UserActionRequired
 from personality_assets_tests.llm_servers import bedrock_server, openai_server  # noqa: F401 - fixtures
+from personality_assets_tests.redis_server import redis_server  # noqa: F401 - fixture
 
 SECRET = "sk-test-DO-NOT-LEAK-4f9a"
 
@@ -234,6 +236,9 @@ def test_models_configuration_file_and_environment(tmp_path):
     assert {"gpt35", "gpt4o", "claude35_sonnet", "llama31_70b", "llama32_3b", "simulated"} <= set(config.models)
     with pytest.raises(ModelConfigError, match="no configured model key"):
         load_models_config(environ={"PERSONALITY_ASSETS_MODEL_NOPE_RPM": "1"})
+    assert load_models_config(environ={"PERSONALITY_ASSETS_MODEL_GPT4O_PACING": "even"}).get("gpt4o").pacing == "even"
+    with pytest.raises(ModelConfigError, match="'simulated': pacing: even spreads rpm .*; set rpm"):
+        load_models_config(environ={"PERSONALITY_ASSETS_MODEL_SIMULATED_PACING": "even"})
 
 
 def test_rate_limit_holds_across_consecutive_runs(db_target, openai_server):
@@ -362,3 +367,25 @@ def test_the_documented_scripting_path_calls_a_real_provider(empty_target, opena
     rows = _stored(empty_target)
     assert [r["status"] for r in rows] == ["ok"] * 3
     assert SECRET not in json.dumps(rows, default=str)
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["in-process", "redis"])
+def test_even_pacing_meets_a_limit_counted_per_second(db_target, openai_server, request, shared):
+    """A provider that counts a minute's limit over 1 s windows (as Azure OpenAI does): rpm 40 over
+    a 4 s window is 10 a second. Paced evenly (one every 0.1 s), no request is refused; sent as the
+    window allows, at once, most are."""
+    redis_url = request.getfixturevalue("redis_server").url if shared else None
+    openai_server.configure(latency=0.01)
+    openai_server.limit_per_second = 12  # a little room for the arrivals' jitter
+    even = _models(rpm=40, pacing="even", model_id="gpt-even")
+    paced = _engine(db_target, even, openai_server.base_url, redis_url=redis_url, rate_window_s=4.0)
+    assert paced.run(_requests(40)).ok == 40
+    assert openai_server.limited == 0
+    sent = sorted(r["time"] for r in openai_server.requests)
+    assert len(sent) == 40 and sent[-1] - sent[0] >= 39 * 0.1 * 0.9
+
+    time.sleep(1.0)  # the server's last second is empty again
+    burst = _models(rpm=40, model_id="gpt-burst")
+    burst = _engine(db_target, burst, openai_server.base_url, redis_url=redis_url, rate_window_s=4.0)
+    assert burst.run(_requests(40, repetition=1)).ok == 40
+    assert openai_server.limited > 0

@@ -57,10 +57,12 @@ def _resources(target, monkeypatch=None, openai_url=None, bedrock_url=None):
         monkeypatch.setenv("AWS_REGION", "us-east-1")
         monkeypatch.setenv("PERSONALITY_ASSETS_BEDROCK_ENDPOINT_URL", bedrock_url)
     return {
-        "research_db": ResearchDatabase(
-            url=target.url, reference_schema=target.reference_schema, experiment_schema=target.experiment_schema
+        "research_db": (
+            research_db := ResearchDatabase(
+                url=target.url, reference_schema=target.reference_schema, experiment_schema=target.experiment_schema
+            )
         ),
-        "llm": LLMEngineResource(progress_every_s=1),
+        "llm": LLMEngineResource(research_db=research_db, progress_every_s=1),
     }
 
 
@@ -440,7 +442,7 @@ def test_estimate_makes_no_call(db_target, openai_server, monkeypatch):
     instance = dg.DagsterInstance.ephemeral()
     resources = _resources(db_target, monkeypatch, openai_url=openai_server.base_url)
     _load_populations(resources, instance, ["sample"])
-    engine = resources["llm"].engine(research_db=resources["research_db"])
+    engine = resources["llm"].engine()
     estimate = estimate_study(engine, db_target, "gpt4o", "sample", max_people=10, personas_per_person=2, repetitions=3)
     calls = dict(zip(estimate["step"], estimate["calls"], strict=True))
     assert calls == {"personas": 20, "answers: to be registered": 60}

@@ -354,10 +354,12 @@ def test_the_bfi44_example_validates_and_matches_the_published_key(isolated_data
 
 def _resources(target) -> dict:
     return {
-        "research_db": ResearchDatabase(
-            url=target.url, reference_schema=target.reference_schema, experiment_schema=target.experiment_schema
+        "research_db": (
+            research_db := ResearchDatabase(
+                url=target.url, reference_schema=target.reference_schema, experiment_schema=target.experiment_schema
+            )
         ),
-        "llm": LLMEngineResource(progress_every_s=1),
+        "llm": LLMEngineResource(research_db=research_db, progress_every_s=1),
     }
 
 

@@ -343,12 +343,14 @@ def test_demographics_z_tests_and_marginals(tmp_path):
 def test_report_asset_across_models_and_conditions(db_target):
     instance = dg.DagsterInstance.ephemeral()
     resources = {
-        "research_db": ResearchDatabase(
-            url=db_target.url,
-            reference_schema=db_target.reference_schema,
-            experiment_schema=db_target.experiment_schema,
+        "research_db": (
+            research_db := ResearchDatabase(
+                url=db_target.url,
+                reference_schema=db_target.reference_schema,
+                experiment_schema=db_target.experiment_schema,
+            )
         ),
-        "llm": LLMEngineResource(progress_every_s=1),
+        "llm": LLMEngineResource(research_db=research_db, progress_every_s=1),
     }
     instance.add_dynamic_partitions("population", ["sample", "sample_maxN"])
     assert dg.materialize([questionnaires], resources=resources, instance=instance).success
@@ -434,10 +436,12 @@ def test_report_asset_across_models_and_conditions(db_target):
 
 def _resources(target) -> dict:
     return {
-        "research_db": ResearchDatabase(
-            url=target.url, reference_schema=target.reference_schema, experiment_schema=target.experiment_schema
+        "research_db": (
+            research_db := ResearchDatabase(
+                url=target.url, reference_schema=target.reference_schema, experiment_schema=target.experiment_schema
+            )
         ),
-        "llm": LLMEngineResource(progress_every_s=1),
+        "llm": LLMEngineResource(research_db=research_db, progress_every_s=1),
     }
 
 

@@ -53,6 +53,31 @@ def test_two_processes_share_one_budget(openai_server, redis_server):
     assert max(arrivals) - min(arrivals) >= (50 / rpm - 1) * window
 
 
+def test_two_keys_of_one_account_in_two_processes_keep_the_stricter_limit(openai_server, redis_server):
+    """Two model keys on one account (same endpoint and model id), rpm 600 and 300, each in its own
+    process: no 60 s window on the server's clock sees more than 300 of their requests."""
+    openai_server.configure(latency=0.3)  # slow enough that both processes are sending at once
+    workers = [
+        _worker(openai_server, redis_server.url, 300, name, rpm, 60) for name, rpm in (("loose", 600), ("strict", 300))
+    ]
+    try:
+        senders, last_count, quiet_since = set(), -1, time.monotonic()
+        deadline = time.monotonic() + 90
+        while senders != {"loose", "strict"} or time.monotonic() - quiet_since < 3:
+            assert time.monotonic() < deadline, [w.poll() for w in workers]
+            time.sleep(0.1)
+            requests = list(openai_server.requests)
+            senders = {r["json"]["messages"][-1]["content"].split()[0] for r in requests}
+            if len(requests) != last_count:
+                last_count, quiet_since = len(requests), time.monotonic()
+        # Both sent, then waited for the window to move on: the account's minute held 300.
+        assert _busiest_window([r["time"] for r in requests], 60) == len(requests) == 300
+    finally:
+        for worker in workers:
+            worker.kill()
+            worker.communicate()
+
+
 def test_a_killed_process_s_slots_come_back_after_their_lease(openai_server, redis_server):
     """Two shared slots, both held by a process killed mid-call: the next process waits for the
     leases (the model's timeout + 6 s) to end, then finishes."""

@@ -176,3 +176,61 @@ def test_a_models_own_cap_stops_the_run_before_it_is_passed(db_target, openai_se
     rows = _stored(db_target)
     assert 1 <= len(rows) < 20 and len(rows) == openai_server.request_count  # every call started is stored
     assert sum(r["cost_usd"] for r in rows) <= 0.05
+
+
+def _questionnaire_requests(n: int) -> list[ChatRequest]:
+    """As the persona study asks: a persona, 50 statements, the answers as JSON."""
+    statements = "\n".join(f"{i}. I see myself as someone who is statement number {i}." for i in range(1, 51))
+    return [
+        ChatRequest(
+            model="oa",
+            purpose="questionnaire",
+            response_model=QuestionnaireReply,
+            messages=(
+                ("system", f"You are persona {k}, a calm nurse of 41 from Austin. Answer as this person."),
+                ("user", f"Rate each statement from 1 to 5 and reply in JSON.\n{statements}"),
+            ),
+            tag=k,
+        )
+        for k in range(n)
+    ]
+
+
+def test_a_cap_of_30_percent_of_a_study_answers_at_least_27_percent_of_it(db_target, openai_server):
+    """Near the cap the calls in flight thin out, rather than the run stopping while 16 calls'
+    worst cases (1,024 tokens of reply, four times a real one) tie up the rest of the budget."""
+    from personality_assets_tests.test_persona_study import study_reply
+
+    openai_server.configure(reply=study_reply)
+    models = _models(max_tokens=1024, max_concurrency=16)
+    requests = _questionnaire_requests(300)
+    full = _engine(db_target, models, openai_server.base_url, run_id="full").run(requests)
+    assert full.ok == 300
+    cap = 0.3 * full.cost_usd
+    capped = _engine(db_target, models, openai_server.base_url, run_id="capped", max_cost_usd=cap)
+    with pytest.raises(BudgetExceeded, match="this step's max_cost_usd"):
+        capped.run(requests)
+    rows = [r for r in _stored(db_target) if r["run_id"] == "capped"]
+    assert sum(r["cost_usd"] for r in rows) <= cap
+    assert sum(r["status"] == "ok" for r in rows) >= 0.27 * len(requests)
+
+
+@pytest.mark.parametrize("which", ["step", "model"])
+def test_calls_in_flight_hold_their_worst_case_under_a_cap(db_target, openai_server, which):
+    """Each reply is as long as max_tokens allows, so each call costs about its worst case: only
+    holding that back for every call in flight keeps eight calls at once under the cap."""
+    max_tokens = 200
+    openai_server.configure(reply=lambda request: "x" * 4 * (max_tokens - 1), latency=0.05)
+    requests = _requests(20)
+    model = _models(max_tokens=max_tokens).get("oa")
+    worst = model.cost(requests[0].estimated_input_tokens() * 5 // 4, max_tokens)
+    cap = 5.5 * worst
+    if which == "step":
+        engine = _engine(db_target, _models(max_tokens=max_tokens), openai_server.base_url, max_cost_usd=cap)
+    else:
+        engine = _engine(db_target, _models(max_tokens=max_tokens, max_cost_usd=cap), openai_server.base_url)
+    with pytest.raises(BudgetExceeded):
+        engine.run(requests)
+    rows = _stored(db_target)
+    assert min(r["cost_usd"] for r in rows) >= 0.9 * worst  # the premise: replies cost their worst case
+    assert 4 <= len(rows) and sum(r["cost_usd"] for r in rows) <= cap

@@ -51,8 +51,8 @@ TRACK = [value_personas, journal_entries, judge_labels]
 
 def _resources(tmp_path):
     return {
-        "research_db": ResearchDatabase(url=f"sqlite:///{tmp_path / 'research.sqlite'}"),
-        "llm": LLMEngineResource(progress_every_s=1),
+        "research_db": (research_db := ResearchDatabase(url=f"sqlite:///{tmp_path / 'research.sqlite'}")),
+        "llm": LLMEngineResource(research_db=research_db, progress_every_s=1),
     }
 
 

@@ -4,16 +4,15 @@ that its run's partition key is one of them."""
 import dagster as dg
 
 from personality_assets.defs.essays.topics import TopicError, check_topic
-from personality_assets.llm.config import load_models_config
+from personality_assets.defs.steps import MODEL_KEY_RULE, MODEL_KEYS
 from personality_assets.populations.names import RULE as NAME_RULE
 from personality_assets.populations.names import PopulationNameError, check_population_name
 
 # One partition per reference population (e.g. sample, sample_maxN, a dropped file's name).
 population_partitions = dg.DynamicPartitionsDefinition(name="population")
 
-# One per configured model key (models.yaml and $PERSONALITY_ASSETS_MODELS_FILE, read when the
-# code location loads).
-model_partitions = dg.StaticPartitionsDefinition(sorted(load_models_config().models))
+# One per configured model key: the keys a model-key config field takes.
+model_partitions = dg.StaticPartitionsDefinition(list(MODEL_KEYS))
 
 # Dimensions are ordered by name: a key is written "<model>|<population>", e.g. "simulated|sample".
 experiment_partitions = dg.MultiPartitionsDefinition({"model": model_partitions, "population": population_partitions})
@@ -98,9 +97,5 @@ def _key_problems(definition, key, instance) -> list[str]:
     if definition.has_partition_key(key):
         return []
     if definition is model_partitions:
-        return [
-            f"{key!r} is not a model partition: a model key of the models configuration "
-            f"({', '.join(definition.get_partition_keys())}); add the model to models.yaml or the file in "
-            f"$PERSONALITY_ASSETS_MODELS_FILE and reload the code location"
-        ]
+        return [f"{key!r} is not a model partition: {MODEL_KEY_RULE}"]
     return [f"{key!r} is not a partition: one of {', '.join(definition.get_partition_keys())}"]

@@ -51,41 +51,28 @@ class ResearchDatabase(ConfigurableResource):
             migrate.upgrade(self.target)
 
 
-class SpendCapConfig(dg.Config):
-    """Config of every asset that calls models: a cap on what the step may spend."""
-
-    max_cost_usd: float | None = Field(
-        default=None,
-        gt=0,
-        description="stop before this step's model calls cost more than this (USD); stored results are kept "
-        "and a re-run with a higher cap asks only for what is missing. Each model's max_cost_usd "
-        "(models.yaml) applies too",
-    )
-
-
 class LLMEngineResource(ConfigurableResource):
-    """The call engine that makes every model call (assets call llm.engine(context, research_db),
-    then run the requests). Models come from personality_assets/llm/models.yaml merged with
-    $PERSONALITY_ASSETS_MODELS_FILE, as the partitions do; each model's provider reads its endpoint
-    and key from the environment when the step runs, so no key is ever part of Dagster's
-    configuration, logs or metadata."""
+    """The call engine that makes every model call and records it in the research database (assets
+    call llm.engine(context, max_cost_usd), then run the requests). Models come from
+    personality_assets/llm/models.yaml merged with $PERSONALITY_ASSETS_MODELS_FILE, as the
+    partitions do; each model's provider reads its endpoint and key from the environment when the
+    step runs, so no key is ever part of Dagster's configuration, logs or metadata."""
 
+    research_db: ResearchDatabase
     cache: bool | None = Field(default=None, description="force the response cache on/off; default per model")
     progress_every_s: float = Field(default=10.0, description="seconds between progress lines in the log")
     rate_window_s: float = Field(
         default=60.0, gt=0, description="the window rpm and tpm count over (providers count per minute)"
     )
 
-    def engine(
-        self, context=None, research_db: ResearchDatabase | None = None, max_cost_usd: float | None = None
-    ) -> CallEngine:
+    def engine(self, context=None, max_cost_usd: float | None = None) -> CallEngine:
         """The engine for a step (its log and run id), or, without a context, for scripts and notebooks."""
-        if context is None and research_db is not None:
-            research_db.setup_for_execution(None)  # what Dagster does at step start: migrate the schemas
+        if context is None:
+            self.research_db.setup_for_execution(None)  # what Dagster does at step start: migrate the schemas
         return CallEngine(
             load_models_config(),
             Providers(),
-            target=research_db.target if research_db is not None else None,
+            target=self.research_db.target,
             log=context.log if context is not None else None,  # None: the module's own logger
             run_id=context.run.run_id if context is not None else None,
             progress_every_s=self.progress_every_s,
@@ -102,10 +89,14 @@ for _resource in (ResearchDatabase, LLMEngineResource):
     _resource.__doc__ = inspect.cleandoc(_resource.__doc__)
 
 
-def default_llm_resource() -> LLMEngineResource:
-    return LLMEngineResource()
+def default_llm_resource(research_db: ResearchDatabase | None = None) -> LLMEngineResource:
+    """The engine resource on ``research_db`` (default: the one the environment names)."""
+    return LLMEngineResource(research_db=research_db or ResearchDatabase())
 
 
 @dg.definitions
 def resources() -> dg.Definitions:
-    return dg.Definitions(resources={"research_db": ResearchDatabase(), "llm": default_llm_resource()})
+    # Configured at launch, so the engine records its calls in the very database the step uses,
+    # whatever the launchpad sets for research_db.
+    research_db = ResearchDatabase.configure_at_launch()
+    return dg.Definitions(resources={"research_db": research_db, "llm": LLMEngineResource(research_db=research_db)})

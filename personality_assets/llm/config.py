@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from personality_assets.llm.providers import PROVIDERS
 
@@ -72,6 +72,12 @@ class ModelConfig(BaseModel):
     )
     rpm: int | None = Field(None, gt=0, description="requests per minute; None = unlimited")
     tpm: int | None = Field(None, gt=0, description="tokens (in + out) per minute; None = unlimited")
+    pacing: Literal["burst", "even"] = Field(
+        "burst",
+        description="burst: each window's requests go as fast as the calls in flight allow; even: at most one "
+        "request every 60/rpm seconds, for providers that count the limit over shorter windows (Azure OpenAI); "
+        "needs rpm",
+    )
     max_concurrency: int = Field(8, gt=0, description="calls in flight at once in one process")
     account_max_concurrency: int | None = Field(
         None,
@@ -94,6 +100,12 @@ class ModelConfig(BaseModel):
         if provider not in PROVIDERS:
             raise ValueError(f"unknown provider {provider!r}; known: {sorted(PROVIDERS)}")
         return provider
+
+    @model_validator(mode="after")
+    def _pacing_needs_rpm(self) -> ModelConfig:
+        if self.pacing == "even" and self.rpm is None:
+            raise ValueError(f"model {self.key!r}: pacing: even spreads rpm requests over the minute; set rpm")
+        return self
 
     def cost(self, input_tokens: int, output_tokens: int, batch: bool = False) -> float:
         return self.input_cost(input_tokens, batch) + self.output_cost(output_tokens, batch)

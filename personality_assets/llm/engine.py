@@ -156,14 +156,16 @@ class CallEngine:
         models = {r.model: self.models.get(r.model) for r in requests}
         providers = {key: self.providers.for_model(model) for key, model in models.items()}
         # Rate limits are kept per account (provider, endpoint, provider model id): model keys on one
-        # account share one limiter, at the strictest of their limits.
+        # account share one limiter, at the strictest of their limits (even pacing if any asks for it).
         accounts: dict[tuple, tuple[int | None, int | None]] = {}
         slots: dict[tuple, int | None] = {}  # the account's shared concurrency (shared limiter only)
+        even: dict[tuple, bool] = {}
         for key, model in models.items():
             account = providers[key].account(model)
             rpm, tpm = accounts.get(account, (None, None))
             accounts[account] = (_strictest(rpm, model.rpm), _strictest(tpm, model.tpm))
             slots[account] = _strictest(slots.get(account), model.account_max_concurrency)
+            even[account] = even.get(account, False) or model.pacing == "even"
         limiters: dict[int, Any] = {}
 
         def finish(result: CallResult) -> None:
@@ -202,6 +204,7 @@ class CallEngine:
         )
 
         stop = asyncio.Event()
+        settled = asyncio.Condition()  # a call's cost is settled against the spend caps
         fatal: list[BaseException] = []
         workers = []
         for key, work in queues.items():
@@ -219,13 +222,16 @@ class CallEngine:
                 history,
                 redis_url=self.redis_url,
                 concurrency=slots[account],
+                even=even[account],
                 # longer than any attempt lives (the provider's timeout, then the engine's safety net)
                 lease_seconds=model.timeout_seconds + 6,
             )
             limiters[id(limiter)] = limiter
             for _ in range(min(model.max_concurrency, work.qsize())):
                 workers.append(
-                    asyncio.create_task(self._worker(work, model, provider, limiter, finish, stop, fatal, summary))
+                    asyncio.create_task(
+                        self._worker(work, model, provider, limiter, finish, stop, fatal, summary, settled)
+                    )
                 )
         progress = asyncio.create_task(self._progress(summary, total, started))
         interrupted: list[str] = []
@@ -288,24 +294,33 @@ class CallEngine:
             model.key, Budget(model.max_cost_usd, f"model {model.key!r}'s max_cost_usd (models.yaml)")
         )
 
-    async def _worker(self, work, model, provider, limiter, finish, stop, fatal, summary) -> None:
+    async def _worker(self, work, model, provider, limiter, finish, stop, fatal, summary, settled) -> None:
         model_budget = self._model_budget(model)
         while not stop.is_set():
             try:
                 request, key = work.get_nowait()
             except asyncio.QueueEmpty:
                 return
-            # Start a call only if what is spent, what is in flight and this call's worst case (its
-            # prompt, with a margin, and max_tokens of reply) fit under both caps; calls in flight
-            # finish and are stored. So a cap is not passed while providers honour max_tokens.
+            # Start a call only if what is spent, the worst cases of the calls in flight and this
+            # call's worst case (its prompt, with a margin, and max_tokens of reply) fit under both
+            # caps, so a cap is not passed while providers honour max_tokens. Near a cap a call
+            # waits for those in flight (which mostly cost far less than their worst case): the
+            # calls in flight thin out, and the run stops only when none is left and it still does
+            # not fit.
             estimate = _worst_case(request, model)
-            refused = next((b for b in (self.budget, model_budget) if not b.fits(estimate)), None)
-            if refused is not None:
-                summary.budget_stop = refused.refusal()
-                stop.set()
-                return
-            self.budget.reserve(estimate)
-            model_budget.reserve(estimate)
+            budgets = (self.budget, model_budget)
+            async with settled:
+                while (refused := next((b for b in budgets if not b.fits(estimate)), None)) is not None:
+                    if stop.is_set():
+                        return
+                    if refused.in_flight == 0:
+                        summary.budget_stop = refused.refusal()
+                        stop.set()
+                        settled.notify_all()
+                        return
+                    await settled.wait()
+                for budget in budgets:
+                    budget.reserve(estimate)
             result = None
             try:
                 result = await self._call(request, key, model, provider, limiter)
@@ -325,8 +340,10 @@ class CallEngine:
                 )
             finally:
                 spent = result.cost_usd if result is not None else 0.0
-                self.budget.settle(estimate, spent)
-                model_budget.settle(estimate, spent)
+                async with settled:
+                    for budget in budgets:
+                        budget.settle(estimate, spent)
+                    settled.notify_all()
 
     async def _call(self, request: ChatRequest, key: str, model: ModelConfig, provider, limiter) -> CallResult:
         result = CallResult(request=request, model=model, cache_key=key, status="failed")
@@ -350,7 +367,7 @@ class CallEngine:
                 raise TransientError(f"timeout after {model.timeout_seconds}s") from None
             except TransientError as exc:
                 if exc.rate_limited:
-                    limiter.adaptive.on_throttled(exc.retry_after)
+                    limiter.adaptive.on_throttled(exc.retry_after, exc.rate_limit, reserved)
                 raise
             finally:
                 await limiter.release(reservation, used)
@@ -463,21 +480,24 @@ class BatchesPending(RunInterrupted):
 
 
 class Budget:
-    """A spend cap: spent + reserved (estimates of calls in flight) never passes ``cap_usd``."""
+    """A spend cap: spent + reserved (worst cases of calls in flight) never passes ``cap_usd``."""
 
     def __init__(self, cap_usd: float | None, name: str):
         self.cap_usd, self.name = cap_usd, name
         self.spent_usd = self.reserved_usd = 0.0
+        self.in_flight = 0  # calls (or batches) holding a reservation
 
     def fits(self, estimate: float) -> bool:
         return self.cap_usd is None or self.spent_usd + self.reserved_usd + estimate <= self.cap_usd
 
     def reserve(self, estimate: float) -> None:
         self.reserved_usd += estimate
+        self.in_flight += 1
 
     def settle(self, estimate: float, cost: float) -> None:
         self.reserved_usd -= estimate
         self.spent_usd += cost
+        self.in_flight -= 1
 
     def refusal(self) -> str:
         return f"stopped before passing {self.name} of ${self.cap_usd:.4f} (${self.spent_usd:.4f} spent)"

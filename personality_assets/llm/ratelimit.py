@@ -23,20 +23,39 @@ from personality_assets.llm.types import UserActionRequired
 class AdaptiveRate:
     """How much of the configured limits to use, learnt from the provider (per account, per process).
 
-    AIMD: a throttling reply (429) halves the share of ``rpm``/``tpm`` used (once per
-    ``decrease_every_s``: one burst of 429s is one signal), each answered call gives back
-    ``increase`` of it, never past 1 (the configured limits). And before a 429: when the provider's
-    headers say its window is nearly spent (remaining requests or tokens below what the calls in
-    flight may take), new calls wait until what they need has come back (see :func:`refill_wait`)."""
+    AIMD: a storm of throttling replies (429s making at least ``storm_share`` of the last
+    ``storm_window`` replies) halves the share of ``rpm``/``tpm`` used (once per
+    ``decrease_every_s``: one burst of 429s is one signal) and pauses new calls for its Retry-After;
+    each answered call gives back ``increase`` of it, never past 1 (the configured limits). A sparse
+    429 among answers, or one whose headers say the provider's window has room for the request, is
+    not our rate (a fault, an overloaded model): only that request waits and is retried. And before a
+    429: when the provider's headers say its window is nearly spent (remaining requests or tokens
+    below what the calls in flight may take), new calls wait until what they need has come back (see
+    :func:`refill_wait`)."""
 
-    def __init__(self, floor: float = 0.05, increase: float = 0.01, decrease_every_s: float = 1.0):
+    def __init__(
+        self,
+        floor: float = 0.05,
+        increase: float = 0.01,
+        decrease_every_s: float = 1.0,
+        storm_window: int = 50,
+        storm_share: float = 0.25,
+    ):
         self.share, self.floor, self.increase, self.decrease_every_s = 1.0, floor, increase, decrease_every_s
         self.throttled = 0  # 429s seen
+        self._recent: deque[bool] = deque(maxlen=storm_window)  # the last replies: True for a 429
+        self._storm = max(1, round(storm_window * storm_share))
         self._last_decrease = -float("inf")
         self.paused_until = 0.0  # time.monotonic() before which no new call starts
 
-    def on_throttled(self, retry_after: float | None = None) -> None:
+    def on_throttled(self, retry_after: float | None = None, hint=None, tokens: int = 0) -> None:
+        """A 429 (or a throttling error); ``hint``: its rate-limit headers, ``tokens``: the request's."""
         self.throttled += 1
+        if _room_left(hint, tokens):
+            return
+        self._recent.append(True)
+        if sum(self._recent) < self._storm:
+            return
         now = time.monotonic()
         if now - self._last_decrease >= self.decrease_every_s:
             self.share = max(self.floor, self.share / 2)
@@ -46,6 +65,7 @@ class AdaptiveRate:
 
     def on_answer(self, hint, in_flight: int, next_tokens: int) -> None:
         """An answered call: the share grows back; the provider's headers may ask for a pause."""
+        self._recent.append(False)
         self.share = min(1.0, self.share + self.increase)
         if hint is None:
             return
@@ -69,6 +89,14 @@ class AdaptiveRate:
             await asyncio.sleep(delay * random.uniform(1.0, 1.1))
 
 
+def _room_left(hint, tokens: int) -> bool:
+    """Whether a 429's headers say the provider's window had room for the request (requests left,
+    and tokens for it), so the 429 was not for our rate."""
+    if hint is None or hint.remaining_requests is None or hint.remaining_requests < 1:
+        return False
+    return hint.remaining_tokens is None or hint.remaining_tokens >= tokens
+
+
 def refill_wait(needed: int, remaining: int, limit: int | None, reset_s: float | None) -> float:
     """Seconds until ``needed`` more requests (or tokens) are available, by the provider's headers.
 
@@ -84,8 +112,12 @@ def refill_wait(needed: int, remaining: int, limit: int | None, reset_s: float |
 
 
 class SlidingWindowLimiter:
-    def __init__(self, rpm: int | None, tpm: int | None, window_seconds: float = 60.0):
-        self.rpm, self.tpm, self.window = rpm, tpm, window_seconds
+    """The window in one process. ``even``: besides, at most one request every ``window / rpm``
+    seconds, so the window's requests are spread over it rather than sent at once."""
+
+    def __init__(self, rpm: int | None, tpm: int | None, window_seconds: float = 60.0, even: bool = False):
+        self.rpm, self.tpm, self.window, self.even = rpm, tpm, window_seconds, even and rpm is not None
+        self._next_at = 0.0  # time.monotonic() before which no request goes (even pacing)
         self.adaptive = AdaptiveRate()
         self._in_flight = 0
         self._in_flight_tokens = 0
@@ -132,13 +164,19 @@ class SlidingWindowLimiter:
             tokens = min(tokens, self.tpm)  # a request bigger than the budget still goes, alone
         async with self._changed:
             while True:
-                self._prune(time.monotonic())
+                now = time.monotonic()
+                self._prune(now)
                 if self._fits(tokens):
-                    self._in_flight += 1
-                    self._in_flight_tokens += tokens
-                    return tokens
-                # Wake when a finished request leaves the window, or when one in flight finishes.
-                timeout = self._done[0][0] + self.window - time.monotonic() if self._done else None
+                    if now >= self._next_at:
+                        self._in_flight += 1
+                        self._in_flight_tokens += tokens
+                        if self.even:
+                            self._next_at = now + self.window / self.adaptive.limit(self.rpm)
+                        return tokens
+                    timeout = self._next_at - now  # the next paced send
+                else:
+                    # Wake when a finished request leaves the window, or when one in flight finishes.
+                    timeout = self._done[0][0] + self.window - now if self._done else None
                 try:
                     await asyncio.wait_for(
                         self._changed.wait(), timeout=None if timeout is None else max(timeout, 0.001)
@@ -175,6 +213,7 @@ def shared_limiter(
     redis_url: str | None = None,
     concurrency: int | None = None,
     lease_seconds: float = 130.0,
+    even: bool = False,
 ) -> SlidingWindowLimiter | RedisLimiter:
     """One limiter per account (provider, endpoint, provider model id).
 
@@ -183,19 +222,18 @@ def shared_limiter(
     in one process share the budget; it is seeded with the account's recent calls (``history``,
     from the llm_calls table), so a step in a new process counts what the previous step sent."""
     if redis_url:
-        settings = (rpm, tpm, window_seconds, concurrency, lease_seconds, redis_url)
+        settings = (rpm, tpm, window_seconds, concurrency, lease_seconds, redis_url, even)
         limiter = _SHARED.get(key)
         if not isinstance(limiter, RedisLimiter) or limiter.settings != settings:
             limiter = _SHARED[key] = RedisLimiter(key, *settings)
         limiter.history = history
         return limiter
     limiter = _SHARED.get(key)
-    if not isinstance(limiter, SlidingWindowLimiter) or (limiter.rpm, limiter.tpm, limiter.window) != (
-        rpm,
-        tpm,
-        window_seconds,
+    settings = (rpm, tpm, window_seconds, even and rpm is not None)
+    if not isinstance(limiter, SlidingWindowLimiter) or (limiter.rpm, limiter.tpm, limiter.window, limiter.even) != (
+        settings
     ):
-        limiter = SlidingWindowLimiter(rpm, tpm, window_seconds)
+        limiter = SlidingWindowLimiter(*settings)
         if history is not None and (rpm is not None or tpm is not None):
             limiter.seed(history())
         _SHARED[key] = limiter
@@ -204,10 +242,10 @@ def shared_limiter(
 
 # --- the shared limiter: the same sliding window, in Redis ---------------------------------------------
 #
-# Per account, five keys (one hash tag, so they stay together on a cluster): requests in flight
+# Per account, six keys (one hash tag, so they stay together on a cluster): requests in flight
 # (sorted set: reservation id -> lease end, ms) with their reserved tokens (hash), requests finished
-# within the window (sorted set: id -> finished at, ms) with their tokens (hash), and running token
-# totals. Every change is one Lua script, atomic, on Redis's clock: one clock for every machine.
+# within the window (sorted set: id -> finished at, ms) with their tokens (hash), running token
+# totals (and the next paced send), and the limits each process declared. Every change is one Lua script, atomic, on Redis's clock: one clock for every machine.
 # A reservation whose lease ended belongs to a dead process: it is counted as finished at the lease's
 # end, so its slot comes back and its request still counts for one window.
 
@@ -233,22 +271,62 @@ end
 if #gone > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - window) end
 """
 
-# ARGV: window ms, rpm, tpm, concurrency (0: none), lease ms, tokens, reservation id.
-# Returns {1, 0} when reserved, else {0, ms until the oldest finished request leaves the window}.
+# The account's limits are the strictest any process using it has declared within a window and a
+# lease (KEYS[6]: declaration "rpm:tpm:slots:even" -> when last declared, ms; 0: no limit, or not
+# paced), so two model keys on one account in two processes keep the stricter one's limits (and
+# even pacing if either asks for it), as they do in one process.
+_STRICTEST = """
+local lifetime = window + tonumber(ARGV[5])
+redis.call('HSET', KEYS[6], ARGV[2] .. ':' .. ARGV[3] .. ':' .. ARGV[4] .. ':' .. ARGV[9], now)
+local limits, even = {0, 0, 0}, 0
+local declared = redis.call('HGETALL', KEYS[6])
+for i = 1, #declared, 2 do
+  if tonumber(declared[i + 1]) <= now - lifetime then
+    redis.call('HDEL', KEYS[6], declared[i])
+  else
+    local j = 1
+    for value in string.gmatch(declared[i], '[^:]+') do
+      value = tonumber(value)
+      if j == 4 then
+        even = math.max(even, value)
+      elseif value > 0 and (limits[j] == 0 or value < limits[j]) then
+        limits[j] = value
+      end
+      j = j + 1
+    end
+  end
+end
+local share = tonumber(ARGV[8])
+local rpm, tpm, slots = limits[1], limits[2], limits[3]
+if rpm > 0 then rpm = math.max(1, math.floor(rpm * share)) end
+if tpm > 0 then tpm = math.max(1, math.floor(tpm * share)) end
+"""
+
+# ARGV: window ms, rpm, tpm, concurrency (0: none; these three as configured), lease ms, tokens,
+# reservation id, this process's share of the limits (the adaptive rate), even pacing (1) or not (0).
+# Even pacing keeps the next allowed send time in KEYS[5] ('next_at', ms): one request every window/rpm.
+# Returns {1, 0} when reserved, else {0, ms until the oldest finished request leaves the window, or
+# until the next paced send}.
 ACQUIRE_SCRIPT = (
     _PRUNE
+    + _STRICTEST
     + """
-local rpm, tpm, slots = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local tokens = tonumber(ARGV[6])
+if tpm > 0 and tokens > limits[2] then tokens = limits[2] end  -- a request bigger than the budget goes alone
 local in_flight, done = redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[3])
 local in_flight_tokens = tonumber(redis.call('HGET', KEYS[5], 'in_flight_tokens') or '0')
 local done_tokens = tonumber(redis.call('HGET', KEYS[5], 'done_tokens') or '0')
 if (rpm <= 0 or in_flight + done < rpm) and (tpm <= 0 or in_flight_tokens + done_tokens + tokens <= tpm)
     and (slots <= 0 or in_flight < slots) then
+  if even == 1 and rpm > 0 then
+    local next_at = tonumber(redis.call('HGET', KEYS[5], 'next_at') or '0')
+    if now < next_at then return {0, math.ceil(next_at - now)} end
+    redis.call('HSET', KEYS[5], 'next_at', now + window / rpm)
+  end
   redis.call('ZADD', KEYS[1], now + tonumber(ARGV[5]), ARGV[7])
   redis.call('HSET', KEYS[2], ARGV[7], tokens)
   redis.call('HINCRBY', KEYS[5], 'in_flight_tokens', tokens)
-  for i = 1, 5 do redis.call('PEXPIRE', KEYS[i], window + tonumber(ARGV[5]) + 60000) end
+  for i = 1, #KEYS do redis.call('PEXPIRE', KEYS[i], window + tonumber(ARGV[5]) + 60000) end
   return {1, 0}
 end
 local oldest = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
@@ -271,7 +349,7 @@ redis.call('HINCRBY', KEYS[5], 'in_flight_tokens', -tonumber(reserved))
 redis.call('ZADD', KEYS[3], now, ARGV[2])
 redis.call('HSET', KEYS[4], ARGV[2], ARGV[3])
 redis.call('HINCRBY', KEYS[5], 'done_tokens', tonumber(ARGV[3]))
-for i = 1, 5 do redis.call('PEXPIRE', KEYS[i], window + tonumber(ARGV[4]) + 60000) end
+for i = 1, #KEYS do redis.call('PEXPIRE', KEYS[i], window + tonumber(ARGV[4]) + 60000) end
 return 1
 """
 )
@@ -322,8 +400,10 @@ class RedisLimiter:
         concurrency: int | None,
         lease_seconds: float,
         redis_url: str,
+        even: bool = False,
     ):
-        self.settings = (rpm, tpm, window_seconds, concurrency, lease_seconds, redis_url)
+        self.settings = (rpm, tpm, window_seconds, concurrency, lease_seconds, redis_url, even)
+        self.even = even and rpm is not None
         self.rpm, self.tpm, self.window = rpm, tpm, window_seconds
         self.concurrency, self.lease_seconds, self._url = concurrency, lease_seconds, redis_url
         self.adaptive = AdaptiveRate()  # this process's share of the shared limits
@@ -335,6 +415,7 @@ class RedisLimiter:
             f"{base}:done",
             f"{base}:done_tokens",
             f"{base}:totals",
+            f"{base}:declared",
         ]
         self._redis = self._loop = self._acquire = self._release = self._seed = self._seeding = None
         self.unavailable: str | None = None  # set when a release could not reach Redis
@@ -420,12 +501,14 @@ class RedisLimiter:
         while True:
             args = [
                 int(self.window * 1000),
-                self.adaptive.limit(self.rpm) or 0,
-                self.adaptive.limit(self.tpm) or 0,
+                self.rpm or 0,
+                self.tpm or 0,
                 self.concurrency or 0,
                 int(self.lease_seconds * 1000),
                 tokens,
                 reservation,
+                self.adaptive.share,
+                int(self.even),
             ]
             try:
                 granted, wait_ms = await acquire_script(keys=self.keys, args=args)

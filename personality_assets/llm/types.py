@@ -104,12 +104,18 @@ class TransientError(ProviderError):
     """Worth retrying: 429, 5xx, timeouts, dropped connections."""
 
     def __init__(
-        self, message: str, retry_after: float | None = None, unreachable: bool = False, rate_limited: bool = False
+        self,
+        message: str,
+        retry_after: float | None = None,
+        unreachable: bool = False,
+        rate_limited: bool = False,
+        rate_limit: RateLimitHint | None = None,
     ):
         super().__init__(message)
         self.retry_after = retry_after
         self.unreachable = unreachable
-        self.rate_limited = rate_limited  # a 429 or a throttling error: the adaptive rate shrinks
+        self.rate_limited = rate_limited  # a 429 or a throttling error: the adaptive rate may shrink
+        self.rate_limit = rate_limit  # what the 429's headers said of the provider's limits
 
 
 class PermanentError(ProviderError):

@@ -16,13 +16,11 @@ from personality_assets.defs.essays import plots
 from personality_assets.defs.essays.checks import ESSAY_CHECKS, essay_checks
 from personality_assets.defs.essays.dimensions import (
     DIMENSION_TABLES,
-    DimensionsError,
     active_levels,
     load_dimensions,
     sync_dimensions,
 )
 from personality_assets.defs.essays.generation import (
-    EssayTrackError,
     PlanSettings,
     cast_essays,
     research_seed,
@@ -39,11 +37,15 @@ from personality_assets.defs.essays.tables import (
     word_count_table,
 )
 from personality_assets.defs.metadata import figure_metadata, markdown_table, sql_table_schema
+from personality_assets.defs.outputs import output_path
 from personality_assets.defs.partitions import essay_topic_partitions, partition_key
-from personality_assets.defs.resources import LLMEngineResource, ResearchDatabase, SpendCapConfig
-from personality_assets.llm.engine import RunInterrupted
+from personality_assets.defs.resources import LLMEngineResource, ResearchDatabase
+from personality_assets.defs.steps import ModelKey, SpendCapConfig, model_key_field, model_step, step
 
 GROUP = "essays"
+# What every step of a topic shares: its group and a partition per topic.
+TOPIC_STEP = {"group_name": GROUP, "partitions_def": essay_topic_partitions}
+
 # The topic_essays column of each dimension.
 LEVEL_COLUMNS = {
     "stance": "stances",
@@ -51,15 +53,6 @@ LEVEL_COLUMNS = {
     "style": "style_parameters",
     "quality": "quality_levels",
 }
-LLM_POOL = "llm"
-
-
-def _fail_clearly(function):
-    """Stops, a bad dimensions file and missing upstream steps fail at once with their message."""
-    try:
-        return function()
-    except (RunInterrupted, DimensionsError, EssayTrackError) as exc:
-        raise dg.Failure(description=str(exc), allow_retries=False) from None
 
 
 def topic_slug(topic: str) -> str:
@@ -69,18 +62,20 @@ def topic_slug(topic: str) -> str:
 
 
 def essays_parquet(topic: str):
-    path = settings.data_dir() / "parquet" / "essays" / f"topic={topic_slug(topic)}.parquet"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path
+    return output_path(settings.data_dir(), "parquet", "essays", f"topic={topic_slug(topic)}.parquet")
 
 
-@dg.asset(group_name=GROUP, kinds={"sql", "yaml"})
+def essay_figure(topic: str, name: str):
+    return output_path(settings.data_dir(), "parquet", "essays", "figures", f"{topic_slug(topic)}_{name}.png")
+
+
+@step(group_name=GROUP, kinds={"sql", "yaml"})
 def essay_dimensions(research_db: ResearchDatabase) -> dg.MaterializeResult:
     """The diversity dimensions (stances, evidence patterns, style parameters, quality levels) from
     the dimensions file ($PERSONALITY_ASSETS_ESSAY_DIMENSIONS, data/essay_dimensions.yaml or the
     shipped defaults) into the research database. Levels removed from the file stay, inactive."""
     path = settings.essay_dimensions_file()
-    dimensions = _fail_clearly(lambda: load_dimensions(path))
+    dimensions = load_dimensions(path)
     with experiment_transaction(research_db.target) as connection:
         outcome = sync_dimensions(connection, dimensions)
     tables = {
@@ -102,16 +97,13 @@ def essay_dimensions(research_db: ResearchDatabase) -> dg.MaterializeResult:
 
 
 class ResearchSeedsConfig(SpendCapConfig):
-    research_model: str = Field(default="simulated", description="model key (models.yaml) of the research model")
+    research_model: ModelKey = model_key_field("model key (models.yaml) of the research model")
     angles: int = Field(default=12, ge=3, le=30, description="angles the research model is asked to cover")
 
 
-@dg.asset(
-    group_name=GROUP,
-    partitions_def=essay_topic_partitions,
-    pool=LLM_POOL,
+@model_step(
+    **TOPIC_STEP,
     kinds={"sql"},
-    retry_policy=dg.RetryPolicy(max_retries=1, delay=30),
     metadata={"dagster/column_schema": sql_table_schema(ResearchSeed)},
 )
 def research_seeds(
@@ -124,14 +116,8 @@ def research_seeds(
     OpenAI-compatible endpoint, e.g. a search-backed one), validated as JSON. Asked for once per
     topic and model; offline, the simulator returns plausible seeds marked [simulated]."""
     topic = partition_key(context)
-    outcome = _fail_clearly(
-        lambda: research_seed(
-            llm.engine(context, research_db, config.max_cost_usd),
-            research_db.target,
-            topic,
-            config.research_model,
-            config.angles,
-        )
+    outcome = research_seed(
+        llm.engine(context, config.max_cost_usd), research_db.target, topic, config.research_model, config.angles
     )
     if outcome.seed_id is None:
         reasons = "; ".join(outcome.summary.errors) or "no valid reply"
@@ -169,21 +155,18 @@ class EssayPlanConfig(SpendCapConfig):
         default=None, ge=1, description="essays for the topic: a balanced sample of the grid; default the whole grid"
     )
     seed: int | None = Field(default=None, description="the plan's seed; default derived from the topic")
-    persona_model: str = Field(default="simulated", description="model key that writes new personas")
-    research_model: str = Field(default="simulated", description="whose research seed the prompts draw on")
+    persona_model: ModelKey = model_key_field("model key that writes new personas")
+    research_model: ModelKey = model_key_field("whose research seed the prompts draw on")
     min_compatibility: float = Field(
         default=0.3, gt=0, le=1, description="lowest topic compatibility for reuse (above 0: a shared keyword at least)"
     )
     max_uses: int = Field(default=10, ge=1, description="most essays one persona writes, over all topics")
 
 
-@dg.asset(
-    group_name=GROUP,
-    partitions_def=essay_topic_partitions,
+@model_step(
+    **TOPIC_STEP,
     deps=[essay_dimensions, research_seeds],
-    pool=LLM_POOL,
     kinds={"sql"},
-    retry_policy=dg.RetryPolicy(max_retries=1, delay=30),
     metadata={"dagster/column_schema": sql_table_schema(EssayPersona)},
 )
 def essay_personas(
@@ -196,9 +179,7 @@ def essay_personas(
     topic = partition_key(context)
     target = research_db.target
     plan = PlanSettings(**config.model_dump(exclude={"max_cost_usd"}))
-    outcome = _fail_clearly(
-        lambda: cast_essays(llm.engine(context, research_db, config.max_cost_usd), target, topic, plan)
-    )
+    outcome = cast_essays(llm.engine(context, config.max_cost_usd), target, topic, plan)
     if config.essays is not None and outcome.already_planned > config.essays:
         context.log.warning(
             f"the topic already has {outcome.already_planned} planned essays, more than essays={config.essays}: "
@@ -233,20 +214,17 @@ def essay_personas(
 
 
 class EssaysConfig(SpendCapConfig):
-    writer_model: str = Field(default="simulated", description="model key (models.yaml) that writes the essays")
+    writer_model: ModelKey = model_key_field("model key (models.yaml) that writes the essays")
     temperature: float | None = Field(default=None, ge=0, le=2, description="default: the writer model's own")
     near_duplicate_threshold: float = Field(
         default=0.5, gt=0, le=1, description="highest word-trigram Jaccard similarity two essays of a topic may have"
     )
 
 
-@dg.asset(
-    group_name=GROUP,
-    partitions_def=essay_topic_partitions,
+@model_step(
+    **TOPIC_STEP,
     deps=[essay_personas],
-    pool=LLM_POOL,
     kinds={"sql", "parquet"},
-    retry_policy=dg.RetryPolicy(max_retries=1, delay=30),
     check_specs=ESSAY_CHECKS,
     metadata={"dagster/column_schema": sql_table_schema(Essay)},
 )
@@ -259,15 +237,13 @@ def essays(
     dimensions to data/parquet/essays/topic=<topic>.parquet."""
     topic = partition_key(context)
     target = research_db.target
-    outcome = _fail_clearly(
-        lambda: write_essays(
-            llm.engine(context, research_db, config.max_cost_usd),
-            target,
-            topic,
-            config.writer_model,
-            config.temperature,
-            context.run.run_id,
-        )
+    outcome = write_essays(
+        llm.engine(context, config.max_cost_usd),
+        target,
+        topic,
+        config.writer_model,
+        config.temperature,
+        context.run.run_id,
     )
     with experiment_transaction(target) as connection:
         topic_id = topic_row(connection, topic)["id"]
@@ -281,8 +257,6 @@ def essays(
     path = essays_parquet(topic)
     frame.write_parquet(path)
     written = frame.filter(pl.col("content").is_not_null())
-    figures = settings.data_dir() / "parquet" / "essays" / "figures"
-    figures.mkdir(parents=True, exist_ok=True)
     cells, share = grid_coverage(written, order)
     metadata = {
         "dagster/row_count": frame.height,
@@ -301,12 +275,11 @@ def essays(
     else:
         metadata["generation_run_id"] = outcome.generation_run_id
     if written.height:  # figures first: the UI lists metadata in this order
-        slug = topic_slug(topic)
         metadata["essays_per_dimension_plot"] = figure_metadata(
-            plots.essays_per_dimension(written, order, figures / f"{slug}_dimensions.png"), "Essays per dimension level"
+            plots.essays_per_dimension(written, order, essay_figure(topic, "dimensions")), "Essays per dimension level"
         )
         metadata["word_count_plot"] = figure_metadata(
-            plots.word_counts(written, ranges, figures / f"{slug}_word_counts.png"),
+            plots.word_counts(written, ranges, essay_figure(topic, "word_counts")),
             "Word counts per quality level",
         )
         metadata["preview"] = markdown_table(

@@ -12,10 +12,11 @@ from sqlalchemy import Connection, insert, select, update
 
 from personality_assets import settings
 from personality_assets.db.tables.essays import EvidencePattern, QualityLevel, Stance, StyleParameter
+from personality_assets.errors import NoRetryError
 from personality_assets.validated_yaml import read_yaml_as
 
 
-class DimensionsError(ValueError):
+class DimensionsError(NoRetryError):
     """The dimensions file is invalid."""
 
 

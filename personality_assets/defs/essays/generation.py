@@ -38,11 +38,12 @@ from personality_assets.defs.essays.repository import (
     compatible_personas,
     keywords,
 )
+from personality_assets.errors import NoRetryError
 from personality_assets.llm.engine import CallEngine, RunInterrupted
 from personality_assets.llm.types import CallResult, ChatRequest, RunSummary
 
 
-class EssayTrackError(ValueError):
+class EssayTrackError(NoRetryError):
     """Something only the user can fix (a missing upstream step, no dimensions): the message says what."""
 
 

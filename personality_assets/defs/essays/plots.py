@@ -5,12 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # before pyplot: never look for a display
-
-import matplotlib.pyplot as plt
 import polars as pl
+
+from personality_assets.defs.figures import plt, save_figure
 
 DIMENSIONS = (
     ("stance", "stances"),
@@ -32,10 +29,7 @@ def essays_per_dimension(essays: pl.DataFrame, order: dict[str, list[str]], path
         axis.set_title(title)
         axis.tick_params(axis="x", labelrotation=35, labelsize=8)
     axes[0].set_ylabel("essays")
-    figure.tight_layout()
-    figure.savefig(path, dpi=80)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path)
 
 
 def word_counts(essays: pl.DataFrame, levels: pl.DataFrame, path: Path) -> Path:
@@ -51,7 +45,4 @@ def word_counts(essays: pl.DataFrame, levels: pl.DataFrame, path: Path) -> Path:
     axis.boxplot(data, tick_labels=keys, widths=0.5)
     axis.set_ylabel("words")
     axis.set_title("word count per quality level (shaded: the level's range)")
-    figure.tight_layout()
-    figure.savefig(path, dpi=80)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path)

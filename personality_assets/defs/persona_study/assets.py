@@ -1,8 +1,6 @@
 """The persona study as assets partitioned by model x population:
 personas -> experiment_registrations -> questionnaire_answers -> questionnaire_scores."""
 
-from contextlib import contextmanager
-
 import dagster as dg
 import polars as pl
 from pydantic import Field
@@ -10,41 +8,28 @@ from pydantic import Field
 from personality_assets import settings
 from personality_assets.db.tables.persona_study import EvalQuestionnaire, ExperimentsList, Persona
 from personality_assets.defs.metadata import markdown_table, sql_table_schema, table_schema
+from personality_assets.defs.outputs import output_path
 from personality_assets.defs.partitions import experiment_partitions, model_and_population
 from personality_assets.defs.persona_study.answering import answer_questionnaires, answer_status, partition_answers
 from personality_assets.defs.persona_study.checks import ANSWER_CHECKS, answer_checks
 from personality_assets.defs.persona_study.personas import generate_personas, population_tag, read_personas
 from personality_assets.defs.persona_study.prompts import DEFAULT_SYSTEM_ROLE
-from personality_assets.defs.persona_study.reference import PopulationNotLoaded, reference_answers
+from personality_assets.defs.persona_study.reference import reference_answers
 from personality_assets.defs.persona_study.registration import RegistrationConfig, register_experiments
 from personality_assets.defs.persona_study.scoring import score_partition, score_summary, store_scores
 from personality_assets.defs.reference.assets import reference_questionnaires
-from personality_assets.defs.resources import LLMEngineResource, ResearchDatabase, SpendCapConfig
+from personality_assets.defs.resources import LLMEngineResource, ResearchDatabase
+from personality_assets.defs.steps import SpendCapConfig, model_step
 from personality_assets.llm.config import load_models_config
-from personality_assets.llm.engine import RunInterrupted
 from personality_assets.questionnaires import all_questionnaires
 
 GROUP = "persona_study"
-# Assets that call models use the `llm` pool (dagster.yaml, run granularity): queued runs wait for
-# room in it, so parallel runs cannot pile onto a provider; within a run the engine's limiter keeps
-# each account under its rpm/tpm.
-LLM_POOL = "llm"
-
-
-@contextmanager
-def fail_at_once_when_retrying_cannot_help():
-    """A stop (SIGTERM/SIGINT: the engine stored what was answered) or a population that is not
-    loaded fails the step at once with its message, not after the retry policy's next attempt."""
-    try:
-        yield
-    except (RunInterrupted, PopulationNotLoaded) as exc:
-        raise dg.Failure(description=str(exc), allow_retries=False) from None
+# What every step of the study shares: its group, and a partition per model x population.
+STUDY_STEP = {"group_name": GROUP, "partitions_def": experiment_partitions}
 
 
 def parquet_path(kind: str, model: str, population: str):
-    path = settings.data_dir() / "parquet" / kind / f"model={model}" / f"population={population}.parquet"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path
+    return output_path(settings.data_dir(), "parquet", kind, f"model={model}", f"population={population}.parquet")
 
 
 class PersonasConfig(SpendCapConfig):
@@ -52,13 +37,10 @@ class PersonasConfig(SpendCapConfig):
     personas_per_person: int = Field(default=1, ge=1, description="personas written per reference person")
 
 
-@dg.asset(
-    group_name=GROUP,
-    partitions_def=experiment_partitions,
+@model_step(
+    **STUDY_STEP,
     deps=[reference_questionnaires],
-    pool=LLM_POOL,
     kinds={"sql", "parquet"},
-    retry_policy=dg.RetryPolicy(max_retries=1, delay=30),
     metadata={"dagster/column_schema": sql_table_schema(Persona)},
 )
 def personas(
@@ -68,15 +50,14 @@ def personas(
     missing personas are asked for, so a re-run or a resumed run pays for nothing twice."""
     model, population = model_and_population(context)
     target = research_db.target
-    with fail_at_once_when_retrying_cannot_help():
-        outcome = generate_personas(
-            llm.engine(context, research_db, config.max_cost_usd),
-            target,
-            model,
-            population,
-            config.max_people,
-            config.personas_per_person,
-        )
+    outcome = generate_personas(
+        llm.engine(context, config.max_cost_usd),
+        target,
+        model,
+        population,
+        config.max_people,
+        config.personas_per_person,
+    )
     frame = read_personas(target, model, population)
     path = parquet_path("personas", model, population)
     frame.write_parquet(path)
@@ -111,8 +92,7 @@ class RegistrationsConfig(dg.Config):
 
 
 @dg.asset(
-    group_name=GROUP,
-    partitions_def=experiment_partitions,
+    **STUDY_STEP,
     deps=[personas],
     kinds={"sql"},
     metadata={"dagster/column_schema": sql_table_schema(ExperimentsList)},
@@ -165,11 +145,10 @@ class AnswersConfig(SpendCapConfig):
     )
 
 
-@dg.asset(
-    group_name=GROUP,
-    partitions_def=experiment_partitions,
+@model_step(
+    retry_policy=None,
+    **STUDY_STEP,
     deps=[experiment_registrations],
-    pool=LLM_POOL,
     kinds={"sql"},
     check_specs=ANSWER_CHECKS,
     metadata={"dagster/column_schema": sql_table_schema(EvalQuestionnaire)},
@@ -182,10 +161,9 @@ def questionnaire_answers(
     transaction; a failed one stays pending with its reason in llm_explanation."""
     model, population = model_and_population(context)
     target = research_db.target
-    with fail_at_once_when_retrying_cannot_help():
-        summary = answer_questionnaires(
-            llm.engine(context, research_db, config.max_cost_usd), target, model, population, config.max_experiments
-        )
+    summary = answer_questionnaires(
+        llm.engine(context, config.max_cost_usd), target, model, population, config.max_experiments
+    )
     status = answer_status(target, model, population)
     answers = partition_answers(target, model, population)
     per_questionnaire = (
@@ -228,8 +206,7 @@ def questionnaire_answers(
 
 
 @dg.asset(
-    group_name=GROUP,
-    partitions_def=experiment_partitions,
+    **STUDY_STEP,
     deps=[questionnaire_answers],
     kinds={"sql", "parquet"},
     automation_condition=dg.AutomationCondition.eager(),

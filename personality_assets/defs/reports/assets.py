@@ -11,11 +11,11 @@ from pydantic import Field
 
 from personality_assets import settings
 from personality_assets.defs.metadata import figure_metadata, markdown_table, table_schema
+from personality_assets.defs.outputs import output_path
 from personality_assets.defs.persona_study.assets import questionnaire_scores
 from personality_assets.defs.reports import plots
 from personality_assets.defs.reports.agreement import agreement_table
 from personality_assets.defs.reports.demographics import (
-    MarginalsError,
     demographics_table,
     marginals_table,
     read_marginals,
@@ -24,7 +24,6 @@ from personality_assets.defs.reports.html import Section, render_report
 from personality_assets.defs.reports.reliability import RESAMPLES, reliability_table
 from personality_assets.defs.reports.scale_scores import REFERENCE, scale_score_table
 from personality_assets.defs.reports.study_data import (
-    NoStudyData,
     base_conditions,
     human_answers,
     human_scores,
@@ -34,8 +33,9 @@ from personality_assets.defs.reports.study_data import (
     persona_demographics,
     persona_scores,
 )
-from personality_assets.defs.reports.validity import TraitPairsError, read_trait_pairs, validity_table
+from personality_assets.defs.reports.validity import read_trait_pairs, validity_table
 from personality_assets.defs.resources import ResearchDatabase
+from personality_assets.defs.steps import step
 from personality_assets.questionnaires import get_questionnaire, keyed_items
 
 GROUP = "reports"
@@ -43,9 +43,7 @@ KINDS = {"parquet", "csv"}
 
 
 def report_path(name: str, suffix: str) -> Path:
-    folder = settings.reports_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"{name}.{suffix}"
+    return output_path(settings.reports_dir(), f"{name}.{suffix}")
 
 
 def write_table(name: str, table: pl.DataFrame) -> dict:
@@ -65,12 +63,9 @@ def read_report(name: str) -> pl.DataFrame:
     return pl.read_parquet(report_path(name, "parquet"))
 
 
-def _or_fail(fetch):
-    """``fetch()``, or a step failure with its message (no retry) when the data or a file is not there."""
-    try:
-        return fetch()
-    except (NoStudyData, TraitPairsError, MarginalsError) as exc:
-        raise dg.Failure(description=str(exc), allow_retries=False) from None
+def _shown(report: pl.DataFrame, *columns, keys: tuple[str, ...] = ("questionnaire", "scale")) -> pl.DataFrame:
+    """The table the UI shows: the group (``keys``, model, condition) and its n, then ``columns``."""
+    return report.select(*keys, "model", "condition", "n", *columns)
 
 
 def _with_ci(estimate: str) -> list[pl.Expr]:
@@ -83,7 +78,7 @@ def _number(value) -> float | None:
     return None if value is None else round(float(value), 4)
 
 
-@dg.asset(group_name=GROUP, deps=[questionnaire_scores], kinds=KINDS)
+@step(group_name=GROUP, deps=[questionnaire_scores], kinds=KINDS)
 def scale_score_report(context: dg.AssetExecutionContext, research_db: ResearchDatabase) -> dg.MaterializeResult:
     """Persona vs human scale scores per questionnaire × scale × model × condition: mean ± sd and n,
     the difference with Welch's t, 95% CI, Cohen's d and Holm-corrected significance across the
@@ -92,15 +87,11 @@ def scale_score_report(context: dg.AssetExecutionContext, research_db: ResearchD
     distributions and persona vs reference person per scale."""
     target = research_db.target
     personas = persona_scores(target, required=False)
-    humans = human_scores(human_answers(target, _or_fail(lambda: loaded_populations(target))))
+    humans = human_scores(human_answers(target, loaded_populations(target)))
     report = scale_score_table(personas, humans.drop("model", "respondent"))
     models = report.filter(pl.col("model") != REFERENCE)
-    shown = report.select(
-        "questionnaire",
-        "scale",
-        "model",
-        "condition",
-        "n",
+    shown = _shown(
+        report,
         pl.format("{} ± {}", pl.col("mean").round(2), pl.col("sd").round(2)).alias("mean ± sd"),
         pl.col("difference").round(3),
         pl.col("mean_abs_difference").round(3),
@@ -138,7 +129,7 @@ class ReliabilityConfig(dg.Config):
     seed: int = Field(default=42, description="seed of the bootstrap")
 
 
-@dg.asset(group_name=GROUP, deps=[questionnaire_scores], kinds=KINDS)
+@step(group_name=GROUP, deps=[questionnaire_scores], kinds=KINDS)
 def reliability_report(
     context: dg.AssetExecutionContext, config: ReliabilityConfig, research_db: ResearchDatabase
 ) -> dg.MaterializeResult:
@@ -155,7 +146,7 @@ def reliability_report(
     for answers in persona_answers(target, required=False):
         respondents = answers.select("model", "condition", pl.col("experiment_id").alias("respondent"), *_ITEM)
         tables.append(reliability_table(_keyed(respondents), config.resamples, config.seed))
-    conditions = _or_fail(lambda: loaded_populations(target))
+    conditions = loaded_populations(target)
     humans = human_answers(target, conditions, with_incomplete=True).select(
         pl.lit(REFERENCE).alias("model"), "condition", pl.col("personality_id").alias("respondent"), *_ITEM
     )
@@ -170,12 +161,8 @@ def reliability_report(
     forest = plots.alpha_forest(report, report_path("alpha_forest", "png"))
     undefined = report.filter(pl.col("alpha").is_null())
     context.log.info(f"alpha of {report.height} groups with {config.resamples} bootstrap resamples each")
-    shown = report.select(
-        "questionnaire",
-        "scale",
-        "model",
-        "condition",
-        "n",
+    shown = _shown(
+        report,
         *_with_ci("alpha"),
         pl.col("standardized_alpha").round(3),
         "n_missing",
@@ -205,7 +192,7 @@ _ITEM = ("questionnaire", "question_number", "answer")
 def _answered_partitions(target):
     """The persona answers one model × condition at a time; fails at once when nothing is answered."""
     partitions = persona_answers(target)
-    first = _or_fail(lambda: next(partitions))
+    first = next(partitions)
     return itertools.chain([first], partitions)
 
 
@@ -218,7 +205,7 @@ def _keyed(answers: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-@dg.asset(group_name=GROUP, deps=[questionnaire_scores], kinds=KINDS)
+@step(group_name=GROUP, deps=[questionnaire_scores], kinds=KINDS)
 def validity_report(context: dg.AssetExecutionContext, research_db: ResearchDatabase) -> dg.MaterializeResult:
     """Cross-questionnaire validity: Pearson r (95% CI) and Spearman rho of the same trait measured
     by two questionnaires, per model × condition and for the reference people, over personas (each
@@ -226,8 +213,8 @@ def validity_report(context: dg.AssetExecutionContext, research_db: ResearchData
     (or the file named by PERSONALITY_ASSETS_TRAIT_PAIRS)."""
     target = research_db.target
     pairs_file = settings.trait_pairs_file()
-    pairs = _or_fail(lambda: read_trait_pairs(pairs_file))
-    personas = _or_fail(lambda: persona_scores(target))
+    pairs = read_trait_pairs(pairs_file)
+    personas = persona_scores(target)
     humans = human_scores(human_answers(target, personas["condition"].unique().to_list()))
     scores = pl.concat(
         [
@@ -243,16 +230,12 @@ def validity_report(context: dg.AssetExecutionContext, research_db: ResearchData
             "trait pairs without both questionnaires answered: "
             + ", ".join(f"{p.trait} ({'.'.join(p.a)} ~ {'.'.join(p.b)})" for p in skipped)
         )
-    shown = report.select(
-        "trait",
-        "a",
-        "b",
-        "model",
-        "condition",
-        "n",
+    shown = _shown(
+        report,
         *_with_ci("pearson_r"),
         pl.col("spearman_rho").round(3),
         pl.col("note").fill_null(""),
+        keys=("trait", "a", "b"),
     )
     return dg.MaterializeResult(
         metadata={
@@ -269,7 +252,7 @@ def validity_report(context: dg.AssetExecutionContext, research_db: ResearchData
     )
 
 
-@dg.asset(group_name=GROUP, deps=[questionnaire_scores], kinds=KINDS)
+@step(group_name=GROUP, deps=[questionnaire_scores], kinds=KINDS)
 def agreement_report(context: dg.AssetExecutionContext, research_db: ResearchDatabase) -> dg.MaterializeResult:
     """Item-level agreement of each persona's answers with its reference person's, per
     questionnaire × scale × model × condition: accuracy (all), precision and recall with the keyed
@@ -297,7 +280,7 @@ def agreement_report(context: dg.AssetExecutionContext, research_db: ResearchDat
     )
 
 
-@dg.asset(group_name=GROUP, deps=[questionnaire_scores], kinds=KINDS)
+@step(group_name=GROUP, deps=[questionnaire_scores], kinds=KINDS)
 def demographics_report(context: dg.AssetExecutionContext, research_db: ResearchDatabase) -> dg.MaterializeResult:
     """Persona demographics (gender, race, sexual orientation, age band, religion, politics) per
     model × condition: counts and shares, z-tests of each derived condition's shares against its
@@ -322,7 +305,7 @@ def demographics_report(context: dg.AssetExecutionContext, research_db: Research
         "demographics": figure_metadata(bars, "Persona demographics per model and condition"),
     }
     if marginals_file.exists():
-        marginals = _or_fail(lambda: read_marginals(marginals_file))
+        marginals = read_marginals(marginals_file)
         fit = marginals_table(report, marginals)
         fit_files = write_table("demographics_vs_marginals", fit)
         metadata |= {

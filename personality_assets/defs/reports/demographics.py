@@ -25,6 +25,7 @@ from scipy import stats
 from statsmodels.stats.proportion import proportions_ztest
 
 from personality_assets.defs.reports.scale_scores import holm, marker
+from personality_assets.errors import NoRetryError
 
 ATTRIBUTES = ("gender", "race", "sexual_orientation", "age_band", "religion", "politics")
 AGE_BANDS = [(18, "18-24"), (25, "25-34"), (35, "35-44"), (45, "45-54"), (55, "55-64"), (65, "65+")]
@@ -57,7 +58,7 @@ MARGINAL_COLUMNS = {
 }
 
 
-class MarginalsError(ValueError):
+class MarginalsError(NoRetryError):
     """The marginals file is invalid."""
 
 

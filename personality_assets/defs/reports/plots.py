@@ -6,14 +6,10 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # before pyplot: never look for a display
-
-import matplotlib.pyplot as plt
 import numpy as np
 import polars as pl
 
+from personality_assets.defs.figures import plt, save_figure
 from personality_assets.defs.reports.scale_scores import REFERENCE
 
 MAX_PANELS = 24  # more scales or attributes than this are left out of one figure (the table has all)
@@ -29,13 +25,6 @@ def _grid(panels: int, width: float = 4.2, height: float = 3.2):
     for axis in flat[panels:]:
         axis.set_visible(False)
     return figure, flat
-
-
-def _save(figure, path: Path) -> Path:
-    figure.tight_layout()
-    figure.savefig(path, dpi=DPI)
-    plt.close(figure)
-    return path
 
 
 def _label(model: str, condition: str) -> str:
@@ -61,7 +50,7 @@ def score_distributions(scores: pl.DataFrame, path: Path) -> Path:
         axis.set_yticks(range(1, len(labels) + 1), labels, fontsize=7)
         axis.set_title(f"{questionnaire}.{scale}", fontsize=9)
         axis.set_xlabel("scale score (grey: reference people)", fontsize=7)
-    return _save(figure, path)
+    return save_figure(figure, path, DPI)
 
 
 def alpha_forest(reliability: pl.DataFrame, path: Path) -> Path:
@@ -86,7 +75,7 @@ def alpha_forest(reliability: pl.DataFrame, path: Path) -> Path:
         axis.set_yticks(range(len(labels)), labels, fontsize=7)
         axis.set_xlim(min(-0.2, *(models["ci_low"].drop_nulls().to_list() or [0])), 1.02)
         axis.set_title(f"α {questionnaire}.{scale} (dashed: reference people)", fontsize=9)
-    return _save(figure, path)
+    return save_figure(figure, path, DPI)
 
 
 def persona_vs_reference(scores: pl.DataFrame, path: Path, max_points: int = 1500) -> Path:
@@ -116,7 +105,7 @@ def persona_vs_reference(scores: pl.DataFrame, path: Path, max_points: int = 150
         axis.set_ylabel("persona", fontsize=7)
     if panels:
         axes[0].legend(fontsize=6, markerscale=2)
-    return _save(figure, path)
+    return save_figure(figure, path, DPI)
 
 
 def demographic_bars(demographics: pl.DataFrame, path: Path, top: int = 8) -> Path:
@@ -151,4 +140,4 @@ def demographic_bars(demographics: pl.DataFrame, path: Path, top: int = 8) -> Pa
         axis.set_xlim(0, 1)
         axis.set_title(attribute, fontsize=9)
         axis.legend(fontsize=6, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
-    return _save(figure, path)
+    return save_figure(figure, path, DPI)

@@ -15,11 +15,12 @@ from personality_assets.db.tables.reference import ReferenceIncompleteAnswer, Re
 from personality_assets.defs.persona_study.answering import study_answers
 from personality_assets.defs.persona_study.reference import reference_answers, reference_scores
 from personality_assets.defs.reports.scale_scores import REFERENCE
+from personality_assets.errors import NoRetryError
 from personality_assets.populations.load import load_exclusions
 from personality_assets.populations.readers import INCOMPLETE
 
 
-class NoStudyData(ValueError):
+class NoStudyData(NoRetryError):
     """Nothing has been scored yet."""
 
 

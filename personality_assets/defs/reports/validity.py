@@ -17,6 +17,7 @@ import polars as pl
 from scipy import stats
 
 from personality_assets.defs.reports.scale_scores import REFERENCE
+from personality_assets.errors import NoRetryError
 
 COLUMNS = {
     "trait": pl.String,
@@ -36,7 +37,7 @@ COLUMNS = {
 }
 
 
-class TraitPairsError(ValueError):
+class TraitPairsError(NoRetryError):
     """The trait pairs file is invalid."""
 
 

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # before pyplot: never look for a display
-
-import matplotlib.pyplot as plt
 import polars as pl
+
+from personality_assets.defs.figures import plt, save_figure
 
 
 def latency_distribution(calls: pl.DataFrame, path: Path) -> Path:
@@ -22,10 +19,7 @@ def latency_distribution(calls: pl.DataFrame, path: Path) -> Path:
     axis.set_ylabel("latency (s)")
     axis.set_yscale("log")
     axis.set_title("call latency per model")
-    figure.tight_layout()
-    figure.savefig(path, dpi=80)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path)
 
 
 def cost_per_day(daily: pl.DataFrame, path: Path) -> Path:
@@ -43,7 +37,4 @@ def cost_per_day(daily: pl.DataFrame, path: Path) -> Path:
     axis.set_title("cost per day per model")
     axis.tick_params(axis="x", labelrotation=45, labelsize=8)
     axis.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
-    figure.tight_layout()
-    figure.savefig(path, dpi=80)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path)

@@ -20,6 +20,7 @@ import polars as pl
 from statsmodels.stats.inter_rater import cohens_kappa, fleiss_kappa
 
 from personality_assets.defs.values.replies import SCHWARTZ_VALUES
+from personality_assets.errors import NoRetryError
 
 KEY = ["persona_id", "t_index"]
 PASS = "pass"
@@ -38,7 +39,7 @@ TIES = ("zero", "signed")
 UNDEFINED_KAPPA = "κ undefined: every label is in one category (chance agreement is 1)"
 
 
-class AnnotationError(ValueError):
+class AnnotationError(NoRetryError):
     """A human annotation file that cannot be read: names the file, the line and the column."""
 
 

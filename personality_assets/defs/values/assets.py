@@ -21,8 +21,10 @@ from pydantic import Field
 
 from personality_assets import settings
 from personality_assets.defs.metadata import figure_metadata, markdown_table, table_schema
+from personality_assets.defs.outputs import output_path
 from personality_assets.defs.partitions import partition_key
-from personality_assets.defs.resources import LLMEngineResource, ResearchDatabase, SpendCapConfig
+from personality_assets.defs.resources import LLMEngineResource
+from personality_assets.defs.steps import ModelKey, SpendCapConfig, model_key_field, model_step
 from personality_assets.defs.values import plots
 from personality_assets.defs.values.agreement import (
     AnnotationError,
@@ -47,18 +49,20 @@ from personality_assets.defs.values.generation import (
     write_journals,
     write_personas,
 )
-from personality_assets.defs.values.pools import PersonaDraft, PoolsError, load_pools, pools_file, sample_personas
+from personality_assets.defs.values.pools import PersonaDraft, load_pools, pools_file, sample_personas
 from personality_assets.defs.values.storage import values_store
-from personality_assets.llm.engine import RunInterrupted
+from personality_assets.errors import NoRetryError
 from personality_assets.store.parquet import ParquetStore
 
 GROUP = "values"
-LLM_POOL = "llm"
 REGISTRY = "registry/personas.parquet"
 LABELS = "judge_labels/judge_labels.parquet"
 CONSENSUS = "judge_labels/consensus_labels.parquet"
 
 value_batch_partitions = dg.DynamicPartitionsDefinition(name="value_batch")
+# What every step of a batch shares: its group, a partition per batch, parquet files.
+BATCH_STEP = {"group_name": GROUP, "partitions_def": value_batch_partitions, "kinds": {"parquet"}}
+
 
 DETAILS_SCHEMA = pl.Schema(
     {
@@ -77,20 +81,11 @@ def batch_file(batch: str, name: str) -> str:
     return f"batches/{batch}/{name}.parquet"
 
 
-def _fail_clearly(function):
-    """Stops, bad pools, missing upstream files and a registry that breaks the contract fail the
-    step at once with their message."""
-    try:
-        return function()
-    except (RunInterrupted, PoolsError, MissingUpstream, RegistryContractError) as exc:
-        raise dg.Failure(description=str(exc), allow_retries=False) from None
+class MissingUpstream(NoRetryError):
+    """A file an upstream step writes is not there (yet)."""
 
 
-class MissingUpstream(ValueError):
-    pass
-
-
-class RegistryContractError(ValueError):
+class RegistryContractError(NoRetryError):
     """The registry lacks a contract column or has one of another type."""
 
 
@@ -129,7 +124,7 @@ def _read(store: ParquetStore, relpath: str, what: str) -> pl.DataFrame:
     return frame
 
 
-class PersonaIdClash(ValueError):
+class PersonaIdClash(NoRetryError):
     """A sampled persona id belongs to another batch."""
 
 
@@ -175,34 +170,23 @@ def _update_registry(store: ParquetStore, updates: pl.DataFrame) -> None:
 
 class ValuePersonasConfig(SpendCapConfig):
     personas: int = Field(default=12, ge=1, description="personas in this batch")
-    writer_model: str = Field(default="simulated", description="model key (models.yaml) that names the personas")
+    writer_model: ModelKey = model_key_field("model key (models.yaml) that names the personas")
     seed: int | None = Field(default=None, description="sampling seed; default: derived from the batch name")
 
 
-@dg.asset(
-    group_name=GROUP,
-    partitions_def=value_batch_partitions,
-    pool=LLM_POOL,
-    kinds={"parquet"},
-    retry_policy=dg.RetryPolicy(max_retries=1, delay=30),
-)
+@model_step(**BATCH_STEP)
 def value_personas(
-    context: dg.AssetExecutionContext,
-    config: ValuePersonasConfig,
-    research_db: ResearchDatabase,
-    llm: LLMEngineResource,
+    context: dg.AssetExecutionContext, config: ValuePersonasConfig, llm: LLMEngineResource
 ) -> dg.MaterializeResult:
     """A batch of synthetic people: attributes sampled from the pools (age bracket, profession,
     culture, 1-2 core Schwartz values) with a recorded seed, named and given a background by the
     writer model; added to the registry (registry/personas.parquet, the seed's schema)."""
     batch = partition_key(context)
     seed = config.seed if config.seed is not None else zlib.crc32(batch.encode())
-    pools = _fail_clearly(load_pools)
+    pools = load_pools()
     store = values_store()
     drafts = sample_personas(pools, config.personas, seed)
-    personas, summary, failures = _fail_clearly(
-        lambda: write_personas(llm.engine(context, research_db, config.max_cost_usd), config.writer_model, drafts)
-    )
+    personas, summary, failures = write_personas(llm.engine(context, config.max_cost_usd), config.writer_model, drafts)
     if not personas:
         reasons = "; ".join(list(failures.values())[:3])
         raise dg.Failure(f"the writer model named none of the {len(drafts)} personas: {reasons}", allow_retries=False)
@@ -222,13 +206,10 @@ def value_personas(
         ],
         schema=DETAILS_SCHEMA,
     )
-    try:
-        # Undone on any failure: no trace that would block another batch or look like a batch.
-        with _undone_on_failure(store, batch, ["persona_details"]):
-            store.write(batch_file(batch, "persona_details"), details)
-            _add_personas(store, batch, rows)
-    except (PersonaIdClash, RegistryContractError) as exc:
-        raise dg.Failure(description=str(exc), allow_retries=False) from None
+    # Undone on any failure: no trace that would block another batch or look like a batch.
+    with _undone_on_failure(store, batch, ["persona_details"]):
+        store.write(batch_file(batch, "persona_details"), details)
+        _add_personas(store, batch, rows)
     if failures:
         context.log.warning(f"{len(failures)} personas not written: {list(failures.items())[:3]}")
     by_attribute = pl.concat(
@@ -252,7 +233,7 @@ def value_personas(
 
 
 class JournalConfig(SpendCapConfig):
-    writer_model: str = Field(default="simulated", description="model key that writes the entries and nudges")
+    writer_model: ModelKey = model_key_field("model key that writes the entries and nudges")
     nudges: bool | None = Field(default=None, description="follow-up questions after entries; default: the pools'")
 
 
@@ -279,15 +260,9 @@ def _personas_of(store: ParquetStore, batch: str) -> tuple[list[Persona], int]:
     ], int(details["seed"][0])
 
 
-@dg.asset(
-    group_name=GROUP,
-    partitions_def=value_batch_partitions,
-    deps=[value_personas],
-    pool=LLM_POOL,
-    kinds={"parquet"},
-)
+@model_step(retry_policy=None, deps=[value_personas], **BATCH_STEP)
 def journal_entries(
-    context: dg.AssetExecutionContext, config: JournalConfig, research_db: ResearchDatabase, llm: LLMEngineResource
+    context: dg.AssetExecutionContext, config: JournalConfig, llm: LLMEngineResource
 ) -> dg.MaterializeResult:
     """Each persona's dated journal, entry by entry (each entry sees the earlier ones; dates advance
     by the pools' gaps; tone, length and reflection sampled per entry), with optional follow-up
@@ -296,19 +271,11 @@ def journal_entries(
     stage_wrangled in the registry."""
     batch = partition_key(context)
     store = values_store()
-    pools = _fail_clearly(load_pools)
-    personas, seed = _fail_clearly(lambda: _personas_of(store, batch))
+    pools = load_pools()
+    personas, seed = _personas_of(store, batch)
     nudges = pools.nudges.enabled if config.nudges is None else config.nudges
-    entries, log, summary, failures = _fail_clearly(
-        lambda: write_journals(
-            llm.engine(context, research_db, config.max_cost_usd),
-            config.writer_model,
-            personas,
-            pools,
-            seed,
-            nudges,
-            context.log.info,
-        )
+    entries, log, summary, failures = write_journals(
+        llm.engine(context, config.max_cost_usd), config.writer_model, personas, pools, seed, nudges, context.log.info
     )
     counts = entries.group_by("persona_id").len()
     written = dict(counts.iter_rows())
@@ -327,7 +294,7 @@ def journal_entries(
     with _undone_on_failure(store, batch, ["journal_entries", "generation_log"]):
         store.write(batch_file(batch, "journal_entries"), entries)
         store.write(batch_file(batch, "generation_log"), log)
-        _fail_clearly(lambda: _update_registry(store, updates))
+        _update_registry(store, updates)
     if failures:
         context.log.warning(f"{len(failures)} journals stopped early: {list(failures.items())[:3]}")
     words = entries.select(pl.col("entry").str.split(" ").list.len().alias("words"))["words"]
@@ -349,7 +316,7 @@ def journal_entries(
 
 
 class JudgeConfig(SpendCapConfig):
-    judge_model: str = Field(default="simulated", description="model key of the judge (may differ from the writer)")
+    judge_model: ModelKey = model_key_field("model key of the judge (may differ from the writer)")
     passes: int = Field(default=1, ge=1, description="judge every entry this many times (consensus when > 1)")
     consensus_ties: Literal["zero", "signed"] = Field(
         default="zero",
@@ -383,16 +350,9 @@ def label_file(passes: pl.DataFrame, entries: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-@dg.asset(
-    group_name=GROUP,
-    partitions_def=value_batch_partitions,
-    deps=[journal_entries],
-    pool=LLM_POOL,
-    kinds={"parquet"},
-    check_specs=JUDGE_CHECKS,
-)
+@model_step(retry_policy=None, deps=[journal_entries], check_specs=JUDGE_CHECKS, **BATCH_STEP)
 def judge_labels(
-    context: dg.AssetExecutionContext, config: JudgeConfig, research_db: ResearchDatabase, llm: LLMEngineResource
+    context: dg.AssetExecutionContext, config: JudgeConfig, llm: LLMEngineResource
 ) -> dg.MaterializeResult:
     """The judge scores every session (entry + follow-up) -1/0/+1 for each Schwartz value with a
     rationale for every non-zero score (strict JSON; invalid replies retried with the error fed
@@ -401,12 +361,10 @@ def judge_labels(
     batch; sets stage_labeled in the registry."""
     batch = partition_key(context)
     store = values_store()
-    pools = _fail_clearly(load_pools)
-    entries = _fail_clearly(lambda: _read(store, batch_file(batch, "journal_entries"), "journal_entries"))
-    passes, summary, failures = _fail_clearly(
-        lambda: judge_entries(
-            llm.engine(context, research_db, config.max_cost_usd), config.judge_model, pools, entries, config.passes
-        )
+    pools = load_pools()
+    entries = _read(store, batch_file(batch, "journal_entries"), "journal_entries")
+    passes, summary, failures = judge_entries(
+        llm.engine(context, config.max_cost_usd), config.judge_model, pools, entries, config.passes
     )
     labels = label_file(passes, entries)
     labelled = (
@@ -423,13 +381,13 @@ def judge_labels(
     if config.passes > 1:
         dated = passes.join(entries.select("persona_id", "t_index", "date"), on=["persona_id", "t_index"])
         consensus = consensus_labels(dated, ties=config.consensus_ties)
-        _fail_clearly(lambda: _check_consensus_files(store, batch, consensus.schema))
+        _check_consensus_files(store, batch, consensus.schema)
     with _undone_on_failure(store, batch, ["judge_passes", "judge_labels", "consensus_labels"]):
         store.write(batch_file(batch, "judge_passes"), passes)
         store.write(batch_file(batch, "judge_labels"), labels)
         if consensus is not None:
             store.write(batch_file(batch, "consensus_labels"), consensus)
-        _fail_clearly(lambda: _update_registry(store, updates))
+        _update_registry(store, updates)
     # Rebuilt under the store's update (lock / conditional PUT): a concurrent batch's rebuild from
     # an older list of batch files never replaces this one.
     store.update_lazy(LABELS, lambda _: store.scan("batches/*/judge_labels.parquet"))
@@ -530,9 +488,7 @@ def judge_human_agreement(context: dg.AssetExecutionContext) -> dg.MaterializeRe
 
 def figure_path(batch: str, name: str):
     """Figures go beside the data dir's reports (PNG needs a local file for the UI's metadata)."""
-    folder = settings.reports_dir() / "values" / batch
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"{name}.png"
+    return output_path(settings.reports_dir(), "values", batch, f"{name}.png")
 
 
 def label_distribution(labels: pl.DataFrame) -> pl.DataFrame:

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # before pyplot: never look for a display
-
-import matplotlib.pyplot as plt
 import polars as pl
+
+from personality_assets.defs.figures import plt, save_figure
 
 
 def label_distribution(distribution: pl.DataFrame, path: Path) -> Path:
@@ -24,7 +21,4 @@ def label_distribution(distribution: pl.DataFrame, path: Path) -> Path:
     axis.set_xlim(0, 1)
     axis.set_xlabel("share of entries")
     axis.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False, title="label")
-    figure.tight_layout()
-    figure.savefig(path, dpi=90)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path, dpi=90)

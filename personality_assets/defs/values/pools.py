@@ -13,12 +13,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from personality_assets import settings
 from personality_assets.defs.values.replies import SCHWARTZ_VALUES
+from personality_assets.errors import NoRetryError
 from personality_assets.validated_yaml import read_yaml_as
 
 SHIPPED = Path(__file__).with_name("pools.yaml")
 
 
-class PoolsError(ValueError):
+class PoolsError(NoRetryError):
     """The pools file is invalid."""
 
 

@@ -134,7 +134,10 @@ class OpenAIProvider:
                     f"OpenAI at {where}: the account is out of quota (billing): {exc.message}"
                 ) from None
             raise TransientError(
-                f"429 from {where}: {exc.message}", _retry_after(exc.response.headers), rate_limited=True
+                f"429 from {where}: {exc.message}",
+                _retry_after(exc.response.headers),
+                rate_limited=True,
+                rate_limit=rate_limit_hint(exc.response.headers),
             ) from None
         except openai.InternalServerError as exc:
             raise TransientError(f"{exc.status_code} from {where}", _retry_after(exc.response.headers)) from None
