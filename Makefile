@@ -10,7 +10,7 @@ DAGSTER_CONFIG ?= dagster.yaml
 IN_PROCESS := --config-json '{"execution":{"config":{"in_process":{}}}}'
 # Runs one of the project's jobs (for one partition with --partition), so the UI lists each run
 # under its job (reference_data, load_population, persona_study, reports).
-LAUNCH := $(BIN)/dg launch -m personality_assets
+LAUNCH := $(BIN)/dg launch -m personality_assets.definitions
 DERIVED_POPULATIONS := sample_maxN sample_maxP sample_random
 SAMPLE_POPULATIONS := sample $(DERIVED_POPULATIONS)
 MODEL ?= simulated
@@ -121,7 +121,7 @@ celery-stop: install instance-config
 	$(BIN)/dagster-celery worker terminate --all -y celery.yaml
 
 validate: install
-	$(BIN)/dagster definitions validate -m personality_assets
+	$(BIN)/dagster definitions validate -w workspace.yaml
 	$(BIN)/dg check defs
 
 clean:

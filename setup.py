@@ -1,20 +1,14 @@
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 setup(
     name="personality_assets",
     version="0.1.0",
     description="LLM persona research as reproducible Dagster assets",
     python_requires=">=3.11",
-    packages=find_packages(exclude=["personality_assets_tests", "benchmarks"]),
-    include_package_data=True,
-    package_data={
-        "personality_assets": [
-            "questionnaires/definitions/*",
-            "llm/models.yaml",
-            "db/migrations/*.mako",
-            "db/migrations/*_versions/*.py",
-        ]
-    },
+    # Every folder of the package is a package (the migration histories and the questionnaire
+    # definitions are folders without __init__.py), shipped with its data files.
+    packages=find_namespace_packages(include=["personality_assets", "personality_assets.*"], exclude=["*.__pycache__"]),
+    package_data={"": ["*.yaml", "*.toml", "*.csv", "*.mako"]},
     install_requires=[
         "dagster==1.13.*",
         "dagster-webserver==1.13.*",

@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from personality_assets.db import migrate
 from personality_assets.db.engine import DatabaseTarget, experiment_transaction
-from personality_assets.db.models import LLMCall
+from personality_assets.db.tables.usage import LLMCall
 from personality_assets.llm.config import ModelConfig, ModelsConfig
 from personality_assets.llm.engine import CallEngine
 from personality_assets.llm.providers import Providers

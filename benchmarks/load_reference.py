@@ -77,7 +77,7 @@ def child_load(engine: str, path: str, pg_url: str) -> dict:
 def child_bare_copy(pg_url: str) -> dict:
     """Export the loaded rows (untimed), truncate the table, then time one bare COPY of them back."""
     from personality_assets.db.engine import reference_transaction
-    from personality_assets.db.models import ReferenceQuestionnaire
+    from personality_assets.db.tables.reference import ReferenceQuestionnaire
     from personality_assets.populations.load import ANSWER_COLUMNS
 
     target = _target("postgresql", pg_url)

@@ -31,7 +31,7 @@ os.environ.setdefault("PERSONALITY_ASSETS_DATA_DIR", tempfile.mkdtemp())
 
 from personality_assets.db import migrate
 from personality_assets.db.engine import DatabaseTarget, experiment_transaction
-from personality_assets.db.models import EvalQuestionnaire
+from personality_assets.db.tables.persona_study import EvalQuestionnaire
 from personality_assets.defs.persona_study.answering import answer_questionnaires, partition_answers
 from personality_assets.defs.persona_study.personas import generate_personas
 from personality_assets.defs.persona_study.reference import reference_answers

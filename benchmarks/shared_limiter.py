@@ -129,7 +129,7 @@ def measure(config: str, args) -> dict:
     )
     base_url = server.stdout.readline().strip()
     env = environment(args.pg_url, home, base_url, args, shared=config != "sequential")
-    launch = [str(BIN / "dg"), "launch", "-m", "personality_assets"]
+    launch = [str(BIN / "dg"), "launch", "-m", "personality_assets.definitions"]
     incoming = home / "data" / "populations" / "incoming"
     incoming.mkdir(parents=True)
     for seed, population in enumerate(POPULATIONS):

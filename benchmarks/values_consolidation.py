@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from personality_assets.defs.values.contract import LABEL_FILE_SCHEMA, REGISTRY_SCHEMA, VALUE_COLUMNS, VALUE_NAMES
-from personality_assets.defs.values.storage import ParquetStore
+from personality_assets.store.parquet import ParquetStore
 
 
 def peak_mb() -> float:

@@ -1,5 +1,5 @@
-"""personality_assets: LLM persona research as reproducible Dagster assets."""
+"""personality_assets: LLM persona research as reproducible Dagster assets.
 
-from personality_assets.definitions import defs
-
-__all__ = ["defs"]
+The Dagster definitions are in ``personality_assets.definitions`` (the code location); this package
+imports nothing itself, so ``llm``, ``db``, ``questionnaires``, ``populations`` and ``store`` load
+without Dagster or the reports' plotting and statistics libraries."""

@@ -25,7 +25,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # `dagster asset materialize` of this project as a real subprocess, steps in its own process.
 IN_PROCESS = ["--config-json", '{"execution":{"config":{"in_process":{}}}}']
-MATERIALIZE = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "personality_assets", *IN_PROCESS]
+MATERIALIZE = [
+    sys.executable,
+    "-m",
+    "dagster",
+    "asset",
+    "materialize",
+    "-m",
+    "personality_assets.definitions",
+    *IN_PROCESS,
+]
 
 POSTGRES_URL = os.environ.get(
     "PERSONALITY_ASSETS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/personality_assets_test"

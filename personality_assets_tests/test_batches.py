@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from personality_assets.db.engine import experiment_transaction
-from personality_assets.db.models import LLMBatch
+from personality_assets.db.tables.usage import LLMBatch
 from personality_assets.defs.persona_study.replies import QuestionnaireReply
 from personality_assets.llm.engine import BatchesPending, BudgetExceeded
 from personality_assets.llm.types import UserActionRequired

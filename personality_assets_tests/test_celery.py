@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from personality_assets.db.engine import DatabaseTarget, experiment_transaction
-from personality_assets.db.models import EvalQuestionnaire, ExperimentsGroup, ExperimentsList
+from personality_assets.db.tables.persona_study import EvalQuestionnaire, ExperimentsGroup, ExperimentsList
 from personality_assets_tests.conftest import (
     POSTGRES_URL,
     ROOT,
@@ -88,7 +88,7 @@ def test_the_study_runs_on_two_celery_workers(tmp_path, monkeypatch):
         assert completed.returncode == 0, completed.stderr[-3000:]
 
     in_process = ["--config-json", '{"execution":{"config":{"in_process":{}}}}']
-    launch = [str(BIN / "dg"), "launch", "-m", "personality_assets"]
+    launch = [str(BIN / "dg"), "launch", "-m", "personality_assets.definitions"]
     run(sys.executable, "-m", "personality_assets.cli", "populations", "add", *POPULATIONS)
     run(*launch, "--job", "reference_data", "--partition", "sample", *in_process)
     run(*launch, "--job", "load_population", "--partition", "sample_random", *in_process)

@@ -10,10 +10,11 @@ import pytest
 from sqlalchemy import create_engine, delete, func, insert, select, text
 from sqlalchemy.engine import make_url
 
-from personality_assets import defs
 from personality_assets.db import migrate
 from personality_assets.db.engine import experiment_transaction
-from personality_assets.db.models import Persona, ReferenceQuestionnaire
+from personality_assets.db.tables.persona_study import Persona
+from personality_assets.db.tables.reference import ReferenceQuestionnaire
+from personality_assets.definitions import defs
 from personality_assets.defs.partitions import population_partitions
 from personality_assets.defs.reference.assets import questionnaires, reference_questionnaires
 from personality_assets.defs.reference.sensors import load_population_job, population_drop_sensor
@@ -115,7 +116,9 @@ def test_sensor_adds_a_partition_and_a_run_per_new_file(db_target, tmp_path, mon
 def test_definitions_validate_cli(tmp_path):
     (tmp_path / "home").mkdir()
     env = cli_env(tmp_path / "home", tmp_path / "data")
-    run_command([sys.executable, "-m", "dagster", "definitions", "validate", "-m", "personality_assets"], env)
+    run_command(
+        [sys.executable, "-m", "dagster", "definitions", "validate", "-m", "personality_assets.definitions"], env
+    )
     # The dg scaffold finds the same definitions through [tool.dg] in pyproject.toml.
     checked = run_command([str(Path(sys.executable).with_name("dg")), "check", "defs"], env)
     assert "All definitions loaded successfully" in checked.stdout + checked.stderr

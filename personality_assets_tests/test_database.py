@@ -14,14 +14,9 @@ from personality_assets.db.engine import (
     get_engine,
     reference_transaction,
 )
-from personality_assets.db.models import (
-    NAMING,
-    EvalQuestionnaire,
-    ExperimentBase,
-    ExperimentsGroup,
-    ExperimentsList,
-    RefQuestionnaire,
-)
+from personality_assets.db.tables.base import NAMING, ExperimentBase
+from personality_assets.db.tables.persona_study import EvalQuestionnaire, ExperimentsGroup, ExperimentsList
+from personality_assets.db.tables.questionnaires import RefQuestionnaire
 
 REFERENCE_TABLES = {
     "questionnaires",
@@ -125,6 +120,24 @@ def test_the_newer_tables_migrated_match_the_models(empty_target):
             table.to_metadata(models, schema=real, referred_schema_fn=lambda *_: real)
         differences = compare_metadata(context, models)
     assert differences == [], "\n".join(map(str, differences))
+
+
+def test_each_schemas_metadata_holds_every_table_after_importing_only_the_bases():
+    """The tables live in a module per owner; the Alembic environment imports only the bases, in a
+    fresh process, and must still see every table the migrations create."""
+    import json
+    import subprocess
+    import sys
+
+    script = (
+        "import json; from personality_assets.db.tables.base import ExperimentBase, ReferenceBase; "
+        "print(json.dumps({'reference': sorted(t.name for t in ReferenceBase.metadata.tables.values()), "
+        "'experiment': sorted(t.name for t in ExperimentBase.metadata.tables.values())}))"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    tables = json.loads(result.stdout)
+    assert set(tables["reference"]) == REFERENCE_TABLES - {"alembic_version"}
+    assert set(tables["experiment"]) == (EXPERIMENT_TABLES | ESSAY_TABLES | USAGE_TABLES) - {"alembic_version"}
 
 
 def test_json_columns_are_jsonb_on_postgres(db_target):

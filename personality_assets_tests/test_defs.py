@@ -6,7 +6,7 @@ and commit the updated ``__snapshots__/test_defs.ambr`` with it."""
 
 import dagster as dg
 
-from personality_assets import defs
+from personality_assets.definitions import defs
 
 
 def _partitions(partitions_def) -> object:

@@ -19,17 +19,17 @@ import yaml
 from sqlalchemy import func, select
 
 from personality_assets.db.engine import experiment_transaction
-from personality_assets.db.models import (
+from personality_assets.db.tables.essays import (
     Essay,
     EssayPersona,
     EssayPrompt,
     EssayTopic,
     GenerationRun,
-    LLMCall,
     PersonaUsage,
     ResearchSeed,
     Stance,
 )
+from personality_assets.db.tables.usage import LLMCall
 from personality_assets.defs.essays import repository
 from personality_assets.defs.essays.assets import (
     essay_dimensions,
@@ -271,7 +271,7 @@ def test_a_killed_run_resumes_without_losing_or_repeating(tmp_path, openai_serve
 
     def materialize(select, partition=None, ops=None):
         config = {"execution": {"config": {"in_process": {}}}, "ops": ops or {}}
-        command = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "personality_assets"]
+        command = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "personality_assets.definitions"]
         command += ["--select", select, "--config-json", json.dumps(config)]
         return command + (["--partition", partition] if partition else [])
 

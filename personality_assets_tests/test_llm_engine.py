@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from personality_assets.db.engine import experiment_transaction
-from personality_assets.db.models import LLMCall
+from personality_assets.db.tables.usage import LLMCall
 from personality_assets.defs.persona_study.replies import QuestionnaireReply
 from personality_assets.llm.config import ModelConfig, ModelConfigError, ModelsConfig, load_models_config
 from personality_assets.llm.engine import CallEngine

@@ -5,7 +5,7 @@ does know."""
 import dagster as dg
 import pytest
 
-from personality_assets import defs
+from personality_assets.definitions import defs
 from personality_assets.defs.resources import LLMEngineResource, ResearchDatabase
 from personality_assets.defs.values.assets import value_personas
 from personality_assets.llm.config import load_models_config

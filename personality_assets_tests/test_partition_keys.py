@@ -14,8 +14,8 @@ import dagster as dg
 import pytest
 from dagster_graphql import DagsterGraphQLClient
 
-from personality_assets import defs
 from personality_assets.db.engine import experiment_transaction
+from personality_assets.definitions import defs
 from personality_assets.defs.resources import ResearchDatabase
 from personality_assets_tests.conftest import ROOT, free_port, new_dagster_home, run_command
 
@@ -56,7 +56,18 @@ def dagster_dev(tmp_path):
     port = free_port()
     log = tmp_path / "dagster_dev.log"
     server = subprocess.Popen(
-        [sys.executable, "-m", "dagster", "dev", "-m", "personality_assets", "-h", "127.0.0.1", "-p", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "dagster",
+            "dev",
+            "-m",
+            "personality_assets.definitions",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
         cwd=ROOT,
         env=env,
         stdout=log.open("w"),

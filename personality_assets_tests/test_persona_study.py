@@ -19,15 +19,15 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 
 from personality_assets.db.engine import experiment_transaction
-from personality_assets.db.models import (
+from personality_assets.db.tables.persona_study import (
     EvalQuestionnaire,
     ExperimentRequestMetadata,
     ExperimentsGroup,
     ExperimentsList,
-    LLMCall,
     Persona,
     QuestionnaireScore,
 )
+from personality_assets.db.tables.usage import LLMCall
 from personality_assets.defs.persona_study.assets import (
     experiment_registrations,
     personas,

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from personality_assets.db.engine import experiment_transaction
-from personality_assets.db.models import ReferencePopulation, ReferenceQuestionnaire
+from personality_assets.db.tables.reference import ReferencePopulation, ReferenceQuestionnaire
 from personality_assets.defs.partitions import population_partitions
 from personality_assets.defs.persona_study.reports.study_data import incomplete_answers
 from personality_assets.defs.reference.assets import reference_questionnaires

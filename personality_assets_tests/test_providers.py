@@ -8,7 +8,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from personality_assets.db.engine import experiment_transaction
-from personality_assets.db.models import LLMCall
+from personality_assets.db.tables.usage import LLMCall
 from personality_assets.llm.config import ModelConfig, ModelsConfig
 from personality_assets.llm.engine import CallEngine
 from personality_assets.llm.providers import PROVIDERS, Providers

@@ -8,7 +8,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from personality_assets.db.engine import experiment_transaction
-from personality_assets.db.models import EvalQuestionnaire, QuestionnaireScore
+from personality_assets.db.tables.persona_study import EvalQuestionnaire, QuestionnaireScore
 from personality_assets.defs.persona_study.assets import (
     experiment_registrations,
     personas,

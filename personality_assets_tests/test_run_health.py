@@ -103,7 +103,7 @@ def test_killed_runs_are_failed_and_freed_and_the_queued_run_finishes(tmp_path, 
             "job",
             "launch",
             "-m",
-            "personality_assets",
+            "personality_assets.definitions",
             "-j",
             "persona_study",
             "-o",
@@ -133,10 +133,10 @@ def test_killed_runs_are_failed_and_freed_and_the_queued_run_finishes(tmp_path, 
     assert list(statuses().values()) == [dg.DagsterRunStatus.STARTED]
     assert "1 dead run(s)" in run(*cli, "runs", "dead")
     blocked = queue_a_run()
-    run(*dagster, "sensor", "stop", "dead_run_sensor", "-m", "personality_assets")  # the CLI frees it here
+    run(*dagster, "sensor", "stop", "dead_run_sensor", "-m", "personality_assets.definitions")  # the CLI frees it here
     daemon_log = tmp_path / "daemon.log"
     daemon = subprocess.Popen(
-        [Path(sys.executable).parent / "dagster-daemon", "run", "-m", "personality_assets"],
+        [Path(sys.executable).parent / "dagster-daemon", "run", "-m", "personality_assets.definitions"],
         cwd=ROOT,
         env=env,
         stdout=daemon_log.open("w"),
@@ -154,7 +154,7 @@ def test_killed_runs_are_failed_and_freed_and_the_queued_run_finishes(tmp_path, 
         # 3. The daemon's sensor does the same by itself.
         kill_a_run()
         blocked = queue_a_run()
-        run(*dagster, "sensor", "start", "dead_run_sensor", "-m", "personality_assets")
+        run(*dagster, "sensor", "start", "dead_run_sensor", "-m", "personality_assets.definitions")
         wait_for(lambda: finished(blocked), "the queued run to finish after the sensor freed the dead one")
     finally:
         daemon.send_signal(signal.SIGINT)

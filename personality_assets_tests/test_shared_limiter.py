@@ -169,7 +169,7 @@ def test_two_materialize_processes_of_one_model_stay_under_its_limit_together(
     import dagster as dg
 
     from personality_assets.db import migrate
-    from personality_assets.db.models import EvalQuestionnaire, ExperimentsList
+    from personality_assets.db.tables.persona_study import EvalQuestionnaire, ExperimentsList
     from personality_assets.defs.persona_study.assets import experiment_registrations, personas
     from personality_assets_tests.conftest import POSTGRES_URL, _unique_target, require_postgres
     from personality_assets_tests.test_persona_study import _load_populations, _resources, study_reply
@@ -220,7 +220,7 @@ def test_two_materialize_processes_of_one_model_stay_under_its_limit_together(
     config = json.dumps(
         {"execution": {"config": {"in_process": {}}}, "resources": {"llm": {"config": {"rate_window_s": window}}}}
     )
-    materialize = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "personality_assets"]
+    materialize = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "personality_assets.definitions"]
     asked_before = openai_server.request_count
     answer = [*materialize, "--config-json", config, "--select", "questionnaire_answers", "--partition"]
     run_at_once([[*answer, f"gpt4o|{p}"] for p in populations], env)

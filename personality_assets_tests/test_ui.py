@@ -8,8 +8,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from personality_assets import defs
-from personality_assets.db.models import EvalQuestionnaire, ExperimentsList, Persona
+from personality_assets.db.tables.persona_study import EvalQuestionnaire, ExperimentsList, Persona
+from personality_assets.definitions import defs
 from personality_assets.defs.metadata import OWNERS
 from personality_assets.defs.persona_study import assets as study_assets
 
@@ -131,7 +131,7 @@ def test_make_run_runs_the_jobs_and_the_docs_name_real_ones():
     makefile = (ROOT / "Makefile").read_text()
     recipe = _recipe(makefile, "run")
     assert "asset materialize" not in recipe and "$(LAUNCH) --job" in recipe
-    assert "LAUNCH := $(BIN)/dg launch -m personality_assets" in makefile
+    assert "LAUNCH := $(BIN)/dg launch -m personality_assets.definitions" in makefile
     documents = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
     named = set(re.findall(r"--job (\w+)", recipe + "".join(path.read_text() for path in documents)))
     assert {"reference_data", "load_population", "persona_study", "reports"} <= named

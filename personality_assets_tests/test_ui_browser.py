@@ -103,7 +103,7 @@ def served_study(tmp_path_factory):
         [
             str(Path(sys.executable).with_name("dagster-webserver")),
             "-m",
-            "personality_assets",
+            "personality_assets.definitions",
             "-h",
             "127.0.0.1",
             "-p",

@@ -10,7 +10,7 @@ from sqlalchemy import select, text
 
 from personality_assets.cli import main
 from personality_assets.db.engine import experiment_transaction
-from personality_assets.db.models import LLMCacheHits, ModelPricing
+from personality_assets.db.tables.usage import LLMCacheHits, ModelPricing
 from personality_assets.defs.persona_study.replies import QuestionnaireReply
 from personality_assets.defs.resources import ResearchDatabase
 from personality_assets.defs.usage.assets import llm_usage, llm_usage_rollup, usage_dir

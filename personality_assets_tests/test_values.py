@@ -34,7 +34,8 @@ from personality_assets.defs.values.contract import (
 from personality_assets.defs.values.pools import PoolsError, load_pools
 from personality_assets.defs.values.replies import SCHWARTZ_VALUES
 from personality_assets.defs.values.simulate import expression_chances
-from personality_assets.defs.values.storage import ParquetStore
+from personality_assets.defs.values.storage import values_store
+from personality_assets.store.parquet import ParquetStore
 from personality_assets_tests.conftest import (
     MATERIALIZE,
     POSTGRES_URL,
@@ -75,7 +76,7 @@ def test_the_whole_track_on_the_simulator_meets_the_contract(tmp_path):
     for result in (first, second):
         assert [(c.check_name, c.passed) for c in result.get_asset_check_evaluations() if not c.passed] == []
 
-    store = ParquetStore()
+    store = values_store()
     registry, labels = store.read(REGISTRY), store.read(LABELS)
     # Column by column, the seed's schemas (the label file adds rationales_json only).
     assert registry.schema == REGISTRY_SCHEMA and schema_problems(registry, REGISTRY_SCHEMA) == []
@@ -121,7 +122,7 @@ def test_a_rerun_pays_for_nothing_and_changes_nothing(tmp_path):
     instance, resources = dg.DagsterInstance.ephemeral(), _resources(tmp_path)
     config = {"ops": {"value_personas": {"config": {"personas": 4}}}}
     _run(instance, resources, "b", config)
-    store = ParquetStore()
+    store = values_store()
     before = (store.read(REGISTRY), store.read(LABELS))
     again = _run(instance, resources, "b", config)
     for step in ("value_personas", "journal_entries", "judge_labels"):
@@ -133,7 +134,7 @@ def test_a_rerun_pays_for_nothing_and_changes_nothing(tmp_path):
 def test_the_seeds_example_queries_run_unchanged(tmp_path, monkeypatch):
     instance, resources = dg.DagsterInstance.ephemeral(), _resources(tmp_path)
     _run(instance, resources, "b", {"ops": {"value_personas": {"config": {"personas": 6}}}})
-    store = ParquetStore()
+    store = values_store()
     # The seed's paths: logs/registry/personas.parquet and logs/judge_labels/judge_labels.parquet.
     monkeypatch.chdir(tmp_path)
     shutil.copytree(store.root, "logs")
@@ -186,7 +187,7 @@ def test_three_judge_passes_give_a_consensus_and_its_self_consistency(tmp_path):
             }
         },
     )
-    store = ParquetStore()
+    store = values_store()
     # Journals written without nudges: the registry says so, and no entry has a follow-up.
     assert not store.read(REGISTRY)["nudge_enabled"].any()
     entries = store.read(batch_file("k3", "journal_entries"))
@@ -236,8 +237,8 @@ def test_the_judge_over_http_retries_out_of_domain_and_malformed_labels(tmp_path
         },
     )
     assert result.success
-    labels = ParquetStore().read(LABELS)
-    entries = ParquetStore().read(batch_file("http", "journal_entries")).height
+    labels = values_store().read(LABELS)
+    entries = values_store().read(batch_file("http", "journal_entries")).height
     assert labels.height == entries and (labels["alignment_benevolence"] == 1).all()
     assert (labels["alignment_power"] == 0).all()
     # every entry, one malformed reply and one out-of-domain one asked again; the key never stored.
@@ -248,7 +249,7 @@ def test_the_judge_over_http_retries_out_of_domain_and_malformed_labels(tmp_path
 def test_human_annotations_against_the_judge(tmp_path, monkeypatch):
     instance, resources = dg.DagsterInstance.ephemeral(), _resources(tmp_path)
     _run(instance, resources, "h", {"ops": {"value_personas": {"config": {"personas": 3}}}})
-    labels = ParquetStore().read(LABELS)
+    labels = values_store().read(LABELS)
     folder = tmp_path / "annotations"
     folder.mkdir()
     monkeypatch.setenv("PERSONALITY_ASSETS_VALUES_ANNOTATIONS", str(folder))
@@ -314,8 +315,8 @@ def test_the_whole_track_on_an_s3_root(tmp_path, s3_env, monkeypatch):
     assert all(c.passed for c in result.get_asset_check_evaluations())
     keys = [o["Key"] for o in s3_env.client().list_objects_v2(Bucket=bucket)["Contents"]]
     assert {"values/registry/personas.parquet", "values/judge_labels/judge_labels.parquet"} <= set(keys)
-    labels = ParquetStore().read(LABELS)
-    assert labels.height == ParquetStore().read(REGISTRY)["entry_count"].sum() and labels.schema == LABEL_FILE_SCHEMA
+    labels = values_store().read(LABELS)
+    assert labels.height == values_store().read(REGISTRY)["entry_count"].sum() and labels.schema == LABEL_FILE_SCHEMA
     assert not (tmp_path / "data" / "values").exists()  # nothing went to the local default
 
 
@@ -359,7 +360,7 @@ def test_a_persona_id_of_another_batch_is_refused(tmp_path):
     instance, resources = dg.DagsterInstance.ephemeral(), _resources(tmp_path)
     same_seed = {"ops": {"value_personas": {"config": {"personas": 3, "seed": 7}}}}
     _run(instance, resources, "first", same_seed)
-    store = ParquetStore()
+    store = values_store()
     before = store.read(REGISTRY)
     # Another batch sampling with the same seed draws the same ids: refused, nothing of it kept.
     instance.add_dynamic_partitions("value_batch", ["second"])
@@ -403,7 +404,7 @@ def _registry_with_annotation_order(store: ParquetStore) -> pl.DataFrame:
 
 
 def test_a_registry_column_the_contract_does_not_name_is_kept(tmp_path):
-    store = ParquetStore()
+    store = values_store()
     published = _registry_with_annotation_order(store)
     instance, resources = dg.DagsterInstance.ephemeral(), _resources(tmp_path)
     result = _run(instance, resources, "extra", {"ops": {"value_personas": {"config": {"personas": 3}}}})
@@ -421,7 +422,7 @@ def test_a_registry_column_the_contract_does_not_name_is_kept(tmp_path):
 
 
 def test_a_batch_that_fails_midway_leaves_nothing_behind(tmp_path):
-    store = ParquetStore()
+    store = values_store()
     instance, resources = dg.DagsterInstance.ephemeral(), _resources(tmp_path)
     # A registry whose entry_count is not the contract's Int64: value_personas fails after the
     # writer named the personas, at the registry update.
@@ -477,7 +478,7 @@ def test_rationales_are_null_for_an_entry_without_a_signal(tmp_path, openai_serv
         "ops": {"value_personas": {"config": {"personas": 2}}, "judge_labels": {"config": {"judge_model": "gpt4o"}}}
     }
     assert _run(instance, resources, "quiet", config).success
-    labels = ParquetStore().read(LABELS)
+    labels = values_store().read(LABELS)
     quiet = labels.filter(pl.col("alignment_power") == 0)
     signal = labels.filter(pl.col("alignment_power") != 0)
     assert quiet.height > 0 and signal.height > 0
@@ -498,7 +499,7 @@ def _clustered_se(labels: pl.DataFrame, hit: pl.Expr) -> tuple[float, float]:
 def test_the_simulator_follows_the_pools_expression_and_contradiction_rates(tmp_path):
     instance, resources = dg.DagsterInstance.ephemeral(), _resources(tmp_path)
     _run(instance, resources, "rates", {"ops": {"value_personas": {"config": {"personas": 400}}}})
-    store = ParquetStore()
+    store = values_store()
     labels, registry = store.read(LABELS), store.read(REGISTRY)
     simulator = load_pools().simulator
     n = labels.height
@@ -551,7 +552,7 @@ def test_expression_chances_average_to_the_rate_over_personas(core_range, rate, 
 
 
 def test_a_consensus_file_in_the_old_format_is_named_before_anything_is_written(tmp_path):
-    store = ParquetStore()
+    store = values_store()
     # Another batch's consensus file from before the published format (consensus_<value>, ...).
     old = pl.DataFrame({"persona_id": ["0000000a"], "t_index": [0], "passes": [3], "consensus_power": [0]})
     store.write(batch_file("before", "consensus_labels"), old)

@@ -24,7 +24,7 @@ import polars as pl
 from sqlalchemy import Connection, Engine, Select, create_engine, event, text
 from sqlalchemy.engine import make_url
 
-from personality_assets.db.models import EXPERIMENT, REFERENCE
+from personality_assets.db.tables.base import EXPERIMENT, REFERENCE
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 REFERENCE_WRITER_SETTING = "personality_assets.reference_writer"

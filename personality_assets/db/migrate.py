@@ -18,7 +18,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
 from personality_assets.db.engine import REFERENCE_WRITER_SETTING, DatabaseTarget, get_engine
-from personality_assets.db.models import EXPERIMENT, REFERENCE
+from personality_assets.db.tables.base import EXPERIMENT, REFERENCE
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 KINDS = (REFERENCE, EXPERIMENT)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from personality_assets import settings
 from personality_assets.db import migrate
 from personality_assets.db.engine import experiment_transaction
-from personality_assets.db.models import ReferencePopulation
+from personality_assets.db.tables.reference import ReferencePopulation
 from personality_assets.defs.resources import ResearchDatabase
 from personality_assets.defs.run_health import fail_runs, find_dead_runs
 from personality_assets.defs.tracks import track_modules

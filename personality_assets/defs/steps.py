@@ -5,6 +5,7 @@ A track's asset names only what is particular to it."""
 
 import functools
 import inspect
+import warnings
 from typing import Literal
 
 import dagster as dg
@@ -66,14 +67,15 @@ def step(owners: list[str] = OWNERS, **asset_args):
             except (NoRetryError, RunInterrupted) as exc:
                 raise dg.Failure(description=str(exc), allow_retries=False) from None
 
-        # The asset's code reference is the track's function, not this wrapper.
-        reference = dg.LocalFileCodeReference(
-            file_path=inspect.getsourcefile(function), line_number=inspect.getsourcelines(function)[1]
-        )
-        metadata = {
-            **asset_args.pop("metadata", {}),
-            "dagster/code_references": dg.CodeReferencesMetadataValue(code_references=[reference]),
-        }
+        # The asset's code reference is the track's function, not this wrapper. Code references are
+        # "beta" in Dagster 1.13: silenced here as in definitions.py, or every import of a track warns.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", dg.BetaWarning)
+            reference = dg.LocalFileCodeReference(
+                file_path=inspect.getsourcefile(function), line_number=inspect.getsourcelines(function)[1]
+            )
+            references = dg.CodeReferencesMetadataValue(code_references=[reference])
+        metadata = {**asset_args.pop("metadata", {}), "dagster/code_references": references}
         return dg.asset(owners=owners, metadata=metadata, **asset_args)(failing_clearly)
 
     return decorate

@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from sqlalchemy import insert, select, update
 
 from personality_assets.db.engine import DatabaseTarget, experiment_transaction
-from personality_assets.db.models import LLMBatch, LLMBatchRequest
+from personality_assets.db.tables.usage import LLMBatch, LLMBatchRequest
 from personality_assets.llm.config import ModelConfig
 from personality_assets.llm.types import CallResult, ChatRequest, ProviderReply, strip_fences
 

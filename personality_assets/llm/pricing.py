@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
 from personality_assets.db.engine import DatabaseTarget, experiment_transaction
-from personality_assets.db.models import ModelPricing
+from personality_assets.db.tables.usage import ModelPricing
 from personality_assets.llm.config import ModelConfig
 
 PRICE_FIELDS = {

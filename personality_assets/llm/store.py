@@ -20,7 +20,7 @@ from sqlalchemy.exc import OperationalError
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from personality_assets.db.engine import DatabaseTarget, experiment_transaction
-from personality_assets.db.models import LLMCacheHits, LLMCall
+from personality_assets.db.tables.usage import LLMCacheHits, LLMCall
 from personality_assets.llm.types import CallResult
 
 Persist = Callable[[Connection, list[CallResult]], None]  # called once per committed group

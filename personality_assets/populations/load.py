@@ -25,7 +25,7 @@ from sqlalchemy import delete, select, update
 
 from personality_assets import settings
 from personality_assets.db.engine import DatabaseTarget, experiment_transaction, reference_transaction
-from personality_assets.db.models import (
+from personality_assets.db.tables.reference import (
     ReferenceExclusion,
     ReferenceIncompleteAnswer,
     ReferencePopulation,

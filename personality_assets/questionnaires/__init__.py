@@ -98,7 +98,7 @@ class Questionnaire:
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 DEFINITION_FIELDS = {"name", "title", "items_file", "scoring", "answer_codes", "scales", "texts_env", "texts_default"}
 ITEM_COLUMNS = ["number", "code", "scale", "key", "text"]
-# Column widths of the questionnaire tables (db.models), checked here so a long value fails with
+# Column widths of the questionnaire tables (db/tables/questionnaires.py), checked here so a long value fails with
 # the file's name on SQLite too, not only when PostgreSQL stores it.
 MAX_WIDTH = {"code": 32, "scale": 32, "key": 16}
 

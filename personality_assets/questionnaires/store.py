@@ -1,4 +1,4 @@
-"""Write questionnaire definitions into both schemas (each keeps its own copy; see db.models)."""
+"""Write questionnaire definitions into both schemas (each keeps its own copy; see db/tables/questionnaires.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import hashlib
 from sqlalchemy import Connection, Table, delete
 
 from personality_assets.db.engine import DatabaseTarget, reference_transaction, upsert_insert
-from personality_assets.db.models import (
+from personality_assets.db.tables.questionnaires import (
     ExpAnswerCode,
     ExpQuestionnaire,
     ExpQuestionnaireItem,

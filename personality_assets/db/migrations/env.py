@@ -3,7 +3,8 @@ which history to run (reference or experiment) and the real schema names."""
 
 from alembic import context
 
-from personality_assets.db.models import REFERENCE, ExperimentBase, ReferenceBase
+# Importing any table module imports them all (db/tables/__init__.py): each metadata holds every table.
+from personality_assets.db.tables.base import REFERENCE, ExperimentBase, ReferenceBase
 
 config = context.config
 kind = config.attributes["kind"]

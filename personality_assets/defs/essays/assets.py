@@ -11,7 +11,7 @@ from pydantic import Field
 
 from personality_assets import settings
 from personality_assets.db.engine import experiment_transaction
-from personality_assets.db.models import Essay, EssayPersona, ResearchSeed
+from personality_assets.db.tables.essays import Essay, EssayPersona, ResearchSeed
 from personality_assets.defs.essays import plots
 from personality_assets.defs.essays.checks import ESSAY_CHECKS, essay_checks
 from personality_assets.defs.essays.dimensions import (

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from personality_assets import settings
 from personality_assets.db.engine import experiment_transaction
-from personality_assets.db.models import Essay, EssayPersona, EssayTopic
+from personality_assets.db.tables.essays import Essay, EssayPersona, EssayTopic
 from personality_assets.defs.cli import add_partitions
 from personality_assets.defs.essays.partitions import essay_topic_partitions
 from personality_assets.defs.essays.topics import TopicError, check_topic, read_topics_file

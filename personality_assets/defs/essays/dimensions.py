@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sqlalchemy import Connection, insert, select, update
 
 from personality_assets import settings
-from personality_assets.db.models import EvidencePattern, QualityLevel, Stance, StyleParameter
+from personality_assets.db.tables.essays import EvidencePattern, QualityLevel, Stance, StyleParameter
 from personality_assets.errors import NoRetryError
 from personality_assets.validated_yaml import read_yaml_as
 

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from personality_assets.db.engine import DatabaseTarget, experiment_transaction
-from personality_assets.db.models import (
+from personality_assets.db.tables.essays import (
     Essay,
     EssayPersona,
     EssayPrompt,

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Select, and_, case, exists, func, insert, literal, or_, select
 
-from personality_assets.db.models import EssayPersona, EssayPersonaAttribute, EssayPersonaKeyword, PersonaUsage
+from personality_assets.db.tables.essays import EssayPersona, EssayPersonaAttribute, EssayPersonaKeyword, PersonaUsage
 
 INTEREST_WEIGHT = 0.3
 BACKGROUND_WEIGHT = 0.2

@@ -6,7 +6,7 @@ from __future__ import annotations
 import polars as pl
 from sqlalchemy import Connection, func, or_, select
 
-from personality_assets.db.models import (
+from personality_assets.db.tables.essays import (
     Essay,
     EssayPersona,
     EssayTopic,

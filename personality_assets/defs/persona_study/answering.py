@@ -10,7 +10,7 @@ import polars as pl
 from sqlalchemy import bindparam, delete, insert, select, update
 
 from personality_assets.db.engine import DatabaseTarget, experiment_transaction, read_frame
-from personality_assets.db.models import (
+from personality_assets.db.tables.persona_study import (
     EvalQuestionnaire,
     ExperimentRequestMetadata,
     ExperimentsGroup,

@@ -6,7 +6,7 @@ import polars as pl
 from pydantic import Field
 
 from personality_assets import settings
-from personality_assets.db.models import EvalQuestionnaire, ExperimentsList, Persona
+from personality_assets.db.tables.persona_study import EvalQuestionnaire, ExperimentsList, Persona
 from personality_assets.defs.metadata import markdown_table, sql_table_schema, table_schema
 from personality_assets.defs.outputs import output_path
 from personality_assets.defs.partitions import experiment_partitions, model_and_population

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from personality_assets import settings
 from personality_assets.db.engine import experiment_transaction
-from personality_assets.db.models import ExperimentsGroup, ExperimentsList, Persona, QuestionnaireScore
+from personality_assets.db.tables.persona_study import ExperimentsGroup, ExperimentsList, Persona, QuestionnaireScore
 from personality_assets.defs.persona_study.estimate import estimate_study
 from personality_assets.defs.resources import ResearchDatabase, default_llm_resource
 

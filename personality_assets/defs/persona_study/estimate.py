@@ -6,7 +6,7 @@ import polars as pl
 from sqlalchemy import func, select
 
 from personality_assets.db.engine import DatabaseTarget, experiment_transaction
-from personality_assets.db.models import ExperimentsGroup, ExperimentsList
+from personality_assets.db.tables.persona_study import ExperimentsGroup, ExperimentsList
 from personality_assets.defs.persona_study.answering import answer_requests
 from personality_assets.defs.persona_study.personas import persona_requests
 from personality_assets.defs.persona_study.prompts import DEFAULT_SYSTEM_ROLE, questionnaire_prompt, system_prompt

@@ -5,7 +5,7 @@ from dagster_celery import celery_executor
 from sqlalchemy import select
 
 from personality_assets.db.engine import experiment_transaction
-from personality_assets.db.models import ExperimentsGroup, ExperimentsList
+from personality_assets.db.tables.persona_study import ExperimentsGroup, ExperimentsList
 from personality_assets.defs.resources import ResearchDatabase
 from personality_assets.defs.tracks import COLLECTS_BATCHES
 

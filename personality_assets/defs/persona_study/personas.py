@@ -12,7 +12,7 @@ import polars as pl
 from sqlalchemy import select
 
 from personality_assets.db.engine import DatabaseTarget, experiment_transaction, upsert_insert
-from personality_assets.db.models import Persona
+from personality_assets.db.tables.persona_study import Persona
 from personality_assets.defs.persona_study.demographics import clean_gender, clean_race, clean_sexual_orientation
 from personality_assets.defs.persona_study.prompts import persona_prompt
 from personality_assets.defs.persona_study.reference import Reference

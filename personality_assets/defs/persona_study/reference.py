@@ -8,7 +8,7 @@ import polars as pl
 from sqlalchemy import select
 
 from personality_assets.db.engine import DatabaseTarget, experiment_transaction
-from personality_assets.db.models import ReferenceQuestionnaire
+from personality_assets.db.tables.reference import ReferenceQuestionnaire
 from personality_assets.defs.persona_study.simulate import traits_from_scores
 from personality_assets.errors import NoRetryError
 from personality_assets.questionnaires import get_questionnaire, score

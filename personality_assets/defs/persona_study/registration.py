@@ -14,7 +14,7 @@ import polars as pl
 from sqlalchemy import insert, select, update
 
 from personality_assets.db.engine import DatabaseTarget, experiment_transaction
-from personality_assets.db.models import ExperimentsGroup, ExperimentsList
+from personality_assets.db.tables.persona_study import ExperimentsGroup, ExperimentsList
 from personality_assets.defs.persona_study.personas import population_tag, read_personas
 from personality_assets.defs.persona_study.prompts import DEFAULT_SYSTEM_ROLE, questionnaire_prompt
 from personality_assets.llm.config import ModelsConfig

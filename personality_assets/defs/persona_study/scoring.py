@@ -6,7 +6,7 @@ import polars as pl
 from sqlalchemy import delete, insert
 
 from personality_assets.db.engine import DatabaseTarget, experiment_transaction
-from personality_assets.db.models import QuestionnaireScore
+from personality_assets.db.tables.persona_study import QuestionnaireScore
 from personality_assets.defs.persona_study.reference import reference_scores
 from personality_assets.questionnaires import get_questionnaire, score
 

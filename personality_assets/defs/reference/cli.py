@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 
 from personality_assets.db import migrate
 from personality_assets.db.engine import reference_transaction
-from personality_assets.db.models import ExperimentsList, Persona, ReferencePopulation
+from personality_assets.db.tables.persona_study import ExperimentsList, Persona
+from personality_assets.db.tables.reference import ReferencePopulation
 from personality_assets.defs.cli import add_partitions, population_names
 from personality_assets.defs.partitions import population_partitions
 from personality_assets.defs.resources import ResearchDatabase

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import polars as pl
 from sqlalchemy import Connection, func, select
 
-from personality_assets.db.models import LLMCacheHits, LLMCall
+from personality_assets.db.tables.usage import LLMCacheHits, LLMCall
 
 CALL_SCHEMA = {
     "model": pl.String,

@@ -51,8 +51,9 @@ from personality_assets.defs.values.generation import (
 )
 from personality_assets.defs.values.partitions import value_batch_partitions
 from personality_assets.defs.values.pools import PersonaDraft, load_pools, pools_file, sample_personas
-from personality_assets.defs.values.storage import ParquetStore
+from personality_assets.defs.values.storage import values_store
 from personality_assets.errors import NoRetryError
+from personality_assets.store.parquet import ParquetStore
 
 GROUP = "values"
 REGISTRY = "registry/personas.parquet"
@@ -183,7 +184,7 @@ def value_personas(
     batch = partition_key(context)
     seed = config.seed if config.seed is not None else zlib.crc32(batch.encode())
     pools = load_pools()
-    store = ParquetStore()
+    store = values_store()
     drafts = sample_personas(pools, config.personas, seed)
     personas, summary, failures = write_personas(llm.engine(context, config.max_cost_usd), config.writer_model, drafts)
     if not personas:
@@ -269,7 +270,7 @@ def journal_entries(
     generation_log (the style knobs, for analysis only); sets entry_count, stage_synthetic and
     stage_wrangled in the registry."""
     batch = partition_key(context)
-    store = ParquetStore()
+    store = values_store()
     pools = load_pools()
     personas, seed = _personas_of(store, batch)
     nudges = pools.nudges.enabled if config.nudges is None else config.nudges
@@ -359,7 +360,7 @@ def judge_labels(
     rationales_json) and rebuilds the consolidated judge_labels/judge_labels.parquet from every
     batch; sets stage_labeled in the registry."""
     batch = partition_key(context)
-    store = ParquetStore()
+    store = values_store()
     pools = load_pools()
     entries = _read(store, batch_file(batch, "journal_entries"), "journal_entries")
     passes, summary, failures = judge_entries(
@@ -460,7 +461,7 @@ def judge_human_agreement(context: dg.AssetExecutionContext) -> dg.MaterializeRe
         humans = read_human_annotations(folder)
     except (AnnotationError, OSError) as exc:  # a bad file, or a path that is not a folder
         raise dg.Failure(description=str(exc), allow_retries=False) from None
-    store = ParquetStore()
+    store = values_store()
     judge = store.read(LABELS)
     if humans.is_empty() or judge is None:
         context.log.info(f"no human annotations in {folder} (or no judge labels yet): nothing to compare")

@@ -10,7 +10,7 @@ import typer
 from personality_assets.defs.cli import add_partitions, population_names
 from personality_assets.defs.values.assets import LABELS, REGISTRY
 from personality_assets.defs.values.partitions import value_batch_partitions
-from personality_assets.defs.values.storage import ParquetStore
+from personality_assets.defs.values.storage import values_store
 
 app = typer.Typer()
 batches = typer.Typer(help="add value-alignment batch partitions")
@@ -25,7 +25,7 @@ def add(names: Annotated[list[str], typer.Argument(metavar="NAME", show_default=
 
 
 def summary(target) -> None:
-    store = ParquetStore()
+    store = values_store()
     registry, labels = store.read(REGISTRY), store.read(LABELS)
     if registry is None:
         return

@@ -1,5 +1,6 @@
-"""The value-alignment track's binding data contract (seed 004): the persona registry and the judge
-labels, column by column, and a check that names what differs."""
+"""The value-alignment track's binding data contract, the value-alignment system's published
+parquet contract: the persona registry and the judge labels, column by column, and a check that
+names what differs."""
 
 from __future__ import annotations
 

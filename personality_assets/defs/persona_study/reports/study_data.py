@@ -10,13 +10,8 @@ import polars as pl
 from sqlalchemy import select
 
 from personality_assets.db.engine import DatabaseTarget, experiment_transaction, read_frame
-from personality_assets.db.models import (
-    ExperimentsGroup,
-    Persona,
-    QuestionnaireScore,
-    ReferenceIncompleteAnswer,
-    ReferencePopulation,
-)
+from personality_assets.db.tables.persona_study import ExperimentsGroup, Persona, QuestionnaireScore
+from personality_assets.db.tables.reference import ReferenceIncompleteAnswer, ReferencePopulation
 from personality_assets.defs.persona_study.answering import study_answers
 from personality_assets.defs.persona_study.reference import reference_answers, reference_scores
 from personality_assets.defs.persona_study.reports.scale_scores import REFERENCE

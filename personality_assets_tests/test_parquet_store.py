@@ -1,7 +1,8 @@
-"""The value-alignment track's parquet store, on a local folder and on S3 (moto's server on 127.0.0.1).
+"""The parquet store (personality_assets.store), on a local folder and on S3 (moto's server on 127.0.0.1).
 
 Every store test runs against both roots; the S3 one goes through real boto3 and polars clients
-over HTTP. The concurrency tests start two real processes that update the same file at once.
+over HTTP. The concurrency tests start two real processes that update the same file at once. The
+value-alignment track keeps its files in one, at the root its environment names.
 """
 
 import multiprocessing
@@ -13,7 +14,8 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from personality_assets.defs.values.storage import ParquetStore, StorageError, values_root
+from personality_assets.defs.values.storage import values_root, values_store
+from personality_assets.store.parquet import ParquetStore, StorageError
 from personality_assets_tests.s3_server import s3_env, s3_server  # noqa: F401
 
 REGISTRY = "registry/personas.parquet"
@@ -203,10 +205,10 @@ def test_the_root_comes_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.delenv("PERSONALITY_ASSETS_VALUES_ROOT", raising=False)
     monkeypatch.setenv("PERSONALITY_ASSETS_DATA_DIR", str(tmp_path))
     assert values_root() == str(tmp_path / "values")
-    assert ParquetStore().root == str(tmp_path / "values")
+    assert values_store().root == str(tmp_path / "values")
     monkeypatch.setenv("PERSONALITY_ASSETS_VALUES_ROOT", "s3://bucket/some/prefix/")
-    assert ParquetStore().root == "s3://bucket/some/prefix"
-    assert ParquetStore().uri(REGISTRY) == "s3://bucket/some/prefix/registry/personas.parquet"
+    assert values_store().root == "s3://bucket/some/prefix"
+    assert values_store().uri(REGISTRY) == "s3://bucket/some/prefix/registry/personas.parquet"
     assert ParquetStore("s3://bucket").uri(REGISTRY) == "s3://bucket/registry/personas.parquet"
 
 
