@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from personality_assets_tests.llm_servers import FakeOpenAIServer
+from personality_assets_tests.support.llm_servers import FakeOpenAIServer
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--latency", type=float, default=0.05)
@@ -30,7 +30,7 @@ parser.add_argument("--limit-window", type=float, default=60.0)
 args = parser.parse_args()
 reply = None
 if args.study_replies:
-    from personality_assets_tests.test_persona_study import study_reply as reply
+    from personality_assets_tests.support.study import study_reply as reply
 with FakeOpenAIServer(
     latency=args.latency, fault_rate=args.fault_rate, fault_kinds=("429", "500"), retry_after=0.05, reply=reply
 ) as server:

@@ -1,0 +1,1 @@
+"""What the tests share: the local fake servers (as pytest plugins), and helpers that build engines and studies."""

@@ -1,0 +1,64 @@
+"""A persona study wired to the local fake servers: its resources, its populations, a model's replies."""
+
+import json
+import re
+
+import dagster as dg
+
+from personality_assets.defs.reference.assets import questionnaires, reference_questionnaires
+from personality_assets.defs.resources import LLMEngineResource, ResearchDatabase
+from personality_assets_tests.support.llm_servers import last_user_text
+
+
+def study_resources(target, monkeypatch=None, openai_url=None, bedrock_url=None):
+    """The resources on this test's database; providers are pointed at the local servers the way a
+    user points them at real ones: through the environment."""
+    if openai_url:
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-study")
+        monkeypatch.setenv("OPENAI_BASE_URL", openai_url)
+    if bedrock_url:
+        monkeypatch.setenv("AWS_REGION", "us-east-1")
+        monkeypatch.setenv("PERSONALITY_ASSETS_BEDROCK_ENDPOINT_URL", bedrock_url)
+    return {
+        "research_db": (
+            research_db := ResearchDatabase(
+                url=target.url, reference_schema=target.reference_schema, experiment_schema=target.experiment_schema
+            )
+        ),
+        "llm": LLMEngineResource(research_db=research_db, progress_every_s=1),
+    }
+
+
+def load_populations(resources, instance, populations):
+    instance.add_dynamic_partitions("population", populations)
+    assert dg.materialize([questionnaires], resources=resources, instance=instance).success
+    for population in populations:
+        assert dg.materialize(
+            [reference_questionnaires], partition_key=population, resources=resources, instance=instance
+        ).success
+
+
+def study_reply(request_json: dict) -> str:
+    """A model behind the fake servers: a persona, or a complete set of neutral answers. Reads
+    every message, as a retry with feedback appends the feedback after the original prompt."""
+    text = "\n".join(
+        last_user_text({"messages": [m]}) for m in request_json.get("messages", []) if m.get("role") == "user"
+    )
+    if "Invent a realistic person" in text:
+        return json.dumps(
+            {
+                "name": "Ada Test",
+                "age": 41,
+                "gender": "Woman",
+                "sexual_orientation": "straight",
+                "race": "Hispanic",
+                "ethnicity": "Mexican",
+                "religious_belief": "none",
+                "occupation": "nurse",
+                "political_orientation": "moderate",
+                "location": "Austin",
+                "description": "Ada is a calm nurse.",
+            }
+        )
+    numbers = re.findall(r"^(\d+)\. ", text, flags=re.MULTILINE)
+    return json.dumps({"answers": {n: 3 for n in numbers}})
