@@ -700,7 +700,7 @@ def test_a_finished_batch_starts_its_run_again_from_the_sensor(empty_target, ope
     monkeypatch.setenv("PERSONALITY_ASSETS_MODEL_GPT4O_MODE", "batch")
     monkeypatch.setenv("PERSONALITY_ASSETS_MODEL_GPT4O_BATCH_WAIT_SECONDS", "0")
     openai_server.configure(reply=lambda request: " ".join(["word"] * 300))
-    openai_server.batch_seconds = 1.0
+    openai_server.batch_seconds = 5.0  # long enough to be seen running on a busy machine
     instance, resources = _setup(empty_target)
     ops = {"essay_personas": {"config": {"essays": 4}}, "essays": {"config": {"writer_model": "gpt4o"}}}
     submitted = _run(instance, resources, TOPIC, ops, raise_on_error=False)
@@ -715,8 +715,9 @@ def test_a_finished_batch_starts_its_run_again_from_the_sensor(empty_target, ope
         return finished_batches_sensor(context)
 
     assert "still running" in evaluate().skip_message
-    time.sleep(1.2)
-    result = evaluate()
+    deadline = time.monotonic() + 30
+    while isinstance(result := evaluate(), dg.SkipReason) and time.monotonic() < deadline:
+        time.sleep(0.5)
     (request,) = result
     assert request.job_name == "essay_generation" and request.partition_key == TOPIC
     assert [key.to_user_string() for key in request.asset_selection] == ["essay_personas", "essays", "research_seeds"]

@@ -168,11 +168,12 @@ def test_two_materialize_processes_of_one_model_stay_under_its_limit_together(
     from personality_assets.db import migrate
     from personality_assets.db.tables.persona_study import EvalQuestionnaire, ExperimentsList
     from personality_assets.defs.persona_study.assets import experiment_registrations, personas
-    from personality_assets_tests.support.helpers import POSTGRES_URL, _unique_target, require_postgres
+    from personality_assets_tests.support.databases import unique_target
+    from personality_assets_tests.support.helpers import POSTGRES_URL, require_postgres
     from personality_assets_tests.support.study import load_populations, study_reply, study_resources
 
     require_postgres()
-    target = _unique_target(POSTGRES_URL)
+    target = unique_target(POSTGRES_URL)
     migrate.upgrade(target)
     openai_server.configure(reply=study_reply, latency=0.02)
     # Personas and registrations in this process, unhurried.

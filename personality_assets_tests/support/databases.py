@@ -24,7 +24,7 @@ def isolated_data_dir(tmp_path, monkeypatch) -> Path:
     return data
 
 
-def _unique_target(url: str) -> DatabaseTarget:
+def unique_target(url: str) -> DatabaseTarget:
     suffix = uuid.uuid4().hex[:8]
     return DatabaseTarget(url, reference_schema=f"ref_{suffix}", experiment_schema=f"exp_{suffix}")
 
@@ -33,12 +33,12 @@ def _unique_target(url: str) -> DatabaseTarget:
 def empty_target(request, tmp_path) -> DatabaseTarget:
     """A database target with fresh schema names and no tables yet, on each engine."""
     if request.param == "sqlite":
-        target = _unique_target(f"sqlite:///{tmp_path / 'research.sqlite'}")
+        target = unique_target(f"sqlite:///{tmp_path / 'research.sqlite'}")
         yield target
         dispose_engines(target)
         return
     require_postgres()
-    target = _unique_target(POSTGRES_URL)
+    target = unique_target(POSTGRES_URL)
     yield target
     with reference_transaction(target) as connection:  # the reference schema's guards let only loaders drop it
         for schema in target.schema_map.values():
