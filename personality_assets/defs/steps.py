@@ -1,7 +1,7 @@
 """What every step shares, declared once: the step that fails clearly (a `NoRetryError` or a stop
 fails it at once with its message, not after the retry policy's next attempt) and the model-calling
-step (the `llm` pool, the retry policy, a spend cap in its config, model keys checked at launch).
-A track's asset names only what is particular to it."""
+step (the `llm` pool, the retry policy, a spend cap in its config, model keys checked at launch),
+and the checks declared on an asset (`check_specs`). A track's asset names only what is particular to it."""
 
 import functools
 import inspect
@@ -29,6 +29,11 @@ MODEL_KEYS: tuple[str, ...] = tuple(sorted(load_models_config().models))
 # A model-key config field: Dagster checks it at launch (the launchpad too) and names the
 # configured keys when a value is not one of them.
 ModelKey = Literal[MODEL_KEYS]
+
+
+def check_specs(asset: str, descriptions: dict[str, str]) -> list[dg.AssetCheckSpec]:
+    """The checks declared on an asset (its ``check_specs``): each check's name and what it checks."""
+    return [dg.AssetCheckSpec(name, asset=asset, description=description) for name, description in descriptions.items()]
 
 
 def model_key_field(description: str):

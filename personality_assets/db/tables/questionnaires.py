@@ -5,9 +5,9 @@ file, and the experiment schema's answers point at their questionnaire's items a
 from __future__ import annotations
 
 from sqlalchemy import ForeignKeyConstraint, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
-from personality_assets.db.tables.base import EXPERIMENT, REFERENCE, ExperimentBase, ReferenceBase
+from personality_assets.db.tables.base import ExperimentBase, ReferenceBase
 
 
 class _QuestionnaireColumns:
@@ -20,7 +20,16 @@ class _QuestionnaireColumns:
     definition_sha256: Mapped[str] = mapped_column(String(64))
 
 
-class _ItemColumns:
+class _OfAQuestionnaire:
+    """Rows that belong to a questionnaire of their own schema (and go with it)."""
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple:
+        schema = cls.metadata.schema
+        return (ForeignKeyConstraint(["questionnaire"], [f"{schema}.questionnaires.name"], ondelete="CASCADE"),)
+
+
+class _ItemColumns(_OfAQuestionnaire):
     questionnaire: Mapped[str] = mapped_column(String(64), primary_key=True)
     question_number: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(32))
@@ -29,7 +38,7 @@ class _ItemColumns:
     text: Mapped[str | None] = mapped_column(Text)
 
 
-class _AnswerCodeColumns:
+class _AnswerCodeColumns(_OfAQuestionnaire):
     questionnaire: Mapped[str] = mapped_column(String(64), primary_key=True)
     answer: Mapped[int] = mapped_column(Integer, primary_key=True)
     label: Mapped[str] = mapped_column(Text)
@@ -41,16 +50,10 @@ class RefQuestionnaire(_QuestionnaireColumns, ReferenceBase):
 
 class RefQuestionnaireItem(_ItemColumns, ReferenceBase):
     __tablename__ = "questionnaire_items"
-    __table_args__ = (
-        ForeignKeyConstraint(["questionnaire"], [f"{REFERENCE}.questionnaires.name"], ondelete="CASCADE"),
-    )
 
 
 class RefAnswerCode(_AnswerCodeColumns, ReferenceBase):
     __tablename__ = "questionnaire_answer_codes"
-    __table_args__ = (
-        ForeignKeyConstraint(["questionnaire"], [f"{REFERENCE}.questionnaires.name"], ondelete="CASCADE"),
-    )
 
 
 class ExpQuestionnaire(_QuestionnaireColumns, ExperimentBase):
@@ -59,13 +62,7 @@ class ExpQuestionnaire(_QuestionnaireColumns, ExperimentBase):
 
 class ExpQuestionnaireItem(_ItemColumns, ExperimentBase):
     __tablename__ = "questionnaire_items"
-    __table_args__ = (
-        ForeignKeyConstraint(["questionnaire"], [f"{EXPERIMENT}.questionnaires.name"], ondelete="CASCADE"),
-    )
 
 
 class ExpAnswerCode(_AnswerCodeColumns, ExperimentBase):
     __tablename__ = "questionnaire_answer_codes"
-    __table_args__ = (
-        ForeignKeyConstraint(["questionnaire"], [f"{EXPERIMENT}.questionnaires.name"], ondelete="CASCADE"),
-    )

@@ -40,12 +40,9 @@ class ReferenceExclusion(ReferenceBase):
     people: Mapped[int | None] = mapped_column(Integer)
 
 
-class ReferenceIncompleteAnswer(ReferenceBase):
-    """Answers of the people a load left out of a population for skipping an item
-    (``require_complete``): not part of the population the persona study uses, kept so that a
-    scale's reference α uses everyone who answered every item of that scale."""
+class _PersonAnswerColumns:
+    """A reference person's answer to one item of a population's questionnaire."""
 
-    __tablename__ = "reference_incomplete_answers"
     population: Mapped[str] = mapped_column(String(128), primary_key=True)
     personality_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     questionnaire: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -53,15 +50,18 @@ class ReferenceIncompleteAnswer(ReferenceBase):
     answer: Mapped[int] = mapped_column(Integer, nullable=False)
 
 
-class ReferenceQuestionnaire(ReferenceBase):
+class ReferenceIncompleteAnswer(_PersonAnswerColumns, ReferenceBase):
+    """Answers of the people a load left out of a population for skipping an item
+    (``require_complete``): not part of the population the persona study uses, kept so that a
+    scale's reference α uses everyone who answered every item of that scale."""
+
+    __tablename__ = "reference_incomplete_answers"
+
+
+class ReferenceQuestionnaire(_PersonAnswerColumns, ReferenceBase):
     """Reference answers in long format. Question text, scale (category) and key live in
     ``questionnaire_items``; the view ``reference_questionnaires_labelled`` has the seed's
     full shape (personality_id, question_number, question, category, key, answer).
     No foreign keys (see migration r0001): the loaders validate every row before writing."""
 
     __tablename__ = "reference_questionnaires"
-    population: Mapped[str] = mapped_column(String(128), primary_key=True)
-    personality_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    questionnaire: Mapped[str] = mapped_column(String(64), primary_key=True)
-    question_number: Mapped[int] = mapped_column(Integer, primary_key=True)
-    answer: Mapped[int] = mapped_column(Integer, nullable=False)

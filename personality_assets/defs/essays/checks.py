@@ -10,22 +10,17 @@ import numpy as np
 import polars as pl
 from scipy import sparse
 
-ESSAY_CHECKS = [
-    dg.AssetCheckSpec("dimensions_exist", asset="essays", description="every essay's four dimension levels exist"),
-    dg.AssetCheckSpec(
-        "word_counts_in_range",
-        asset="essays",
-        description="every written essay's word count lies in its quality level's min..max range",
-    ),
-    dg.AssetCheckSpec(
-        "no_near_duplicates",
-        asset="essays",
-        description="no two essays of the topic share more than near_duplicate_threshold of their word trigrams",
-    ),
-    dg.AssetCheckSpec(
-        "plan_covered", asset="essays", description="every planned essay is written (none pending or failed)"
-    ),
-]
+from personality_assets.defs.steps import check_specs
+
+ESSAY_CHECKS = check_specs(
+    "essays",
+    {
+        "dimensions_exist": "every essay's four dimension levels exist",
+        "word_counts_in_range": "every written essay's word count lies in its quality level's min..max range",
+        "no_near_duplicates": "no two essays of the topic share more than near_duplicate_threshold of their word trigrams",
+        "plan_covered": "every planned essay is written (none pending or failed)",
+    },
+)
 
 
 def shingles(text: str, size: int = 3) -> set[int]:

@@ -4,28 +4,18 @@ materialisation reports its own."""
 import dagster as dg
 import polars as pl
 
+from personality_assets.defs.steps import check_specs
 from personality_assets.questionnaires import all_questionnaires
 
-ANSWER_CHECKS = [
-    dg.AssetCheckSpec(
-        "complete_answers",
-        asset="questionnaire_answers",
-        description="every succeeded experiment has an answer to every item",
-    ),
-    dg.AssetCheckSpec(
-        "answers_in_range",
-        asset="questionnaire_answers",
-        description="every answer is one of its questionnaire's answer codes",
-    ),
-    dg.AssetCheckSpec(
-        "one_answer_per_item", asset="questionnaire_answers", description="no experiment answers an item twice"
-    ),
-    dg.AssetCheckSpec(
-        "failed_share",
-        asset="questionnaire_answers",
-        description="the share of experiments still failing is under max_failed_share",
-    ),
-]
+ANSWER_CHECKS = check_specs(
+    "questionnaire_answers",
+    {
+        "complete_answers": "every succeeded experiment has an answer to every item",
+        "answers_in_range": "every answer is one of its questionnaire's answer codes",
+        "one_answer_per_item": "no experiment answers an item twice",
+        "failed_share": "the share of experiments still failing is under max_failed_share",
+    },
+)
 
 
 def answer_checks(

@@ -24,7 +24,7 @@ from personality_assets.defs.metadata import figure_metadata, markdown_table, ta
 from personality_assets.defs.outputs import output_path
 from personality_assets.defs.partitions import partition_key
 from personality_assets.defs.resources import LLMEngineResource
-from personality_assets.defs.steps import ModelKey, SpendCapConfig, model_key_field, model_step
+from personality_assets.defs.steps import ModelKey, SpendCapConfig, check_specs, model_key_field, model_step
 from personality_assets.defs.values import plots
 from personality_assets.defs.values.agreement import (
     AnnotationError,
@@ -325,16 +325,16 @@ class JudgeConfig(SpendCapConfig):
     )
 
 
-JUDGE_CHECKS = [
-    dg.AssetCheckSpec(name, asset="judge_labels", description=description)
-    for name, description in (
-        ("matches_contract", "judge_labels.parquet has exactly the seed's columns and types (+ rationales_json)"),
-        ("labels_in_domain", "every label is -1, 0 or +1"),
-        ("vector_matches_columns", "alignment_vector equals the ten alignment_<value> columns, in order"),
-        ("every_entry_labelled", "every entry of every labelled persona has a label"),
-        ("unique_entries", "no (persona_id, t_index) twice in the consolidated file"),
-    )
-]
+JUDGE_CHECKS = check_specs(
+    "judge_labels",
+    {
+        "matches_contract": "judge_labels.parquet has exactly the seed's columns and types (+ rationales_json)",
+        "labels_in_domain": "every label is -1, 0 or +1",
+        "vector_matches_columns": "alignment_vector equals the ten alignment_<value> columns, in order",
+        "every_entry_labelled": "every entry of every labelled persona has a label",
+        "unique_entries": "no (persona_id, t_index) twice in the consolidated file",
+    },
+)
 
 
 def label_file(passes: pl.DataFrame, entries: pl.DataFrame) -> pl.DataFrame:

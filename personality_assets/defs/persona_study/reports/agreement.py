@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import polars as pl
 
+from personality_assets.defs.persona_study.reports.scale_scores import SCALE_ROW
 from personality_assets.questionnaires import get_questionnaire, keyed_value, with_items
 
 COLUMNS = {
-    "questionnaire": pl.String,
-    "scale": pl.String,
-    "model": pl.String,
-    "condition": pl.String,
+    **SCALE_ROW,
     "n": pl.Int64,
     "accuracy": pl.Float64,
     "precision": pl.Float64,
@@ -27,7 +25,7 @@ COLUMNS = {
     "mae": pl.Float64,
     "rmse": pl.Float64,
 }
-GROUP = ["questionnaire", "scale", "model", "condition"]
+GROUP = list(SCALE_ROW)
 
 
 def agreement_table(answers: pl.DataFrame, reference: pl.DataFrame) -> pl.DataFrame:

@@ -30,15 +30,12 @@ import hashlib
 import numpy as np
 import polars as pl
 
-from personality_assets.defs.persona_study.reports.scale_scores import REFERENCE
+from personality_assets.defs.persona_study.reports.scale_scores import REFERENCE, SCALE_ROW
 
 RESAMPLES = 1000
 SEED = 42
 COLUMNS = {
-    "questionnaire": pl.String,
-    "scale": pl.String,
-    "model": pl.String,
-    "condition": pl.String,
+    **SCALE_ROW,
     "items": pl.Int64,
     "n": pl.Int64,
     "n_missing": pl.Int64,

@@ -23,11 +23,15 @@ from statsmodels.stats.multitest import multipletests
 
 REFERENCE = "reference"  # the model column of the reference people's rows (humans, or a derived population)
 ALPHA = 0.05
-COLUMNS = {
+# What names a row of a per-scale report (scale scores, reliability, agreement).
+SCALE_ROW = {
     "questionnaire": pl.String,
     "scale": pl.String,
     "model": pl.String,
     "condition": pl.String,
+}
+COLUMNS = {
+    **SCALE_ROW,
     "n": pl.Int64,
     "mean": pl.Float64,
     "sd": pl.Float64,
