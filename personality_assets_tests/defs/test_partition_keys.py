@@ -2,12 +2,8 @@
 rule and how to add the partition: through Dagster's GraphQL client against a real `dagster dev`
 (webserver and daemon), and in process for every partitioned asset of every track."""
 
-import os
-import signal
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import dagster as dg
@@ -17,7 +13,7 @@ from dagster_graphql import DagsterGraphQLClient
 from personality_assets.db.engine import experiment_transaction
 from personality_assets.definitions import defs
 from personality_assets.defs.resources import ResearchDatabase
-from personality_assets_tests.support.helpers import ROOT, free_port, new_dagster_home, run_command
+from personality_assets_tests.support.helpers import new_dagster_home, run_command, serving
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using variable_values:DeprecationWarning")  # gql, inside the client
 
@@ -53,43 +49,9 @@ def dagster_dev(tmp_path):
     (GraphQL client, DAGSTER_HOME, data dir, environment)."""
     home, data = tmp_path / "home", tmp_path / "data"
     env = new_dagster_home(home, data)
-    port = free_port()
-    log = tmp_path / "dagster_dev.log"
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dagster",
-            "dev",
-            "-m",
-            "personality_assets.definitions",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    client = DagsterGraphQLClient("127.0.0.1", port_number=port, timeout=30)
-
-    def up() -> bool:
-        assert server.poll() is None, log.read_text()[-3000:]
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2)
-            return True
-        except OSError:  # not serving yet
-            return False
-
-    try:
-        _wait(up, "dagster dev to serve", timeout=180)
-        yield client, home, data, env
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=60)
+    command = [sys.executable, "-m", "dagster", "dev", "-m", "personality_assets.definitions"]
+    with serving(command, env, tmp_path / "dagster_dev.log") as base:
+        yield DagsterGraphQLClient("127.0.0.1", port_number=int(base.rsplit(":", 1)[1]), timeout=30), home, data, env
 
 
 @pytest.mark.slow

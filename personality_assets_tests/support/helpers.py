@@ -5,10 +5,15 @@ database; without a server its cases skip with the reason, except under CI=true,
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import time
+import urllib.request
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
@@ -126,3 +131,34 @@ def new_postgres_dagster_home(home: Path, data_dir: Path) -> dict:
         "DAGSTER_PG_PASSWORD": url.password or "",
         "DAGSTER_PG_DB": instance_db,
     }
+
+
+@contextmanager
+def serving(command: list[str], env: dict, log: Path, timeout: float = 180) -> Iterator[str]:
+    """Starts a Dagster server command (`dagster dev`, `dagster-webserver`) on a free port, waits
+    until it serves, yields its base URL, then stops its whole process group."""
+    port = free_port()
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            [*command, "-h", "127.0.0.1", "-p", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/server_info", timeout=2)
+                break
+            except OSError:  # not serving yet
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{command} did not serve:\n{log.read_text()[-3000:]}") from None
+                time.sleep(0.5)
+        yield base
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)

@@ -11,7 +11,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -22,9 +21,9 @@ import pytest
 from personality_assets_tests.support.helpers import (
     MATERIALIZE,
     ROOT,
-    free_port,
     new_dagster_home,
     run_command,
+    serving,
     skip_unless_ci,
 )
 
@@ -98,38 +97,9 @@ def served_study(tmp_path_factory):
     with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
         failed_runs = instance.get_run_records(dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE]))
     assert len(failed_runs) == 1
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("dagster-webserver")),
-            "-m",
-            "personality_assets.definitions",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/server_info", timeout=2)
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("dagster-webserver did not come up") from None
-                time.sleep(0.5)
+    command = [str(Path(sys.executable).with_name("dagster-webserver")), "-m", "personality_assets.definitions"]
+    with serving(command, env, root / "webserver.log", timeout=90) as base:
         yield base, failed_runs[0].dagster_run.run_id
-    finally:
-        os.killpg(server.pid, 15)
-        server.wait(timeout=30)
 
 
 @pytest.fixture
