@@ -18,7 +18,7 @@ from personality_assets.definitions import defs
 from personality_assets.defs.partitions import population_partitions
 from personality_assets.defs.reference.assets import questionnaires, reference_questionnaires
 from personality_assets.defs.reference.sensors import load_population_job, population_drop_sensor
-from personality_assets.defs.resources import LLMEngineResource, ResearchDatabase
+from personality_assets.defs.resources import ResearchDatabase
 from personality_assets.populations.drop_folder import scan_drop_folder
 from personality_assets.populations.load import LoadOptions, load_population
 from personality_assets.populations.names import PopulationNameError, check_population_name
@@ -34,14 +34,7 @@ from personality_assets_tests.support.helpers import (
     new_postgres_dagster_home,
     run_command,
 )
-
-
-def _resources(target):
-    # The engine records its calls in the research database it holds: replaced together.
-    research_db = ResearchDatabase(
-        url=target.url, reference_schema=target.reference_schema, experiment_schema=target.experiment_schema
-    )
-    return {"research_db": research_db, "llm": LLMEngineResource(research_db=research_db)}
+from personality_assets_tests.support.study import research_resources
 
 
 def _answers(target, population):
@@ -61,7 +54,7 @@ def test_definitions_load():
 def test_materialise_population_partition_with_metadata(empty_target):
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(population_partitions.name, ["sample"])
-    resources = _resources(empty_target)
+    resources = research_resources(empty_target)
     assert dg.materialize([questionnaires], resources=resources, instance=instance).success
     result = dg.materialize(
         [questionnaires, reference_questionnaires],
@@ -97,7 +90,10 @@ def test_sensor_adds_a_partition_and_a_run_per_new_file(db_target, tmp_path, mon
     instance.add_dynamic_partitions(population_partitions.name, ["Wave_2_IPIP"])
     job = defs.resolve_job_def(load_population_job.name)
     executed = job.execute_in_process(
-        run_config=run.run_config, partition_key=run.partition_key, instance=instance, resources=_resources(db_target)
+        run_config=run.run_config,
+        partition_key=run.partition_key,
+        instance=instance,
+        resources=research_resources(db_target),
     )
     assert executed.success and _answers(db_target, "Wave_2_IPIP") > 0
     metadata = executed.asset_materializations_for_node("reference_questionnaires")[0].metadata

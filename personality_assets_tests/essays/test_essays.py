@@ -43,24 +43,14 @@ from personality_assets.defs.essays.dimensions import DimensionsError, load_dime
 from personality_assets.defs.essays.generation import PlanSettings, cast_essays, research_seed
 from personality_assets.defs.essays.plan import plan_cells
 from personality_assets.defs.essays.topics import TopicError, check_topic, read_topics_file
-from personality_assets.defs.resources import LLMEngineResource, ResearchDatabase
+from personality_assets.defs.resources import ResearchDatabase
 from personality_assets_tests.support.helpers import ROOT
 from personality_assets_tests.support.llm_servers import last_user_text
+from personality_assets_tests.support.study import research_resources
 
 TOPIC = "Should social media be banned for teenagers?"
 RELATED_TOPIC = "Should teenagers be allowed to vote in national elections?"
 TRACK = [research_seeds, essay_personas, essays]
-
-
-def _resources(target):
-    return {
-        "research_db": (
-            research_db := ResearchDatabase(
-                url=target.url, reference_schema=target.reference_schema, experiment_schema=target.experiment_schema
-            )
-        ),
-        "llm": LLMEngineResource(research_db=research_db, progress_every_s=1),
-    }
 
 
 def _run(instance, resources, topic, ops=None, raise_on_error=True):
@@ -77,7 +67,7 @@ def _run(instance, resources, topic, ops=None, raise_on_error=True):
 
 
 def _setup(target):
-    instance, resources = dg.DagsterInstance.ephemeral(), _resources(target)
+    instance, resources = dg.DagsterInstance.ephemeral(), research_resources(target)
     assert dg.materialize([essay_dimensions], resources=resources, instance=instance).success
     return instance, resources
 
@@ -382,7 +372,7 @@ def test_quality_ranges_and_duplicate_keys_are_refused(tmp_path):
 
 
 def test_missing_upstream_steps_fail_with_what_to_do(empty_target):
-    instance, resources = dg.DagsterInstance.ephemeral(), _resources(empty_target)
+    instance, resources = dg.DagsterInstance.ephemeral(), research_resources(empty_target)
     instance.add_dynamic_partitions("essay_topic", [TOPIC])
     result = dg.materialize(
         [research_seeds, essay_personas],

@@ -19,7 +19,6 @@ from personality_assets.defs.persona_study.prompts import questionnaire_prompt
 from personality_assets.defs.persona_study.replies import answers_model
 from personality_assets.defs.persona_study.reports.assets import scale_score_report
 from personality_assets.defs.reference.assets import questionnaires, reference_questionnaires
-from personality_assets.defs.resources import LLMEngineResource, ResearchDatabase
 from personality_assets.questionnaires import (
     QuestionnaireError,
     _read_definition,
@@ -27,6 +26,7 @@ from personality_assets.questionnaires import (
     get_questionnaire,
     score,
 )
+from personality_assets_tests.support.study import research_resources
 
 
 def _answers(questionnaire, values, person=1):
@@ -352,17 +352,6 @@ def test_the_bfi44_example_validates_and_matches_the_published_key(isolated_data
     assert get_questionnaire("bfi44").has_texts
 
 
-def _resources(target) -> dict:
-    return {
-        "research_db": (
-            research_db := ResearchDatabase(
-                url=target.url, reference_schema=target.reference_schema, experiment_schema=target.experiment_schema
-            )
-        ),
-        "llm": LLMEngineResource(research_db=research_db, progress_every_s=1),
-    }
-
-
 def test_the_bfi44_example_runs_through_the_study_and_the_report(db_target, isolated_data_dir, tmp_path):
     """As docs/questionnaires.md shows: the example copied into <data dir>/questionnaires with texts, the
     questionnaires asset materialised, and the study run with bfi44 on two populations: the
@@ -381,7 +370,7 @@ def test_the_bfi44_example_runs_through_the_study_and_the_report(db_target, isol
         "personality_id,question_number,question,category,key,answer,questionnaire\n" + "\n".join(rows) + "\n"
     )
     instance = dg.DagsterInstance.ephemeral()
-    resources = _resources(db_target)
+    resources = research_resources(db_target)
     instance.add_dynamic_partitions("population", ["sample", "bfi_people"])
     assert dg.materialize([questionnaires], resources=resources, instance=instance).success
     assert dg.materialize([reference_questionnaires], partition_key="sample", resources=resources, instance=instance)
@@ -466,7 +455,7 @@ def test_a_six_point_user_questionnaire_runs_through_the_study(db_target, isolat
     assert "1 = strongly disagree, 2 = disagree" in questionnaire_prompt(six)
 
     instance = dg.DagsterInstance.ephemeral()
-    resources = _resources(db_target)
+    resources = research_resources(db_target)
     instance.add_dynamic_partitions("population", ["sample"])
     assert dg.materialize([questionnaires], resources=resources, instance=instance).success
     assert dg.materialize([reference_questionnaires], partition_key="sample", resources=resources, instance=instance)

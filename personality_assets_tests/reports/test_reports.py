@@ -48,9 +48,9 @@ from personality_assets.defs.persona_study.reports.validity import (
     validity_table,
 )
 from personality_assets.defs.reference.assets import questionnaires, reference_questionnaires
-from personality_assets.defs.resources import LLMEngineResource, ResearchDatabase
 from personality_assets.populations.load import LoadOptions, load_population
 from personality_assets.questionnaires import get_questionnaire, keyed_items
+from personality_assets_tests.support.study import research_resources
 
 
 def test_welch_against_hand_computed_values():
@@ -342,16 +342,7 @@ def test_demographics_z_tests_and_marginals(tmp_path):
 
 def test_report_asset_across_models_and_conditions(db_target):
     instance = dg.DagsterInstance.ephemeral()
-    resources = {
-        "research_db": (
-            research_db := ResearchDatabase(
-                url=db_target.url,
-                reference_schema=db_target.reference_schema,
-                experiment_schema=db_target.experiment_schema,
-            )
-        ),
-        "llm": LLMEngineResource(research_db=research_db, progress_every_s=1),
-    }
+    resources = research_resources(db_target)
     instance.add_dynamic_partitions("population", ["sample", "sample_maxN"])
     assert dg.materialize([questionnaires], resources=resources, instance=instance).success
     for population in ("sample", "sample_maxN"):
@@ -434,21 +425,10 @@ def test_report_asset_across_models_and_conditions(db_target):
     assert Path(report("study_report")["latest"].value).read_text() == page
 
 
-def _resources(target) -> dict:
-    return {
-        "research_db": (
-            research_db := ResearchDatabase(
-                url=target.url, reference_schema=target.reference_schema, experiment_schema=target.experiment_schema
-            )
-        ),
-        "llm": LLMEngineResource(research_db=research_db, progress_every_s=1),
-    }
-
-
 def test_reference_reports_cover_every_loaded_population(db_target):
     # Two populations loaded; at first no persona study at all, then one of sample's partitions.
     instance = dg.DagsterInstance.ephemeral()
-    resources = _resources(db_target)
+    resources = research_resources(db_target)
     instance.add_dynamic_partitions("population", ["sample", "sample_maxN"])
     assert dg.materialize([questionnaires], resources=resources, instance=instance).success
     for population in ("sample", "sample_maxN"):
@@ -508,7 +488,7 @@ def test_reference_alpha_uses_everyone_complete_on_the_scale(db_target, tmp_path
     load_population(db_target, "people", LoadOptions(path=str(tmp_path / "people.csv")), log=lambda message: None)
     result = dg.materialize(
         [reliability_report],
-        resources=_resources(db_target),
+        resources=research_resources(db_target),
         instance=dg.DagsterInstance.ephemeral(),
         run_config={"ops": {"reliability_report": {"config": {"resamples": 200}}}},
     )

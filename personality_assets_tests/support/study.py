@@ -10,23 +10,25 @@ from personality_assets.defs.resources import LLMEngineResource, ResearchDatabas
 from personality_assets_tests.support.llm_servers import last_user_text
 
 
+def research_resources(target) -> dict:
+    """The project's resources on this test's database: the research database, and the engine that
+    records its calls there (they are replaced together)."""
+    research_db = ResearchDatabase(
+        url=target.url, reference_schema=target.reference_schema, experiment_schema=target.experiment_schema
+    )
+    return {"research_db": research_db, "llm": LLMEngineResource(research_db=research_db, progress_every_s=1)}
+
+
 def study_resources(target, monkeypatch=None, openai_url=None, bedrock_url=None):
-    """The resources on this test's database; providers are pointed at the local servers the way a
-    user points them at real ones: through the environment."""
+    """``research_resources``, with providers pointed at the local servers the way a user points
+    them at real ones: through the environment."""
     if openai_url:
         monkeypatch.setenv("OPENAI_API_KEY", "sk-test-study")
         monkeypatch.setenv("OPENAI_BASE_URL", openai_url)
     if bedrock_url:
         monkeypatch.setenv("AWS_REGION", "us-east-1")
         monkeypatch.setenv("PERSONALITY_ASSETS_BEDROCK_ENDPOINT_URL", bedrock_url)
-    return {
-        "research_db": (
-            research_db := ResearchDatabase(
-                url=target.url, reference_schema=target.reference_schema, experiment_schema=target.experiment_schema
-            )
-        ),
-        "llm": LLMEngineResource(research_db=research_db, progress_every_s=1),
-    }
+    return research_resources(target)
 
 
 def load_populations(resources, instance, populations):
