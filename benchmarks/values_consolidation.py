@@ -1,9 +1,9 @@
-"""Benchmark: consolidating the value-alignment track's judge labels, and the seed's queries on them.
+"""Benchmark: consolidating the value-alignment track's judge labels, and the published system's example queries on them.
 
     .venv/bin/python benchmarks/values_consolidation.py                 # 1,000 batches x 1,000 entries
     .venv/bin/python benchmarks/values_consolidation.py --batches 100   # quicker
 
-Writes N batch files of labelled entries in seed 004's schema (+ rationales_json) and a registry,
+Writes N batch files of labelled entries in the published judge-label schema (+ rationales_json) and a registry,
 then times the consolidation the judge_labels asset runs (ParquetStore.update_lazy over a scan of
 every batch file, streamed) with the process's peak memory before and after, and each of the
 seed's example queries on the consolidated file.
@@ -123,7 +123,7 @@ def main() -> None:
         f"above the imports' {baseline['peak_mb']:,.0f} MB |"
     )
 
-    # The seed's example queries (docs of seed 004), on the consolidated file.
+    # The published system's example queries, on the consolidated file.
     registry = pl.read_parquet(store.uri("registry/personas.parquet"))
     labels = pl.read_parquet(labels_path)
     value_cols = [c for c in labels.columns if c.startswith("alignment_") and "vector" not in c]

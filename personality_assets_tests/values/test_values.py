@@ -1,4 +1,4 @@
-"""The value-alignment track: personas, journals and judge labels against seed 004's contract."""
+"""The value-alignment track: personas, journals and judge labels against the published parquet contract."""
 
 import itertools
 import json
@@ -76,7 +76,7 @@ def test_the_whole_track_on_the_simulator_meets_the_contract(tmp_path):
 
     store = values_store()
     registry, labels = store.read(REGISTRY), store.read(LABELS)
-    # Column by column, the seed's schemas (the label file adds rationales_json only).
+    # Column by column, the published schemas (the label file adds rationales_json only).
     assert registry.schema == REGISTRY_SCHEMA and schema_problems(registry, REGISTRY_SCHEMA) == []
     assert labels.schema == LABEL_FILE_SCHEMA
     assert schema_problems(labels.drop("rationales_json"), LABEL_SCHEMA) == []
@@ -136,7 +136,7 @@ def test_the_seeds_example_queries_run_unchanged(tmp_path, monkeypatch):
     # The seed's paths: logs/registry/personas.parquet and logs/judge_labels/judge_labels.parquet.
     monkeypatch.chdir(tmp_path)
     shutil.copytree(store.root, "logs")
-    # --- the seed's queries, verbatim ---
+    # --- the published system's example queries, verbatim ---
     registry = pl.read_parquet("logs/registry/personas.parquet")
     labels = pl.read_parquet("logs/judge_labels/judge_labels.parquet")
     enriched = labels.join(

@@ -60,7 +60,7 @@ class ReferenceIncompleteAnswer(_PersonAnswerColumns, ReferenceBase):
 
 class ReferenceQuestionnaire(_PersonAnswerColumns, ReferenceBase):
     """Reference answers in long format. Question text, scale (category) and key live in
-    ``questionnaire_items``; the view ``reference_questionnaires_labelled`` has the seed's
+    ``questionnaire_items``; the view ``reference_questionnaires_labelled`` has the original study's
     full shape (personality_id, question_number, question, category, key, answer).
     No foreign keys (see migration r0001): the loaders validate every row before writing."""
 

@@ -6,7 +6,7 @@ import polars as pl
 
 from personality_assets.questionnaires import Questionnaire, score
 
-# The original study's impersonation instruction (seed 002); {description} is the persona's.
+# The original study's impersonation instruction (the original persona study's); {description} is the persona's.
 DEFAULT_SYSTEM_ROLE = (
     "You are required to adopt and impersonate the personality of the human described as follow:\n{description}"
 )

@@ -1,5 +1,5 @@
 """The value-alignment track as assets partitioned by batch (a dynamic partition per batch):
-value_personas -> journal_entries -> judge_labels. Files follow seed 004's contract under the
+value_personas -> journal_entries -> judge_labels. Files follow the published value-alignment contract under the
 values store (a local folder or s3://..., see storage.py):
 
     registry/personas.parquet            the persona registry, every batch (stage flags updated)
@@ -180,7 +180,7 @@ def value_personas(
 ) -> dg.MaterializeResult:
     """A batch of synthetic people: attributes sampled from the pools (age bracket, profession,
     culture, 1-2 core Schwartz values) with a recorded seed, named and given a background by the
-    writer model; added to the registry (registry/personas.parquet, the seed's schema)."""
+    writer model; added to the registry (registry/personas.parquet, the published schema)."""
     batch = partition_key(context)
     seed = config.seed if config.seed is not None else zlib.crc32(batch.encode())
     pools = load_pools()
@@ -328,7 +328,7 @@ class JudgeConfig(SpendCapConfig):
 JUDGE_CHECKS = check_specs(
     "judge_labels",
     {
-        "matches_contract": "judge_labels.parquet has exactly the seed's columns and types (+ rationales_json)",
+        "matches_contract": "judge_labels.parquet has exactly the published columns and types (+ rationales_json)",
         "labels_in_domain": "every label is -1, 0 or +1",
         "vector_matches_columns": "alignment_vector equals the ten alignment_<value> columns, in order",
         "every_entry_labelled": "every entry of every labelled persona has a label",
@@ -356,7 +356,7 @@ def judge_labels(
 ) -> dg.MaterializeResult:
     """The judge scores every session (entry + follow-up) -1/0/+1 for each Schwartz value with a
     rationale for every non-zero score (strict JSON; invalid replies retried with the error fed
-    back, then recorded as failed). Writes the batch's judge_labels (the seed's columns +
+    back, then recorded as failed). Writes the batch's judge_labels (the published columns +
     rationales_json) and rebuilds the consolidated judge_labels/judge_labels.parquet from every
     batch; sets stage_labeled in the registry."""
     batch = partition_key(context)

@@ -8,7 +8,7 @@ import polars as pl
 
 from personality_assets.defs.values.replies import SCHWARTZ_VALUES
 
-# How the registry's core_values and the prompts name each value (the seed's example queries map
+# How the registry's core_values and the prompts name each value (the published system's example queries map
 # these names onto the label columns).
 VALUE_NAMES = {
     "self_direction": "Self-Direction",
