@@ -192,3 +192,38 @@ class QuestionnaireScore(ExperimentBase):
     score: Mapped[float] = mapped_column(Float)
     reference_score: Mapped[float | None] = mapped_column(Float)
     difference: Mapped[float | None] = mapped_column(Float)
+
+
+class ResponseStyleIndex(ExperimentBase):
+    """Response-style indices of one respondent and questionnaire (migration e0010), written by
+    the response_style_report, which replaces every row at once; the definitions are in
+    defs/persona_study/reports/response_styles.py."""
+
+    __tablename__ = "response_style_indices"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    respondent: Mapped[str] = mapped_column(String(16), doc="persona | reference (a reference person)")
+    model: Mapped[str] = mapped_column(String(128), doc='model key; "reference" for the reference people')
+    condition: Mapped[str] = mapped_column(String(128), doc="the reference population (base or derived)")
+    experiment_id: Mapped[int | None] = mapped_column(Integer, doc="the experiment answered (null: reference person)")
+    persona_id: Mapped[int | None] = mapped_column(Integer, doc="personas.id (null: reference person)")
+    personality_id: Mapped[int] = mapped_column(
+        Integer, doc="the reference person's personality_id (for a persona: the person it was written from)"
+    )
+    questionnaire: Mapped[str] = mapped_column(String(64))
+    item_order: Mapped[str] = mapped_column(String(64), doc="as_defined, shuffled_1, ... (reference: as_defined)")
+    option_order: Mapped[str] = mapped_column(String(16), doc="ascending | descending (reference: ascending)")
+    wording: Mapped[str] = mapped_column(String(64), doc="original or a named variant (reference: original)")
+    items: Mapped[int] = mapped_column(Integer, doc="answers the indices are computed from")
+    acquiescence_mean: Mapped[float | None] = mapped_column(
+        Float, doc="mean answer over balanced keyed/reversed pairs (yes/no: share of yes)"
+    )
+    acquiescence_pairs: Mapped[float | None] = mapped_column(
+        Float, doc="share of balanced pairs with both the item and its reversed twin agreed with"
+    )
+    extreme_share: Mapped[float | None] = mapped_column(Float, doc="share of answers at the lowest or highest code")
+    midpoint_share: Mapped[float | None] = mapped_column(
+        Float, doc="share of answers at the middle code (null: no middle code)"
+    )
+    longest_run: Mapped[int] = mapped_column(Integer, doc="longest run of identical answers in presentation order")
+    modal_share: Mapped[float] = mapped_column(Float, doc="share of the most frequent answer")
+    __table_args__ = (Index("ix_response_style_indices_model_condition", "model", "condition"),)
