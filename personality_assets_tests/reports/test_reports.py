@@ -22,6 +22,7 @@ from personality_assets.defs.persona_study.reports.assets import (
     agreement_report,
     demographics_report,
     reliability_report,
+    response_style_report,
     scale_score_report,
     study_report,
     validity_report,
@@ -357,7 +358,14 @@ def test_report_asset_across_models_and_conditions(db_target):
             ).success
     settings.marginals_file().parent.mkdir(parents=True, exist_ok=True)
     settings.marginals_file().write_text("attribute,category,share\ngender,female,0.505\ngender,male,0.495\n")
-    reports = [scale_score_report, reliability_report, validity_report, agreement_report, demographics_report]
+    reports = [
+        scale_score_report,
+        reliability_report,
+        validity_report,
+        agreement_report,
+        demographics_report,
+        response_style_report,
+    ]
     result = dg.materialize([*reports, study_report], resources=resources, instance=instance)
     assert result.success
     metadata = result.asset_materializations_for_node("scale_score_report")[0].metadata
@@ -421,7 +429,8 @@ def test_report_asset_across_models_and_conditions(db_target):
     assert "total_variation/simulated/sample/gender" in report("demographics_report")
 
     page = Path(report("study_report")["html"].value).read_text()
-    assert page.count("<img") == 4 and "Cronbach" in page and "Item-level agreement" in page
+    assert page.count("<img") == 5 and "Cronbach" in page and "Item-level agreement" in page
+    assert "Response styles" in page
     assert Path(report("study_report")["latest"].value).read_text() == page
 
 

@@ -22,16 +22,30 @@ from personality_assets.defs.persona_study.reports.demographics import (
 )
 from personality_assets.defs.persona_study.reports.html import Section, render_report
 from personality_assets.defs.persona_study.reports.reliability import RESAMPLES, reliability_table
+from personality_assets.defs.persona_study.reports.response_styles import (
+    INDICES,
+    OVERALL,
+    PRESENTATION,
+    REPLY_COLUMNS,
+    all_style_indices,
+    reply_problems,
+    social_desirability,
+    style_comparison,
+    with_base_presentation,
+)
 from personality_assets.defs.persona_study.reports.scale_scores import REFERENCE, scale_score_table
 from personality_assets.defs.persona_study.reports.study_data import (
     base_conditions,
+    call_models,
     human_answers,
     human_scores,
     load_exclusion_notes,
     loaded_populations,
+    model_calls,
     persona_answers,
     persona_demographics,
     persona_scores,
+    replace_style_indices,
 )
 from personality_assets.defs.persona_study.reports.validity import read_trait_pairs, validity_table
 from personality_assets.defs.resources import ResearchDatabase
@@ -325,9 +339,150 @@ def demographics_report(context: dg.AssetExecutionContext, research_db: Research
     return dg.MaterializeResult(metadata=metadata)
 
 
+def _presentation(frame: pl.DataFrame) -> pl.Expr:
+    """item_order / option_order / wording in one column, for the UI's tables and metadata keys."""
+    return pl.concat_str([pl.col(factor) for factor in PRESENTATION], separator="/").alias("presentation")
+
+
+def _at_base(row: dict) -> bool:
+    return all(row[factor] == base for factor, base in PRESENTATION.items())
+
+
+@step(group_name=GROUP, deps=[questionnaire_scores], kinds=KINDS)
+def response_style_report(context: dg.AssetExecutionContext, research_db: ResearchDatabase) -> dg.MaterializeResult:
+    """How personas answer regardless of content, against the reference people of the same
+    condition. Per respondent (experiment or reference person) and questionnaire:
+    acquiescence_mean (the mean answer over balanced keyed/reversed item pairs, where content
+    cancels; yes/no: the share of yes), acquiescence_pairs (the share of those pairs with both
+    the item and its reversed twin agreed with: above the midpoint, or "yes"), extreme_share
+    (answers at the lowest or highest code; none for yes/no), midpoint_share (answers at the
+    middle code; none without one), longest_run (identical answers in a row, in presentation
+    order) and modal_share (the most frequent answer's share), stored in response_style_indices
+    and written as response_style_indices.parquet. response_style_comparison: each index per
+    model × condition × item_order × option_order × wording × questionnaire against the humans
+    (one value per persona, its repetitions averaged): Welch's t, Cohen's d (pooled sd), Holm
+    across the table. social_desirability: the shift of persona scale means toward the
+    desirable pole in human sd units (EPQR-A L high; Big Five EXT, EST, AGR, CSN, OPN high;
+    BFI-44 E, A, C, O high and N low), per scale and their mean (scale "overall").
+    reply_problems: per model, questionnaire calls whose first reply was invalid, invalid after
+    retries, failed, and refusals found in the reply text. Figure: each index per model ×
+    condition beside the reference people's."""
+    target = research_db.target
+    persona_keys = ["model", "condition", *PRESENTATION, "experiment_id", "persona_id", "ref_personality_id"]
+    personas = pl.concat(
+        all_style_indices(with_base_presentation(answers), persona_keys) for answers in _answered_partitions(target)
+    )
+    answers = human_answers(target, loaded_populations(target))
+    humans = all_style_indices(answers, ["condition", "personality_id"])
+    comparison = style_comparison(personas, humans)
+    indices = pl.concat(
+        [
+            personas.select(
+                pl.lit("persona").alias("respondent"),
+                pl.exclude("ref_personality_id"),
+                pl.col("ref_personality_id").alias("personality_id"),
+            ),
+            with_base_presentation(humans).with_columns(
+                pl.lit("reference").alias("respondent"),
+                pl.lit(REFERENCE).alias("model"),
+                pl.lit(None, pl.Int64).alias("experiment_id"),
+                pl.lit(None, pl.Int64).alias("persona_id"),
+            ),
+        ],
+        how="diagonal_relaxed",
+    ).select(
+        "respondent",
+        "model",
+        "condition",
+        "experiment_id",
+        "persona_id",
+        "personality_id",
+        "questionnaire",
+        *PRESENTATION,
+        "items",
+        *INDICES,
+    )
+    replace_style_indices(target, indices)
+    desirability = social_desirability(persona_scores(target), human_scores(answers))
+    problems = pl.concat(
+        [reply_problems(model_calls(target, model)) for model in call_models(target)]
+        or [pl.DataFrame(schema=REPLY_COLUMNS)]
+    )
+    figure = plots.response_styles(indices, report_path("response_styles", "png"), INDICES)
+    tested = comparison.filter(pl.col("p").is_not_null())
+    context.log.info(
+        f"response styles of {personas.height} experiments and {humans.height} reference answer sets; "
+        f"{tested.filter(pl.col('p_holm') < 0.05).height} of {tested.height} comparisons significant after Holm"
+    )
+    shown = comparison.select(
+        "questionnaire",
+        "index",
+        "model",
+        "condition",
+        _presentation(comparison),
+        "n",
+        pl.format("{} ± {}", pl.col("mean").round(3), pl.col("sd").round(3)).alias("mean ± sd"),
+        pl.format("{} ± {}", pl.col("reference_mean").round(3), pl.col("reference_sd").round(3)).alias(
+            "humans mean ± sd"
+        ),
+        pl.col("difference").round(3),
+        pl.col("cohens_d").round(2),
+        pl.col("p_holm").round(4),
+        "significant",
+    )
+    shown_desirability = desirability.select(
+        "model",
+        "condition",
+        _presentation(desirability),
+        "questionnaire",
+        "scale",
+        pl.col("pole").fill_null(""),
+        "scales",
+        pl.col("shift").round(3),
+    )
+    return dg.MaterializeResult(
+        metadata={
+            **write_table("response_style_indices", indices),
+            "comparison_csv": write_table("response_style_comparison", comparison)["csv"],
+            "social_desirability_csv": write_table("social_desirability", desirability)["csv"],
+            "reply_problems_csv": write_table("reply_problems", problems)["csv"],
+            "significant_after_holm": int(tested.filter(pl.col("p_holm") < 0.05).height),
+            "tests": tested.height,
+            "table": markdown_table(shown),
+            "social_desirability": markdown_table(shown_desirability),
+            "reply_problems": markdown_table(problems.with_columns(pl.selectors.float().round(4))),
+            "response_styles": figure_metadata(figure, "Response-style indices, personas vs reference people"),
+            # One number per group, so the UI's Plots tab follows them across materialisations.
+            **{
+                f"{row['index']}/{row['model']}/{row['condition']}/{row['questionnaire']}"
+                + ("" if _at_base(row) else "/" + "/".join(row[f] for f in PRESENTATION)): _number(row["difference"])
+                for row in comparison.iter_rows(named=True)
+                if row["difference"] is not None
+            },
+            **{
+                f"desirability/{row['model']}/{row['condition']}"
+                + ("" if _at_base(row) else "/" + "/".join(row[f] for f in PRESENTATION)): _number(row["shift"])
+                for row in desirability.filter(pl.col("scale") == OVERALL).iter_rows(named=True)
+            },
+            **{
+                f"{share}/{row['model']}": _number(row[share])
+                for row in problems.iter_rows(named=True)
+                for share in ("first_reply_invalid_share", "refusal_share")
+            },
+        }
+    )
+
+
 @dg.asset(
     group_name=GROUP,
-    deps=[scale_score_report, reliability_report, validity_report, agreement_report, demographics_report],
+    deps=[
+        scale_score_report,
+        reliability_report,
+        validity_report,
+        agreement_report,
+        demographics_report,
+        response_style_report,
+    ],
     kinds={"html"},
 )
 def study_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
@@ -358,6 +513,21 @@ def study_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
                 else []
             ),
             [report_path("demographics", "png")],
+        ),
+        Section(
+            "Response styles: personas vs reference people",
+            "Per respondent and questionnaire: acquiescence (mean answer over balanced keyed/reversed pairs; share "
+            "of pairs with both agreed with), extreme and midpoint shares, longest run of identical answers and the "
+            "modal answer's share. Personas (one value per persona) against the humans of the same condition: "
+            "Welch's t, Cohen's d, Holm across the table. Social desirability: the shift of persona scale means "
+            "toward the desirable pole in human sd units (positive: more desirable). Reply problems per model from "
+            "the call records.",
+            [
+                read_report("response_style_comparison"),
+                read_report("social_desirability"),
+                read_report("reply_problems"),
+            ],
+            [report_path("response_styles", "png")],
         ),
     ]
     page = render_report("Persona study report", sections, f"Run {context.run.run_id}.")

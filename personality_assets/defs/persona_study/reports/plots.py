@@ -141,3 +141,32 @@ def demographic_bars(demographics: pl.DataFrame, path: Path, top: int = 8) -> Pa
         axis.set_title(attribute, fontsize=9)
         axis.legend(fontsize=6, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     return save_figure(figure, path, DPI)
+
+
+def response_styles(indices: pl.DataFrame, path: Path, indices_shown: tuple[str, ...]) -> Path:
+    """Box plots of each response-style index per model × condition beside the reference
+    people's (grey), one panel per questionnaire × index (an index a questionnaire cannot have,
+    e.g. the midpoint share of yes/no items, has no panel); presentations pooled (the table
+    keeps them apart). ``indices``: model, condition, questionnaire and the index columns."""
+    panels = [
+        (questionnaire, index)
+        for questionnaire in sorted(indices["questionnaire"].unique())
+        for index in indices_shown
+        if indices.filter(pl.col("questionnaire") == questionnaire)[index].drop_nulls().len()
+    ][:MAX_PANELS]
+    figure, axes = _grid(len(panels), width=5.0, height=3.4)
+    for axis, (questionnaire, index) in zip(axes, panels, strict=False):
+        panel = indices.filter((pl.col("questionnaire") == questionnaire) & pl.col(index).is_not_null())
+        groups = (
+            panel.group_by("model", "condition")
+            .agg(pl.col(index).cast(pl.Float64))
+            .sort("condition", pl.col("model") != REFERENCE, "model")
+        )
+        box = axis.boxplot(groups[index].to_list(), orientation="horizontal", patch_artist=True, showfliers=False)
+        for patch, model in zip(box["boxes"], groups["model"], strict=True):
+            patch.set_facecolor("#bbbbbb" if model == REFERENCE else "#8fb8de")
+        labels = [_label(m, c) for m, c in zip(groups["model"], groups["condition"], strict=True)]
+        axis.set_yticks(range(1, len(labels) + 1), labels, fontsize=7)
+        axis.set_title(f"{questionnaire}: {index}", fontsize=9)
+        axis.set_xlabel("per respondent (grey: reference people)", fontsize=7)
+    return save_figure(figure, path, DPI)

@@ -7,11 +7,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import polars as pl
-from sqlalchemy import select
+from sqlalchemy import Integer, cast, delete, insert, select
 
 from personality_assets.db.engine import DatabaseTarget, experiment_transaction, read_frame
-from personality_assets.db.tables.persona_study import ExperimentsGroup, Persona, QuestionnaireScore
+from personality_assets.db.tables.persona_study import (
+    ExperimentsGroup,
+    Persona,
+    QuestionnaireScore,
+    ResponseStyleIndex,
+)
 from personality_assets.db.tables.reference import ReferenceIncompleteAnswer, ReferencePopulation
+from personality_assets.db.tables.usage import LLMCall
 from personality_assets.defs.persona_study.answering import study_answers
 from personality_assets.defs.persona_study.reference import reference_answers, reference_scores
 from personality_assets.defs.persona_study.reports.scale_scores import REFERENCE
@@ -173,3 +179,44 @@ def persona_demographics(target: DatabaseTarget) -> pl.DataFrame:
                 "political_orientation": pl.String,
             }
         )
+
+
+def call_models(target: DatabaseTarget, purpose: str = "questionnaire") -> list[str]:
+    """The models with call records of this purpose."""
+    table = LLMCall.__table__
+    with experiment_transaction(target) as connection:  # reads only
+        query = select(table.c.model).where(table.c.purpose == purpose).distinct()
+        return sorted(connection.execute(query).scalars())
+
+
+def model_calls(target: DatabaseTarget, model: str, purpose: str = "questionnaire") -> pl.DataFrame:
+    """model, purpose, status, json_valid_first, response_text of one model's calls of this
+    purpose (one model at a time: the reply texts are the bulk of the table)."""
+    table = LLMCall.__table__
+    query = select(
+        table.c.model,
+        table.c.purpose,
+        table.c.status,
+        cast(table.c.json_valid_first, Integer).label("json_valid_first"),
+        table.c.response_text,
+    ).where(table.c.model == model, table.c.purpose == purpose)
+    schema = {
+        **dict.fromkeys(("model", "purpose", "status"), pl.String),
+        "json_valid_first": pl.Int64,
+        "response_text": pl.String,
+    }
+    with experiment_transaction(target) as connection:
+        calls = read_frame(connection, query, schema)
+    return calls.with_columns(pl.col("json_valid_first").cast(pl.Boolean))
+
+
+def replace_style_indices(target: DatabaseTarget, indices: pl.DataFrame) -> None:
+    """Replace every row of response_style_indices with ``indices`` (its columns), in one
+    transaction, so a reader sees the last report's rows or the one before, never a mix."""
+    table = ResponseStyleIndex.__table__
+    columns = [c.name for c in table.columns if c.name != "id"]
+    rows = indices.select(columns).to_dicts()
+    with experiment_transaction(target) as connection:
+        connection.execute(delete(table))
+        for start in range(0, len(rows), 5000):
+            connection.execute(insert(table), rows[start : start + 5000])
