@@ -57,8 +57,9 @@ ESSAY_TABLES = {
     "essays",
     "persona_usage",
 }
+REPORT_TABLES = {"response_style_indices"}  # e0010
 # Compared with the models by Alembic (the tables of the newer migrations, and llm_calls which e0007 alters).
-COMPARED = ESSAY_TABLES | USAGE_TABLES | {"llm_calls"}
+COMPARED = ESSAY_TABLES | USAGE_TABLES | REPORT_TABLES | {"llm_calls"}
 
 
 def _tables(target: DatabaseTarget, schema: str) -> set[str]:
@@ -68,9 +69,12 @@ def _tables(target: DatabaseTarget, schema: str) -> set[str]:
 
 def test_migrations_apply_and_roll_back(empty_target):
     migrate.upgrade(empty_target)
-    assert migrate.current_revisions(empty_target) == {"reference": "r0004", "experiment": "e0008"}
+    assert migrate.current_revisions(empty_target) == {"reference": "r0004", "experiment": "e0010"}
     assert _tables(empty_target, empty_target.reference_schema) == REFERENCE_TABLES
-    assert _tables(empty_target, empty_target.experiment_schema) == EXPERIMENT_TABLES | ESSAY_TABLES | USAGE_TABLES
+    assert (
+        _tables(empty_target, empty_target.experiment_schema)
+        == EXPERIMENT_TABLES | ESSAY_TABLES | USAGE_TABLES | REPORT_TABLES
+    )
     with get_engine(empty_target, reference_writable=True).connect() as connection:
         indexes = {
             ix["name"] for ix in inspect(connection).get_indexes("personas", schema=empty_target.experiment_schema)
@@ -89,11 +93,17 @@ def test_migrations_apply_and_roll_back(empty_target):
     assert _tables(empty_target, empty_target.reference_schema) <= {"alembic_version"}
     assert _tables(empty_target, empty_target.experiment_schema) <= {"alembic_version"}
     migrate.upgrade(empty_target)  # and up again after a full roll back
-    assert _tables(empty_target, empty_target.experiment_schema) == EXPERIMENT_TABLES | ESSAY_TABLES | USAGE_TABLES
+    assert (
+        _tables(empty_target, empty_target.experiment_schema)
+        == EXPERIMENT_TABLES | ESSAY_TABLES | USAGE_TABLES | REPORT_TABLES
+    )
     migrate.downgrade(empty_target, "e0005")  # the essay track alone, down and up
     assert _tables(empty_target, empty_target.experiment_schema) == EXPERIMENT_TABLES
     migrate.upgrade(empty_target)
-    assert _tables(empty_target, empty_target.experiment_schema) == EXPERIMENT_TABLES | ESSAY_TABLES | USAGE_TABLES
+    assert (
+        _tables(empty_target, empty_target.experiment_schema)
+        == EXPERIMENT_TABLES | ESSAY_TABLES | USAGE_TABLES | REPORT_TABLES
+    )
 
 
 def test_the_newer_tables_migrated_match_the_models(empty_target):
@@ -294,7 +304,7 @@ def test_parallel_first_migrations_on_sqlite_are_serialised(tmp_path):
     ]
     errors = [p.communicate()[1] for p in processes]
     assert [p.returncode for p in processes] == [0, 0, 0], errors
-    assert migrate.current_revisions(DatabaseTarget(url))["experiment"] == "e0008"
+    assert migrate.current_revisions(DatabaseTarget(url))["experiment"] == "e0010"
 
 
 def test_cli_moves_one_schema_and_refuses_an_unnamed_downgrade(tmp_path, monkeypatch, capsys):

@@ -369,8 +369,10 @@ def response_style_report(context: dg.AssetExecutionContext, research_db: Resear
     condition beside the reference people's."""
     target = research_db.target
     persona_keys = ["model", "condition", *PRESENTATION, "experiment_id", "persona_id", "ref_personality_id"]
+    # Every presentation (item order, option order, wording): each is compared with the humans.
     personas = pl.concat(
-        all_style_indices(with_base_presentation(answers), persona_keys) for answers in _answered_partitions(target)
+        all_style_indices(with_base_presentation(answers), persona_keys)
+        for answers in persona_answers(target, base_only=False)
     )
     answers = human_answers(target, loaded_populations(target))
     humans = all_style_indices(answers, ["condition", "personality_id"])
@@ -403,7 +405,7 @@ def response_style_report(context: dg.AssetExecutionContext, research_db: Resear
         *INDICES,
     )
     replace_style_indices(target, indices)
-    desirability = social_desirability(persona_scores(target), human_scores(answers))
+    desirability = social_desirability(persona_scores(target, base_only=False), human_scores(answers))
     problems = pl.concat(
         [reply_problems(model_calls(target, model)) for model in call_models(target)]
         or [pl.DataFrame(schema=REPLY_COLUMNS)]

@@ -37,6 +37,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import polars as pl
 
+from personality_assets.defs.persona_study.presentation import FACTORS
 from personality_assets.defs.persona_study.reports.scale_scores import holm, marker, welch
 from personality_assets.questionnaires import Questionnaire, get_questionnaire
 
@@ -57,8 +58,9 @@ INDEX_SCHEMA = {
     "longest_run": pl.Int64,
     "modal_share": pl.Float64,
 }
-# The presentation of a comparison row; the reference people answered in the base presentation.
-PRESENTATION = {"item_order": "as_defined", "option_order": "ascending", "wording": "original"}
+# The presentation of a comparison row (factor -> base level); the reference people answered in
+# the base presentation.
+PRESENTATION = FACTORS
 GROUP = ("model", "condition", *PRESENTATION, "questionnaire")
 
 # Which pole of a scale is the socially desirable one: +1 high, -1 low. The EPQR-A lie scale
