@@ -344,7 +344,14 @@ def test_report_asset_stores_indices_and_compares_with_the_humans(db_target):
     dg.materialize([reference_questionnaires], partition_key="sample", resources=resources, instance=instance)
     study = [personas, experiment_registrations, questionnaire_answers, questionnaire_scores]
     key = dg.MultiPartitionKey({"model": "simulated", "population": "sample"})
-    config = {"ops": {"personas": {"config": {"max_people": 12}}}}
+    # Every persona answers as defined and in one shuffle, each on the scale as shown and reversed.
+    presentation = {"item_order": "shuffled", "orders": 1, "option_orders": ["ascending", "descending"]}
+    config = {
+        "ops": {
+            "personas": {"config": {"max_people": 12}},
+            "experiment_registrations": {"config": presentation},
+        }
+    }
     assert dg.materialize(study, partition_key=key, resources=resources, instance=instance, run_config=config).success
 
     def run():
@@ -365,7 +372,9 @@ def test_report_asset_stores_indices_and_compares_with_the_humans(db_target):
         personas_rows["experiment_id"].null_count() == 0
         and humans_rows["experiment_id"].null_count() == humans_rows.height
     )
-    assert set(humans_rows["model"]) == {"reference"} and set(stored["item_order"]) == {"as_defined"}
+    assert set(humans_rows["model"]) == {"reference"} and set(humans_rows["item_order"]) == {"as_defined"}
+    levels = set(personas_rows.select("item_order", "option_order").unique().rows())
+    assert levels == {(o, d) for o in ("as_defined", "shuffled_1") for d in ("ascending", "descending")}
     assert (stored.filter(pl.col("questionnaire") == "bigfive")["items"] == 50).all()
     assert (
         stored.filter(pl.col("questionnaire") == "epqr_a")["midpoint_share"].null_count()
@@ -374,6 +383,9 @@ def test_report_asset_stores_indices_and_compares_with_the_humans(db_target):
 
     comparison = pl.read_csv(metadata["comparison_csv"].value)
     assert set(comparison["model"]) == {"simulated"} and (comparison["reference_n"] > 0).all()
+    # Each presentation is compared with the humans: 4 presentations x the indices of each questionnaire.
+    assert comparison.select("item_order", "option_order").unique().height == 4
+    assert comparison.group_by("item_order", "option_order").len()["len"].to_list() == [6 + 4] * 4
     assert metadata["tests"].value == comparison.filter(pl.col("p").is_not_null()).height > 0
     assert "acquiescence_mean/simulated/sample/bigfive" in metadata
     assert "desirability/simulated/sample" in metadata
