@@ -1,15 +1,19 @@
 """Benchmark: every report asset over a study of the original's shape, on PostgreSQL.
 
-    .venv/bin/python benchmarks/reports.py            # builds the study once (about 4 minutes), then times
-    .venv/bin/python benchmarks/reports.py --rebuild  # the same, building the study again
+    .venv/bin/python benchmarks/reports.py               # builds the study once (about 8 minutes), then times
+    .venv/bin/python benchmarks/reports.py --rebuild     # the same, building the study again
+    .venv/bin/python benchmarks/reports.py --conditions  # the study under 3 item orders x 2 option orders
 
 The study: 826 synthetic reference people, their MaxN, MaxP and random-baseline populations
 (4 conditions), 5 simulated models, one persona per person and model, 3 repetitions of each of
 2 questionnaires (EPQR-A, 24 items; IPIP Big Five, 50 items): 16,520 personas, 99,120
-experiments, 3,667,440 answers, built through the same pipeline functions the assets call. Each
-report asset is then materialised with Dagster in a fresh process (1,000 bootstrap resamples
-for alpha), which reports its wall time and peak resident memory.
-PostgreSQL: $BENCH_POSTGRES_URL (default the local server, database personality_assets_bench_reports).
+experiments, 3,667,440 answers, built through the same pipeline functions the assets call. With
+--conditions, each persona answers each questionnaire once under each of 6 presentations (the
+items as defined and in 2 seeded shuffles, the answer scale ascending and reversed): 198,240
+experiments, 7,334,880 answers. Each report asset is then materialised with Dagster in a fresh
+process (1,000 bootstrap resamples for alpha), which reports its wall time and peak resident memory.
+PostgreSQL: $BENCH_POSTGRES_URL (default the local server, database personality_assets_bench_reports,
+or personality_assets_bench_conditions with --conditions).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/personality_assets_bench_reports"
+CONDITIONS_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/personality_assets_bench_conditions"
 MODELS = [f"sim{i}" for i in range(1, 6)]
 BASE = "bench826"
 CONDITIONS = [BASE, f"{BASE}_maxN", f"{BASE}_maxP", f"{BASE}_random"]
@@ -39,11 +44,13 @@ REPORTS = [
     "validity_report",
     "agreement_report",
     "demographics_report",
+    "robustness_report",
+    "response_style_report",
     "study_report",
 ]
 
 
-def build(url: str, people: int) -> None:
+def build(url: str, people: int, conditions: bool) -> None:
     from personality_assets.db import migrate
     from personality_assets.db.engine import DatabaseTarget
     from personality_assets.defs.persona_study.answering import answer_questionnaires, partition_answers
@@ -85,13 +92,17 @@ def build(url: str, people: int) -> None:
         },
     )
     engine = CallEngine(models, Providers(simulated=SimulatedProvider()), target=target, log=Log())
+    questionnaires = ["epqr_a", "bigfive"]
+    registration = (
+        RegistrationConfig(questionnaires, item_order="shuffled", orders=2, option_orders=["ascending", "descending"])
+        if conditions
+        else RegistrationConfig(questionnaires, repetitions=3)
+    )
     for model in MODELS:
         for condition in CONDITIONS:
             start = time.perf_counter()
             generate_personas(engine, target, model, condition)
-            register_experiments(
-                target, models, model, condition, RegistrationConfig(["epqr_a", "bigfive"], repetitions=3)
-            )
+            register_experiments(target, models, model, condition, registration)
             answer_questionnaires(engine, target, model, condition)
             scores = score_partition(partition_answers(target, model, condition), reference_answers(target, condition))
             store_scores(target, model, condition, scores)
@@ -133,9 +144,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--people", type=int, default=826)
     parser.add_argument("--rebuild", action="store_true")
-    parser.add_argument("--pg-url", default=os.environ.get("BENCH_POSTGRES_URL", DEFAULT_PG))
+    parser.add_argument("--conditions", action="store_true", help="3 item orders x 2 option orders, 1 repetition")
+    parser.add_argument("--pg-url", default=os.environ.get("BENCH_POSTGRES_URL"))
     parser.add_argument("--asset", help=argparse.SUPPRESS)  # the per-asset subprocess
     args = parser.parse_args()
+    args.pg_url = args.pg_url or (CONDITIONS_PG if args.conditions else DEFAULT_PG)
     os.environ["PERSONALITY_ASSETS_DATABASE_URL"] = args.pg_url
     os.environ.setdefault("PERSONALITY_ASSETS_DATA_DIR", str(ROOT / "benchmarks" / "out" / "reports"))
     if args.asset:
@@ -149,7 +162,7 @@ def main() -> None:
         ).first()
     if args.rebuild or not exists:
         start = time.perf_counter()
-        build(args.pg_url, args.people)
+        build(args.pg_url, args.people, args.conditions)
         print(f"study built in {time.perf_counter() - start:.0f} s")
     rows = []
     for name in REPORTS:
@@ -167,7 +180,7 @@ def main() -> None:
     for row in rows:
         print(f"| `{row['asset']}` | {row['wall_s']:.1f} s | {row['peak_mb']:,.0f} MB |")
     total = sum(row["wall_s"] for row in rows)
-    print(f"| all six | {total:.1f} s | {max(row['peak_mb'] for row in rows):,.0f} MB (largest) |")
+    print(f"| all {len(rows)} | {total:.1f} s | {max(row['peak_mb'] for row in rows):,.0f} MB (largest) |")
 
 
 if __name__ == "__main__":
