@@ -1,0 +1,265 @@
+"""Robustness report: its statistics against scipy, pingouin and statsmodels, the matched-cell
+pairing of an unbalanced design by hand, the verdict at its thresholds, and the asset."""
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import pingouin
+import polars as pl
+import pytest
+from scipy import stats
+from statsmodels.stats.multitest import multipletests
+
+from personality_assets.defs.persona_study.reports.robustness import (
+    COLUMNS,
+    FACTORS,
+    LEVEL_COLUMNS,
+    SHIFT_D,
+    SHIFT_P,
+    UNSTABLE_ICC,
+    persona_level_scores,
+    robustness_table,
+    verdict,
+)
+
+BASE = {factor: base for factor, base in FACTORS.items()}
+
+
+def _scores(rows: list[dict]) -> pl.DataFrame:
+    """Scale scores of one model × condition: each row names persona_id, score and the levels
+    that differ from the base; experiment ids are numbered in order."""
+    return pl.DataFrame(
+        [
+            {
+                "model": "m",
+                "condition": "c",
+                "questionnaire": row.get("questionnaire", "bigfive"),
+                "scale": row.get("scale", "EXT"),
+                "experiment_id": row.get("experiment_id", i),
+                "persona_id": row["persona_id"],
+                **BASE,
+                **{factor: row[factor] for factor in FACTORS if factor in row},
+                "score": float(row["score"]),
+            }
+            for i, row in enumerate(rows)
+        ]
+    )
+
+
+# Ten personas' base scores and their scores under a shuffled order (made up, unequal shifts).
+BASE_SCORES = [3.1, 2.4, 4.0, 3.6, 1.8, 2.9, 3.3, 4.4, 2.2, 3.0]
+SHUFFLED = [3.4, 2.5, 4.3, 3.5, 2.3, 3.1, 3.2, 4.9, 2.6, 3.3]
+# A second scale, barely moved, so Holm has a family of two.
+OTHER_BASE = [2.0, 3.0, 4.0, 2.5, 3.5, 1.5, 4.5, 3.0, 2.0, 3.8]
+OTHER_SHUFFLED = [2.1, 2.9, 4.0, 2.6, 3.4, 1.6, 4.4, 3.1, 1.9, 3.9]
+
+
+def _two_scales() -> pl.DataFrame:
+    rows = []
+    for scale, base, level in (("EXT", BASE_SCORES, SHUFFLED), ("AGR", OTHER_BASE, OTHER_SHUFFLED)):
+        for persona, (b, s) in enumerate(zip(base, level, strict=True)):
+            rows.append({"scale": scale, "persona_id": persona, "score": b})
+            rows.append({"scale": scale, "persona_id": persona, "score": s, "item_order": "shuffled_1"})
+    return _scores(rows)
+
+
+def test_statistics_against_scipy_pingouin_and_statsmodels():
+    table, levels = robustness_table(_two_scales())
+    assert table.schema == pl.Schema(COLUMNS) and levels.schema == pl.Schema(LEVEL_COLUMNS)
+    assert table.select("scale", "factor", "level", "base_level").rows() == [
+        ("AGR", "item_order", "shuffled_1", "as_defined"),
+        ("EXT", "item_order", "shuffled_1", "as_defined"),
+    ]
+    row = table.row(by_predicate=pl.col("scale") == "EXT", named=True)
+    base, level = np.array(BASE_SCORES), np.array(SHUFFLED)
+    shifts = level - base
+    assert row["n"] == 10
+    assert row["base_mean"] == pytest.approx(base.mean()) and row["level_mean"] == pytest.approx(level.mean())
+    assert row["mean_shift"] == pytest.approx(0.24)  # the shifts sum to 2.4
+    assert row["sd_shift"] == pytest.approx(shifts.std(ddof=1))
+    assert row["d_z"] == pytest.approx(0.24 / shifts.std(ddof=1))
+    mean_sd = (base.std(ddof=1) + level.std(ddof=1)) / 2
+    assert row["d_av"] == pytest.approx(0.24 / mean_sd)
+    paired = stats.ttest_rel(level, base)
+    assert row["t"] == pytest.approx(paired.statistic) and row["p_t"] == pytest.approx(paired.pvalue)
+    assert row["wilcoxon_p"] == pytest.approx(stats.wilcoxon(level, base).pvalue)
+
+    long = pd.DataFrame(
+        {"persona": list(range(10)) * 2, "rater": ["base"] * 10 + ["level"] * 10, "score": [*base, *level]}
+    )
+    icc = pingouin.intraclass_corr(long, targets="persona", raters="rater", ratings="score").set_index("Type")
+    # pingouin's ICC(C,1) is ICC(3,1), its ICC(A,1) is ICC(2,1); it rounds the CI to 2 decimals.
+    assert row["icc"] == pytest.approx(icc.loc["ICC(C,1)", "ICC"])
+    assert (row["icc_ci_low"], row["icc_ci_high"]) == pytest.approx(tuple(icc.loc["ICC(C,1)", "CI95"]), abs=0.005)
+    assert row["icc_agreement"] == pytest.approx(icc.loc["ICC(A,1)", "ICC"])
+    assert (row["icc_agreement_ci_low"], row["icc_agreement_ci_high"]) == pytest.approx(
+        tuple(icc.loc["ICC(A,1)", "CI95"]), abs=0.005
+    )
+    assert row["icc_ci_low"] < row["icc"] < row["icc_ci_high"]
+    # ICC(3,1) and ICC(2,1) from the two-way ANOVA's mean squares, by hand.
+    matrix = np.column_stack([base, level])
+    n, k = matrix.shape
+    grand = matrix.mean()
+    ms_rows = k * ((matrix.mean(axis=1) - grand) ** 2).sum() / (n - 1)
+    ms_columns = n * ((matrix.mean(axis=0) - grand) ** 2).sum() / (k - 1)
+    residual = matrix - matrix.mean(axis=1, keepdims=True) - matrix.mean(axis=0) + grand
+    ms_error = (residual**2).sum() / ((n - 1) * (k - 1))
+    assert row["icc"] == pytest.approx((ms_rows - ms_error) / (ms_rows + (k - 1) * ms_error))
+    assert row["icc_agreement"] == pytest.approx(
+        (ms_rows - ms_error) / (ms_rows + (k - 1) * ms_error + k * (ms_columns - ms_error) / n)
+    )
+
+    # Holm across the whole table's paired-t p values.
+    assert table["p_holm"].to_list() == pytest.approx(list(multipletests(table["p_t"].to_list(), method="holm")[1]))
+    # Alpha is left empty without keyed item answers; the verdict follows its rule.
+    assert table["alpha_base"].null_count() == 2
+    assert table["verdict"].to_list() == [
+        verdict(r["icc"], r["p_holm"], r["d_av"]) for r in table.iter_rows(named=True)
+    ]
+    # Each persona's pair of scores, for the figure.
+    ext = levels.filter(pl.col("scale") == "EXT").sort("persona_id")
+    assert ext["score"].to_list() == pytest.approx(SHUFFLED) and ext["base_score"].to_list() == pytest.approx(
+        BASE_SCORES
+    )
+
+
+def test_alpha_under_each_level_over_the_matched_experiments():
+    # Three EXT items per experiment; the scale score is their mean, as scoring does.
+    rng = np.random.default_rng(3)
+    keyed_rows, score_rows = [], []
+    experiment = 0
+    for persona in range(30):
+        trait = rng.normal(3, 0.8)
+        for order in ("as_defined", "shuffled_1"):
+            items = np.clip(np.round(trait + rng.normal(0, 0.7, 3)), 1, 5)
+            keyed_rows += [
+                {"respondent": experiment, "question_number": number, "keyed": float(value)}
+                for number, value in zip((1, 6, 11), items, strict=True)
+            ]
+            score_rows.append(
+                {"persona_id": persona, "experiment_id": experiment, "item_order": order, "score": items.mean()}
+            )
+            experiment += 1
+    # One experiment under the shuffled order has no base twin: neither side's alpha uses it.
+    keyed_rows += [{"respondent": 999, "question_number": n, "keyed": 5.0} for n in (1, 6, 11)]
+    score_rows.append({"persona_id": 99, "experiment_id": 999, "item_order": "shuffled_1", "score": 5.0})
+    keyed = pl.DataFrame(keyed_rows).with_columns(
+        model=pl.lit("m"), condition=pl.lit("c"), questionnaire=pl.lit("bigfive"), scale=pl.lit("EXT")
+    )
+    table, _ = robustness_table(_scores(score_rows), keyed)
+    row = table.row(0, named=True)
+    assert row["n"] == 30
+    for side, order in (("alpha_base", "as_defined"), ("alpha_level", "shuffled_1")):
+        experiments = [r["experiment_id"] for r in score_rows if r["item_order"] == order and r["persona_id"] != 99]
+        wide = (
+            keyed.filter(pl.col("respondent").is_in(experiments))
+            .pivot(on="question_number", index="respondent", values="keyed")
+            .drop("respondent")
+            .to_numpy()
+        )
+        assert row[side] == pytest.approx(pingouin.cronbach_alpha(pd.DataFrame(wide))[0])
+
+
+def test_matched_cells_in_an_unbalanced_design():
+    rows = [
+        # Persona 1 answered the shuffled order only with ascending options, twice as defined
+        # (scores 2 and 4) and once descending as defined (5).
+        {"persona_id": 1, "score": 2},
+        {"persona_id": 1, "score": 4},
+        {"persona_id": 1, "score": 5, "option_order": "descending"},
+        {"persona_id": 1, "score": 3.5, "item_order": "shuffled_1"},
+        # Persona 2 answered every cell, with three repetitions in one.
+        {"persona_id": 2, "score": 1},
+        {"persona_id": 2, "score": 2, "option_order": "descending"},
+        {"persona_id": 2, "score": 2, "option_order": "descending"},
+        {"persona_id": 2, "score": 5, "option_order": "descending"},
+        {"persona_id": 2, "score": 4, "item_order": "shuffled_1"},
+        {"persona_id": 2, "score": 6, "item_order": "shuffled_1", "option_order": "descending"},
+        # Persona 3 has no base twin for its shuffled order: left out of the item-order comparison.
+        {"persona_id": 3, "score": 3, "item_order": "shuffled_1", "option_order": "descending"},
+        {"persona_id": 3, "score": 1},
+    ]
+    levels = persona_level_scores(_scores(rows))
+    got = {(r["factor"], r["persona_id"]): (r["score"], r["base_score"]) for r in levels.iter_rows(named=True)}
+    assert got == {
+        # Item order, matched on option order. Persona 1: ascending only: 3.5 vs mean(2, 4).
+        ("item_order", 1): (3.5, 3.0),
+        # Persona 2: ascending 4 vs 1, descending 6 vs mean(2, 2, 5) = 3: level mean(4, 6), base mean(1, 3)
+        # (pooling the repetitions instead would give a base of 2.5).
+        ("item_order", 2): (5.0, 2.0),
+        # Option order, matched on item order. Persona 1: as defined only: 5 vs 3.
+        ("option_order", 1): (5.0, 3.0),
+        # Persona 2: as defined 3 vs 1, shuffled 6 vs 4.
+        ("option_order", 2): (4.5, 2.5),
+    }
+    table, _ = robustness_table(_scores(rows))
+    item_order = table.row(by_predicate=pl.col("factor") == "item_order", named=True)
+    assert (item_order["n"], item_order["base_mean"], item_order["level_mean"]) == (2, 2.5, 4.25)
+    assert item_order["mean_shift"] == pytest.approx(1.75)
+    # Two personas: a paired t, but no ICC (fewer than 3 personas), so no verdict.
+    assert item_order["t"] is not None and (item_order["icc"], item_order["verdict"]) == (None, None)
+    # One persona: no test either.
+    one, _ = robustness_table(_scores(rows).filter(pl.col("persona_id") == 1))
+    assert one.select("n", "t", "icc", "verdict").rows() == [(1, None, None, None)] * 2
+
+
+@pytest.mark.parametrize(
+    ("icc", "p_holm", "d_av", "expected"),
+    [
+        (UNSTABLE_ICC - 1e-9, 0.001, 1.0, "unstable"),
+        (UNSTABLE_ICC, 0.001, 1.0, "shifts"),  # an ICC of exactly 0.75 is not unstable
+        (0.9, SHIFT_P, 1.0, "stable"),  # p must be below 0.05
+        (0.9, SHIFT_P - 1e-9, SHIFT_D, "shifts"),  # |d_av| of exactly 0.2 is a shift
+        (0.9, SHIFT_P - 1e-9, -SHIFT_D, "shifts"),
+        (0.9, 0.001, SHIFT_D - 1e-9, "stable"),
+        (0.9, None, 1.0, "stable"),
+        (None, 0.001, 1.0, None),
+    ],
+)
+def test_verdict_at_its_thresholds(icc, p_holm, d_av, expected):
+    assert verdict(icc, p_holm, d_av) == expected
+
+
+def test_no_change_of_presentation_gives_empty_tables():
+    for scores in (_scores([{"persona_id": 1, "score": 3}, {"persona_id": 1, "score": 4}]), _two_scales().clear()):
+        table, levels = robustness_table(scores)
+        assert table.is_empty() and table.schema == pl.Schema(COLUMNS)
+        assert levels.is_empty() and levels.schema == pl.Schema(LEVEL_COLUMNS)
+
+
+def test_constant_shift_and_no_shift_are_not_errors():
+    same = _scores(
+        [{"persona_id": p, "score": s} for p, s in enumerate(BASE_SCORES)]
+        + [{"persona_id": p, "score": s, "wording": "paraphrase"} for p, s in enumerate(BASE_SCORES)]
+    )
+    row = robustness_table(same)[0].row(0, named=True)
+    assert (row["mean_shift"], row["t"], row["wilcoxon_p"]) == (0.0, None, None)
+    assert row["icc"] == pytest.approx(1.0) and row["verdict"] == "stable"
+
+
+def test_asset_without_presentation_levels_succeeds_with_a_note(db_target):
+    from personality_assets.defs.persona_study.assets import (
+        experiment_registrations,
+        personas,
+        questionnaire_answers,
+        questionnaire_scores,
+    )
+    from personality_assets.defs.persona_study.reports.assets import robustness_report
+    from personality_assets.defs.reference.assets import questionnaires, reference_questionnaires
+    from personality_assets_tests.support.study import research_resources
+
+    instance = dg.DagsterInstance.ephemeral()
+    resources = research_resources(db_target)
+    instance.add_dynamic_partitions("population", ["sample"])
+    assert dg.materialize([questionnaires], resources=resources, instance=instance).success
+    dg.materialize([reference_questionnaires], partition_key="sample", resources=resources, instance=instance)
+    key = dg.MultiPartitionKey({"model": "simulated", "population": "sample"})
+    config = {"ops": {"personas": {"config": {"max_people": 6}}}}
+    study = [personas, experiment_registrations, questionnaire_answers, questionnaire_scores]
+    assert dg.materialize(study, partition_key=key, resources=resources, instance=instance, run_config=config).success
+    result = dg.materialize([robustness_report], resources=resources, instance=instance)
+    assert result.success
+    metadata = result.asset_materializations_for_node("robustness_report")[0].metadata
+    assert pl.read_parquet(metadata["parquet"].value).is_empty()
+    assert "register the study with shuffled item orders" in metadata["note"].value
+    assert "unstable: ICC(3,1) < 0.75" in metadata["thresholds"].value
