@@ -14,6 +14,11 @@ LAUNCH := $(BIN)/dg launch -m personality_assets.definitions
 DERIVED_POPULATIONS := sample_maxN sample_maxP sample_random
 SAMPLE_POPULATIONS := sample $(DERIVED_POPULATIONS)
 MODEL ?= simulated
+# The sample study's presentation conditions (docs/robustness.md): the items as defined and in one
+# seeded shuffle, the answer scale ascending and reversed, for MODEL and for ACQUIESCENT_MODEL (the
+# simulator with a planted acquiescence); the derived populations keep the original presentation.
+CONDITIONS := {"item_order":"shuffled","orders":1,"option_orders":["ascending","descending"]}
+ACQUIESCENT_MODEL ?= simulated_acquiescent
 # The value-alignment track's batch in make run (a value_batch partition).
 VALUE_BATCH ?= sample_batch
 # The essay track in make run: these topics, a balanced sample of ESSAYS_PER_TOPIC essays each,
@@ -55,10 +60,15 @@ sample-populations: install instance-config
 # The main jobs on the embedded defaults: reference_data (the questionnaires and the sample
 # population), load_population for its derived MaxN/MaxP and random-baseline populations, then
 # persona_study (personas, registrations, answers, scores) with MODEL (default: the offline
-# simulator) for each, then reports; the value-alignment batch; the essay track for ESSAY_TOPICS;
-# all into the SQLite research database and parquet under ./data.
+# simulator) for each (for sample under CONDITIONS, also with ACQUIESCENT_MODEL), then reports;
+# the value-alignment batch; the essay track for ESSAY_TOPICS; all into the SQLite research
+# database and parquet under ./data.
 run: sample-populations
-	for population in $(SAMPLE_POPULATIONS); do \
+	for model in $(MODEL) $(ACQUIESCENT_MODEL); do \
+		$(LAUNCH) --job persona_study --partition "$$model|sample" --config-json \
+			'{"execution":{"config":{"in_process":{}}},"ops":{"experiment_registrations":{"config":$(CONDITIONS)}}}' || exit 1; \
+	done
+	for population in $(DERIVED_POPULATIONS); do \
 		$(LAUNCH) --job persona_study --partition "$(MODEL)|$$population" $(IN_PROCESS) || exit 1; \
 	done
 	# an example of external marginals for demographics_report (yours replace it; see README, Reports)

@@ -8,6 +8,7 @@
 | PERSONALITY_ASSETS_REFERENCE_SCHEMA | reference |
 | PERSONALITY_ASSETS_DROP_DIR | <data dir>/populations/incoming |
 | PERSONALITY_ASSETS_TRAIT_PAIRS | the shipped defs/persona_study/reports/trait_pairs.toml |
+| PERSONALITY_ASSETS_WORDINGS | the shipped defs/persona_study/wordings.toml (the persona study's prompt wordings) |
 | PERSONALITY_ASSETS_MARGINALS | <data dir>/marginals.csv (optional: no file, no comparison) |
 | PERSONALITY_ASSETS_QUESTIONNAIRES_DIR | <data dir>/questionnaires (the user's questionnaire definitions) |
 | PERSONALITY_ASSETS_ESSAY_DIMENSIONS | <data dir>/essay_dimensions.yaml if present, else the shipped defs/essays/dimensions.yaml |
@@ -46,6 +47,12 @@ def reports_dir() -> Path:
 def trait_pairs_file() -> Path:
     default = Path(__file__).parent / "defs" / "persona_study" / "reports" / "trait_pairs.toml"
     return Path(os.environ.get("PERSONALITY_ASSETS_TRAIT_PAIRS") or default)
+
+
+def wordings_file() -> Path:
+    """The persona study's named prompt wordings (system role, instruction, item texts)."""
+    default = Path(__file__).parent / "defs" / "persona_study" / "wordings.toml"
+    return Path(os.environ.get("PERSONALITY_ASSETS_WORDINGS") or default)
 
 
 def marginals_file() -> Path:

@@ -25,6 +25,30 @@ class ModelConfigError(ValueError):
     """The models configuration is invalid, or a model key is unknown."""
 
 
+class ResponseStyle(BaseModel):
+    """How the offline simulator answers questionnaires beyond each person's own answers, so the
+    persona study's robustness and response-style reports can be tested on known effects. Only
+    simulated models read it; all zero (the default) changes nothing."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    acquiescence: float = Field(
+        0.0, ge=-5, le=5, description="answers shifted toward agreement by this many answer units, whatever the key"
+    )
+    primacy: float = Field(0.0, ge=0, le=1, description="probability an answer is the first option shown")
+    spread: float = Field(0.0, ge=0, le=1, description="shrinkage of answers toward the scale's midpoint (1: all)")
+    order_drift: float = Field(
+        0.0,
+        ge=-5,
+        le=5,
+        description="shift toward agreement growing linearly to this many units at the last item shown",
+    )
+
+    @property
+    def active(self) -> bool:
+        return any(self.model_dump().values())
+
+
 class ModelConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -88,6 +112,9 @@ class ModelConfig(BaseModel):
     cache: bool = Field(False, description="reuse a stored response for an identical request")
     timeout_seconds: float = Field(120.0, gt=0)
     max_attempts: int = Field(5, gt=0, description="attempts per request, for transient errors and invalid output")
+    response_style: ResponseStyle = Field(
+        default_factory=ResponseStyle, description="simulated models only: planted response styles"
+    )
     json_output: Literal["json_schema", "json_object", "prompt"] = Field(
         "json_object",
         description="how JSON replies are requested from an OpenAI-compatible server: structured outputs with "

@@ -64,6 +64,8 @@ class ChatRequest:
             "repetition": self.repetition,
             "hints": self.hints if model.provider == "simulated" else None,
         }
+        if model.provider == "simulated" and model.response_style.active:  # absent at zero: keys stay as they were
+            document["response_style"] = model.response_style.model_dump()
         return hashlib.sha256(json.dumps(document, sort_keys=True, default=str).encode()).hexdigest()
 
     def estimated_input_tokens(self) -> int:

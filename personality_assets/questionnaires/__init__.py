@@ -22,15 +22,22 @@ The definition file (TOML):
   scale is declared;
 * ``texts_env`` and ``texts_default`` (together, optional): item texts that are not free to ship
   come from a CSV ``number,text`` the user supplies, at ``$<texts_env>`` or at ``texts_default``
-  (relative to the data dir); without it the texts are missing (null), the key still loads.
+  (relative to the data dir); without it the texts are missing (null), the key still loads;
+* ``[item_texts]`` (optional): alternate wordings of the items, variant name (like a questionnaire
+  name; not ``original``, which is the questionnaire's own texts) = a CSV ``number,text`` relative
+  to the TOML file, with one non-empty text for every item, e.g. ``paraphrase =
+  "bigfive_paraphrase.csv"``. They are read as ``Questionnaire.text_variants`` and chosen with
+  ``Questionnaire.item_texts(variant)``, so a study can ask the same items in other words and see
+  whether the answers depend on the wording.
 """
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
@@ -55,8 +62,9 @@ class Questionnaire:
     items: pl.DataFrame  # number, code, scale, key, text (text may be null)
     definition_file: Path
     texts_hint: str | None = None  # where the user should put item texts, if not shipped
-    source_files: tuple[Path, ...] = ()  # the files it was read from (definition, items, texts)
+    source_files: tuple[Path, ...] = ()  # the files it was read from (definition, items, texts, variants)
     source_env: tuple[str, ...] = ()  # the environment variables it was read from (texts_env)
+    text_variants: dict[str, dict[int, str]] = field(default_factory=dict)  # [item_texts]: variant -> texts
 
     @property
     def item_count(self) -> int:
@@ -78,6 +86,19 @@ class Questionnaire:
     def has_texts(self) -> bool:
         return self.items["text"].null_count() == 0
 
+    def item_texts(self, variant: str | None = None) -> dict[int, str | None]:
+        """Item number -> text in the named wording: None or ``original`` is the questionnaire's own
+        texts (None for an item whose text is not supplied, see has_texts), else a variant declared
+        in its ``[item_texts]``."""
+        if variant is None or variant == ORIGINAL_TEXTS:
+            return dict(zip(self.items["number"].to_list(), self.items["text"].to_list(), strict=True))
+        if variant not in self.text_variants:
+            raise QuestionnaireError(
+                f"questionnaire {self.name!r} has no item text variant {variant!r}; it has: "
+                f"{[ORIGINAL_TEXTS, *sorted(self.text_variants)]} ([item_texts] in {self.definition_file})"
+            )
+        return dict(self.text_variants[variant])
+
     def extreme_answer(self, key: str, *, high: bool = True) -> int:
         """The answer that puts an item with this key at the high (or low) end of its scale."""
         if self.scoring == "likert":
@@ -96,7 +117,18 @@ class Questionnaire:
 
 
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
-DEFINITION_FIELDS = {"name", "title", "items_file", "scoring", "answer_codes", "scales", "texts_env", "texts_default"}
+DEFINITION_FIELDS = {
+    "name",
+    "title",
+    "items_file",
+    "scoring",
+    "answer_codes",
+    "scales",
+    "texts_env",
+    "texts_default",
+    "item_texts",
+}
+ORIGINAL_TEXTS = "original"  # the variant name of a questionnaire's own item texts
 ITEM_COLUMNS = ["number", "code", "scale", "key", "text"]
 # Column widths of the questionnaire tables (db/tables/questionnaires.py), checked here so a long value fails with
 # the file's name on SQLite too, not only when PostgreSQL stores it.
@@ -242,6 +274,11 @@ def _read_definition(path: Path) -> Questionnaire:
         texts_path = Path(os.environ.get(texts_env) or settings.data_dir() / texts_default)
         texts_hint = f"{texts_path} (or set {texts_env})"
         items = _with_user_texts(items, texts_path)
+    variant_files = _variant_files(path, raw)
+    text_variants = {
+        variant: _read_text_variant(variant_file, set(items["number"].to_list()))
+        for variant, variant_file in variant_files.items()
+    }
     return Questionnaire(
         name=name,
         title=title,
@@ -251,9 +288,63 @@ def _read_definition(path: Path) -> Questionnaire:
         items=items,
         definition_file=path,
         texts_hint=texts_hint,
-        source_files=(path, items_file, *([texts_path] if texts_env else [])),
+        source_files=(path, items_file, *([texts_path] if texts_env else []), *variant_files.values()),
         source_env=(texts_env,) if texts_env else (),
+        text_variants=text_variants,
     )
+
+
+def _variant_files(path: Path, raw: dict) -> dict[str, Path]:
+    """The ``[item_texts]`` table: variant name -> its CSV, relative to the definition file."""
+    table = _field(path, raw, "item_texts", dict, required=False) or {}
+    files = {}
+    for variant, file_name in table.items():
+        if not NAME.match(variant) or variant == ORIGINAL_TEXTS:
+            raise QuestionnaireError(
+                f"{path}: item_texts: variant name {variant!r} must start with a letter and have only letters, "
+                f"digits and _ (at most 64), and not be {ORIGINAL_TEXTS!r} (the questionnaire's own texts)"
+            )
+        if not isinstance(file_name, str) or not file_name.strip():
+            raise QuestionnaireError(f"{path}: item_texts: {variant} must name a CSV file, got {file_name!r}")
+        variant_file = path.parent / file_name
+        if not variant_file.is_file():
+            raise QuestionnaireError(f"{path}: item_texts: {variant}: file {variant_file} does not exist")
+        files[variant] = variant_file
+    return files
+
+
+def _read_text_variant(variant_file: Path, numbers: set[int]) -> dict[int, str]:
+    """A wording of the items (CSV ``number,text``): exactly one non-empty text per item number."""
+    try:
+        with variant_file.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.reader(handle)
+            header = [column.strip() for column in next(reader, [])]
+            if header != ["number", "text"]:
+                raise QuestionnaireError(f"{variant_file}: expected columns number,text, got {','.join(header)}")
+            texts: dict[int, str] = {}
+            for row in reader:
+                line = f"{variant_file}: line {reader.line_num}"
+                if not any(cell.strip() for cell in row):
+                    continue
+                if len(row) != 2:
+                    raise QuestionnaireError(f"{line}: expected 2 fields (number,text), got {len(row)}")
+                number_text, text = row[0].strip(), row[1].strip()
+                if not re.fullmatch(r"\d{1,9}", number_text):
+                    raise QuestionnaireError(f"{line}: number {row[0]!r} is not a whole number")
+                number = int(number_text)
+                if number not in numbers:
+                    raise QuestionnaireError(f"{line}: no item {number} in this questionnaire")
+                if number in texts:
+                    raise QuestionnaireError(f"{line}: item {number} has a text already")
+                if not text:
+                    raise QuestionnaireError(f"{line}: item {number}: the text is empty")
+                texts[number] = text
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise QuestionnaireError(f"{variant_file}: not a readable CSV: {exc}") from None
+    missing = sorted(numbers - set(texts))
+    if missing:
+        raise QuestionnaireError(f"{variant_file}: no text for items {missing}")
+    return dict(sorted(texts.items()))
 
 
 def _with_user_texts(items: pl.DataFrame, texts_path: Path) -> pl.DataFrame:

@@ -28,13 +28,8 @@ from personality_assets.db.tables.persona_study import (
     QuestionnaireScore,
 )
 from personality_assets.db.tables.usage import LLMCall
-from personality_assets.defs.persona_study.assets import (
-    experiment_registrations,
-    personas,
-    questionnaire_answers,
-    questionnaire_scores,
-)
 from personality_assets.defs.persona_study.demographics import clean_gender, clean_race, clean_sexual_orientation
+from personality_assets.defs.persona_study.registration import RegistrationConfig
 from personality_assets.defs.persona_study.replies import answers_model
 from personality_assets.defs.persona_study.scoring import score_partition
 from personality_assets.defs.reference.assets import questionnaires, reference_questionnaires
@@ -42,22 +37,14 @@ from personality_assets.defs.resources import ResearchDatabase
 from personality_assets.questionnaires import get_questionnaire
 from personality_assets_tests.support.helpers import MATERIALIZE
 from personality_assets_tests.support.llm_servers import last_user_text
-from personality_assets_tests.support.study import load_populations, study_reply, study_resources
+from personality_assets_tests.support.study import (
+    load_populations,
+    materialize_study,
+    study_reply,
+    study_resources,
+)
 
-STUDY = [personas, experiment_registrations, questionnaire_answers, questionnaire_scores]
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _study(resources, instance, model, population, max_people=12, run_config=None, raise_on_error=True):
-    config = {"ops": {"personas": {"config": {"max_people": max_people}}, **(run_config or {})}}
-    return dg.materialize(
-        STUDY,
-        partition_key=dg.MultiPartitionKey({"model": model, "population": population}),
-        resources=resources,
-        instance=instance,
-        run_config=config,
-        raise_on_error=raise_on_error,
-    )
 
 
 def _count(target, table, *where):
@@ -77,7 +64,7 @@ def test_simulated_study_two_models_two_populations(db_target):
     load_populations(resources, instance, ["sample", "sample_maxN"])
     for model in ("simulated", "simulated_alt"):
         for population in ("sample", "sample_maxN"):
-            result = _study(resources, instance, model, population)
+            result = materialize_study(resources, instance, model, population)
             assert all(check.passed for check in result.get_asset_check_evaluations())
             metadata = result.asset_materializations_for_node("questionnaire_scores")[0].metadata
             # 12 personas x 2 questionnaires (the simulator needs no item texts, so EPQR-A runs too)
@@ -123,14 +110,14 @@ def test_rematerialising_is_idempotent_and_a_new_configuration_is_a_new_group(db
     instance = dg.DagsterInstance.ephemeral()
     resources = study_resources(db_target)
     load_populations(resources, instance, ["sample"])
-    _study(resources, instance, "simulated", "sample", max_people=5)
+    materialize_study(resources, instance, "simulated", "sample", max_people=5)
     counts = _study_counts(db_target)
-    again = _study(resources, instance, "simulated", "sample", max_people=5)
+    again = materialize_study(resources, instance, "simulated", "sample", max_people=5)
     # Nothing is asked again: neither a persona nor an experiment already answered.
     for step in ("personas", "questionnaire_answers"):
         assert again.asset_materializations_for_node(step)[0].metadata["llm_calls"].value == 0, step
     assert _study_counts(db_target) == counts
-    _study(
+    materialize_study(
         resources,
         instance,
         "simulated",
@@ -162,7 +149,7 @@ def test_openai_compatible_server_end_to_end_with_invalid_output_retried(db_targ
     resources = study_resources(db_target, monkeypatch, openai_url=openai_server.base_url)
     load_populations(resources, instance, ["sample"])
     openai_server.fail_next(1, "malformed")  # the first persona reply is broken: retried with feedback
-    result = _study(resources, instance, "gpt4o", "sample", max_people=6)
+    result = materialize_study(resources, instance, "gpt4o", "sample", max_people=6)
     assert result.success
     assert (
         _count(
@@ -198,7 +185,7 @@ def test_invalid_answers_leave_the_experiment_pending_with_the_reason(db_target,
     instance = dg.DagsterInstance.ephemeral()
     resources = study_resources(db_target, monkeypatch, openai_url=openai_server.base_url)
     load_populations(resources, instance, ["sample"])
-    result = _study(resources, instance, "gpt4o", "sample", max_people=2, raise_on_error=False)
+    result = materialize_study(resources, instance, "gpt4o", "sample", max_people=2, raise_on_error=False)
     # Everything is stored, then the step fails: half the experiments failed, above max_failed_share.
     (failure,) = [event for event in result.all_events if event.is_step_failure]
     message = failure.step_failure_data.error.message
@@ -215,7 +202,7 @@ def test_invalid_answers_leave_the_experiment_pending_with_the_reason(db_target,
     # The model behaves again: the next run asks only for the pending experiment, and it succeeds.
     openai_server.configure(reply=study_reply)
     before = openai_server.request_count
-    _study(resources, instance, "gpt4o", "sample", max_people=2)
+    materialize_study(resources, instance, "gpt4o", "sample", max_people=2)
     assert openai_server.request_count - before == 1
     assert _count(db_target, ExperimentsList.__table__, ExperimentsList.succeeded.is_(True)) == 2
     assert _count(db_target, EvalQuestionnaire.__table__) == 2 * 50
@@ -228,7 +215,7 @@ def test_bedrock_endpoint_end_to_end(db_target, bedrock_server, monkeypatch):
     instance = dg.DagsterInstance.ephemeral()
     resources = study_resources(db_target, monkeypatch, bedrock_url=bedrock_server.url)
     load_populations(resources, instance, ["sample"])
-    assert _study(resources, instance, "llama31_70b", "sample", max_people=4).success
+    assert materialize_study(resources, instance, "llama31_70b", "sample", max_people=4).success
     assert (
         _count(
             db_target,
@@ -390,7 +377,8 @@ def test_estimate_makes_no_call(db_target, openai_server, monkeypatch):
     resources = study_resources(db_target, monkeypatch, openai_url=openai_server.base_url)
     load_populations(resources, instance, ["sample"])
     engine = resources["llm"].engine()
-    estimate = estimate_study(engine, db_target, "gpt4o", "sample", max_people=10, personas_per_person=2, repetitions=3)
+    registration = RegistrationConfig(["bigfive"], repetitions=3)
+    estimate = estimate_study(engine, db_target, "gpt4o", "sample", registration, max_people=10, personas_per_person=2)
     calls = dict(zip(estimate["step"], estimate["calls"], strict=True))
     assert calls == {"personas": 20, "answers: to be registered": 60}
     assert estimate["cost_usd"].sum() > 0
@@ -405,7 +393,7 @@ def test_schedule_asks_for_partitions_with_pending_experiments(db_target):
     instance = dg.DagsterInstance.ephemeral()
     resources = study_resources(db_target)
     load_populations(resources, instance, ["sample"])
-    _study(resources, instance, "simulated", "sample", max_people=3)
+    materialize_study(resources, instance, "simulated", "sample", max_people=3)
     context = dg.build_schedule_context(
         instance=instance,
         resources={"research_db": resources["research_db"]},
@@ -439,7 +427,7 @@ def test_a_population_that_answered_only_epqr_a(db_target, tmp_path, monkeypatch
         instance=instance,
         run_config={"ops": {"reference_questionnaires": {"config": {"path": str(tmp_path / "epq.csv")}}}},
     ).success
-    result = _study(resources, instance, "simulated", "epq", max_people=4)
+    result = materialize_study(resources, instance, "simulated", "epq", max_people=4)
     assert _count(db_target, ExperimentsList.__table__, ExperimentsList.succeeded.is_(True)) == 4 * 2
     with experiment_transaction(db_target) as connection:
         references = dict(
@@ -457,7 +445,7 @@ def test_system_role_without_the_persona_is_refused(db_target):
     instance = dg.DagsterInstance.ephemeral()
     resources = study_resources(db_target)
     load_populations(resources, instance, ["sample"])
-    result = _study(
+    result = materialize_study(
         resources,
         instance,
         "simulated",
@@ -555,7 +543,7 @@ def test_replies_in_another_shape_cost_no_retry(shape, db_target, openai_server,
     instance = dg.DagsterInstance.ephemeral()
     resources = study_resources(db_target, monkeypatch, openai_url=openai_server.base_url)
     load_populations(resources, instance, ["sample"])
-    assert _study(resources, instance, "gpt4o", "sample", max_people=2).success
+    assert materialize_study(resources, instance, "gpt4o", "sample", max_people=2).success
     assert openai_server.request_count == 2 + 2 * 2  # personas + two questionnaires each, not one retry
     assert _count(db_target, ExperimentsList.__table__, ExperimentsList.succeeded.is_(True)) == 2 * 2
     with experiment_transaction(db_target) as connection:
@@ -571,7 +559,7 @@ def test_a_population_that_is_not_loaded_fails_at_once_with_the_reason(db_target
     resources = study_resources(db_target)
     load_populations(resources, instance, ["sample"])
     instance.add_dynamic_partitions("population", ["ghost"])
-    result = _study(resources, instance, "simulated", "ghost", raise_on_error=False)
+    result = materialize_study(resources, instance, "simulated", "ghost", raise_on_error=False)
     failures = [event for event in result.all_events if event.is_step_failure]
     assert [event.step_key for event in failures] == ["personas"]
     assert "reference population 'ghost' is not loaded" in failures[0].step_failure_data.error.message
@@ -582,7 +570,7 @@ def test_metadata_marks_simulated_personas_and_names_the_checked_partition(db_ta
     instance = dg.DagsterInstance.ephemeral()
     resources = study_resources(db_target)
     load_populations(resources, instance, ["sample"])
-    result = _study(resources, instance, "simulated", "sample", max_people=4)
+    result = materialize_study(resources, instance, "simulated", "sample", max_people=4)
     assert result.asset_materializations_for_node("personas")[0].metadata["simulated_personas"].value == 4
     checks = result.get_asset_check_evaluations()
     assert checks and {check.metadata["partition"].value for check in checks} == {"simulated|sample"}

@@ -123,6 +123,77 @@ def test_bad_definition_names_the_file_and_item(tmp_path):
         _read_definition(tmp_path / "bad.toml")
 
 
+def test_bigfive_paraphrase_is_a_text_variant_of_every_item():
+    bigfive = get_questionnaire("bigfive")
+    original, paraphrase = bigfive.item_texts(), bigfive.item_texts("paraphrase")
+    assert bigfive.item_texts("original") == original
+    assert (original[1], original[50]) == ("I am the life of the party.", "I am full of ideas.")
+    assert list(paraphrase) == list(original) == list(range(1, 51))
+    assert all(paraphrase[n] and paraphrase[n] != original[n] for n in original)
+    assert bigfive.definition_file.parent / "bigfive_paraphrase.csv" in bigfive.source_files
+    assert get_questionnaire("epqr_a").text_variants == {}
+
+
+def test_an_unknown_text_variant_names_the_questionnaire_and_its_variants():
+    with pytest.raises(
+        QuestionnaireError, match=r"'bigfive' has no item text variant 'simple'; it has: \['original', 'paraphrase'\]"
+    ):
+        get_questionnaire("bigfive").item_texts("simple")
+
+
+def _with_variant(tmp_path, csv_text, declared='short = "six_short.csv"'):
+    """The six-item questionnaire with one text variant; returns the TOML path."""
+    path = _write_questionnaire(tmp_path, toml_extra=f"[item_texts]\n{declared}\n")
+    (tmp_path / "six_short.csv").write_text(csv_text)
+    return path
+
+
+def test_a_text_variant_is_read_beside_the_definition(tmp_path):
+    rows = "".join(f'{n},"Short, {n}"\n' for n in (9, 8, 7, 6, 5, 4, 3, 2, 1))  # any row order
+    six = _read_definition(_with_variant(tmp_path, "number,text\n" + rows))
+    assert six.item_texts("short") == {n: f"Short, {n}" for n in range(1, 10)}
+    assert list(six.item_texts("short")) == list(range(1, 10))
+    assert tmp_path / "six_short.csv" in six.source_files
+
+
+@pytest.mark.parametrize(
+    ("csv_text", "declared", "message"),
+    [
+        (
+            "number,text\n" + "".join(f"{n},T{n}\n" for n in range(1, 9)),
+            None,
+            r"six_short.csv: no text for items \[9\]",
+        ),
+        (
+            "number,text\n" + "".join(f"{n},T{n}\n" for n in range(1, 10)) + "12,T12\n",
+            None,
+            r"six_short.csv: line 11: no item 12 in this questionnaire",
+        ),
+        (
+            "number,text\n1,T1\n1,again\n" + "".join(f"{n},T{n}\n" for n in range(2, 10)),
+            None,
+            r"six_short.csv: line 3: item 1 has a text already",
+        ),
+        (
+            "number,text\n" + "".join(f"{n},T{n}\n" for n in range(1, 4)) + '4," "\n',
+            None,
+            r"six_short.csv: line 5: item 4: the text is empty",
+        ),
+        ("number,text\nfour,T4\n", None, r"six_short.csv: line 2: number 'four' is not a whole number"),
+        ("nr,text\n1,T1\n", None, r"six_short.csv: expected columns number,text, got nr,text"),
+        ("number,text\n", 'short = "missing.csv"', r"six.toml: item_texts: short: file .*missing.csv does not exist"),
+        ("number,text\n", 'original = "six_short.csv"', r"six.toml: item_texts: variant name 'original'"),
+        ("number,text\n", '"two words" = "six_short.csv"', r"six.toml: item_texts: variant name 'two words'"),
+        ("number,text\n", "short = 3", r"six.toml: item_texts: short must name a CSV file"),
+    ],
+    ids=["missing", "unknown", "twice", "empty", "number", "columns", "no_file", "original", "name", "not_a_file"],
+)
+def test_a_bad_text_variant_names_the_file_and_the_line(tmp_path, csv_text, declared, message):
+    path = _with_variant(tmp_path, csv_text, **({"declared": declared} if declared else {}))
+    with pytest.raises(QuestionnaireError, match=message):
+        _read_definition(path)
+
+
 SIX_POINT = {
     1: "strongly disagree",
     2: "disagree",

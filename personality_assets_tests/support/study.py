@@ -5,6 +5,12 @@ import re
 
 import dagster as dg
 
+from personality_assets.defs.persona_study.assets import (
+    experiment_registrations,
+    personas,
+    questionnaire_answers,
+    questionnaire_scores,
+)
 from personality_assets.defs.reference.assets import questionnaires, reference_questionnaires
 from personality_assets.defs.resources import LLMEngineResource, ResearchDatabase
 from personality_assets_tests.support.llm_servers import last_user_text
@@ -29,6 +35,22 @@ def study_resources(target, monkeypatch=None, openai_url=None, bedrock_url=None)
         monkeypatch.setenv("AWS_REGION", "us-east-1")
         monkeypatch.setenv("PERSONALITY_ASSETS_BEDROCK_ENDPOINT_URL", bedrock_url)
     return research_resources(target)
+
+
+STUDY = [personas, experiment_registrations, questionnaire_answers, questionnaire_scores]
+
+
+def materialize_study(resources, instance, model, population, max_people=12, run_config=None, raise_on_error=True):
+    """The study's four steps for one model × population, the first ``max_people`` people."""
+    config = {"ops": {"personas": {"config": {"max_people": max_people}}, **(run_config or {})}}
+    return dg.materialize(
+        STUDY,
+        partition_key=dg.MultiPartitionKey({"model": model, "population": population}),
+        resources=resources,
+        instance=instance,
+        run_config=config,
+        raise_on_error=raise_on_error,
+    )
 
 
 def load_populations(resources, instance, populations):

@@ -84,6 +84,20 @@ class ExperimentsGroup(ExperimentBase):
     questionnaire: Mapped[str | None] = mapped_column(String(64))
     # Versions of the packages that shape results when the group was registered (migration e0005).
     package_versions: Mapped[dict | None] = mapped_column(JSONDocument)
+    # How the questionnaire was presented (migration e0009; defs/persona_study/presentation.py):
+    # each factor's level, and the seed and item order behind a shuffled one.
+    item_order: Mapped[str] = mapped_column(
+        String(32), default="as_defined", server_default="as_defined", doc="as_defined or shuffled_<k>"
+    )
+    option_order: Mapped[str] = mapped_column(
+        String(16), default="ascending", server_default="ascending", doc="ascending, or descending (scale reversed)"
+    )
+    wording: Mapped[str] = mapped_column(
+        String(64), default="original", server_default="original", doc="a variant of the wordings file"
+    )
+    presentation: Mapped[dict | None] = mapped_column(
+        JSONDocument, doc='{"seed": ..., "order": [question numbers as shown]} (order null: as defined)'
+    )
 
 
 class ExperimentsList(ExperimentBase):

@@ -17,6 +17,7 @@ from personality_assets.db.tables.persona_study import (
     ExperimentsList,
     Persona,
 )
+from personality_assets.defs.persona_study.presentation import FACTORS, own_code, presented_numbers
 from personality_assets.defs.persona_study.prompts import system_prompt
 from personality_assets.defs.persona_study.reference import Reference
 from personality_assets.defs.persona_study.replies import answers_model
@@ -33,6 +34,8 @@ def pending_experiments(target: DatabaseTarget, model: str, population: str, lim
             experiments.c.experiment_id,
             experiments.c.questionnaire,
             experiments.c.repeated,
+            experiments.c.experiments_group_id,
+            groups.c.option_order,
             groups.c.system_role,
             groups.c.base_prompt,
             groups.c.temperature,
@@ -50,24 +53,60 @@ def pending_experiments(target: DatabaseTarget, model: str, population: str, lim
         return pl.read_database(query, connection, infer_schema_length=None)
 
 
+def group_orders(target: DatabaseTarget, group_ids: list[int]) -> dict[int, list[int] | None]:
+    """Experiment group -> the question numbers in the order its items were shown (None: as defined)."""
+    groups = ExperimentsGroup.__table__
+    with experiment_transaction(target) as connection:
+        rows = connection.execute(
+            select(groups.c.experiments_group_id, groups.c.presentation).where(
+                groups.c.experiments_group_id.in_(group_ids)
+            )
+        ).all()
+    return {group_id: (presentation or {}).get("order") for group_id, presentation in rows}
+
+
+def presentation_positions(target: DatabaseTarget, groups: pl.DataFrame) -> pl.DataFrame:
+    """experiments_group_id, question_number, position (0-based, in the order shown) of ``groups``
+    (columns experiments_group_id, questionnaire)."""
+    orders = group_orders(target, groups["experiments_group_id"].to_list())
+    rows = [
+        (group_id, number, position)
+        for group_id, name in groups.select("experiments_group_id", "questionnaire").unique().iter_rows()
+        for position, number in enumerate(presented_numbers(get_questionnaire(name), orders.get(group_id)))
+    ]
+    return pl.DataFrame(
+        rows, schema={"experiments_group_id": pl.Int64, "question_number": pl.Int64, "position": pl.Int64}, orient="row"
+    )
+
+
 def answer_requests(
     target: DatabaseTarget, model: str, population: str, reference: Reference, limit: int | None = None
 ) -> list[ChatRequest]:
-    """One request per pending experiment of this partition."""
+    """One request per pending experiment of this partition, presented as its group says."""
     pending = pending_experiments(target, model, population, limit)
+    orders = group_orders(target, pending["experiments_group_id"].unique().to_list())
     requests = []
     for (name,), group in pending.group_by("questionnaire", maintain_order=True):
         questionnaire = get_questionnaire(name)
-        reply_model = answers_model(questionnaire)
         hints = answer_hints(questionnaire, reference.answers, reference.traits)
+        reply_models = {}
         for row in group.iter_rows(named=True):
+            option_order, order = row["option_order"], orders.get(row["experiments_group_id"])
+            if option_order not in reply_models:
+                reply_models[option_order] = answers_model(questionnaire, option_order)
+            person = hints[row["ref_personality_id"]]
+            # The simulator's hints say how the items were shown (only where not as the base).
+            if order is not None:
+                person = {**person, "order": order}
+            if option_order != FACTORS["option_order"]:
+                person = {**person, "option_order": option_order}
             # The experiment runs with its group's recorded prompt and sampling, whatever the
             # configuration says today (a changed configuration registers a new group).
             requests.append(
                 ChatRequest(
                     model=model,
                     purpose="questionnaire",
-                    response_model=reply_model,
+                    response_model=reply_models[option_order],
                     repetition=row["repeated"],
                     messages=(
                         ("system", system_prompt(row["system_role"], row["description"])),
@@ -75,8 +114,8 @@ def answer_requests(
                     ),
                     temperature=row["temperature"],
                     top_p=row["top_p"],
-                    hints=hints[row["ref_personality_id"]],
-                    tag=(row["experiment_id"], name),
+                    hints=person,
+                    tag=(row["experiment_id"], name, option_order),
                 )
             )
     return requests
@@ -97,7 +136,7 @@ def _persist_answers(connection, results: list[CallResult]) -> None:
     now = datetime.now(UTC)
     metadata_rows, answers, succeeded, failed = [], [], [], []
     for result in results:
-        experiment_id, questionnaire = result.request.tag
+        experiment_id, questionnaire, option_order = result.request.tag
         metadata_rows.append(
             {
                 "experiment_id": experiment_id,
@@ -120,12 +159,14 @@ def _persist_answers(connection, results: list[CallResult]) -> None:
         )
         if result.ok:
             succeeded.append(experiment_id)
+            # Stored in the questionnaire's own codes, whichever way the scale was shown.
+            definition = get_questionnaire(questionnaire)
             answers += [
                 {
                     "experiment_id": experiment_id,
                     "questionnaire": questionnaire,
                     "question_number": number,
-                    "answer": answer,
+                    "answer": own_code(definition, answer, option_order),
                 }
                 for number, answer in sorted(result.parsed.answers.items())
             ]
@@ -198,8 +239,9 @@ def partition_answers(target: DatabaseTarget, model: str, population: str) -> pl
 
 def study_answers(target: DatabaseTarget, *, model: str | None = None, population: str | None = None) -> pl.DataFrame:
     """Answers of every succeeded experiment (or of one model and/or population): experiment,
-    group, model, population (the condition), repetition, questionnaire, item, answer, persona
-    and reference person."""
+    group, model, population (the condition), repetition, questionnaire, item, answer (in the
+    questionnaire's own codes), persona and reference person, the group's presentation levels
+    (item_order, option_order, wording) and the item's position in the order it was shown."""
     answers, experiments, groups, personas = (
         EvalQuestionnaire.__table__,
         ExperimentsList.__table__,
@@ -218,6 +260,7 @@ def study_answers(target: DatabaseTarget, *, model: str | None = None, populatio
             answers.c.answer,
             experiments.c.personality_id.label("persona_id"),
             personas.c.ref_personality_id,
+            *(groups.c[factor] for factor in FACTORS),
         )
         .join(experiments, experiments.c.experiment_id == answers.c.experiment_id)
         .join(groups, groups.c.experiments_group_id == experiments.c.experiments_group_id)
@@ -234,6 +277,9 @@ def study_answers(target: DatabaseTarget, *, model: str | None = None, populatio
         "repeated": pl.Int64,
         "questionnaire": pl.String,
         **dict.fromkeys(("question_number", "answer", "persona_id", "ref_personality_id"), pl.Int64),
+        **dict.fromkeys(FACTORS, pl.String),
     }
     with experiment_transaction(target) as connection:
-        return read_frame(connection, query, schema)
+        answers = read_frame(connection, query, schema)
+    positions = presentation_positions(target, answers.select("experiments_group_id", "questionnaire").unique())
+    return answers.join(positions, on=["experiments_group_id", "question_number"], how="left")

@@ -1,6 +1,8 @@
 """The persona study as assets partitioned by model x population:
 personas -> experiment_registrations -> questionnaire_answers -> questionnaire_scores."""
 
+from typing import Literal
+
 import dagster as dg
 import polars as pl
 from pydantic import Field
@@ -10,18 +12,25 @@ from personality_assets.db.tables.persona_study import EvalQuestionnaire, Experi
 from personality_assets.defs.metadata import markdown_table, sql_table_schema, table_schema
 from personality_assets.defs.outputs import output_path
 from personality_assets.defs.partitions import experiment_partitions, model_and_population
-from personality_assets.defs.persona_study.answering import answer_questionnaires, answer_status, partition_answers
+from personality_assets.defs.persona_study.answering import (
+    answer_questionnaires,
+    answer_requests,
+    answer_status,
+    partition_answers,
+)
 from personality_assets.defs.persona_study.checks import ANSWER_CHECKS, answer_checks
 from personality_assets.defs.persona_study.personas import generate_personas, population_tag, read_personas
+from personality_assets.defs.persona_study.presentation import DEFAULT_ORDER_SEED, FACTORS
 from personality_assets.defs.persona_study.prompts import DEFAULT_SYSTEM_ROLE
-from personality_assets.defs.persona_study.reference import reference_answers
+from personality_assets.defs.persona_study.reference import Reference, reference_answers
 from personality_assets.defs.persona_study.registration import RegistrationConfig, register_experiments
 from personality_assets.defs.persona_study.scoring import score_partition, score_summary, store_scores
+from personality_assets.defs.persona_study.wordings import WordingError
 from personality_assets.defs.reference.assets import reference_questionnaires
 from personality_assets.defs.resources import LLMEngineResource, ResearchDatabase
 from personality_assets.defs.steps import SpendCapConfig, model_step
 from personality_assets.llm.config import load_models_config
-from personality_assets.questionnaires import all_questionnaires
+from personality_assets.questionnaires import QuestionnaireError, all_questionnaires
 
 GROUP = "persona_study"
 # What every step of the study shares: its group, and a partition per model x population.
@@ -86,9 +95,38 @@ class RegistrationsConfig(dg.Config):
     questionnaires: list[str] | None = Field(
         default=None, description="default: every questionnaire whose item texts are available"
     )
-    repetitions: int = Field(default=1, ge=1, description="experiments per persona and questionnaire")
+    repetitions: int = Field(default=1, ge=1, description="experiments per persona, questionnaire and presentation")
     description: str = Field(default="", description="experiment group description")
     system_role: str = Field(default=DEFAULT_SYSTEM_ROLE, description="system prompt; {description} = the persona's")
+    item_order: Literal["as_defined", "shuffled"] = Field(
+        default="as_defined",
+        description="shuffled: every persona answers the items as defined AND in `orders` seeded shuffles",
+    )
+    orders: int = Field(default=2, ge=1, description="with item_order shuffled: how many seeded shuffles")
+    order_seed: int = Field(default=DEFAULT_ORDER_SEED, description="seed of the shuffles (stored with each group)")
+    option_orders: list[str] = Field(
+        default=["ascending"],
+        description="ascending (the scale as defined) and/or descending (shown reversed; replies are mapped "
+        "back to the questionnaire's codes)",
+    )
+    wordings: list[str] = Field(
+        default=["original"],
+        description="wording variants from the wordings file (PERSONALITY_ASSETS_WORDINGS): system role, "
+        "instruction and item texts; original = the study's own",
+    )
+
+    def registration(self, questionnaires: list[str]) -> RegistrationConfig:
+        return RegistrationConfig(
+            questionnaires,
+            self.repetitions,
+            self.description,
+            self.system_role,
+            item_order=self.item_order,
+            orders=self.orders,
+            order_seed=self.order_seed,
+            option_orders=list(self.option_orders),
+            wordings=list(self.wordings),
+        )
 
 
 @dg.asset(
@@ -98,11 +136,16 @@ class RegistrationsConfig(dg.Config):
     metadata={"dagster/column_schema": sql_table_schema(ExperimentsList)},
 )
 def experiment_registrations(
-    context: dg.AssetExecutionContext, config: RegistrationsConfig, research_db: ResearchDatabase
+    context: dg.AssetExecutionContext,
+    config: RegistrationsConfig,
+    research_db: ResearchDatabase,
+    llm: LLMEngineResource,
 ) -> dg.MaterializeResult:
-    """An experiments_groups row per questionnaire and configuration, and an experiments_list
-    row per persona and repetition. The same configuration never registers twice; a changed
-    one makes a new group. The columns shown are experiments_list's."""
+    """An experiments_groups row per questionnaire, presentation (item order, answer-scale
+    direction, wording) and configuration, and an experiments_list row per persona and repetition.
+    The same configuration never registers twice; a changed one makes a new group. Nothing is
+    asked here: the metadata says how many experiments are pending and what answering them will
+    cost. The columns shown are experiments_list's."""
     model, population = model_and_population(context)
     # The simulator answers from the persona's hints, not the texts: it can run every questionnaire.
     simulated = load_models_config().get(model).provider == "simulated"
@@ -119,17 +162,24 @@ def experiment_registrations(
     skipped = sorted(set(all_questionnaires()) - set(names))
     if skipped and config.questionnaires is None:
         context.log.info(f"not registered (no item texts): {skipped}")
-    counts = register_experiments(
-        research_db.target,
-        load_models_config(),
-        model,
-        population,
-        RegistrationConfig(names, config.repetitions, config.description, config.system_role),
+    target = research_db.target
+    try:
+        counts = register_experiments(target, load_models_config(), model, population, config.registration(names))
+    except (ValueError, QuestionnaireError, WordingError) as error:  # e.g. a wording that does not exist
+        raise dg.Failure(str(error), allow_retries=False) from error
+    pending = llm.engine(context).estimate(
+        answer_requests(target, model, population, Reference.load(target, population))
     )
+    calls = int(pending["calls"].sum()) if pending.height else 0
+    cost = float(pending["cost_usd"].sum()) if pending.height else 0.0
+    context.log.info(f"{int(counts['new'].sum())} new experiments; {calls} pending, about ${cost:,.4f} to answer")
     return dg.MaterializeResult(
         metadata={
             "registrations": markdown_table(counts),
             "new_experiments": int(counts["new"].sum()),
+            "presentations": counts.select(*FACTORS).unique().height,
+            "pending_experiments": calls,
+            "estimated_cost_usd": round(cost, 4),
             "dagster/row_count": int(counts["registered"].sum()),
             "questionnaires": names,
         }

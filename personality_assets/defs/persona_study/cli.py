@@ -12,40 +12,110 @@ from sqlalchemy import func, select
 from personality_assets import settings
 from personality_assets.db.engine import experiment_transaction
 from personality_assets.db.tables.persona_study import ExperimentsGroup, ExperimentsList, Persona, QuestionnaireScore
+from personality_assets.defs.persona_study.answering import answer_requests
 from personality_assets.defs.persona_study.estimate import estimate_study
+from personality_assets.defs.persona_study.presentation import DEFAULT_ORDER_SEED
+from personality_assets.defs.persona_study.reference import Reference
+from personality_assets.defs.persona_study.registration import RegistrationConfig, register_experiments
 from personality_assets.defs.resources import ResearchDatabase, default_llm_resource
+from personality_assets.llm.config import load_models_config
+from personality_assets.questionnaires import all_questionnaires
 
 app = typer.Typer()
 
 
+Model = Annotated[str, typer.Option(help="model key, e.g. gpt4o", show_default=False)]
+Population = Annotated[str, typer.Option(help="a loaded reference population, e.g. sample", show_default=False)]
+Questionnaires = Annotated[list[str] | None, typer.Option("--questionnaire", help="repeat for several (default: all)")]
+Repetitions = Annotated[int, typer.Option(help="experiments per persona, questionnaire and presentation")]
+ItemOrder = Annotated[
+    str, typer.Option(help="as_defined, or shuffled: the items as defined AND --orders seeded shuffles")
+]
+Orders = Annotated[int, typer.Option(help="with --item-order shuffled: how many seeded shuffles")]
+OrderSeed = Annotated[int, typer.Option(help="seed of the shuffles")]
+OptionOrders = Annotated[
+    list[str] | None, typer.Option("--option-order", help="ascending and/or descending (repeat; default ascending)")
+]
+Wordings = Annotated[
+    list[str] | None, typer.Option("--wording", help="a variant of the wordings file (repeat; default original)")
+]
+
+
+def _registration(questionnaire, repetitions, item_order, orders, order_seed, option_order, wording):
+    return RegistrationConfig(
+        questionnaire or [name for name, q in all_questionnaires().items() if q.has_texts],
+        repetitions,
+        item_order=item_order,
+        orders=orders,
+        order_seed=order_seed,
+        option_orders=option_order or ["ascending"],
+        wordings=wording or ["original"],
+    )
+
+
+def _print(frame: pl.DataFrame) -> None:
+    with pl.Config(tbl_rows=-1, tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True):
+        print(frame)
+
+
 @app.command()
 def estimate(
-    model: Annotated[str, typer.Option(help="model key, e.g. gpt4o", show_default=False)],
-    population: Annotated[str, typer.Option(help="a loaded reference population, e.g. sample", show_default=False)],
+    model: Model,
+    population: Population,
     max_people: Annotated[int | None, typer.Option()] = None,
     personas_per_person: Annotated[int, typer.Option()] = 1,
-    repetitions: Annotated[int, typer.Option()] = 1,
-    questionnaire: Annotated[list[str] | None, typer.Option(help="repeat for several (default: all)")] = None,
+    repetitions: Repetitions = 1,
+    questionnaire: Questionnaires = None,
+    item_order: ItemOrder = "as_defined",
+    orders: Orders = 2,
+    order_seed: OrderSeed = DEFAULT_ORDER_SEED,
+    option_order: OptionOrders = None,
+    wording: Wordings = None,
 ) -> None:
     """Calls and cost of a study partition, before any call."""
     research_db = ResearchDatabase()
     engine = default_llm_resource(research_db).engine()  # migrates the schemas
+    registration = _registration(questionnaire, repetitions, item_order, orders, order_seed, option_order, wording)
     frame = estimate_study(
         engine,
         research_db.target,
         model,
         population,
+        registration,
         max_people=max_people,
         personas_per_person=personas_per_person,
-        questionnaires=questionnaire,
-        repetitions=repetitions,
     )
-    with pl.Config(tbl_rows=-1, tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True):
-        print(frame)
+    _print(frame)
     print(
         f"total: {int(frame['calls'].sum()):,} calls, about ${frame['cost_usd'].sum():,.2f} "
         f"(prices from the models configuration; outputs estimated at typical lengths)"
     )
+
+
+@app.command()
+def register(
+    model: Model,
+    population: Population,
+    repetitions: Repetitions = 1,
+    questionnaire: Questionnaires = None,
+    item_order: ItemOrder = "as_defined",
+    orders: Orders = 2,
+    order_seed: OrderSeed = DEFAULT_ORDER_SEED,
+    option_order: OptionOrders = None,
+    wording: Wordings = None,
+) -> None:
+    """Register a partition's experiments under these presentation conditions (its personas must
+    exist); nothing is asked. The persona_study job (or questionnaire_answers) then answers them."""
+    research_db = ResearchDatabase()
+    engine = default_llm_resource(research_db).engine()  # migrates the schemas
+    target = research_db.target
+    registration = _registration(questionnaire, repetitions, item_order, orders, order_seed, option_order, wording)
+    counts = register_experiments(target, load_models_config(), model, population, registration)
+    _print(counts)
+    pending = engine.estimate(answer_requests(target, model, population, Reference.load(target, population)))
+    calls = int(pending["calls"].sum()) if pending.height else 0
+    cost = float(pending["cost_usd"].sum()) if pending.height else 0.0
+    print(f"{int(counts['new'].sum()):,} new experiments; {calls:,} pending, about ${cost:,.2f} to answer")
 
 
 def summary(target) -> None:

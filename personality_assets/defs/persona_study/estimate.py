@@ -9,8 +9,9 @@ from personality_assets.db.engine import DatabaseTarget, experiment_transaction
 from personality_assets.db.tables.persona_study import ExperimentsGroup, ExperimentsList
 from personality_assets.defs.persona_study.answering import answer_requests
 from personality_assets.defs.persona_study.personas import persona_requests
-from personality_assets.defs.persona_study.prompts import DEFAULT_SYSTEM_ROLE, questionnaire_prompt, system_prompt
+from personality_assets.defs.persona_study.prompts import system_prompt
 from personality_assets.defs.persona_study.reference import Reference
+from personality_assets.defs.persona_study.registration import RegistrationConfig, group_prompt
 from personality_assets.llm.engine import CallEngine
 from personality_assets.llm.types import ChatRequest
 from personality_assets.questionnaires import all_questionnaires, get_questionnaire
@@ -23,16 +24,16 @@ def estimate_study(
     target: DatabaseTarget,
     model: str,
     population: str,
+    registration: RegistrationConfig | None = None,
     *,
     max_people: int | None = None,
     personas_per_person: int = 1,
-    questionnaires: list[str] | None = None,
-    repetitions: int = 1,
 ) -> pl.DataFrame:
     """Calls, tokens and cost a partition's study will take from where it stands, without calling
     anything: missing personas exactly; answers for pending experiments exactly, plus those that
-    registration will add (personas x repetitions x questionnaires) from a typical request."""
-    names = questionnaires or [name for name, q in all_questionnaires().items() if q.has_texts]
+    ``registration`` will add (personas x repetitions x presentations, per questionnaire; default:
+    every questionnaire with texts, once, as the original study presented it) from typical requests."""
+    registration = registration or RegistrationConfig([name for name, q in all_questionnaires().items() if q.has_texts])
     reference = Reference.load(target, population)
     persona_estimate = engine.estimate(
         persona_requests(target, model, population, reference, max_people, personas_per_person)
@@ -49,17 +50,22 @@ def estimate_study(
             ).all()
         )
     future = []
-    for name in names:
-        missing = max(people * personas_per_person * repetitions - registered.get(name, 0), 0)
+    for name in registration.questionnaires:
         questionnaire = get_questionnaire(name)
+        prompts = [
+            group_prompt(questionnaire, presentation, registration.system_role)
+            for presentation in registration.presentations(questionnaire)
+        ]
+        wanted = people * personas_per_person * registration.repetitions * len(prompts)
+        missing = max(wanted - registered.get(name, 0), 0)
         future += [
             ChatRequest(
                 model=model,
                 purpose="questionnaire",
                 repetition=i,
                 messages=(
-                    ("system", system_prompt(DEFAULT_SYSTEM_ROLE, TYPICAL_DESCRIPTION)),
-                    ("user", questionnaire_prompt(questionnaire)),
+                    ("system", system_prompt(prompts[i % len(prompts)].system_role, TYPICAL_DESCRIPTION)),
+                    ("user", prompts[i % len(prompts)].base_prompt),
                 ),
             )
             for i in range(missing)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from personality_assets.defs.persona_study.presentation import Presentation, presented_numbers, shown_codes
 from personality_assets.questionnaires import Questionnaire, score
 
 # The original study's impersonation instruction (the original persona study's); {description} is the persona's.
@@ -29,8 +30,8 @@ PERSONA_INSTRUCTION = (
 )
 
 
-def answer_scale_text(questionnaire: Questionnaire) -> str:
-    return ", ".join(f"{code} = {label}" for code, label in sorted(questionnaire.answer_codes.items()))
+def answer_scale_text(questionnaire: Questionnaire, option_order: str = "ascending") -> str:
+    return ", ".join(f"{code} = {label}" for code, label in sorted(shown_codes(questionnaire, option_order).items()))
 
 
 def persona_prompt(answers: pl.DataFrame, questionnaires: dict[str, Questionnaire]) -> str:
@@ -60,15 +61,29 @@ def persona_prompt(answers: pl.DataFrame, questionnaires: dict[str, Questionnair
     return PERSONA_INSTRUCTION + "\n\n" + "\n\n".join(blocks)
 
 
-def questionnaire_prompt(questionnaire: Questionnaire) -> str:
-    items = "\n".join(
-        f"{n}. {text if text is not None else '(item text not supplied; only the simulated model runs without it)'}"
-        for n, text in zip(questionnaire.items["number"], questionnaire.items["text"], strict=True)
-    )
-    first = questionnaire.items["number"][0]
+QUESTIONNAIRE_INSTRUCTION = "Answer every statement of this questionnaire as the person you impersonate."
+
+
+def questionnaire_prompt(
+    questionnaire: Questionnaire,
+    presentation: Presentation | None = None,
+    *,
+    texts: dict[int, str | None] | None = None,
+    instruction: str | None = None,
+) -> str:
+    """The questionnaire as one message: the instruction, the answer codes as ``presentation``
+    shows them, the reply's JSON shape and the items in its order, with ``texts`` (a wording's
+    item texts; default the questionnaire's own)."""
+    presentation = presentation or Presentation()
+    if texts is None:
+        texts = dict(zip(questionnaire.items["number"], questionnaire.items["text"], strict=True))
+    numbers = presented_numbers(questionnaire, presentation.order)
+    missing = "(item text not supplied; only the simulated model runs without it)"
+    items = "\n".join(f"{n}. {texts[n] if texts[n] is not None else missing}" for n in numbers)
+    first = numbers[0]
     return (
-        f"Answer every statement of this questionnaire as the person you impersonate. Answer codes: "
-        f"{answer_scale_text(questionnaire)}. Reply with only a JSON object of the form "
+        f"{instruction or QUESTIONNAIRE_INSTRUCTION} Answer codes: "
+        f"{answer_scale_text(questionnaire, presentation.option_order)}. Reply with only a JSON object of the form "
         f'{{"answers": {{"{first}": <code>, ...}}}} with one answer for each of the {questionnaire.item_count} '
         f"numbered statements.\n\n{items}"
     )

@@ -6,6 +6,7 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, create_model, field_validator, model_validator
 
+from personality_assets.defs.persona_study.presentation import shown_codes
 from personality_assets.defs.persona_study.prompts import answer_scale_text
 from personality_assets.questionnaires import Questionnaire
 
@@ -42,10 +43,10 @@ def _item_number(key) -> int | None:
     return int(match[1]) if match else None
 
 
-def _answer_code(value, questionnaire: Questionnaire):
-    """The answer code a reply's value means, or the value itself when it means none (the
-    completeness check then names it). Only readings with one possible meaning are made."""
-    codes = questionnaire.answer_codes
+def _answer_code(value, questionnaire: Questionnaire, option_order: str = "ascending"):
+    """The answer code (as shown) a reply's value means, or the value itself when it means none
+    (the completeness check then names it). Only readings with one possible meaning are made."""
+    codes = shown_codes(questionnaire, option_order)
     yes_no = {label.lower() for label in codes.values()} == {"yes", "no"}
     by_label = {label.strip().lower(): code for code, label in codes.items()}
     if yes_no:
@@ -61,16 +62,20 @@ def _answer_code(value, questionnaire: Questionnaire):
         try:
             value = float(text)
         except ValueError:
-            raise ValueError(f"{value!r} is not an answer code ({answer_scale_text(questionnaire)})") from None
+            raise ValueError(
+                f"{value!r} is not an answer code ({answer_scale_text(questionnaire, option_order)})"
+            ) from None
     if isinstance(value, float):
         if not value.is_integer():
-            raise ValueError(f"{value:g} is not an answer code ({answer_scale_text(questionnaire)})")
+            raise ValueError(f"{value:g} is not an answer code ({answer_scale_text(questionnaire, option_order)})")
         return int(value)
     return value
 
 
-def answers_model(questionnaire: Questionnaire) -> type[BaseModel]:
-    """A reply model that accepts only a complete set of in-range answers for this questionnaire.
+def answers_model(questionnaire: Questionnaire, option_order: str = "ascending") -> type[BaseModel]:
+    """A reply model that accepts only a complete set of in-range answers for this questionnaire,
+    in the codes as shown (``option_order``: descending shows the scale reversed, and a label in
+    a reply means the code shown with it; ``presentation.own_code`` maps the answers back).
 
     Besides the prompt's shape ``{"answers": {"1": 3, ...}}`` it reads the shapes models commonly
     use instead, when each carries every item unambiguously:
@@ -96,7 +101,7 @@ def answers_model(questionnaire: Questionnaire) -> type[BaseModel]:
             number = _item_number(key)
             item = number if number is not None else key
             try:
-                code = _answer_code(value, questionnaire)
+                code = _answer_code(value, questionnaire, option_order)
             except ValueError as exc:
                 problems.append(f"answers.{key}: {exc}")
                 continue
@@ -122,7 +127,7 @@ def answers_model(questionnaire: Questionnaire) -> type[BaseModel]:
         return answers
 
     return create_model(
-        f"{questionnaire.name.title().replace('_', '')}Answers",
+        f"{questionnaire.name.title().replace('_', '')}{'Reversed' if option_order == 'descending' else ''}Answers",
         __config__=ConfigDict(extra="ignore"),
         __validators__={
             "shapes": model_validator(mode="before")(classmethod(normalise)),

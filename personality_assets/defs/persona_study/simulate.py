@@ -15,11 +15,12 @@ not part of a real request's cache key. Importing this module registers the stud
 from __future__ import annotations
 
 import json
+import math
 import random
 
 import polars as pl
 
-from personality_assets.llm.config import ModelConfig
+from personality_assets.llm.config import ModelConfig, ResponseStyle
 from personality_assets.llm.purposes import register_purpose
 from personality_assets.llm.types import ChatRequest
 from personality_assets.questionnaires import Questionnaire, get_questionnaire
@@ -136,7 +137,7 @@ def simulate_persona(request: ChatRequest, model: ModelConfig, rng: random.Rando
 
 
 def simulate_questionnaire(request: ChatRequest, model: ModelConfig, rng: random.Random) -> str:
-    return json.dumps({"answers": _answers(rng, request.hints), "simulated": True})
+    return json.dumps({"answers": simulated_answers(rng, request.hints, model.response_style), "simulated": True})
 
 
 def _persona(rng: random.Random, traits: dict[str, float], model_key: str) -> dict:
@@ -166,7 +167,43 @@ def _persona(rng: random.Random, traits: dict[str, float], model_key: str) -> di
     }
 
 
-def _answers(rng: random.Random, hints: dict) -> dict[str, int]:
+def simulated_answers(rng: random.Random, hints: dict, style: ResponseStyle | None = None) -> dict[str, int]:
+    """Question number -> the code shown for the answer: the person's own answers (or their
+    traits'), then ``style``'s response styles applied in the order the items were shown
+    (``hints["order"]``), on the answer scale as shown (``hints["option_order"]``)."""
+    answers = _own_answers(rng, hints)
+    if style is not None and style.active:
+        answers = _styled(rng, hints, answers, style)
+    if hints.get("option_order") == "descending":
+        low, high = int(hints.get("min", 1)), int(hints.get("max", 5))
+        answers = {number: low + high - answer for number, answer in answers.items()}
+    return answers
+
+
+def _styled(rng: random.Random, hints: dict, answers: dict[str, int], style: ResponseStyle) -> dict[str, int]:
+    """Spread shrinkage toward the midpoint, a shift toward agreement (acquiescence, plus order
+    drift growing with the position shown), then primacy: the first option shown, at random.
+    Fractions are rounded at random in proportion, so a shift of 0.3 moves 30% of answers by one."""
+    low, high = int(hints.get("min", 1)), int(hints.get("max", 5))
+    agree = int(hints.get("agree", high))  # the code that means agreement
+    toward_agreement = 1 if agree == high else -1
+    first_shown = high if hints.get("option_order") == "descending" else low
+    order = hints.get("order") or list(answers)
+    last = max(len(order) - 1, 1)
+    styled = dict(answers)
+    for position, number in enumerate(order):
+        value = float(answers[str(number)])
+        value = (low + high) / 2 + (value - (low + high) / 2) * (1 - style.spread)
+        value += toward_agreement * (style.acquiescence + style.order_drift * position / last)
+        whole = math.floor(value)
+        answer = max(low, min(high, whole + (rng.random() < value - whole if value != whole else 0)))
+        if style.primacy and rng.random() < style.primacy:
+            answer = first_shown
+        styled[str(number)] = answer
+    return styled
+
+
+def _own_answers(rng: random.Random, hints: dict) -> dict[str, int]:
     low, high = int(hints.get("min", 1)), int(hints.get("max", 5))
     profile = {int(k): int(v) for k, v in hints.get("profile", {}).items()}
     traits = hints.get("traits", {})
@@ -271,16 +308,21 @@ def answer_hints(questionnaire: Questionnaire, reference: pl.DataFrame, traits: 
         pid: dict(zip(g["question_number"], g["answer"], strict=True)) for (pid,), g in own.group_by("personality_id")
     }
     people = set(reference["personality_id"].unique()) | set(traits)
+    scale = {"min": questionnaire.min_answer, "max": questionnaire.max_answer}
+    agree = agreement_code(questionnaire)
+    if agree != questionnaire.max_answer:  # said only where it is not the top code, as for "sign"
+        scale["agree"] = agree
     return {
-        pid: {
-            "items": items,
-            "min": questionnaire.min_answer,
-            "max": questionnaire.max_answer,
-            "profile": profiles.get(pid, {}),
-            "traits": traits.get(pid, {}),
-        }
+        pid: {"items": items, **scale, "profile": profiles.get(pid, {}), "traits": traits.get(pid, {})}
         for pid in people
     }
+
+
+def agreement_code(questionnaire: Questionnaire) -> int:
+    """The answer that agrees with an item whatever its key: "yes" where the codes are yes/no,
+    else the top code (the shipped Likert scales run from disagree to agree)."""
+    by_label = {label.lower(): code for code, label in questionnaire.answer_codes.items()}
+    return by_label.get("yes", questionnaire.max_answer)
 
 
 # Typical reply lengths: a persona is a paragraph; an answer set is a JSON object of item codes.

@@ -7,12 +7,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import polars as pl
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from personality_assets.db.engine import DatabaseTarget, experiment_transaction, read_frame
 from personality_assets.db.tables.persona_study import ExperimentsGroup, Persona, QuestionnaireScore
 from personality_assets.db.tables.reference import ReferenceIncompleteAnswer, ReferencePopulation
 from personality_assets.defs.persona_study.answering import study_answers
+from personality_assets.defs.persona_study.presentation import FACTORS
 from personality_assets.defs.persona_study.reference import reference_answers, reference_scores
 from personality_assets.defs.persona_study.reports.scale_scores import REFERENCE
 from personality_assets.errors import NoRetryError
@@ -24,10 +25,13 @@ class NoStudyData(NoRetryError):
     """Nothing has been scored yet."""
 
 
-def persona_scores(target: DatabaseTarget, required: bool = True) -> pl.DataFrame:
-    """model, condition, questionnaire, scale, experiment_id, persona_id, score, reference_score
-    (empty when nothing is scored yet and not ``required``)."""
-    table = QuestionnaireScore.__table__
+def persona_scores(target: DatabaseTarget, required: bool = True, base_only: bool = True) -> pl.DataFrame:
+    """model, condition, questionnaire, scale, experiment_id, persona_id, score, reference_score,
+    experiments_group_id and its presentation levels (item_order, option_order, wording); empty
+    when nothing is scored yet and not ``required``. ``base_only``: only experiments presented as
+    the original study presented them (the reports that reproduce it); the robustness report
+    reads every presentation."""
+    table, groups = QuestionnaireScore.__table__, ExperimentsGroup.__table__
     query = select(
         table.c.model,
         table.c.population.label("condition"),
@@ -37,14 +41,20 @@ def persona_scores(target: DatabaseTarget, required: bool = True) -> pl.DataFram
         table.c.persona_id,
         table.c.score,
         table.c.reference_score,
-    )
+        table.c.experiments_group_id,
+        *(func.coalesce(groups.c[factor], base).label(factor) for factor, base in FACTORS.items()),
+    ).join(groups, groups.c.experiments_group_id == table.c.experiments_group_id, isouter=True)
     schema = {
         **dict.fromkeys(("model", "condition", "questionnaire", "scale"), pl.String),
         **dict.fromkeys(("experiment_id", "persona_id"), pl.Int64),
         **dict.fromkeys(("score", "reference_score"), pl.Float64),
+        "experiments_group_id": pl.Int64,
+        **dict.fromkeys(FACTORS, pl.String),
     }
     with experiment_transaction(target) as connection:
         scores = read_frame(connection, query, schema)
+    if base_only:
+        scores = scores.filter(_at_base())
     if scores.is_empty() and required:
         raise NoStudyData("no questionnaire scores yet: materialise questionnaire_scores for some partition first")
     return scores
@@ -127,16 +137,23 @@ def human_scores(answers: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def persona_answers(target: DatabaseTarget, required: bool = True) -> Iterator[pl.DataFrame]:
+def _at_base() -> pl.Expr:
+    return pl.all_horizontal(pl.col(factor) == base for factor, base in FACTORS.items())
+
+
+def persona_answers(target: DatabaseTarget, required: bool = True, base_only: bool = True) -> Iterator[pl.DataFrame]:
     """Answers of every succeeded experiment, with model and condition, one model × condition at
     a time (the item-level reports need no more at once, so memory stays that of one partition).
-    Nothing when nothing is answered yet and not ``required``."""
+    Nothing when nothing is answered yet and not ``required``. ``base_only``: as in
+    ``persona_scores``."""
     groups = ExperimentsGroup.__table__
     with experiment_transaction(target) as connection:
         partitions = connection.execute(select(groups.c.model, groups.c.population).distinct()).all()
     found = False
     for model, condition in sorted(partitions):
         answers = study_answers(target, model=model, population=condition).rename({"population": "condition"})
+        if base_only:
+            answers = answers.filter(_at_base())
         if answers.height:
             found = True
             yield answers
