@@ -1,6 +1,9 @@
 """Robustness report: its statistics against scipy, pingouin and statsmodels, the matched-cell
 pairing of an unbalanced design by hand, the verdict at its thresholds, and the asset."""
 
+import base64
+from pathlib import Path
+
 import dagster as dg
 import numpy as np
 import pandas as pd
@@ -10,6 +13,15 @@ import pytest
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
+from personality_assets.defs.persona_study.reports.assets import (
+    agreement_report,
+    demographics_report,
+    reliability_report,
+    robustness_report,
+    scale_score_report,
+    study_report,
+    validity_report,
+)
 from personality_assets.defs.persona_study.reports.robustness import (
     COLUMNS,
     FACTORS,
@@ -21,6 +33,7 @@ from personality_assets.defs.persona_study.reports.robustness import (
     robustness_table,
     verdict,
 )
+from personality_assets_tests.support.study import load_populations, materialize_study, research_resources
 
 BASE = {factor: base for factor, base in FACTORS.items()}
 
@@ -237,29 +250,38 @@ def test_constant_shift_and_no_shift_are_not_errors():
     assert row["icc"] == pytest.approx(1.0) and row["verdict"] == "stable"
 
 
-def test_asset_without_presentation_levels_succeeds_with_a_note(db_target):
-    from personality_assets.defs.persona_study.assets import (
-        experiment_registrations,
-        personas,
-        questionnaire_answers,
-        questionnaire_scores,
-    )
-    from personality_assets.defs.persona_study.reports.assets import robustness_report
-    from personality_assets.defs.reference.assets import questionnaires, reference_questionnaires
-    from personality_assets_tests.support.study import research_resources
-
+def test_asset_empty_without_other_presentations_then_a_row_per_scale_and_level(db_target):
     instance = dg.DagsterInstance.ephemeral()
     resources = research_resources(db_target)
-    instance.add_dynamic_partitions("population", ["sample"])
-    assert dg.materialize([questionnaires], resources=resources, instance=instance).success
-    dg.materialize([reference_questionnaires], partition_key="sample", resources=resources, instance=instance)
-    key = dg.MultiPartitionKey({"model": "simulated", "population": "sample"})
-    config = {"ops": {"personas": {"config": {"max_people": 6}}}}
-    study = [personas, experiment_registrations, questionnaire_answers, questionnaire_scores]
-    assert dg.materialize(study, partition_key=key, resources=resources, instance=instance, run_config=config).success
+    load_populations(resources, instance, ["sample"])
+    assert materialize_study(resources, instance, "simulated", "sample", max_people=8).success
     result = dg.materialize([robustness_report], resources=resources, instance=instance)
-    assert result.success
     metadata = result.asset_materializations_for_node("robustness_report")[0].metadata
     assert pl.read_parquet(metadata["parquet"].value).is_empty()
-    assert "register the study with shuffled item orders" in metadata["note"].value
-    assert "unstable: ICC(3,1) < 0.75" in metadata["thresholds"].value
+    assert "item_order: shuffled" in metadata["note"].value and "ICC(3,1) < 0.75" in metadata["thresholds"].value
+
+    # One shuffled order and the reversed answer scale for the same personas.
+    conditions = {"item_order": "shuffled", "orders": 1, "option_orders": ["ascending", "descending"]}
+    run_config = {"experiment_registrations": {"config": conditions}}
+    assert materialize_study(resources, instance, "simulated", "sample", max_people=8, run_config=run_config).success
+    result = dg.materialize([robustness_report], resources=resources, instance=instance)
+    metadata = result.asset_materializations_for_node("robustness_report")[0].metadata
+    report = pl.read_parquet(metadata["parquet"].value)
+    # 9 scales (Big Five and EPQR-A) x (item_order shuffled_1, option_order descending), 8 personas each.
+    assert report.height == 9 * 2 and set(report["n"]) == {8} and "note" not in metadata
+    assert set(report.select("factor", "level").rows()) == {
+        ("item_order", "shuffled_1"),
+        ("option_order", "descending"),
+    }
+    assert report["alpha_base"].null_count() < report.height and report["icc"].null_count() < report.height
+    levels = pl.read_parquet(metadata["levels"].value)
+    assert levels.height == 9 * 2 * 8
+    assert "mean_shift/simulated/sample/bigfive.EXT/item_order=shuffled_1" in metadata
+    figure = metadata["figure/bigfive_EXT"].value
+    assert base64.b64decode(figure.split("data:image/png;base64,")[1].rstrip(")"))[:4] == b"\x89PNG"
+    assert len([key for key in metadata if key.startswith("figure/")]) == 9
+
+    reports = [scale_score_report, reliability_report, validity_report, agreement_report, demographics_report]
+    result = dg.materialize([*reports, robustness_report, study_report], resources=resources, instance=instance)
+    page = Path(result.asset_materializations_for_node("study_report")[0].metadata["html"].value).read_text()
+    assert "Robustness to presentation" in page and "robustness_scatter_bigfive_EXT" in page

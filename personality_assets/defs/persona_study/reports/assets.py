@@ -13,6 +13,7 @@ from personality_assets import settings
 from personality_assets.defs.metadata import figure_metadata, markdown_table, table_schema
 from personality_assets.defs.outputs import output_path
 from personality_assets.defs.persona_study.assets import questionnaire_scores
+from personality_assets.defs.persona_study.presentation import FACTORS
 from personality_assets.defs.persona_study.reports import plots
 from personality_assets.defs.persona_study.reports.agreement import agreement_table
 from personality_assets.defs.persona_study.reports.demographics import (
@@ -23,7 +24,6 @@ from personality_assets.defs.persona_study.reports.demographics import (
 from personality_assets.defs.persona_study.reports.html import Section, render_report
 from personality_assets.defs.persona_study.reports.reliability import RESAMPLES, reliability_table
 from personality_assets.defs.persona_study.reports.robustness import (
-    FACTORS,
     THRESHOLDS,
     compare_levels,
     persona_level_scores,
@@ -336,16 +336,12 @@ ROBUSTNESS_FIGURES = "robustness_scatter"
 NO_PRESENTATION_LEVELS = (
     "no presentation condition besides the base ("
     + ", ".join(f"{factor} {base}" for factor, base in FACTORS.items())
-    + ") in the scored experiments: register the study with shuffled item orders, descending option"
-    " order and/or a wording variant (launchpad or CLI registration), answer and score it, then"
-    " materialise this report again"
+    + ") in the scored experiments: register the study again with other levels, e.g. the launchpad's"
+    " experiment_registrations config `item_order: shuffled`, `orders: 2`,"
+    " `option_orders: [ascending, descending]`, `wordings: [original, paraphrase]` (or the CLI's"
+    " `register --item-order shuffled --orders 2 --option-order ascending --option-order descending`),"
+    " answer and score them, then materialise this report again (docs/robustness.md)"
 )
-
-
-def _presentation(scores: pl.DataFrame) -> pl.DataFrame:
-    """The scores with their presentation factors; scores from before presentation conditions
-    were recorded were all presented at the base levels."""
-    return scores.with_columns(pl.lit(base).alias(factor) for factor, base in FACTORS.items() if factor not in scores)
 
 
 def _robustness_figures(levels: pl.DataFrame) -> list[Path]:
@@ -395,11 +391,11 @@ def robustness_report(context: dg.AssetExecutionContext, research_db: ResearchDa
     figure per scale. Without non-base levels the table is empty and the metadata says how to
     register some."""
     target = research_db.target
-    scores = _presentation(persona_scores(target, required=False))
+    scores = persona_scores(target, required=False, base_only=False)
     varied = scores.filter(pl.any_horizontal(pl.col(factor) != base for factor, base in FACTORS.items()))
     partitions = set(varied.select("model", "condition").unique().rows())
     rows = []
-    for answers in persona_answers(target, required=False) if partitions else ():
+    for answers in persona_answers(target, required=False, base_only=False) if partitions else ():
         model, condition = answers["model"][0], answers["condition"][0]
         if (model, condition) not in partitions:
             continue
@@ -428,9 +424,8 @@ def robustness_report(context: dg.AssetExecutionContext, research_db: ResearchDa
         verdicts = report["verdict"].value_counts()
         metadata |= {f"rows_{verdict}": int(count) for verdict, count in verdicts.rows() if verdict is not None}
         metadata |= {
-            f"{name}/{row['model']}/{row['condition']}/{row['questionnaire']}.{row['scale']}/{row['factor']}={row['level']}": _number(
-                row[name]
-            )
+            f"{name}/{row['model']}/{row['condition']}/{row['questionnaire']}.{row['scale']}/{row['factor']}="
+            f"{row['level']}": _number(row[name])
             for row in report.iter_rows(named=True)
             for name in ("mean_shift", "icc")
             if row[name] is not None

@@ -34,12 +34,9 @@ import pingouin
 import polars as pl
 from scipy import stats
 
+from personality_assets.defs.persona_study.presentation import FACTORS
 from personality_assets.defs.persona_study.reports.reliability import item_matrix, scale_reliability
 from personality_assets.defs.persona_study.reports.scale_scores import SCALE_ROW, holm
-
-# Each presentation factor and its base level (the presentation module on main owns this mapping;
-# this copy keeps the report importable on its own).
-FACTORS = {"item_order": "as_defined", "option_order": "ascending", "wording": "original"}
 
 UNSTABLE_ICC = 0.75  # ICC(3,1) below this: the personas' rank order does not survive the change
 SHIFT_P = 0.05  # Holm-corrected paired-t p below this ...
