@@ -2,6 +2,7 @@
 pairing of an unbalanced design by hand, the verdict at its thresholds, and the asset."""
 
 import base64
+import random
 from pathlib import Path
 
 import dagster as dg
@@ -13,6 +14,13 @@ import pytest
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
+from personality_assets.defs.persona_study.presentation import (
+    DEFAULT_ORDER_SEED,
+    Presentation,
+    own_code,
+    presented_numbers,
+    shuffled_order,
+)
 from personality_assets.defs.persona_study.reports.assets import (
     agreement_report,
     demographics_report,
@@ -33,6 +41,9 @@ from personality_assets.defs.persona_study.reports.robustness import (
     robustness_table,
     verdict,
 )
+from personality_assets.defs.persona_study.simulate import answer_hints, simulated_answers
+from personality_assets.llm.config import ResponseStyle
+from personality_assets.questionnaires import get_questionnaire, score
 from personality_assets_tests.support.study import load_populations, materialize_study, research_resources
 
 BASE = {factor: base for factor, base in FACTORS.items()}
@@ -285,3 +296,111 @@ def test_asset_empty_without_other_presentations_then_a_row_per_scale_and_level(
     result = dg.materialize([*reports, robustness_report, study_report], resources=resources, instance=instance)
     page = Path(result.asset_materializations_for_node("study_report")[0].metadata["html"].value).read_text()
     assert "Robustness to presentation" in page and "robustness_scatter_bigfive_EXT" in page
+
+
+# Known answers (issue 23, item 4): the simulator answers as 150 people with Big Five traits, each
+# "persona" under two presentations; a planted response style must be found (Holm p < .05 on the
+# rows it moves) in at least 19 of 20 seeds, and nothing flagged in at most 1 of 20 without it.
+BIGFIVE = get_questionnaire("bigfive")
+PEOPLE = 150
+SEEDS = range(20)
+PLANTED_SHIFT = 0.15  # rows whose expected shift is at least this are the planted ones
+NO_REFERENCE = pl.DataFrame(
+    schema={"questionnaire": pl.String, "personality_id": pl.Int64, "question_number": pl.Int64, "answer": pl.Int64}
+)
+# The registration's first shuffle of the Big Five, as a study registered with `item_order: shuffled`.
+SHUFFLED_1 = shuffled_order(BIGFIVE, DEFAULT_ORDER_SEED, 1)
+
+
+def _trait_hints(seed: int) -> dict[int, dict]:
+    """The simulator's hints for ``PEOPLE`` people with standard-normal Big Five traits."""
+    rng = np.random.default_rng(seed)
+    traits = {
+        person: dict(zip(("EXT", "EST", "AGR", "CSN", "OPN"), rng.normal(0, 1, 5).round(3).tolist(), strict=True))
+        for person in range(PEOPLE)
+    }
+    return answer_hints(BIGFIVE, NO_REFERENCE, traits)
+
+
+def _simulated_scores(seed: int, presentations: list[Presentation], style: ResponseStyle) -> pl.DataFrame:
+    """Each person answers every presentation with ``style``; the codes shown are mapped back to
+    the questionnaire's (as the study stores them) and scored."""
+    rows = []
+    for person, hints in sorted(_trait_hints(seed).items()):
+        for presentation in presentations:
+            shown_hints = hints | {"order": presented_numbers(BIGFIVE, presentation.order)}
+            if presentation.descending:
+                shown_hints["option_order"] = presentation.option_order
+            rng = random.Random(f"{seed}:{person}:{presentation.item_order}:{presentation.option_order}")
+            for number, shown in simulated_answers(rng, shown_hints, style).items():
+                answer = own_code(BIGFIVE, shown, presentation.option_order)
+                rows.append((person, presentation.item_order, presentation.option_order, int(number), answer))
+    answers = pl.DataFrame(
+        rows, schema=["persona_id", "item_order", "option_order", "question_number", "answer"], orient="row"
+    )
+    return score(answers, BIGFIVE, by=["persona_id", "item_order", "option_order"]).with_columns(
+        model=pl.lit("simulated"),
+        condition=pl.lit("people"),
+        questionnaire=pl.lit("bigfive"),
+        wording=pl.lit("original"),
+    )
+
+
+def _keyed_signs() -> dict[int, int]:
+    return {number: 1 if key == "+" else -1 for number, key in BIGFIVE.items.select("number", "key").iter_rows()}
+
+
+def _detections(presentations, style, expected: dict[str, float]) -> tuple[int, int]:
+    """Seeds where every planted row (|expected shift| >= PLANTED_SHIFT) shifts significantly in
+    the expected direction, and seeds where any row is flagged."""
+    planted = {scale for scale, shift in expected.items() if abs(shift) >= PLANTED_SHIFT}
+    detected = flagged = 0
+    for seed in SEEDS:
+        table, _ = robustness_table(_simulated_scores(seed, presentations, style))
+        significant = table.filter(pl.col("p_holm") < 0.05)
+        flagged += significant.height > 0
+        found = {
+            row["scale"] for row in significant.iter_rows(named=True) if row["mean_shift"] * expected[row["scale"]] > 0
+        }
+        detected += planted <= found
+    return detected, flagged
+
+
+def test_order_drift_is_found_on_the_scales_the_shuffle_moved_and_nothing_without_it():
+    # Order drift pushes each answer toward "agree" by drift × position / last position, so a
+    # scale's score moves by the mean over its items of ±(shuffled - defined position) × drift /
+    # last position: + for items keyed up, - for reversed ones (agreeing lowers their keyed value).
+    presentations = [Presentation(), Presentation("shuffled_1", seed=DEFAULT_ORDER_SEED, order=SHUFFLED_1)]
+    drift = 1.0
+    defined, shuffled = presented_numbers(BIGFIVE, None), list(SHUFFLED_1)
+    last, signs = len(defined) - 1, _keyed_signs()
+    expected = {
+        scale: float(
+            np.mean([signs[n] * (shuffled.index(n) - defined.index(n)) * drift / last for n in group["number"]])
+        )
+        for (scale,), group in BIGFIVE.items.group_by("scale")
+    }
+    assert {scale for scale, shift in expected.items() if abs(shift) >= PLANTED_SHIFT} == {"OPN"}  # this shuffle
+    detected, _ = _detections(presentations, ResponseStyle(order_drift=drift), expected)
+    assert detected >= 19
+    _, flagged = _detections(presentations, ResponseStyle(), expected)
+    assert flagged <= 1
+
+
+def test_primacy_is_found_on_unbalanced_scales_and_nothing_without_it():
+    # Primacy replaces an answer with the first option shown with probability p: code 1 on the
+    # ascending scale, code 5 on the reversed one, so the descending answers are 4p higher on
+    # average, and a scale's score moves by 4p × (items keyed up - reversed items) / items.
+    presentations = [Presentation(), Presentation(option_order="descending")]
+    primacy = 0.15
+    high_minus_low = BIGFIVE.max_answer - BIGFIVE.min_answer
+    signs = _keyed_signs()
+    expected = {
+        scale: primacy * high_minus_low * sum(signs[n] for n in group["number"]) / group.height
+        for (scale,), group in BIGFIVE.items.group_by("scale")
+    }
+    assert {scale for scale, shift in expected.items() if abs(shift) >= PLANTED_SHIFT} == {"EST", "OPN"}
+    detected, _ = _detections(presentations, ResponseStyle(primacy=primacy), expected)
+    assert detected >= 19
+    _, flagged = _detections(presentations, ResponseStyle(), expected)
+    assert flagged <= 1
