@@ -220,7 +220,8 @@ def _full_precision():
 
 
 def verdict(icc_consistency: float | None, p_holm: float | None, d_av: float | None) -> str | None:
-    """ "unstable", "shifts" or "stable" (see ``THRESHOLDS``); None when the ICC is undefined."""
+    """The row's verdict, unstable, shifts or stable (see ``THRESHOLDS``); None when the ICC is
+    undefined."""
     if icc_consistency is None:
         return None
     if icc_consistency < UNSTABLE_ICC:
