@@ -13,6 +13,7 @@ from personality_assets import settings
 from personality_assets.defs.metadata import figure_metadata, markdown_table, table_schema
 from personality_assets.defs.outputs import output_path
 from personality_assets.defs.persona_study.assets import questionnaire_scores
+from personality_assets.defs.persona_study.presentation import FACTORS
 from personality_assets.defs.persona_study.reports import plots
 from personality_assets.defs.persona_study.reports.agreement import agreement_table
 from personality_assets.defs.persona_study.reports.demographics import (
@@ -32,6 +33,12 @@ from personality_assets.defs.persona_study.reports.response_styles import (
     social_desirability,
     style_comparison,
     with_base_presentation,
+)
+from personality_assets.defs.persona_study.reports.robustness import (
+    THRESHOLDS,
+    compare_levels,
+    persona_level_scores,
+    with_verdicts,
 )
 from personality_assets.defs.persona_study.reports.scale_scores import REFERENCE, scale_score_table
 from personality_assets.defs.persona_study.reports.study_data import (
@@ -475,6 +482,124 @@ def response_style_report(context: dg.AssetExecutionContext, research_db: Resear
     )
 
 
+ROBUSTNESS_FIGURES = "robustness_scatter"
+NO_PRESENTATION_LEVELS = (
+    "no presentation condition besides the base ("
+    + ", ".join(f"{factor} {base}" for factor, base in FACTORS.items())
+    + ") in the scored experiments: register the study again with other levels, e.g. the launchpad's"
+    " experiment_registrations config `item_order: shuffled`, `orders: 2`,"
+    " `option_orders: [ascending, descending]`, `wordings: [original, paraphrase]` (or the CLI's"
+    " `register --item-order shuffled --orders 2 --option-order ascending --option-order descending`),"
+    " answer and score them, then materialise this report again (docs/robustness.md)"
+)
+
+
+def _robustness_figures(levels: pl.DataFrame) -> list[Path]:
+    """One scatter per questionnaire × scale (the figures of an earlier run are removed first, so
+    a scale no longer compared leaves no stale figure)."""
+    for stale in settings.reports_dir().glob(f"{ROBUSTNESS_FIGURES}_*.png"):
+        stale.unlink()
+    return [
+        plots.robustness_scatter(
+            levels, questionnaire, scale, report_path(f"{ROBUSTNESS_FIGURES}_{questionnaire}_{scale}", "png")
+        )
+        for questionnaire, scale in levels.select("questionnaire", "scale")
+        .unique()
+        .sort("questionnaire", "scale")
+        .rows()
+    ]
+
+
+def _robustness_shown(report: pl.DataFrame) -> pl.DataFrame:
+    return _shown(
+        report,
+        pl.col("mean_shift").round(3),
+        pl.col("d_av").round(2),
+        pl.col("p_holm").round(4),
+        pl.col("icc").round(3),
+        pl.format("[{}, {}]", pl.col("icc_ci_low").round(2), pl.col("icc_ci_high").round(2)).alias("ICC 95% CI"),
+        pl.col("icc_agreement").round(3),
+        pl.col("alpha_base").round(3),
+        pl.col("alpha_level").round(3),
+        pl.col("verdict").fill_null("n/a"),
+        keys=("questionnaire", "scale", "factor", "level"),
+    )
+
+
+@step(group_name=GROUP, deps=[questionnaire_scores], kinds=KINDS)
+def robustness_report(context: dg.AssetExecutionContext, research_db: ResearchDatabase) -> dg.MaterializeResult:
+    """Do the personas' scale scores survive a change of presentation (item order, option order,
+    wording)? Per questionnaire × scale × model × condition × factor × non-base level: each
+    persona's score under the level against its own score under the base level, on matched cells
+    (the other two factors at equal levels; a persona's score is the mean over its repetitions and
+    the matched cells), so the comparison is within persona in unbalanced designs too. Mean shift
+    with its sd, d_z and d_av; paired t and Wilcoxon signed-rank; Holm over the table's paired-t
+    p values; ICC(3,1) (consistency) and ICC(2,1) (agreement) with 95% CIs (pingouin; targets the
+    personas, raters the two levels); Cronbach's alpha of the scale under each level. Verdict:
+    unstable if ICC(3,1) < 0.75, else shifts if Holm p < 0.05 and |d_av| >= 0.2, else stable.
+    Also writes robustness_levels (each persona's score under each level and the base) and a
+    figure per scale. Without non-base levels the table is empty and the metadata says how to
+    register some."""
+    target = research_db.target
+    scores = persona_scores(target, required=False, base_only=False)
+    varied = scores.filter(pl.any_horizontal(pl.col(factor) != base for factor, base in FACTORS.items()))
+    partitions = set(varied.select("model", "condition").unique().rows())
+    rows = []
+    for answers in persona_answers(target, required=False, base_only=False) if partitions else ():
+        model, condition = answers["model"][0], answers["condition"][0]
+        if (model, condition) not in partitions:
+            continue
+        respondents = answers.select("model", "condition", pl.col("experiment_id").alias("respondent"), *_ITEM)
+        partition = scores.filter((pl.col("model") == model) & (pl.col("condition") == condition))
+        rows.append(compare_levels(partition, _keyed(respondents)))
+    report = with_verdicts(pl.concat(rows) if rows else compare_levels(scores.clear()))
+    levels = persona_level_scores(scores)  # only partitions with a non-base level have rows
+    figures = _robustness_figures(levels)
+    metadata = {
+        **write_table("robustness", report),
+        "levels": write_table("robustness_levels", levels)["parquet"],
+        "thresholds": THRESHOLDS,
+        "table": markdown_table(_robustness_shown(report)),
+        **{
+            f"figure/{path.stem.removeprefix(ROBUSTNESS_FIGURES + '_')}": figure_metadata(
+                path, f"Persona scores under each presentation level vs the base: {path.stem}"
+            )
+            for path in figures
+        },
+    }
+    if report.is_empty():
+        metadata["note"] = NO_PRESENTATION_LEVELS
+        context.log.info(NO_PRESENTATION_LEVELS)
+    else:
+        verdicts = report["verdict"].value_counts()
+        metadata |= {f"rows_{verdict}": int(count) for verdict, count in verdicts.rows() if verdict is not None}
+        metadata |= {
+            f"{name}/{row['model']}/{row['condition']}/{row['questionnaire']}.{row['scale']}/{row['factor']}="
+            f"{row['level']}": _number(row[name])
+            for row in report.iter_rows(named=True)
+            for name in ("mean_shift", "icc")
+            if row[name] is not None
+        }
+        context.log.info(f"{report.height} presentation comparisons: {dict(verdicts.rows())}")
+    return dg.MaterializeResult(metadata=metadata)
+
+
+def _robustness_section() -> Section:
+    if not report_path("robustness", "parquet").exists():
+        return Section("Robustness to presentation", "robustness_report has not been materialised.")
+    report = read_report("robustness")
+    if report.is_empty():
+        return Section("Robustness to presentation", NO_PRESENTATION_LEVELS + ".")
+    return Section(
+        "Robustness to presentation: item order, option order, wording",
+        "Each persona under each non-base level against itself under the base level, on matched cells; "
+        f"paired t and Wilcoxon, Holm across the table, ICC(3,1) and ICC(2,1). Verdict: {THRESHOLDS}. "
+        "Every column in robustness.csv; each persona's scores in robustness_levels.csv.",
+        [_robustness_shown(report)],
+        sorted(settings.reports_dir().glob(f"{ROBUSTNESS_FIGURES}_*.png")),
+    )
+
+
 @dg.asset(
     group_name=GROUP,
     deps=[
@@ -484,6 +609,7 @@ def response_style_report(context: dg.AssetExecutionContext, research_db: Resear
         agreement_report,
         demographics_report,
         response_style_report,
+        robustness_report,
     ],
     kinds={"html"},
 )
@@ -531,6 +657,7 @@ def study_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
             ],
             [report_path("response_styles", "png")],
         ),
+        _robustness_section(),
     ]
     page = render_report("Persona study report", sections, f"Run {context.run.run_id}.")
     path = report_path(f"study_report_{context.run.run_id[:8]}", "html")

@@ -169,4 +169,50 @@ def response_styles(indices: pl.DataFrame, path: Path, indices_shown: tuple[str,
         axis.set_yticks(range(1, len(labels) + 1), labels, fontsize=7)
         axis.set_title(f"{questionnaire}: {index}", fontsize=9)
         axis.set_xlabel("per respondent (grey: reference people)", fontsize=7)
+
+
+MAX_ROBUSTNESS_PANELS = 8  # model × condition panels of one scale's figure (the table has all)
+_LEVEL_MARKERS = "osD^v<>Px*"
+
+
+def robustness_scatter(levels: pl.DataFrame, questionnaire: str, scale: str, path: Path, max_points: int = 600) -> Path:
+    """Each persona's score under every non-base presentation level (a colour and marker per
+    factor: level) against its score under the base level, one panel per model × condition (at
+    most ``MAX_ROBUSTNESS_PANELS``); on the identity line nothing moved. ``levels``: the
+    robustness report's persona_id, factor, level, score, base_score with model, condition,
+    questionnaire, scale."""
+    scale_levels = levels.filter((pl.col("questionnaire") == questionnaire) & (pl.col("scale") == scale))
+    panels = scale_levels.select("model", "condition").unique().sort("condition", "model").rows()
+    shown = panels[:MAX_ROBUSTNESS_PANELS]
+    series = scale_levels.select("factor", "level").unique().sort("factor", "level").rows()
+    style = {key: (f"C{i % 10}", _LEVEL_MARKERS[i % len(_LEVEL_MARKERS)]) for i, key in enumerate(series)}
+    figure, axes = _grid(len(shown), width=4.2, height=3.6)
+    for axis, (model, condition) in zip(axes, shown, strict=False):
+        panel = scale_levels.filter((pl.col("model") == model) & (pl.col("condition") == condition))
+        for (factor, level), group in sorted(panel.group_by("factor", "level"), key=lambda g: g[0]):
+            if group.height > max_points:
+                group = group.sample(max_points, seed=0)
+            colour, shape = style[(factor, level)]
+            axis.scatter(
+                group["base_score"],
+                group["score"],
+                s=8,
+                alpha=0.4,
+                color=colour,
+                marker=shape,
+                label=f"{factor}: {level}",
+            )
+        low = min(panel["base_score"].min(), panel["score"].min())
+        high = max(panel["base_score"].max(), panel["score"].max())
+        axis.plot([low, high], [low, high], color="#888888", linewidth=1)
+        axis.set_title(_label(model, condition), fontsize=9)
+        axis.set_xlabel("score under the base level", fontsize=7)
+        axis.set_ylabel("score under the level", fontsize=7)
+        axis.legend(fontsize=6, markerscale=1.5)
+    hidden = len(panels) - len(shown)
+    figure.suptitle(
+        f"{questionnaire}.{scale}: each persona under another presentation vs the base"
+        + (f" ({hidden} more model × condition panels in the table)" if hidden else ""),
+        fontsize=10,
+    )
     return save_figure(figure, path, DPI)
