@@ -123,10 +123,19 @@ def summary(target) -> None:
     if study.height:
         print(f"Persona study (model x population):\n{study}")
         print(f"Parquet: {settings.data_dir() / 'parquet'} (personas/, questionnaire_scores/)")
-        report = settings.reports_dir() / "study_report.html"
+        reports = settings.reports_dir()
+        report = reports / "study_report.html"
         if report.exists():
             print(f"Study report (tables and figures, open in a browser): {report}")
-            print(f"Report tables (parquet, csv) and figures (png): {settings.reports_dir()}")
+            print(f"Report tables (parquet, csv) and figures (png): {reports}")
+        robustness = reports / "robustness.csv"
+        if robustness.exists():
+            verdicts = pl.read_csv(robustness).group_by("verdict").len().sort("verdict").rows()
+            counted = ", ".join(f"{count} {verdict}" for verdict, count in verdicts)
+            print(f"Robustness to item order, option order and wording ({counted}): {robustness}")
+        styles = reports / "response_style_comparison.csv"
+        if styles.exists():
+            print(f"Response styles against the reference people: {styles}")
 
 
 def _study_summary(target) -> pl.DataFrame:

@@ -584,6 +584,26 @@ def robustness_report(context: dg.AssetExecutionContext, research_db: ResearchDa
     return dg.MaterializeResult(metadata=metadata)
 
 
+def _response_style_section() -> Section:
+    if not report_path("response_style_comparison", "parquet").exists():
+        return Section("Response styles", "response_style_report has not been materialised.")
+    return Section(
+        "Response styles: personas vs reference people",
+        "Per respondent and questionnaire: acquiescence (mean answer over balanced keyed/reversed pairs; share "
+        "of pairs with both agreed with), extreme and midpoint shares, longest run of identical answers and the "
+        "modal answer's share. Personas (one value per persona) against the humans of the same condition: "
+        "Welch's t, Cohen's d, Holm across the table. Social desirability: the shift of persona scale means "
+        "toward the desirable pole in human sd units (positive: more desirable). Reply problems per model from "
+        "the call records.",
+        [
+            read_report("response_style_comparison"),
+            read_report("social_desirability"),
+            read_report("reply_problems"),
+        ],
+        [report_path("response_styles", "png")],
+    )
+
+
 def _robustness_section() -> Section:
     if not report_path("robustness", "parquet").exists():
         return Section("Robustness to presentation", "robustness_report has not been materialised.")
@@ -642,21 +662,7 @@ def study_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
             ),
             [report_path("demographics", "png")],
         ),
-        Section(
-            "Response styles: personas vs reference people",
-            "Per respondent and questionnaire: acquiescence (mean answer over balanced keyed/reversed pairs; share "
-            "of pairs with both agreed with), extreme and midpoint shares, longest run of identical answers and the "
-            "modal answer's share. Personas (one value per persona) against the humans of the same condition: "
-            "Welch's t, Cohen's d, Holm across the table. Social desirability: the shift of persona scale means "
-            "toward the desirable pole in human sd units (positive: more desirable). Reply problems per model from "
-            "the call records.",
-            [
-                read_report("response_style_comparison"),
-                read_report("social_desirability"),
-                read_report("reply_problems"),
-            ],
-            [report_path("response_styles", "png")],
-        ),
+        _response_style_section(),
         _robustness_section(),
     ]
     page = render_report("Persona study report", sections, f"Run {context.run.run_id}.")

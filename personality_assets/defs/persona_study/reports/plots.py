@@ -169,6 +169,7 @@ def response_styles(indices: pl.DataFrame, path: Path, indices_shown: tuple[str,
         axis.set_yticks(range(1, len(labels) + 1), labels, fontsize=7)
         axis.set_title(f"{questionnaire}: {index}", fontsize=9)
         axis.set_xlabel("per respondent (grey: reference people)", fontsize=7)
+    return save_figure(figure, path, DPI)
 
 
 MAX_ROBUSTNESS_PANELS = 8  # model × condition panels of one scale's figure (the table has all)
