@@ -32,6 +32,8 @@ setup(
         # Statistics of the research reports: Welch's t and its CI (scipy), Holm correction (statsmodels).
         "scipy>=1.11",
         "statsmodels>=0.14",
+        # The robustness report's intraclass correlations, ICC(3,1) and ICC(2,1) with their CIs.
+        "pingouin>=0.5",
         # The reports' figures (PNG, no display needed).
         "matplotlib>=3.8",
         # The shared rate limiter (PERSONALITY_ASSETS_REDIS_URL): Lua scripts through redis.asyncio.
@@ -43,7 +45,6 @@ setup(
     ],
     extras_require={
         # dagster-dg-cli: `dg check defs`, `dg list defs`, `dg launch`; ruff: format and lint, run by make test
-        # pingouin: a reference implementation of Cronbach's alpha to test ours against;
         # playwright: drives Debian's chromium in the UI test (no browser download).
         "test": [
             "pytest>=8",
@@ -52,7 +53,6 @@ setup(
             "syrupy>=4.6",
             "ruff>=0.8",
             "dagster-dg-cli==1.13.*",
-            "pingouin>=0.5",
             "playwright>=1.40",
             # The value-alignment store's S3 tests: moto's S3 server on 127.0.0.1 (put_object with IfMatch: moto 5.2 has it).
             "moto[server]>=5.2",
