@@ -4,9 +4,11 @@ questionnaire's own codes whichever way the scale was shown."""
 
 import hashlib
 import json
+import os
 import random
 import re
 import statistics
+import sys
 
 import dagster as dg
 import polars as pl
@@ -29,6 +31,7 @@ from personality_assets.defs.persona_study.replies import answers_model
 from personality_assets.defs.persona_study.simulate import simulated_answers
 from personality_assets.llm.config import ResponseStyle
 from personality_assets.questionnaires import get_questionnaire
+from personality_assets_tests.support.helpers import run_command
 from personality_assets_tests.support.llm_servers import last_user_text
 from personality_assets_tests.support.study import load_populations, materialize_study, study_reply, study_resources
 
@@ -264,3 +267,30 @@ def test_spread_shrinkage_pulls_answers_to_the_midpoint():
     spread = statistics.pstdev
     assert spread(shrunk.values()) < 0.7 * spread(plain.values())
     assert statistics.mean(shrunk.values()) == pytest.approx(3, abs=0.15)
+
+
+def test_one_cli_line_registers_the_conditions_and_says_what_answering_will_cost(db_target):
+    instance = dg.DagsterInstance.ephemeral()
+    resources = study_resources(db_target)
+    load_populations(resources, instance, ["sample"])
+    materialize_study(resources, instance, "simulated", "sample", max_people=3)
+    env = os.environ | {
+        "PERSONALITY_ASSETS_DATABASE_URL": db_target.url,
+        "PERSONALITY_ASSETS_REFERENCE_SCHEMA": db_target.reference_schema,
+        "PERSONALITY_ASSETS_EXPERIMENT_SCHEMA": db_target.experiment_schema,
+    }
+    line = [sys.executable, "-m", "personality_assets.cli", "register", "--model", "simulated", "--population"]
+    line += ["sample", "--questionnaire", "bigfive", "--item-order", "shuffled", "--orders", "2"]
+    line += ["--option-order", "ascending", "--option-order", "descending", "--wording", "original"]
+    line += ["--wording", "paraphrase"]
+    printed = run_command(line, env).stdout
+    # 3 item orders x 2 option orders x 2 wordings = 12 presentations; the base one was registered.
+    assert "33 new experiments; 33 pending" in printed and "shuffled_2" in printed and "paraphrase" in printed
+    with experiment_transaction(db_target) as connection:
+        levels = connection.execute(
+            select(ExperimentsGroup.item_order, ExperimentsGroup.option_order, ExperimentsGroup.wording).where(
+                ExperimentsGroup.questionnaire == "bigfive"
+            )
+        ).all()
+    assert len(levels) == len(set(levels)) == 12
+    assert _count(db_target, ExperimentsList.__table__, ExperimentsList.succeeded.is_(None)) == 33

@@ -24,7 +24,7 @@ from personality_assets.defs.persona_study.presentation import (
 )
 from personality_assets.defs.persona_study.prompts import DEFAULT_SYSTEM_ROLE, questionnaire_prompt
 from personality_assets.defs.persona_study.wordings import get_wording
-from personality_assets.llm.config import ModelsConfig
+from personality_assets.llm.config import ModelConfig, ModelsConfig
 from personality_assets.questionnaires import Questionnaire, get_questionnaire
 
 
@@ -106,9 +106,9 @@ def register_experiments(
     """One experiments_groups row per questionnaire, presentation and configuration; one
     experiments_list row per persona and repetition not yet registered in it. Returns counts per
     questionnaire and presentation."""
-    model_config = models.get(model)
-    personas = read_personas(target, model, population)
-    sha = repo_sha()
+    partition = _Partition(
+        models.get(model), model, population, read_personas(target, model, population)["id"].to_list(), repo_sha()
+    )
     # Every prompt first: an unknown wording or text variant fails before anything is written.
     groups = [
         (questionnaire, presentation, group_prompt(questionnaire, presentation, config.system_role))
@@ -118,9 +118,7 @@ def register_experiments(
     rows = []
     with experiment_transaction(target) as connection:
         for questionnaire, presentation, prompt in groups:
-            counts = _register_group(
-                connection, model_config, model, population, personas, questionnaire, presentation, prompt, config, sha
-            )
+            counts = _register_group(connection, partition, config, questionnaire, presentation, prompt)
             rows.append({"questionnaire": questionnaire.name, **presentation.levels, **counts})
     return pl.DataFrame(
         rows,
@@ -134,9 +132,28 @@ def register_experiments(
     )
 
 
+@dataclass(frozen=True)
+class _Partition:
+    """What every group of one model × population registration shares."""
+
+    model_config: ModelConfig
+    model: str
+    population: str
+    persona_ids: list[int]
+    repo_sha: str | None
+
+
 def _register_group(
-    connection, model_config, model, population, personas, questionnaire, presentation, prompt, config, sha
+    connection,
+    partition: _Partition,
+    config: RegistrationConfig,
+    questionnaire: Questionnaire,
+    presentation: Presentation,
+    prompt: GroupPrompt,
 ) -> dict:
+    """Finds or inserts the group by its configuration's hash, then adds the personas and
+    repetitions it does not have yet."""
+    model_config, model, population = partition.model_config, partition.model, partition.population
     name = questionnaire.name
     description = config.description or f"{name} answered by {model} personas of {population}"
     settings = {
@@ -190,11 +207,11 @@ def _register_group(
             "population": population_tag(model, population),
             "personality_id": persona_id,
             "repeated": repetition,
-            "repo_sha": sha,
+            "repo_sha": partition.repo_sha,
             "language_instructions": "en",
             "language_questionnaire": "en",
         }
-        for persona_id in personas["id"].to_list()
+        for persona_id in partition.persona_ids
         for repetition in range(config.repetitions)
         if (persona_id, repetition) not in existing
     ]
