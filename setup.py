@@ -34,6 +34,8 @@ setup(
         "statsmodels>=0.14",
         # The robustness report's intraclass correlations, ICC(3,1) and ICC(2,1) with their CIs.
         "pingouin>=0.5",
+        # Krippendorff's alpha (nominal, ordinal) of the value-alignment judge beside its kappas.
+        "krippendorff>=0.9,<1",
         # The reports' figures (PNG, no display needed).
         "matplotlib>=3.8",
         # The shared rate limiter (PERSONALITY_ASSETS_REDIS_URL): Lua scripts through redis.asyncio.

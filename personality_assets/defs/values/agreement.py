@@ -1,6 +1,7 @@
 """Judge reliability for the value-alignment track: consensus of K judge passes, the judge's
 self-consistency across passes (Fleiss' κ), and agreement with human annotators (Cohen's κ judge vs
-each human, Fleiss' κ among the humans). Plain polars + statsmodels, no Dagster.
+each human, Fleiss' κ among the humans); beside each κ, Krippendorff's α, nominal and ordinal.
+Plain polars + statsmodels + krippendorff, no Dagster.
 
 Labels are -1 (misaligned), 0 (neutral) and +1 (aligned) for each of the ten Schwartz values, in the
 columns ``alignment_<value>``; an entry is keyed by (persona_id, t_index).
@@ -8,6 +9,14 @@ columns ``alignment_<value>``; an entry is keyed by (persona_id, t_index).
 κ comes from ``statsmodels.stats.inter_rater`` (``fleiss_kappa``, ``cohens_kappa``); this module only
 builds the tables they take. κ is undefined when chance agreement is 1 (every label in one category):
 statsmodels then returns nan, which is reported here as a null κ with a note, never an error.
+
+Krippendorff's α comes from the ``krippendorff`` package (``krippendorff.alpha`` on the units ×
+labels count table, ``value_domain`` -1, 0, 1), at two levels of measurement: ``nominal`` (every
+disagreement counts the same) and ``ordinal`` (the labels are ordered, -1 < 0 < +1, so -1 vs +1
+counts more than either vs 0). Unlike κ it takes any number of raters per unit: a unit (entry)
+with labels from fewer than two raters is not pairable and adds nothing, so entries missing some
+passes or some annotators still count. α is undefined when no entry has two labels or every
+pairable label is in one category (expected disagreement 0): a null α with a note.
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import krippendorff
 import numpy as np
 import polars as pl
 from statsmodels.stats.inter_rater import cohens_kappa, fleiss_kappa
@@ -37,6 +47,9 @@ NO_MAJORITY = "no_majority"  # a <= n / 2: a plurality or a tie
 TIES = ("zero", "signed")
 
 UNDEFINED_KAPPA = "κ undefined: every label is in one category (chance agreement is 1)"
+UNDEFINED_ALPHA = "α undefined: every pairable label is in one category (expected disagreement is 0)"
+ALPHA_LEVELS = ("nominal", "ordinal")
+ALPHA_COLUMNS = [f"krippendorff_alpha_{level}" for level in ALPHA_LEVELS]
 
 
 class AnnotationError(NoRetryError):
@@ -104,6 +117,39 @@ def _fleiss(table: np.ndarray, raters: int, what: str) -> tuple[float | None, st
     if np.isnan(kappa):
         return None, UNDEFINED_KAPPA
     return kappa, None
+
+
+def krippendorff_alphas(
+    value_counts: np.ndarray, value_domain=LABELS, raters: str = "raters"
+) -> tuple[dict[str, float | None], str | None]:
+    """Krippendorff's α, nominal and ordinal, of a units × categories count table (how many raters
+    gave each unit each label, categories in the order of ``value_domain``), by the ``krippendorff``
+    package: ``({"krippendorff_alpha_nominal": α, "krippendorff_alpha_ordinal": α}, note)``.
+
+    Units with fewer than two labels are allowed (they are not pairable and add nothing). Both α
+    are None, with a note, when no unit has labels from two raters or every pairable label is in
+    one category; the package would raise or divide 0 by 0 there.
+    """
+    table = np.asarray(value_counts, dtype=np.int64).reshape(-1, len(value_domain))
+    pairable = table[table.sum(axis=1) >= 2]
+    undefined = dict.fromkeys(ALPHA_COLUMNS)
+    if pairable.shape[0] == 0:
+        return undefined, f"α needs an entry with labels from at least 2 {raters}"
+    if np.count_nonzero(pairable.sum(axis=0)) < 2:
+        return undefined, UNDEFINED_ALPHA
+    return {
+        f"krippendorff_alpha_{level}": float(
+            krippendorff.alpha(value_counts=table, value_domain=list(value_domain), level_of_measurement=level)
+        )
+        for level in ALPHA_LEVELS
+    }, None
+
+
+def _notes(kappa_note: str | None, alpha_note: str | None) -> str | None:
+    """The row's note: κ's and α's, once when both are undefined for the same reason."""
+    if kappa_note == UNDEFINED_KAPPA and alpha_note == UNDEFINED_ALPHA:
+        return "κ and α undefined: every label is in one category"
+    return "; ".join(note for note in (kappa_note, alpha_note) if note) or None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -252,28 +298,35 @@ def _consensus_rationales(passes: pl.DataFrame, consensus: pl.DataFrame) -> pl.D
 
 
 def self_consistency(passes: pl.DataFrame) -> pl.DataFrame:
-    """Per value, Fleiss' κ across the judge's passes: entries are the subjects, the K passes the
-    raters, -1/0/1 the categories (statsmodels ``fleiss_kappa``).
+    """Per value, Fleiss' κ and Krippendorff's α across the judge's passes: entries are the
+    subjects (units), the K passes the raters (coders), -1/0/1 the categories (statsmodels
+    ``fleiss_kappa``; ``krippendorff.alpha``, nominal and ordinal).
 
-    K is the number of distinct ``pass`` values. Entries missing any pass are left out (Fleiss' κ
-    needs the same number of raters per subject); ``n_left_out`` says how many. Columns: value,
-    fleiss_kappa (null when undefined, with ``note``), n_entries, passes, n_left_out, note.
+    K is the number of distinct ``pass`` values. Entries missing any pass are left out of κ
+    (Fleiss' κ needs the same number of raters per subject); ``n_left_out`` says how many. α takes
+    them too: it uses every entry with at least two passes (``n_entries_alpha``). Columns: value,
+    fleiss_kappa, krippendorff_alpha_nominal, krippendorff_alpha_ordinal (each null when undefined,
+    with ``note``), n_entries, n_entries_alpha, passes, n_left_out, note.
     """
     _check_labels(passes, "judge passes", [*KEY, PASS])
     k = passes[PASS].n_unique()
     counts = _category_counts(passes, KEY, "_passes")
     complete = counts.filter(pl.col("_passes") == k)
+    pairable = counts.filter(pl.col("_passes") >= 2)
     rows = []
     for value in SCHWARTZ_VALUES:
-        kappa, note = _fleiss(_count_table(complete, value), k, "passes")
+        kappa, kappa_note = _fleiss(_count_table(complete, value), k, "passes")
+        alphas, alpha_note = krippendorff_alphas(_count_table(pairable, value), raters="passes")
         rows.append(
             {
                 "value": value,
                 "fleiss_kappa": kappa,
+                **alphas,
                 "n_entries": complete.height,
+                "n_entries_alpha": pairable.height,
                 "passes": k,
                 "n_left_out": counts.height - complete.height,
-                "note": note,
+                "note": _notes(kappa_note, alpha_note),
             }
         )
     return pl.DataFrame(rows, schema=_SELF_CONSISTENCY_SCHEMA)
@@ -282,7 +335,9 @@ def self_consistency(passes: pl.DataFrame) -> pl.DataFrame:
 _SELF_CONSISTENCY_SCHEMA = {
     "value": pl.String,
     "fleiss_kappa": pl.Float64,
+    **dict.fromkeys(ALPHA_COLUMNS, pl.Float64),
     "n_entries": pl.Int64,
+    "n_entries_alpha": pl.Int64,
     "passes": pl.Int64,
     "n_left_out": pl.Int64,
     "note": pl.String,
@@ -297,6 +352,7 @@ _COHEN_SCHEMA = {
     "value": pl.String,
     "annotator": pl.String,
     "cohens_kappa": pl.Float64,
+    **dict.fromkeys(ALPHA_COLUMNS, pl.Float64),
     "n": pl.Int64,
     "n_annotators": pl.Int64,
     "note": pl.String,
@@ -304,7 +360,9 @@ _COHEN_SCHEMA = {
 _HUMAN_FLEISS_SCHEMA = {
     "value": pl.String,
     "fleiss_kappa": pl.Float64,
+    **dict.fromkeys(ALPHA_COLUMNS, pl.Float64),
     "n_entries": pl.Int64,
+    "n_entries_alpha": pl.Int64,
     "n_annotators": pl.Int64,
     "n_left_out": pl.Int64,
     "note": pl.String,
@@ -320,6 +378,12 @@ def _contingency(judge_labels: np.ndarray, human_labels: np.ndarray) -> np.ndarr
     return table
 
 
+def _pair_counts(judge_labels: np.ndarray, human_labels: np.ndarray) -> np.ndarray:
+    """Entries × 3 counts (-1, 0, 1) of two raters' labels: Krippendorff's value counts."""
+    one_hot = np.eye(3, dtype=np.int64)
+    return one_hot[judge_labels + 1] + one_hot[human_labels + 1]
+
+
 def human_agreement(judge: pl.DataFrame, humans: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Agreement of the judge with human annotators, and of the annotators among themselves.
 
@@ -328,12 +392,14 @@ def human_agreement(judge: pl.DataFrame, humans: pl.DataFrame) -> tuple[pl.DataF
     read by :func:`read_human_annotations`.
 
     First table, per value and annotator: Cohen's κ judge vs that annotator (statsmodels
-    ``cohens_kappa``, unweighted, on the 3 × 3 contingency table) over the entries both labelled,
-    with n; then per value a row with a null ``annotator``: the mean of the annotators' κ (the
-    undefined ones left out), n the total of their n and ``n_annotators`` how many were averaged.
+    ``cohens_kappa``, unweighted, on the 3 × 3 contingency table) and Krippendorff's α (nominal,
+    ordinal) of the two over the entries both labelled, with n; then per value a row with a null
+    ``annotator``: the mean of the annotators' κ and of their α (the undefined ones left out), n the
+    total of their n and ``n_annotators`` how many κ were averaged.
 
     Second table, per value: Fleiss' κ among the annotators over the entries every annotator
-    labelled (``n_left_out``: entries some but not all labelled), with n_entries and n_annotators.
+    labelled (``n_left_out``: entries some but not all labelled), with n_entries and n_annotators;
+    and Krippendorff's α among them over every entry at least two labelled (``n_entries_alpha``).
     """
     _check_labels(judge, "judge labels", KEY)
     _check_labels(humans, "human annotations", [*KEY, "annotator"])
@@ -347,58 +413,74 @@ def human_agreement(judge: pl.DataFrame, humans: pl.DataFrame) -> tuple[pl.DataF
     for value in SCHWARTZ_VALUES:
         column = f"alignment_{value}"
         kappas, total = [], 0
+        alphas: dict[str, list[float]] = {column: [] for column in ALPHA_COLUMNS}
         for annotator, rows in by_annotator.items():
-            kappa, note = None, None
+            kappa, note, alpha = None, None, dict.fromkeys(ALPHA_COLUMNS)
             if rows.height == 0:
                 note = "no entry labelled by both the judge and this annotator"
             else:
-                table = _contingency(rows[f"{column}_judge"].to_numpy(), rows[column].to_numpy())
+                judge_labels, human_labels = rows[f"{column}_judge"].to_numpy(), rows[column].to_numpy()
+                table = _contingency(judge_labels, human_labels)
                 with np.errstate(invalid="ignore", divide="ignore"):
                     kappa = float(cohens_kappa(table, return_results=False))
+                kappa_note = None
                 if np.isnan(kappa):
-                    kappa, note = None, UNDEFINED_KAPPA
+                    kappa, kappa_note = None, UNDEFINED_KAPPA
                 else:
                     kappas.append(kappa)
                     total += rows.height
+                alpha, alpha_note = krippendorff_alphas(_pair_counts(judge_labels, human_labels))
+                for name, a in alpha.items():
+                    if a is not None:
+                        alphas[name].append(a)
+                note = _notes(kappa_note, alpha_note)
             cohen_rows.append(
                 {
                     "value": value,
                     "annotator": annotator,
                     "cohens_kappa": kappa,
+                    **alpha,
                     "n": rows.height,
                     "n_annotators": 1,
                     "note": note,
                 }
             )
         left_out = len(annotators) - len(kappas)
+        alpha_left_out = len(annotators) - len(alphas[ALPHA_COLUMNS[0]])
+        note = "mean over annotators"
+        if left_out:
+            note += f"; {left_out} without a defined κ left out"
+        if alpha_left_out != left_out:
+            note += f"; {alpha_left_out} without a defined α left out of α"
         cohen_rows.append(
             {
                 "value": value,
                 "annotator": None,
                 "cohens_kappa": float(np.mean(kappas)) if kappas else None,
+                **{name: float(np.mean(a)) if a else None for name, a in alphas.items()},
                 "n": total,
                 "n_annotators": len(kappas),
-                "note": (
-                    f"mean over annotators; {left_out} without a defined κ left out"
-                    if left_out
-                    else "mean over annotators"
-                ),
+                "note": note,
             }
         )
 
     counts = _category_counts(humans, KEY, "_annotators")
     complete = counts.filter(pl.col("_annotators") == len(annotators))
+    pairable = counts.filter(pl.col("_annotators") >= 2)
     fleiss_rows = []
     for value in SCHWARTZ_VALUES:
-        kappa, note = _fleiss(_count_table(complete, value), len(annotators), "annotators")
+        kappa, kappa_note = _fleiss(_count_table(complete, value), len(annotators), "annotators")
+        alphas, alpha_note = krippendorff_alphas(_count_table(pairable, value), raters="annotators")
         fleiss_rows.append(
             {
                 "value": value,
                 "fleiss_kappa": kappa,
+                **alphas,
                 "n_entries": complete.height,
+                "n_entries_alpha": pairable.height,
                 "n_annotators": len(annotators),
                 "n_left_out": counts.height - complete.height,
-                "note": note,
+                "note": _notes(kappa_note, alpha_note),
             }
         )
     return (
