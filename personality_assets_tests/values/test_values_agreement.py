@@ -1,5 +1,6 @@
 """The value-alignment track's judge reliability (personality_assets/defs/values/agreement.py):
-consensus of K passes, Fleiss' κ and Cohen's κ against hand-computed examples, and the errors of
+consensus of K passes, Fleiss' κ and Cohen's κ against hand-computed examples, Krippendorff's α
+against its published example and the krippendorff package, and the errors of
 bad human annotation files."""
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ from __future__ import annotations
 import json
 import warnings
 
+import krippendorff
 import numpy as np
 import polars as pl
 import pytest
@@ -17,6 +19,7 @@ from personality_assets.defs.values.agreement import (
     AnnotationError,
     consensus_labels,
     human_agreement,
+    krippendorff_alphas,
     read_human_annotations,
     self_consistency,
 )
@@ -417,3 +420,160 @@ def test_duplicate_across_files_and_empty_file(tmp_path):
     (tmp_path / "c.csv").write_text(HEADER + "\n" + csv_line("p1", 0, "ann") + ",extra\n")
     with pytest.raises(AnnotationError, match=r"c\.csv: not a readable CSV file"):
         read_human_annotations(tmp_path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Krippendorff's α (nominal and ordinal) beside κ
+
+# Krippendorff, K. (2011). Computing Krippendorff's Alpha-Reliability. Annenberg School for
+# Communication, University of Pennsylvania, section C (nominal data, any number of observers,
+# missing data): 4 observers × 12 units, values 1-5, α_nominal = 0.743; the same data as ordinal
+# (section E): α_ordinal = 0.815. The krippendorff package's docstring checks the same two numbers.
+PAPER_DATA = [
+    [1, 2, 3, 3, 2, 1, 4, 1, 2, np.nan, np.nan, np.nan],
+    [1, 2, 3, 3, 2, 2, 4, 1, 2, 5, np.nan, 3],
+    [np.nan, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, np.nan],
+    [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, np.nan],
+]
+
+
+def value_counts(reliability_data, domain) -> np.ndarray:
+    """Units × values counts of a coders × units matrix (np.nan: missing)."""
+    data = np.asarray(reliability_data, dtype=float)
+    return np.stack([(data == value).sum(axis=0) for value in domain], axis=1)
+
+
+def test_krippendorff_alpha_published_example():
+    domain = [1, 2, 3, 4, 5]
+    alphas, note = krippendorff_alphas(value_counts(PAPER_DATA, domain), value_domain=domain)
+    assert note is None
+    assert round(alphas["krippendorff_alpha_nominal"], 3) == 0.743
+    assert round(alphas["krippendorff_alpha_ordinal"], 3) == 0.815
+    # the same as the package on the coders × units matrix with its missing values
+    for level in ("nominal", "ordinal"):
+        direct = krippendorff.alpha(reliability_data=PAPER_DATA, level_of_measurement=level)
+        assert alphas[f"krippendorff_alpha_{level}"] == pytest.approx(direct, abs=1e-12)
+
+
+def passes_matrix(passes: pl.DataFrame, value: str) -> np.ndarray:
+    """Passes (coders) × entries (units) of one value, np.nan where an entry lacks a pass."""
+    wide = passes.pivot(on="pass", index="persona_id", values=f"alignment_{value}", sort_columns=True)
+    return wide.drop("persona_id").to_numpy().astype(float).T
+
+
+def test_self_consistency_alpha_equals_the_package_with_missing_passes():
+    rng = np.random.default_rng(24)
+    truth = rng.choice([-1, 0, 1], size=40, p=[0.1, 0.7, 0.2])
+    labels = {}
+    for value in ("benevolence", "security"):
+        noisy = np.where(rng.random((40, 4)) < 0.2, rng.choice([-1, 0, 1], size=(40, 4)), truth[:, None])
+        labels[value] = [tuple(int(x) for x in row) for row in noisy]
+    passes = passes_frame(labels)
+    # entries 0-5 lack pass 3, entry 6 has only pass 0 (not pairable): κ leaves out 7, α only 1
+    passes = passes.filter(
+        ~((pl.col("t_index") < 6) & (pl.col("pass") == 3)) & ~((pl.col("t_index") == 6) & (pl.col("pass") > 0))
+    )
+    out = self_consistency(passes)
+    for value in ("benevolence", "security"):
+        row = out.row(SCHWARTZ_VALUES.index(value), named=True)
+        assert (row["n_entries"], row["n_entries_alpha"], row["n_left_out"]) == (33, 39, 7)
+        data = passes_matrix(passes, value)
+        assert data.shape == (4, 40) and np.isnan(data).sum() == 6 + 3
+        for level in ("nominal", "ordinal"):
+            direct = krippendorff.alpha(reliability_data=data, level_of_measurement=level)
+            assert row[f"krippendorff_alpha_{level}"] == pytest.approx(direct, abs=1e-12)
+        # κ is still computed over the complete entries only
+        complete = passes.filter(pl.col("t_index") > 6)
+        table, _ = aggregate_raters(passes_matrix(complete, value).T.astype(int) + 1, n_cat=3)
+        assert row["fleiss_kappa"] == pytest.approx(fleiss_kappa(table))
+
+
+def test_self_consistency_alpha_perfect_and_undefined():
+    # every pass agrees, and the labels vary across entries: α = 1 at both levels (and κ = 1)
+    out = self_consistency(passes_frame({"universalism": [(1, 1, 1), (0, 0, 0), (-1, -1, -1), (0, 0)]}))
+    row = out.row(SCHWARTZ_VALUES.index("universalism"), named=True)
+    assert row["krippendorff_alpha_nominal"] == pytest.approx(1.0)
+    assert row["krippendorff_alpha_ordinal"] == pytest.approx(1.0)
+    assert row["fleiss_kappa"] == pytest.approx(1.0)
+    assert row["note"] is None
+    # no variation: every label 0, α and κ null with one note
+    power = out.row(SCHWARTZ_VALUES.index("power"), named=True)
+    assert power["krippendorff_alpha_nominal"] is None and power["krippendorff_alpha_ordinal"] is None
+    assert power["note"] == "κ and α undefined: every label is in one category"
+    # fewer than 2 pairable values: one pass only
+    one = self_consistency(passes_frame({"benevolence": [(1,), (0,)]}))
+    assert one["krippendorff_alpha_ordinal"].null_count() == 10
+    assert "α needs an entry with labels from at least 2 passes" in one["note"][0]
+
+
+def test_self_consistency_alpha_undefined_when_only_unpairable_labels_vary():
+    # the -1 is the only label of entry 1 (one pass): no pairable variation; the package itself
+    # would divide 0 by 0
+    passes = passes_frame({"hedonism": [(0, 0), (-1,)]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        row = self_consistency(passes).row(SCHWARTZ_VALUES.index("hedonism"), named=True)
+    assert row["krippendorff_alpha_nominal"] is None
+    assert "α undefined" in row["note"]
+
+
+def test_ordinal_alpha_weighs_opposite_signs_more():
+    # three entries agree (-1, 0, +1); the fourth disagrees by one step (0 vs +1) or by two (-1 vs
+    # +1). By hand (Krippendorff 2011: α = 1 - D_o / D_e, D_o = Σ o_ck δ_ck / n,
+    # D_e = Σ n_c n_k δ_ck / (n (n - 1)), ordinal δ_ck = (Σ_{g=c..k} n_g - (n_c + n_k) / 2)²), n = 8:
+    #   nominal: marginals (2, 3, 3) or (3, 2, 3), Σ n_c² = 22 either way: D_e = 42/56, D_o = 2/8,
+    #            α = 1 - 7·2/42 = 2/3 in both cases;
+    #   ordinal, one step: n = (2, 3, 3), δ(-1,0) = 6.25, δ(0,1) = 9, δ(-1,1) = 30.25:
+    #            D_o = 2·9/8, D_e = 2(6·6.25 + 9·9 + 6·30.25)/56 = 600/56, α = 1 - 126/600 = 0.79;
+    #   ordinal, opposite signs: n = (3, 2, 3), δ(-1,0) = δ(0,1) = 6.25, δ(-1,1) = 25:
+    #            D_o = 2·25/8, D_e = 2(6·6.25 + 6·6.25 + 9·25)/56 = 600/56, α = 1 - 350/600 = 5/12.
+    i = SCHWARTZ_VALUES.index("achievement")
+    step = self_consistency(passes_frame({"achievement": [(-1, -1), (0, 0), (1, 1), (0, 1)]})).row(i, named=True)
+    opposite = self_consistency(passes_frame({"achievement": [(-1, -1), (0, 0), (1, 1), (-1, 1)]})).row(i, named=True)
+    assert step["krippendorff_alpha_nominal"] == pytest.approx(2 / 3)
+    assert opposite["krippendorff_alpha_nominal"] == pytest.approx(2 / 3)
+    assert step["krippendorff_alpha_ordinal"] == pytest.approx(0.79)
+    assert opposite["krippendorff_alpha_ordinal"] == pytest.approx(5 / 12)
+
+
+def test_human_alpha_equals_the_package():
+    pairs = [cell for cell, count in COHEN_CELLS.items() for _ in range(count)]
+    judge, ann = labelled(pairs, "security")
+    # "bob" labels e0..e9, "cy" e5..e19: among the humans, 5 entries have all three, 15 have two
+    bob = {i: ann[i] if i % 3 else 0 for i in range(10)}
+    cy = {i: ann[i] if i % 4 else -1 for i in range(5, 20)}
+    humans = pl.DataFrame(
+        human_rows("ann", dict(enumerate(ann)), "security")
+        + human_rows("bob", bob, "security")
+        + human_rows("cy", cy, "security")
+    )
+    cohen, fleiss = human_agreement(judge, humans)
+    security = cohen.filter(pl.col("value") == "security")
+    judge_labels = np.array([j for j, _ in pairs], dtype=float)
+    per_annotator = []
+    for annotator, labels in (("ann", dict(enumerate(ann))), ("bob", bob), ("cy", cy)):
+        row = security.filter(pl.col("annotator") == annotator).row(0, named=True)
+        entries = sorted(labels)
+        data = [judge_labels[entries], [labels[i] for i in entries]]
+        for level in ("nominal", "ordinal"):
+            direct = krippendorff.alpha(reliability_data=data, level_of_measurement=level)
+            assert row[f"krippendorff_alpha_{level}"] == pytest.approx(direct, abs=1e-12)
+        per_annotator.append(row)
+    mean = security.filter(pl.col("annotator").is_null()).row(0, named=True)
+    for column in ("krippendorff_alpha_nominal", "krippendorff_alpha_ordinal"):
+        assert mean[column] == pytest.approx(np.mean([row[column] for row in per_annotator]))
+
+    # among the humans: annotators × entries with np.nan where one did not label
+    data = np.full((3, 20), np.nan)
+    for r, labels in enumerate((dict(enumerate(ann)), bob, cy)):
+        for i, label in labels.items():
+            data[r, i] = label
+    row = fleiss.filter(pl.col("value") == "security").row(0, named=True)
+    assert (row["n_entries"], row["n_entries_alpha"], row["n_left_out"]) == (5, 20, 15)
+    for level in ("nominal", "ordinal"):
+        direct = krippendorff.alpha(reliability_data=data, level_of_measurement=level)
+        assert row[f"krippendorff_alpha_{level}"] == pytest.approx(direct, abs=1e-12)
+    # every other value is 0 for everyone: undefined, one note
+    power = fleiss.filter(pl.col("value") == "power").row(0, named=True)
+    assert power["krippendorff_alpha_nominal"] is None
+    assert power["note"] == "κ and α undefined: every label is in one category"
