@@ -14,6 +14,7 @@ import polars as pl
 import pytest
 
 from personality_assets.defs.resources import LLMEngineResource, ResearchDatabase
+from personality_assets.defs.values.agreement import self_consistency
 from personality_assets.defs.values.assets import (
     CONSENSUS,
     LABELS,
@@ -200,6 +201,10 @@ def test_three_judge_passes_give_a_consensus_and_its_self_consistency(tmp_path):
     assert consensus.select("persona_id", "t_index", "date").equals(entries.select("persona_id", "t_index", "date"))
     metadata = result.asset_materializations_for_node("judge_labels")[0].metadata
     assert "fleiss_kappa" in metadata["self_consistency"].value and metadata["passes"].value == 3
+    assert "krippendorff_alpha_ordinal" in metadata["self_consistency"].value
+    # the headline: the lowest ordinal α over the values, from the same passes
+    lowest = self_consistency(passes.drop("rationales_json"))["krippendorff_alpha_ordinal"].min()
+    assert metadata["judge_krippendorff_alpha_ordinal"].value == pytest.approx(lowest, abs=1e-4)
     assert metadata["consensus_ties"].value == "signed"
     # Three distinct calls per entry, not cache hits of one another.
     assert metadata["llm_cached"].value == 0 and metadata["llm_calls"].value == entries.height * 3
@@ -266,6 +271,20 @@ def test_human_annotations_against_the_judge(tmp_path, monkeypatch):
     metadata = result.asset_materializations_for_node("judge_human_agreement")[0].metadata
     assert metadata["annotators"].value == 2 and metadata["entries"].value == labels.height
     assert "cohens_kappa/benevolence" in metadata or labels["alignment_benevolence"].n_unique() == 1
+    assert "krippendorff_alpha_ordinal" in metadata["cohen_kappa_judge_vs_humans"].value
+    assert "krippendorff_alpha_ordinal" in metadata["fleiss_kappa_among_humans"].value
+    # the headlines: the lowest ordinal α over the values, of the mean over annotators and among them
+    cohen = values_store().read("judge_labels/human_agreement_cohen.parquet")
+    fleiss = values_store().read("judge_labels/human_agreement_fleiss.parquet")
+    for name, table in (
+        ("judge_vs_humans_krippendorff_alpha_ordinal", cohen.filter(pl.col("annotator").is_null())),
+        ("humans_krippendorff_alpha_ordinal", fleiss),
+    ):
+        lowest = table["krippendorff_alpha_ordinal"].min()
+        if lowest is None:  # every α undefined: no headline
+            assert name not in metadata
+        else:
+            assert metadata[name].value == pytest.approx(lowest, abs=1e-4)
     (folder / "bad.csv").write_text("persona_id,t_index,annotator\nx,0,carl\n")
     failed = dg.materialize([judge_human_agreement], resources=resources, instance=instance, raise_on_error=False)
     message = next(e for e in failed.all_events if e.is_step_failure).step_failure_data.error.message

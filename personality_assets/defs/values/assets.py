@@ -421,7 +421,8 @@ def judge_labels(
             "passes": config.passes,
             "consensus_ties": config.consensus_ties,
             "consensus": dg.MetadataValue.path(store.uri(batch_file(batch, "consensus_labels"))),
-            "self_consistency": markdown_table(consistency.with_columns(pl.col("fleiss_kappa").round(3))),
+            "self_consistency": markdown_table(consistency.with_columns(pl.selectors.float().round(3))),
+            **_min_alpha("judge_krippendorff_alpha_ordinal", consistency),
             **{
                 f"fleiss_kappa/{row['value']}": round(row["fleiss_kappa"], 4)
                 for row in consistency.iter_rows(named=True)
@@ -445,6 +446,12 @@ def _check_consensus_files(store: ParquetStore, batch: str, schema: pl.Schema) -
         )
 
 
+def _min_alpha(name: str, table: pl.DataFrame) -> dict[str, float]:
+    """The headline: the lowest ordinal Krippendorff's α over the values (none when every α is undefined)."""
+    lowest = table["krippendorff_alpha_ordinal"].min()
+    return {} if lowest is None else {name: round(float(lowest), 4)}
+
+
 def annotations_dir() -> Path:
     """Where a user drops human annotations: $PERSONALITY_ASSETS_VALUES_ANNOTATIONS or <data dir>/values_annotations."""
     return Path(os.environ.get("PERSONALITY_ASSETS_VALUES_ANNOTATIONS") or settings.data_dir() / "values_annotations")
@@ -453,7 +460,8 @@ def annotations_dir() -> Path:
 @dg.asset(group_name=GROUP, deps=[judge_labels], kinds={"parquet"})
 def judge_human_agreement(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     """The judge against human annotators: Cohen's kappa per value and annotator (and their mean),
-    Fleiss' kappa among the humans, over the entries they labelled. Annotations are CSV files
+    Fleiss' kappa among the humans, over the entries they labelled, each with Krippendorff's alpha
+    (nominal and ordinal). Annotations are CSV files
     (persona_id, t_index, annotator and the ten values) in <data dir>/values_annotations or
     $PERSONALITY_ASSETS_VALUES_ANNOTATIONS; none there, nothing to compare."""
     folder = annotations_dir()
@@ -477,6 +485,8 @@ def judge_human_agreement(context: dg.AssetExecutionContext) -> dg.MaterializeRe
             "annotators": humans["annotator"].n_unique(),
             "cohen_kappa_judge_vs_humans": markdown_table(cohen.with_columns(pl.selectors.float().round(3))),
             "fleiss_kappa_among_humans": markdown_table(fleiss.with_columns(pl.selectors.float().round(3))),
+            **_min_alpha("judge_vs_humans_krippendorff_alpha_ordinal", mean),
+            **_min_alpha("humans_krippendorff_alpha_ordinal", fleiss),
             **{
                 f"cohens_kappa/{row['value']}": round(row["cohens_kappa"], 4)
                 for row in mean.iter_rows(named=True)
