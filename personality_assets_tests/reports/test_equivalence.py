@@ -5,10 +5,12 @@ import math
 import numpy as np
 import pingouin
 import polars as pl
+import pydantic
 import pytest
 from scipy import stats
 from statsmodels.stats.weightstats import ttost_ind
 
+from personality_assets.defs.persona_study.reports.assets import ScaleScoreConfig
 from personality_assets.defs.persona_study.reports.scale_scores import (
     REFERENCE,
     cohens_d_ci,
@@ -176,3 +178,10 @@ def test_spread_columns_in_the_table_and_holm():
     tested = table.filter(pl.col("p_spread").is_not_null())
     assert tested["p_spread_holm"].to_list() == pytest.approx(holm(tested["p_spread"].to_list()))
     assert rows[REFERENCE]["p_spread"] is None
+
+
+def test_bound_config():
+    assert ScaleScoreConfig().equivalence_bound_sd == 0.2
+    assert ScaleScoreConfig(equivalence_bound_sd=0.5).equivalence_bound_sd == 0.5
+    with pytest.raises(pydantic.ValidationError):
+        ScaleScoreConfig(equivalence_bound_sd=0)
