@@ -384,6 +384,15 @@ def test_report_asset_across_models_and_conditions(db_target):
     assert metadata["significant_after_holm"].value == tested.filter(pl.col("p_holm") < 0.05).height
     assert "difference/simulated/sample/bigfive.EXT" in metadata
     assert "mean_abs_difference/simulated_alt/sample_maxN/epqr_a.N" in metadata
+    verdicts = tested["equivalence"]
+    assert verdicts.is_not_null().all() and set(verdicts) <= {"equivalent", "different", "inconclusive"}
+    assert metadata["share_equivalent"].value == pytest.approx((verdicts == "equivalent").mean(), abs=1e-4)
+    assert metadata["share_different"].value == pytest.approx((verdicts == "different").mean(), abs=1e-4)
+    assert metadata["equivalence_bound_sd"].value == 0.2 and set(tested["equivalence_bound_sd"]) == {0.2}
+    ratios = report.filter(pl.col("model") != "reference")["sd_ratio"].drop_nulls()
+    assert metadata["min_sd_ratio"].value == pytest.approx(ratios.min(), abs=1e-4)
+    assert metadata["median_sd_ratio"].value == pytest.approx(ratios.median(), abs=1e-4)
+    assert "equivalence" in metadata["table"].value and "d [95% CI]" in metadata["table"].value
 
     def report(name):
         return result.asset_materializations_for_node(name)[0].metadata

@@ -40,7 +40,12 @@ from personality_assets.defs.persona_study.reports.robustness import (
     persona_level_scores,
     with_verdicts,
 )
-from personality_assets.defs.persona_study.reports.scale_scores import REFERENCE, scale_score_table
+from personality_assets.defs.persona_study.reports.scale_scores import (
+    EQUIVALENCE_BOUND_SD,
+    REFERENCE,
+    VERDICTS,
+    scale_score_table,
+)
 from personality_assets.defs.persona_study.reports.study_data import (
     base_conditions,
     call_models,
@@ -99,26 +104,49 @@ def _number(value) -> float | None:
     return None if value is None else round(float(value), 4)
 
 
+def _interval(estimate: str, low: str, high: str, digits: int) -> pl.Expr:
+    """``estimate [low, high]`` as one cell of the UI's tables (empty where the estimate is)."""
+    return pl.format("{} [{}, {}]", *(pl.col(c).round(digits) for c in (estimate, low, high)))
+
+
+class ScaleScoreConfig(dg.Config):
+    equivalence_bound_sd: float = Field(
+        default=EQUIVALENCE_BOUND_SD,
+        gt=0,
+        description="equivalence bound of the TOST in pooled-sd units (0.2: persona and human means within "
+        "± 0.2 pooled sds count as equivalent); the table states it in raw units too",
+    )
+
+
 @step(group_name=GROUP, deps=[questionnaire_scores], kinds=KINDS)
-def scale_score_report(context: dg.AssetExecutionContext, research_db: ResearchDatabase) -> dg.MaterializeResult:
+def scale_score_report(
+    context: dg.AssetExecutionContext, config: ScaleScoreConfig, research_db: ResearchDatabase
+) -> dg.MaterializeResult:
     """Persona vs human scale scores per questionnaire × scale × model × condition: mean ± sd and n,
-    the difference with Welch's t, 95% CI, Cohen's d and Holm-corrected significance across the
-    table, and each persona's mean |difference| from its own reference person. The reference
-    people of every loaded population have their rows, studied by personas or not. Figures: score
-    distributions and persona vs reference person per scale."""
+    the difference with Welch's t, 95% CI, Cohen's d with its noncentral-t 95% CI and
+    Holm-corrected significance across the table, each persona's mean |difference| from its own
+    reference person, the TOST of equivalence within ± ``equivalence_bound_sd`` pooled sds with a
+    verdict (equivalent, different, inconclusive), and the spread: persona sd / human sd with its F
+    95% CI and the Brown-Forsythe test. The reference people of every loaded population have their
+    rows, studied by personas or not. Figures: score distributions and persona vs reference person
+    per scale."""
     target = research_db.target
     personas = persona_scores(target, required=False)
     humans = human_scores(human_answers(target, loaded_populations(target)))
-    report = scale_score_table(personas, humans.drop("model", "respondent"))
+    report = scale_score_table(personas, humans.drop("model", "respondent"), config.equivalence_bound_sd)
     models = report.filter(pl.col("model") != REFERENCE)
     shown = _shown(
         report,
         pl.format("{} ± {}", pl.col("mean").round(2), pl.col("sd").round(2)).alias("mean ± sd"),
         pl.col("difference").round(3),
         pl.col("mean_abs_difference").round(3),
-        pl.col("cohens_d").round(2),
+        _interval("cohens_d", "cohens_d_ci_low", "cohens_d_ci_high", 2).alias("d [95% CI]"),
         pl.col("p_holm").round(4),
         "significant",
+        pl.col("p_tost_holm").round(4),
+        "equivalence",
+        _interval("sd_ratio", "sd_ratio_ci_low", "sd_ratio_ci_high", 2).alias("sd ratio [95% CI]"),
+        pl.col("p_spread_holm").round(4),
     )
     distributions = plots.score_distributions(
         pl.concat([personas.select(humans.drop("respondent").columns), humans.drop("respondent")]),
@@ -131,6 +159,8 @@ def scale_score_report(context: dg.AssetExecutionContext, research_db: ResearchD
             **write_table("scale_scores", report),
             "significant_after_holm": int(models.filter(pl.col("p_holm") < 0.05).height),
             "tests": int(models["p"].is_not_null().sum()),
+            "equivalence_bound_sd": config.equivalence_bound_sd,
+            **_equivalence_headline(models),
             "table": markdown_table(shown),
             "score_distributions": figure_metadata(distributions, "Scale scores, personas vs reference people"),
             "persona_vs_reference": figure_metadata(fidelity, "Each persona against its reference person"),
@@ -143,6 +173,20 @@ def scale_score_report(context: dg.AssetExecutionContext, research_db: ResearchD
             },
         }
     )
+
+
+def _equivalence_headline(models: pl.DataFrame) -> dict:
+    """Shares of the persona groups with a verdict that are equivalent / different, and the
+    smallest and median persona/human sd ratio (None when nothing was tested)."""
+    verdicts = models["equivalence"].drop_nulls()
+    ratios = models["sd_ratio"].drop_nulls()
+    share = {v: _number((verdicts == v).mean()) if len(verdicts) else None for v in ("equivalent", "different")}
+    return {
+        "share_equivalent": share["equivalent"],
+        "share_different": share["different"],
+        "min_sd_ratio": _number(ratios.min()) if len(ratios) else None,
+        "median_sd_ratio": _number(ratios.median()) if len(ratios) else None,
+    }
 
 
 class ReliabilityConfig(dg.Config):
@@ -639,7 +683,11 @@ def study_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     sections = [
         Section(
             "Scale scores: personas vs reference people",
-            "Welch's t, Cohen's d, Holm correction across the table; mean_abs_difference is per persona.",
+            "Welch's t, Cohen's d with its noncentral-t 95% CI, Holm correction across the table; "
+            "mean_abs_difference is per persona. TOST of equivalence within ± equivalence_bound_sd pooled sds "
+            f"(equivalence_bound in raw units), Holm across the table; equivalence: {VERDICTS}. sd_ratio: "
+            "persona sd / reference sd with its F 95% CI (assumes normal scores); p_spread: Brown-Forsythe "
+            "test of equal spread, p_spread_holm after Holm.",
             [read_report("scale_scores")],
             [report_path("scale_score_distributions", "png"), report_path("persona_vs_reference", "png")],
         ),
