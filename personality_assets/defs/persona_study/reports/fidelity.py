@@ -181,7 +181,11 @@ def permuted_r(answers: pl.DataFrame, reference: pl.DataFrame, seed: int = SEED)
     if not frames:
         return pl.DataFrame(schema=PAIR_COLUMNS)
     return (
-        pl.concat(frames).rename({"ref_personality_id": "personality_id"}).select(list(PAIR_COLUMNS)).cast(PAIR_COLUMNS)
+        pl.concat(frames)
+        .rename({"ref_personality_id": "personality_id"})
+        .select(list(PAIR_COLUMNS))
+        .cast(PAIR_COLUMNS)
+        .sort("questionnaire", "personality_id")
     )
 
 
