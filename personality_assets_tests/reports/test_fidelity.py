@@ -1,20 +1,28 @@
 """Individual-level fidelity: per-persona r across items against its reference person, the
 baselines and the test-retest ceiling."""
 
+import base64
+
+import dagster as dg
 import numpy as np
 import polars as pl
 import pytest
 from scipy import stats
 
+from personality_assets.defs.persona_study.reference import reference_answers
+from personality_assets.defs.persona_study.reports.assets import agreement_report
 from personality_assets.defs.persona_study.reports.fidelity import (
     PERMUTATION,
+    RANDOM_RESPONDENTS,
     fidelity_summary,
     permuted_r,
     persona_fidelity,
     random_respondent_r,
     retest_r,
 )
-from personality_assets.questionnaires import get_questionnaire
+from personality_assets.populations.load import LoadOptions, load_population
+from personality_assets.questionnaires import get_questionnaire, keyed_items
+from personality_assets_tests.support.study import load_populations, materialize_study, research_resources
 
 BIGFIVE = get_questionnaire("bigfive")
 NUMBERS = BIGFIVE.items["number"].to_list()
@@ -175,3 +183,69 @@ def test_summary_normalises_by_the_ceiling():
     # No retest loaded: no ceiling and nothing normalised.
     alone = fidelity_summary(personas, baselines).row(0, named=True)
     assert (alone["ceiling_r"], alone["normalised"], alone["ceiling_n"]) == (None, None, 0)
+
+
+def _keyed_by_person(answers: pl.DataFrame, questionnaire: str) -> dict[int, np.ndarray]:
+    """Each person's keyed answers to ``questionnaire`` in item order (questionnaires.keyed_items)."""
+    rows = keyed_items(answers.filter(pl.col("questionnaire") == questionnaire), get_questionnaire(questionnaire))
+    return {
+        person: group.sort("question_number")["keyed"].to_numpy()
+        for (person,), group in rows.group_by("personality_id")
+    }
+
+
+def _mean_pearson(left: dict, right: dict, people) -> float:
+    return float(np.mean([stats.pearsonr(left[p], right[p]).statistic for p in people]))
+
+
+def test_agreement_report_baselines_and_retest_ceiling(db_target, tmp_path):
+    """Reference: scipy.stats.pearsonr per person on the loaded populations' keyed answers; the
+    normalised ratio by hand. sample has sample_random and a retest (sample_retest, a CSV written
+    here: people 1-40 again, a quarter of their Big Five answers moved by one); sample_maxN has
+    neither, so its baseline is the permutation one and it has no ceiling."""
+    instance = dg.DagsterInstance.ephemeral()
+    resources = research_resources(db_target)
+    load_populations(resources, instance, ["sample", "sample_random", "sample_maxN"])
+    first = reference_answers(db_target, "sample")
+    rng = np.random.default_rng(9)
+    moved = rng.random(first.height) < 0.25
+    second = first.with_columns(
+        pl.when(pl.Series(moved) & (pl.col("questionnaire") == "bigfive"))
+        .then(pl.when(pl.col("answer") < 5).then(pl.col("answer") + 1).otherwise(pl.col("answer") - 1))
+        .otherwise(pl.col("answer"))
+        .alias("answer")
+    ).filter(pl.col("personality_id") <= 40)
+    second.write_csv(tmp_path / "sample_retest.csv")
+    load_population(
+        db_target, "sample_retest", LoadOptions(path=str(tmp_path / "sample_retest.csv")), log=lambda message: None
+    )
+    for population in ("sample", "sample_maxN"):
+        assert materialize_study(resources, instance, "simulated", population, max_people=10).success
+    result = dg.materialize([agreement_report], resources=resources, instance=instance)
+    metadata = result.asset_materializations_for_node("agreement_report")[0].metadata
+    summary = pl.read_csv(metadata["individual_fidelity_csv"].value)
+    personas = pl.read_parquet(metadata["individual_fidelity_personas"].value)
+    assert set(summary.select("questionnaire", "condition").rows()) == {
+        (q, c) for q in ("bigfive", "epqr_a") for c in ("sample", "sample_maxN")
+    }
+    refs = personas.filter(pl.col("condition") == "sample")["ref_personality_id"].unique().sort().to_list()
+    random = reference_answers(db_target, "sample_random")
+    for questionnaire in ("bigfive", "epqr_a"):
+        row = summary.row(
+            by_predicate=(pl.col("questionnaire") == questionnaire) & (pl.col("condition") == "sample"), named=True
+        )
+        base, again = _keyed_by_person(first, questionnaire), _keyed_by_person(second, questionnaire)
+        ceiling = _mean_pearson(base, again, range(1, 41))
+        assert (row["ceiling_n"], row["ceiling_r"]) == (40, pytest.approx(ceiling, rel=1e-9))
+        assert row["normalised"] == pytest.approx(row["mean_r"] / ceiling, rel=1e-9)
+        assert row["baseline"] == RANDOM_RESPONDENTS and row["baseline_n"] == len(refs) == 10
+        randoms = _keyed_by_person(random, questionnaire)
+        assert row["baseline_r"] == pytest.approx(_mean_pearson(base, randoms, refs), rel=1e-9)
+        assert row["mean_r"] == pytest.approx(
+            personas.filter((pl.col("questionnaire") == questionnaire) & (pl.col("condition") == "sample"))["r"].mean()
+        )
+    maxn = summary.filter(pl.col("condition") == "sample_maxN")
+    assert set(maxn["baseline"]) == {PERMUTATION} and maxn["ceiling_r"].null_count() == maxn.height
+    assert "mean_r/simulated/sample/bigfive" in metadata and "normalised/simulated/sample/epqr_a" in metadata
+    figure = metadata["individual_fidelity_figure"].value
+    assert base64.b64decode(figure.split("data:image/png;base64,")[1].rstrip(")"))[:4] == b"\x89PNG"
