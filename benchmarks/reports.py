@@ -43,6 +43,7 @@ REPORTS = [
     "reliability_report",
     "validity_report",
     "agreement_report",
+    "distribution_report",
     "demographics_report",
     "robustness_report",
     "response_style_report",

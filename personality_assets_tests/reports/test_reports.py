@@ -21,6 +21,7 @@ from personality_assets.defs.persona_study.reports.agreement import agreement_ta
 from personality_assets.defs.persona_study.reports.assets import (
     agreement_report,
     demographics_report,
+    distribution_report,
     reliability_report,
     response_style_report,
     scale_score_report,
@@ -363,6 +364,7 @@ def test_report_asset_across_models_and_conditions(db_target):
         reliability_report,
         validity_report,
         agreement_report,
+        distribution_report,
         demographics_report,
         response_style_report,
     ]
@@ -437,8 +439,27 @@ def test_report_asset_across_models_and_conditions(db_target):
     assert "vs_marginals" in report("demographics_report")
     assert "total_variation/simulated/sample/gender" in report("demographics_report")
 
+    # Items: 74 (EPQR-A 24, Big Five 50) x 2 models x 2 conditions; scales: 9 x 4.
+    distance = report("distribution_report")
+    items = pl.read_parquet(distance["parquet"].value)
+    scales = pl.read_csv(distance["scales_csv"].value)
+    assert items.height == 74 * 4 and scales.height == 9 * 4
+    assert items["similarity"].is_between(0, 1).all() and scales["similarity"].is_between(0, 1).all()
+    assert distance["min_item_similarity"].value == pytest.approx(items["similarity"].min(), abs=1e-4)
+    assert distance["median_scale_similarity"].value == pytest.approx(scales["similarity"].median(), abs=1e-4)
+    assert "similarity/simulated/sample_maxN/bigfive.EST" in distance
+    # The UI's item table starts with the worst item (row 3 of the markdown: header, rule, first row).
+    worst = items.sort("similarity", "questionnaire", "question_number", "model", "condition").row(0, named=True)
+    first = [cell.strip() for cell in distance["table"].value.splitlines()[2].strip("|").split("|")]
+    assert first[:2] == [worst["questionnaire"], worst["item"]]
+    assert float(first[-1]) == pytest.approx(worst["similarity"], abs=5e-4)
+
+    fidelity = pl.read_csv(report("agreement_report")["individual_fidelity_csv"].value)
+    assert fidelity.height == 2 * 2 * 2 and set(fidelity["baseline"]) == {"permutation"}
+
     page = Path(report("study_report")["html"].value).read_text()
-    assert page.count("<img") == 5 and "Cronbach" in page and "Item-level agreement" in page
+    assert page.count("<img") == 6 and "Cronbach" in page and "Item-level agreement" in page
+    assert "Distribution distance" in page and "individual fidelity" in page
     assert "Response styles" in page
     assert Path(report("study_report")["latest"].value).read_text() == page
 

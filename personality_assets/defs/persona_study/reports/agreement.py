@@ -28,14 +28,27 @@ COLUMNS = {
 GROUP = list(SCALE_ROW)
 
 
+# Exact agreement of an answer with the reference person's, and the absolute error of the codes
+# (the Likert questionnaires' MAE): per scale here, per persona in the individual fidelity table.
+ACCURACY = (pl.col("answer") == pl.col("reference_answer")).mean().alias("accuracy")
+ERROR = (pl.col("answer") - pl.col("reference_answer")).cast(pl.Float64)
+MAE = ERROR.abs().mean().alias("mae")
+
+
+def pair_with_reference(answers: pl.DataFrame, reference: pl.DataFrame) -> pl.DataFrame:
+    """Each persona answer beside its reference person's answer to the same item
+    (``reference_answer``); items the person did not answer are left out."""
+    return answers.join(
+        reference.rename({"personality_id": "ref_personality_id", "answer": "reference_answer"}),
+        on=["condition", "ref_personality_id", "questionnaire", "question_number"],
+    )
+
+
 def agreement_table(answers: pl.DataFrame, reference: pl.DataFrame) -> pl.DataFrame:
     """``answers``: model, condition, questionnaire, question_number, answer, ref_personality_id
     (one row per persona answer). ``reference``: condition, personality_id, questionnaire,
     question_number, answer (the reference people's answers)."""
-    paired = answers.join(
-        reference.rename({"personality_id": "ref_personality_id", "answer": "reference_answer"}),
-        on=["condition", "ref_personality_id", "questionnaire", "question_number"],
-    )
+    paired = pair_with_reference(answers, reference)
     frames = []
     for (name,), group in paired.group_by("questionnaire"):
         questionnaire = get_questionnaire(name)
@@ -44,7 +57,6 @@ def agreement_table(answers: pl.DataFrame, reference: pl.DataFrame) -> pl.DataFr
             keyed_value(questionnaire).alias("keyed"),
             keyed_value(questionnaire, "reference_answer").alias("reference_keyed"),
         )
-        same = (pl.col("answer") == pl.col("reference_answer")).mean().alias("accuracy")
         if questionnaire.scoring == "keyed_count":
             positive, truth = pl.col("keyed") == 1, pl.col("reference_keyed") == 1
             metrics = [
@@ -52,9 +64,8 @@ def agreement_table(answers: pl.DataFrame, reference: pl.DataFrame) -> pl.DataFr
                 ((positive & truth).sum() / truth.sum()).alias("recall"),
             ]
         else:
-            error = (pl.col("answer") - pl.col("reference_answer")).cast(pl.Float64)
-            metrics = [error.abs().mean().alias("mae"), (error**2).mean().sqrt().alias("rmse")]
-        frames.append(both.group_by(GROUP).agg(pl.len().alias("n"), same, *metrics))
+            metrics = [MAE, (ERROR**2).mean().sqrt().alias("rmse")]
+        frames.append(both.group_by(GROUP).agg(pl.len().alias("n"), ACCURACY, *metrics))
     if not frames:
         return pl.DataFrame(schema=COLUMNS)
     table = pl.concat(frames, how="diagonal_relaxed")

@@ -21,8 +21,20 @@ from personality_assets.defs.persona_study.reports.demographics import (
     marginals_table,
     read_marginals,
 )
+from personality_assets.defs.persona_study.reports.distance import item_distances, scale_distances
+from personality_assets.defs.persona_study.reports.fidelity import (
+    PERMUTATION,
+    RANDOM_RESPONDENTS,
+    RANDOM_SUFFIX,
+    RETEST_SUFFIX,
+    fidelity_summary,
+    permuted_r,
+    persona_fidelity,
+    random_respondent_r,
+    retest_r,
+)
 from personality_assets.defs.persona_study.reports.html import Section, render_report
-from personality_assets.defs.persona_study.reports.reliability import RESAMPLES, reliability_table
+from personality_assets.defs.persona_study.reports.reliability import RESAMPLES, SEED, reliability_table
 from personality_assets.defs.persona_study.reports.response_styles import (
     INDICES,
     OVERALL,
@@ -317,31 +329,185 @@ def validity_report(context: dg.AssetExecutionContext, research_db: ResearchData
     )
 
 
+class AgreementConfig(dg.Config):
+    seed: int = Field(
+        default=SEED,
+        description="seed of individual fidelity's permutation baseline (used where no <condition>_random is loaded)",
+    )
+
+
+FIDELITY_FIGURE = "individual_fidelity"
+
+
+def _fidelity_shown(summary: pl.DataFrame) -> pl.DataFrame:
+    return summary.select(
+        "questionnaire",
+        "model",
+        "condition",
+        "n",
+        *_with_ci("mean_r"),
+        pl.col("median_r").round(3),
+        pl.format("[{}, {}]", pl.col("q1_r").round(3), pl.col("q3_r").round(3)).alias("quartiles"),
+        pl.col("share_positive").round(3),
+        pl.col("accuracy").round(3),
+        pl.col("mae").round(3),
+        pl.col("baseline").fill_null("n/a"),
+        pl.col("baseline_r").round(3),
+        pl.col("ceiling_r").round(3),
+        pl.col("normalised").round(3),
+    )
+
+
 @step(group_name=GROUP, deps=[questionnaire_scores], kinds=KINDS)
-def agreement_report(context: dg.AssetExecutionContext, research_db: ResearchDatabase) -> dg.MaterializeResult:
+def agreement_report(
+    context: dg.AssetExecutionContext, config: AgreementConfig, research_db: ResearchDatabase
+) -> dg.MaterializeResult:
     """Item-level agreement of each persona's answers with its reference person's, per
     questionnaire × scale × model × condition: accuracy (all), precision and recall with the keyed
-    answer as positive (binary items), MAE and RMSE (ordinal items), and n answer pairs."""
+    answer as positive (binary items), MAE and RMSE (ordinal items), and n answer pairs.
+    individual_fidelity: per persona, the Pearson r across a questionnaire's items between its
+    keyed answers (repetitions averaged) and its reference person's, summarised per questionnaire ×
+    model × condition (mean r with a t 95% CI over personas, median, quartiles, share r > 0, mean
+    accuracy and MAE), against a baseline (the random respondents of <condition>_random when
+    loaded, else each persona against a random other person, seeded) and, when <condition>_retest
+    is loaded, the humans' test-retest r as the ceiling (normalised = mean r / ceiling r).
+    individual_fidelity_personas: each persona's r. Figure: the distribution of per-persona r."""
     target = research_db.target
-    tables, references = [], {}
+    loaded = set(base_conditions(target))
+    people: dict[str, pl.DataFrame] = {}
+
+    def answers_of(population: str) -> pl.DataFrame:
+        if population not in people:
+            people[population] = human_answers(target, [population])
+        return people[population]
+
+    tables, personas, baselines, ceilings = [], [], [], {}
     for answers in _answered_partitions(target):
-        condition = answers["condition"][0]
-        if condition not in references:
-            references[condition] = human_answers(target, [condition])
-        tables.append(agreement_table(answers, references[condition]))
+        model, condition = answers["model"][0], answers["condition"][0]
+        reference = answers_of(condition)
+        tables.append(agreement_table(answers, reference))
+        fidelity = persona_fidelity(answers, reference)
+        personas.append(fidelity)
+        if condition + RANDOM_SUFFIX in loaded:
+            pairs = random_respondent_r(
+                reference, answers_of(condition + RANDOM_SUFFIX), fidelity["ref_personality_id"].unique()
+            )
+            kind = RANDOM_RESPONDENTS
+        else:
+            pairs, kind = permuted_r(answers, reference, config.seed), PERMUTATION
+        baselines.append(
+            pairs.with_columns(
+                pl.lit(model).alias("model"), pl.lit(condition).alias("condition"), pl.lit(kind).alias("baseline")
+            )
+        )
+        if condition + RETEST_SUFFIX in loaded and condition not in ceilings:
+            ceilings[condition] = retest_r(reference, answers_of(condition + RETEST_SUFFIX)).with_columns(
+                pl.lit(condition).alias("condition")
+            )
     report = pl.concat(tables).sort("questionnaire", "scale", "model", "condition")
-    context.log.info(f"agreement of {int(report['n'].sum())} answer pairs in {report.height} groups")
+    per_persona = pl.concat(personas)
+    summary = fidelity_summary(per_persona, pl.concat(baselines), pl.concat(ceilings.values()) if ceilings else None)
+    figure = plots.individual_fidelity(per_persona, summary, report_path(FIDELITY_FIGURE, "png"))
+    context.log.info(
+        f"agreement of {int(report['n'].sum())} answer pairs in {report.height} groups; individual fidelity of "
+        f"{per_persona.height} persona x questionnaire pairs"
+    )
     return dg.MaterializeResult(
         metadata={
             **write_table("agreement", report),
+            "individual_fidelity_csv": write_table("individual_fidelity", summary)["csv"],
+            "individual_fidelity_personas": write_table("individual_fidelity_personas", per_persona)["parquet"],
             "table": markdown_table(report.with_columns(pl.selectors.float().round(3))),
+            "individual_fidelity": markdown_table(_fidelity_shown(summary)),
+            "individual_fidelity_figure": figure_metadata(
+                figure, "Per-persona r with its reference person (baseline x, ceiling |)"
+            ),
             **{
                 f"accuracy/{row['model']}/{row['condition']}/{row['questionnaire']}.{row['scale']}": _number(
                     row["accuracy"]
                 )
                 for row in report.iter_rows(named=True)
             },
+            **{
+                f"{name}/{row['model']}/{row['condition']}/{row['questionnaire']}": _number(row[name])
+                for row in summary.iter_rows(named=True)
+                for name in ("mean_r", "normalised")
+                if row[name] is not None
+            },
         }
+    )
+
+
+@step(group_name=GROUP, deps=[questionnaire_scores], kinds=KINDS)
+def distribution_report(context: dg.AssetExecutionContext, research_db: ResearchDatabase) -> dg.MaterializeResult:
+    """How close the personas' answer distributions are to the humans' of the same condition: the
+    Wasserstein distance (scipy) per questionnaire × item × model × condition on the answer codes
+    (distribution_items) and per questionnaire × scale × model × condition on the scale scores
+    (distribution_scales), each experiment one administration, normalised by the answer range
+    into similarity = 1 - W / range (1: the same distribution; 0: all the mass at opposite ends).
+    The UI shows the items worst (lowest similarity) first."""
+    target = research_db.target
+    items, people = [], {}
+    for answers in _answered_partitions(target):
+        condition = answers["condition"][0]
+        if condition not in people:
+            people[condition] = human_answers(target, [condition])
+        items.append(item_distances(answers, people[condition]))
+    item_table = pl.concat(items).sort("questionnaire", "question_number", "model", "condition")
+    scores = persona_scores(target)
+    humans = human_scores(pl.concat(people.values()))
+    scale_table = scale_distances(scores, humans.drop("model", "respondent"))
+    least = item_table["similarity"].min()
+    median = scale_table["similarity"].median()
+    context.log.info(
+        f"distribution distance of {item_table.height} items and {scale_table.height} scales; "
+        f"lowest item similarity {least}, median scale similarity {median}"
+    )
+    return dg.MaterializeResult(
+        metadata={
+            **write_table("distribution_items", item_table),
+            "scales_csv": write_table("distribution_scales", scale_table)["csv"],
+            "min_item_similarity": _number(least),
+            "median_scale_similarity": _number(median),
+            "table": markdown_table(_items_shown(item_table)),
+            "scales": markdown_table(_scales_shown(scale_table)),
+            **{
+                f"similarity/{row['model']}/{row['condition']}/{row['questionnaire']}.{row['scale']}": _number(
+                    row["similarity"]
+                )
+                for row in scale_table.iter_rows(named=True)
+                if row["similarity"] is not None
+            },
+        }
+    )
+
+
+def _items_shown(items: pl.DataFrame) -> pl.DataFrame:
+    """The item table worst first: lowest similarity at the top (items without one last)."""
+    return items.sort("similarity", "questionnaire", "question_number", "model", "condition", nulls_last=True).select(
+        "questionnaire",
+        "item",
+        "scale",
+        "model",
+        "condition",
+        "n",
+        "reference_n",
+        pl.col("mean").round(2),
+        pl.col("reference_mean").round(2),
+        pl.col("wasserstein").round(3),
+        pl.col("similarity").round(3),
+    )
+
+
+def _scales_shown(scales: pl.DataFrame) -> pl.DataFrame:
+    return _shown(
+        scales,
+        "reference_n",
+        pl.col("mean").round(2),
+        pl.col("reference_mean").round(2),
+        pl.col("wasserstein").round(3),
+        "range",
+        pl.col("similarity").round(3),
     )
 
 
@@ -648,6 +814,35 @@ def _response_style_section() -> Section:
     )
 
 
+def _agreement_section() -> Section:
+    title = "Item-level agreement with the reference person"
+    if not report_path("individual_fidelity", "parquet").exists():
+        return Section(title, "", [read_report("agreement")])
+    return Section(
+        title + "; individual fidelity",
+        "Agreement per scale; then per questionnaire × model × condition the Pearson r across items between "
+        "each persona's keyed answers (repetitions averaged) and its reference person's: mean (t 95% CI over "
+        "personas), median, quartiles, share r > 0, against the baseline named in its column (random "
+        "respondents of <condition>_random, or each persona against a random other person) and, with a "
+        "<condition>_retest population, the humans' test-retest r (ceiling_r; normalised = mean r / ceiling_r).",
+        [read_report("agreement"), read_report("individual_fidelity")],
+        [report_path(FIDELITY_FIGURE, "png")],
+    )
+
+
+def _distribution_section() -> Section:
+    title = "Distribution distance: personas vs reference people"
+    if not report_path("distribution_items", "parquet").exists():
+        return Section(title, "distribution_report has not been materialised.")
+    return Section(
+        title,
+        "Wasserstein distance (scipy) between the personas' and the humans' answer distributions of the same "
+        "condition, each experiment one administration; similarity = 1 - W / range (the answer codes' range for "
+        "an item, the scale score's possible range for a scale). Scales first, then items worst first.",
+        [_scales_shown(read_report("distribution_scales")), _items_shown(read_report("distribution_items"))],
+    )
+
+
 def _robustness_section() -> Section:
     if not report_path("robustness", "parquet").exists():
         return Section("Robustness to presentation", "robustness_report has not been materialised.")
@@ -671,6 +866,7 @@ def _robustness_section() -> Section:
         reliability_report,
         validity_report,
         agreement_report,
+        distribution_report,
         demographics_report,
         response_style_report,
         robustness_report,
@@ -698,7 +894,8 @@ def study_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
             [report_path("alpha_forest", "png")],
         ),
         Section("Cross-questionnaire validity", "Same trait, two questionnaires.", [read_report("validity")]),
-        Section("Item-level agreement with the reference person", "", [read_report("agreement")]),
+        _agreement_section(),
+        _distribution_section(),
         Section(
             "Persona demographics",
             "z-tests against the base condition, Holm-corrected.",

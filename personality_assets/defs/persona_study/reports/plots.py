@@ -217,3 +217,34 @@ def robustness_scatter(levels: pl.DataFrame, questionnaire: str, scale: str, pat
         fontsize=10,
     )
     return save_figure(figure, path, DPI)
+
+
+def individual_fidelity(personas: pl.DataFrame, summary: pl.DataFrame, path: Path) -> Path:
+    """Box plots of the per-persona r (each persona against its reference person, across a
+    questionnaire's items) per model × condition, one panel per questionnaire; the baseline's mean
+    r as a red x and the humans' test-retest ceiling as a green bar where loaded.
+    ``personas``: model, condition, questionnaire, r. ``summary``: the individual_fidelity table."""
+    names = sorted(personas["questionnaire"].unique())[:MAX_PANELS]
+    figure, axes = _grid(len(names), width=5.0, height=3.4)
+    for axis, name in zip(axes, names, strict=False):
+        panel = personas.filter((pl.col("questionnaire") == name) & pl.col("r").is_not_null())
+        groups = panel.group_by("model", "condition").agg(pl.col("r")).sort("condition", "model")
+        rows = summary.filter(pl.col("questionnaire") == name)
+        box = axis.boxplot(groups["r"].to_list() or [[]], orientation="horizontal", patch_artist=True, showfliers=False)
+        for patch in box["boxes"]:
+            patch.set_facecolor("#8fb8de")
+        for y, (model, condition) in enumerate(groups.select("model", "condition").rows(), start=1):
+            row = rows.filter((pl.col("model") == model) & (pl.col("condition") == condition))
+            baseline = row["baseline_r"][0] if row.height else None
+            ceiling = row["ceiling_r"][0] if row.height else None
+            if baseline is not None:
+                axis.plot([baseline], [y], marker="x", color="#c0392b", markersize=8, zorder=5)
+            if ceiling is not None:
+                axis.plot([ceiling], [y], marker="|", color="#2e8b57", markersize=14, markeredgewidth=2, zorder=5)
+        labels = [_label(m, c) for m, c in zip(groups["model"], groups["condition"], strict=True)]
+        axis.set_yticks(range(1, len(labels) + 1), labels, fontsize=7)
+        axis.axvline(0, color="#888888", linewidth=0.8)
+        axis.set_xlim(-1.02, 1.02)
+        axis.set_title(f"{name}: r with the reference person", fontsize=9)
+        axis.set_xlabel("per persona (x: baseline mean r, |: retest ceiling)", fontsize=7)
+    return save_figure(figure, path, DPI)
