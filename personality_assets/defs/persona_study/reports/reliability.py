@@ -71,7 +71,8 @@ RESAMPLES = 1000
 OMEGA_RESAMPLES = 200
 SEED = 42
 HEYWOOD = 0.005  # an item's uniqueness below this (communality above 0.995): a Heywood case
-ML_TOLERANCE = 1e-9  # convergence of the ML fit: log-likelihood gain (sample), largest ψ change (resamples)
+ML_TOLERANCE = 1e-6  # the sample's ML fit converged: log-likelihood gain below this (scikit-learn's rule)
+RESAMPLE_TOLERANCE = 1e-7  # a resample's fit converged: no uniqueness changed by this much
 ML_ITERATIONS = 1000
 RESAMPLE_ITERATIONS = 200  # a resample's fit, started at the sample's solution, not converged by then is left out
 POWER_STEPS = 4  # power steps refining the leading eigenvector in each iteration of batched_ml
@@ -224,7 +225,7 @@ def batched_ml(
     λ = Ψ^(1/2)·u·√max(θ − 1, 0) and ψ = max(1 − λ², 1e-12). The eigenvector is refined by one
     few power steps per iteration from the previous one, which converges with the fixed point since
     the sample's solution is close. Returns loadings, uniquenesses (B × k) and which converged
-    (largest change of ψ below ``ML_TOLERANCE``)."""
+    (largest change of ψ below ``RESAMPLE_TOLERANCE``)."""
     size = len(correlations)
     psi = np.tile(uniquenesses, (size, 1))
     vector = np.tile(loadings / np.sqrt(uniquenesses), (size, 1))
@@ -233,18 +234,17 @@ def batched_ml(
     lam = np.zeros_like(psi)
     for _ in range(iterations):
         scale = 1 / np.sqrt(psi)
-        scaled = correlations * scale[:, :, None] * scale[:, None, :]
-        for _ in range(POWER_STEPS):
-            product = np.einsum("bij,bj->bi", scaled, vector)
+        for _ in range(POWER_STEPS):  # DRD·u as D(R(Du))
+            product = scale * (correlations @ (scale * vector)[:, :, None])[:, :, 0]
             theta = np.linalg.norm(product, axis=1)
             vector = product / theta[:, None]
         lam = np.sqrt(psi) * vector * np.sqrt(np.maximum(theta - 1, 0))[:, None]
         updated = np.maximum(1 - lam**2, 1e-12)
         change = np.abs(updated - psi).max(axis=1)
         psi = updated
-        if not (change >= ML_TOLERANCE).any():  # NaN (a resample without variance) stops too
+        if not (change >= RESAMPLE_TOLERANCE).any():  # NaN (a resample without variance) stops too
             break
-    return lam, psi, change < ML_TOLERANCE
+    return lam, psi, change < RESAMPLE_TOLERANCE
 
 
 def bootstrap_omega(
