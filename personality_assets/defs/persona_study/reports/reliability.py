@@ -71,7 +71,7 @@ RESAMPLES = 1000
 OMEGA_RESAMPLES = 200
 SEED = 42
 HEYWOOD = 0.005  # an item's uniqueness below this (communality above 0.995): a Heywood case
-ML_TOLERANCE = 1e-6  # the sample's ML fit converged: log-likelihood gain below this (scikit-learn's rule)
+ML_TOLERANCE = 1e-8  # the sample's ML fit converged: log-likelihood gain below this (scikit-learn's rule)
 RESAMPLE_TOLERANCE = 1e-7  # a resample's fit converged: no uniqueness changed by this much
 ML_ITERATIONS = 1000
 RESAMPLE_ITERATIONS = 200  # a resample's fit, started at the sample's solution, not converged by then is left out
@@ -298,11 +298,11 @@ def scale_omega(matrix: np.ndarray, resamples: int = OMEGA_RESAMPLES, seed: int 
         return result
     result["lambda6"] = guttman_lambda6(correlations)
     loadings, uniquenesses, converged = one_factor(correlations)
+    if (uniquenesses < HEYWOOD).any():  # whether or not ML is still creeping towards ψ = 0
+        result["omega_note"] = "undefined: Heywood case (an item's uniqueness below 0.005)"
+        return result
     if not converged:
         result["omega_note"] = "undefined: the one-factor model did not converge"
-        return result
-    if (uniquenesses < HEYWOOD).any():
-        result["omega_note"] = "undefined: Heywood case (an item's uniqueness below 0.005)"
         return result
     result["omega_total"] = float(omega_total(loadings, uniquenesses))
     if resamples:
