@@ -34,6 +34,8 @@ setup(
         "statsmodels>=0.14",
         # The robustness report's intraclass correlations, ICC(3,1) and ICC(2,1) with their CIs.
         "pingouin>=0.5",
+        # The reliability report's omega total: the one-factor ML model (FactorAnalysis).
+        "scikit-learn>=1.2",
         # The reports' figures (PNG, no display needed).
         "matplotlib>=3.8",
         # The shared rate limiter (PERSONALITY_ASSETS_REDIS_URL): Lua scripts through redis.asyncio.
@@ -59,6 +61,8 @@ setup(
             # The documentation site (make docs, built --strict by make test).
             "mkdocs>=1.6,<2",
             "mkdocs-material>=9.5,<10",
+            # The second implementation of the one-factor model the omega tests compare with.
+            "factor_analyzer>=0.5",
         ]
     },
 )

@@ -662,8 +662,9 @@ def study_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
             [report_path("scale_score_distributions", "png"), report_path("persona_vs_reference", "png")],
         ),
         Section(
-            "Reliability: Cronbach's alpha",
-            "Bootstrap 95% CI; listwise deletion of respondents missing an item; undefined alpha is n/a.",
+            "Reliability: Cronbach's alpha, McDonald's omega total, Guttman's lambda6",
+            "Bootstrap 95% CIs of alpha and omega; omega from a one-factor ML model; listwise deletion of"
+            " respondents missing an item; undefined values are n/a with a note.",
             [read_report("reliability")],
             [report_path("alpha_forest", "png")],
         ),
