@@ -36,6 +36,8 @@ setup(
         "pingouin>=0.5",
         # Krippendorff's alpha (nominal, ordinal) of the value-alignment judge beside its kappas.
         "krippendorff>=0.9,<1",
+        # The reliability report's omega total: the one-factor ML model (FactorAnalysis).
+        "scikit-learn>=1.2",
         # The reports' figures (PNG, no display needed).
         "matplotlib>=3.8",
         # The shared rate limiter (PERSONALITY_ASSETS_REDIS_URL): Lua scripts through redis.asyncio.
@@ -61,6 +63,8 @@ setup(
             # The documentation site (make docs, built --strict by make test).
             "mkdocs>=1.6,<2",
             "mkdocs-material>=9.5,<10",
+            # The second implementation of the one-factor model the omega tests compare with.
+            "factor_analyzer>=0.5",
         ]
     },
 )

@@ -421,6 +421,11 @@ def test_report_asset_across_models_and_conditions(db_target):
     )
     assert maxn_humans["alpha"] is None and maxn_humans["note"] == "undefined: no variance in the scale score"
     assert report("reliability_report")["alpha/simulated/sample/bigfive.EXT"].value > 0.5
+    # Omega beside alpha: undefined where the items have no variance, its headline the personas' least.
+    assert maxn_humans["omega_total"] is None and maxn_humans["omega_note"] == "undefined: an item has no variance"
+    personas_omega = alpha.filter(pl.col("model") != "reference")["omega_total"]
+    assert report("reliability_report")["min_omega"].value == pytest.approx(personas_omega.min(), abs=1e-4)
+    assert "omega 95% CI" in report("reliability_report")["table"].value
 
     validity = pl.read_parquet(report("validity_report")["parquet"].value)
     extraversion = validity.filter((pl.col("b") == "bigfive.EXT") & (pl.col("condition") == "sample"))

@@ -34,7 +34,12 @@ from personality_assets.defs.persona_study.reports.fidelity import (
     retest_r,
 )
 from personality_assets.defs.persona_study.reports.html import Section, render_report
-from personality_assets.defs.persona_study.reports.reliability import RESAMPLES, SEED, reliability_table
+from personality_assets.defs.persona_study.reports.reliability import (
+    OMEGA_RESAMPLES,
+    RESAMPLES,
+    SEED,
+    reliability_table,
+)
 from personality_assets.defs.persona_study.reports.response_styles import (
     INDICES,
     OVERALL,
@@ -203,6 +208,9 @@ def _equivalence_headline(models: pl.DataFrame) -> dict:
 
 class ReliabilityConfig(dg.Config):
     resamples: int = Field(default=RESAMPLES, ge=0, description="bootstrap resamples for the 95% CI of alpha (0: none)")
+    omega_resamples: int = Field(
+        default=OMEGA_RESAMPLES, ge=0, description="bootstrap resamples for the 95% CI of omega total (0: none)"
+    )
     seed: int = Field(default=42, description="seed of the bootstrap")
 
 
@@ -212,22 +220,24 @@ def reliability_report(
 ) -> dg.MaterializeResult:
     """Cronbach's alpha per questionnaire × scale × model × condition and for the reference people
     of every loaded population (studied by personas or not), with a bootstrap 95% CI and the
-    standardised alpha. Missing answers: listwise (a respondent missing an item of the scale is
+    standardised alpha; beside it McDonald's omega total (one-factor ML model, bootstrap 95% CI)
+    and Guttman's lambda6. Missing answers: listwise (a respondent missing an item of the scale is
     left out of that scale, counted in n_missing). A scale's reference alpha uses everyone in the
     file who answered all its items, including people the load left out of the population for
     skipping another item (require_complete); excluded_at_load and excluded_reasons say who the
-    load left out and why. Undefined alpha (no variance) is an empty cell with a note. Figure: a
-    forest plot of alpha with its CI."""
+    load left out and why. Undefined alpha (no variance) is an empty cell with a note, undefined
+    omega or lambda6 (fewer than 3 items, singular correlations, a Heywood case) one with an
+    omega_note. Figure: a forest plot of alpha with its CI."""
     target = research_db.target
     tables = []
     for answers in persona_answers(target, required=False):
         respondents = answers.select("model", "condition", pl.col("experiment_id").alias("respondent"), *_ITEM)
-        tables.append(reliability_table(_keyed(respondents), config.resamples, config.seed))
+        tables.append(reliability_table(_keyed(respondents), config.resamples, config.seed, config.omega_resamples))
     conditions = loaded_populations(target)
     humans = human_answers(target, conditions, with_incomplete=True).select(
         pl.lit(REFERENCE).alias("model"), "condition", pl.col("personality_id").alias("respondent"), *_ITEM
     )
-    reference = reliability_table(_keyed(humans), config.resamples, config.seed).drop(
+    reference = reliability_table(_keyed(humans), config.resamples, config.seed, config.omega_resamples).drop(
         "excluded_at_load", "excluded_reasons"
     )
     notes = load_exclusion_notes(target)
@@ -237,21 +247,34 @@ def reliability_report(
     report = pl.concat(tables).sort("questionnaire", "scale", "condition", pl.col("model") != REFERENCE, "model")
     forest = plots.alpha_forest(report, report_path("alpha_forest", "png"))
     undefined = report.filter(pl.col("alpha").is_null())
-    context.log.info(f"alpha of {report.height} groups with {config.resamples} bootstrap resamples each")
+    personas = report.filter(pl.col("model") != REFERENCE)
+    context.log.info(
+        f"alpha and omega of {report.height} groups with {config.resamples} and {config.omega_resamples}"
+        " bootstrap resamples each"
+    )
+    omega_interval = pl.format("[{}, {}]", pl.col("omega_ci_low").round(3), pl.col("omega_ci_high").round(3))
     shown = _shown(
         report,
         *_with_ci("alpha"),
         pl.col("standardized_alpha").round(3),
+        pl.col("omega_total").round(3),
+        omega_interval.alias("omega 95% CI"),
+        pl.col("lambda6").round(3),
         "n_missing",
         "excluded_at_load",
         pl.col("note").fill_null(""),
+        pl.col("omega_note").fill_null(""),
     )
     return dg.MaterializeResult(
         metadata={
             **write_table("reliability", report),
             "missing_item_policy": "listwise",
             "bootstrap_resamples": config.resamples,
+            "omega_bootstrap_resamples": config.omega_resamples,
             "undefined_alpha": undefined.height,
+            "undefined_omega": int(report["omega_total"].null_count()),
+            # The least reliable scale any model × condition gives (the personas' rows), when defined.
+            **({"min_omega": _number(min_omega)} if (min_omega := personas["omega_total"].min()) is not None else {}),
             "table": markdown_table(shown),
             "alpha_forest": figure_metadata(forest, "Cronbach's alpha with bootstrap 95% CI"),
             **{
@@ -888,8 +911,9 @@ def study_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
             [report_path("scale_score_distributions", "png"), report_path("persona_vs_reference", "png")],
         ),
         Section(
-            "Reliability: Cronbach's alpha",
-            "Bootstrap 95% CI; listwise deletion of respondents missing an item; undefined alpha is n/a.",
+            "Reliability: Cronbach's alpha, McDonald's omega total, Guttman's lambda6",
+            "Bootstrap 95% CIs of alpha and omega; omega from a one-factor ML model; listwise deletion of"
+            " respondents missing an item; undefined values are n/a with a note.",
             [read_report("reliability")],
             [report_path("alpha_forest", "png")],
         ),
