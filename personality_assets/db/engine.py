@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
-from sqlalchemy import Connection, Engine, Select, create_engine, event, text
+from sqlalchemy import Connection, Engine, Select, Table, create_engine, event, insert, text
 from sqlalchemy.engine import make_url
 
 from personality_assets.db.tables.base import EXPERIMENT, REFERENCE
@@ -187,3 +187,23 @@ def read_frame(connection: Connection, query: Select, schema: dict[str, pl.DataT
     if not buffer.getbuffer().nbytes:
         return pl.DataFrame(schema=schema)
     return pl.read_csv(buffer, has_header=False, new_columns=list(schema), schema=schema)
+
+
+def write_frame(connection: Connection, table: Table, frame: pl.DataFrame) -> None:
+    """Appends ``frame``'s rows to ``table`` (its columns named as the table's). PostgreSQL takes
+    them as CSV with ``COPY ... FROM STDIN`` (one round trip for hundreds of thousands of rows);
+    SQLite through executemany in batches."""
+    if frame.is_empty():
+        return
+    if connection.dialect.name != "postgresql":
+        rows = frame.to_dicts()
+        for start in range(0, len(rows), 5000):
+            connection.execute(insert(table), rows[start : start + 5000])
+        return
+    translate = connection.get_execution_options().get("schema_translate_map") or {}
+    name = f'"{translate.get(table.schema, table.schema)}"."{table.name}"'
+    columns = ", ".join(f'"{column}"' for column in frame.columns)
+    with connection.connection.driver_connection.cursor().copy(
+        f"COPY {name} ({columns}) FROM STDIN WITH (FORMAT csv)"
+    ) as copy:
+        copy.write(frame.write_csv(include_header=False))

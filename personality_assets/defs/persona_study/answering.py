@@ -237,11 +237,15 @@ def partition_answers(target: DatabaseTarget, model: str, population: str) -> pl
     return study_answers(target, model=model, population=population)
 
 
-def study_answers(target: DatabaseTarget, *, model: str | None = None, population: str | None = None) -> pl.DataFrame:
+def study_answers(
+    target: DatabaseTarget, *, model: str | None = None, population: str | None = None, base_only: bool = False
+) -> pl.DataFrame:
     """Answers of every succeeded experiment (or of one model and/or population): experiment,
     group, model, population (the condition), repetition, questionnaire, item, answer (in the
     questionnaire's own codes), persona and reference person, the group's presentation levels
-    (item_order, option_order, wording) and the item's position in the order it was shown."""
+    (item_order, option_order, wording) and the item's position in the order it was shown.
+    ``base_only``: only experiments presented as the original study presented them (filtered
+    in the database, so the other presentations' answers are never read)."""
     answers, experiments, groups, personas = (
         EvalQuestionnaire.__table__,
         ExperimentsList.__table__,
@@ -271,6 +275,8 @@ def study_answers(target: DatabaseTarget, *, model: str | None = None, populatio
         query = query.where(groups.c.model == model)
     if population is not None:
         query = query.where(groups.c.population == population)
+    if base_only:
+        query = query.where(*(groups.c[factor] == base for factor, base in FACTORS.items()))
     schema = {
         **dict.fromkeys(("experiment_id", "experiments_group_id"), pl.Int64),
         **dict.fromkeys(("model", "population"), pl.String),

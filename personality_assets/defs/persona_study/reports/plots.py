@@ -194,10 +194,12 @@ def robustness_scatter(levels: pl.DataFrame, questionnaire: str, scale: str, pat
             if group.height > max_points:
                 group = group.sample(max_points, seed=0)
             colour, shape = style[(factor, level)]
-            axis.scatter(
+            # Markers of one line, not a scatter: several times quicker to draw with the same look.
+            axis.plot(
                 group["base_score"],
                 group["score"],
-                s=8,
+                linestyle="none",
+                markersize=3,
                 alpha=0.4,
                 color=colour,
                 marker=shape,
@@ -209,7 +211,7 @@ def robustness_scatter(levels: pl.DataFrame, questionnaire: str, scale: str, pat
         axis.set_title(_label(model, condition), fontsize=9)
         axis.set_xlabel("score under the base level", fontsize=7)
         axis.set_ylabel("score under the level", fontsize=7)
-        axis.legend(fontsize=6, markerscale=1.5)
+        axis.legend(fontsize=6, markerscale=1.5, loc="upper left")  # "best" searches every point: slow
     hidden = len(panels) - len(shown)
     figure.suptitle(
         f"{questionnaire}.{scale}: each persona under another presentation vs the base"

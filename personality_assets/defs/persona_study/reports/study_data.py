@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import polars as pl
-from sqlalchemy import Integer, cast, delete, func, insert, select
+from sqlalchemy import Integer, cast, delete, func, select
 
-from personality_assets.db.engine import DatabaseTarget, experiment_transaction, read_frame
+from personality_assets.db.engine import DatabaseTarget, experiment_transaction, read_frame, write_frame
 from personality_assets.db.tables.persona_study import (
     ExperimentsGroup,
     Persona,
@@ -50,6 +50,8 @@ def persona_scores(target: DatabaseTarget, required: bool = True, base_only: boo
         table.c.experiments_group_id,
         *(func.coalesce(groups.c[factor], base).label(factor) for factor, base in FACTORS.items()),
     ).join(groups, groups.c.experiments_group_id == table.c.experiments_group_id, isouter=True)
+    if base_only:  # in the database: the other presentations' scores are never read
+        query = query.where(*(func.coalesce(groups.c[factor], base) == base for factor, base in FACTORS.items()))
     schema = {
         **dict.fromkeys(("model", "condition", "questionnaire", "scale"), pl.String),
         **dict.fromkeys(("experiment_id", "persona_id"), pl.Int64),
@@ -59,8 +61,6 @@ def persona_scores(target: DatabaseTarget, required: bool = True, base_only: boo
     }
     with experiment_transaction(target) as connection:
         scores = read_frame(connection, query, schema)
-    if base_only:
-        scores = scores.filter(_at_base())
     if scores.is_empty() and required:
         raise NoStudyData("no questionnaire scores yet: materialise questionnaire_scores for some partition first")
     return scores
@@ -143,10 +143,6 @@ def human_scores(answers: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _at_base() -> pl.Expr:
-    return pl.all_horizontal(pl.col(factor) == base for factor, base in FACTORS.items())
-
-
 def persona_answers(target: DatabaseTarget, required: bool = True, base_only: bool = True) -> Iterator[pl.DataFrame]:
     """Answers of every succeeded experiment, with model and condition, one model × condition at
     a time (the item-level reports need no more at once, so memory stays that of one partition).
@@ -157,9 +153,9 @@ def persona_answers(target: DatabaseTarget, required: bool = True, base_only: bo
         partitions = connection.execute(select(groups.c.model, groups.c.population).distinct()).all()
     found = False
     for model, condition in sorted(partitions):
-        answers = study_answers(target, model=model, population=condition).rename({"population": "condition"})
-        if base_only:
-            answers = answers.filter(_at_base())
+        answers = study_answers(target, model=model, population=condition, base_only=base_only).rename(
+            {"population": "condition"}
+        )
         if answers.height:
             found = True
             yield answers
@@ -232,8 +228,6 @@ def replace_style_indices(target: DatabaseTarget, indices: pl.DataFrame) -> None
     transaction, so a reader sees the last report's rows or the one before, never a mix."""
     table = ResponseStyleIndex.__table__
     columns = [c.name for c in table.columns if c.name != "id"]
-    rows = indices.select(columns).to_dicts()
     with experiment_transaction(target) as connection:
         connection.execute(delete(table))
-        for start in range(0, len(rows), 5000):
-            connection.execute(insert(table), rows[start : start + 5000])
+        write_frame(connection, table, indices.select(columns))
