@@ -33,7 +33,18 @@ from personality_assets.defs.persona_study.reports.fidelity import (
     random_respondent_r,
     retest_r,
 )
-from personality_assets.defs.persona_study.reports.html import Section, render_report
+from personality_assets.defs.persona_study.reports.html import Section, prepare, render_report
+from personality_assets.defs.persona_study.reports.paper import (
+    GRID_LEGEND,
+    Figure,
+    Table,
+    alpha_grid,
+    caption,
+    export_tables,
+    questionnaire_label,
+    report_table,
+    score_grid,
+)
 from personality_assets.defs.persona_study.reports.reliability import (
     OMEGA_RESAMPLES,
     RESAMPLES,
@@ -899,23 +910,55 @@ def _robustness_section() -> Section:
 def study_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     """One self-contained HTML file of every report's table and figure, written per run
     (study_report_<first 8 characters of the run id>.html) and as study_report.html (the latest)."""
+    scores, reliability = read_report("scale_scores"), read_report("reliability")
     sections = [
         Section(
             "Scale scores: personas vs reference people",
-            "Welch's t, Cohen's d with its noncentral-t 95% CI, Holm correction across the table; "
-            "mean_abs_difference is per persona. TOST of equivalence within ± equivalence_bound_sd pooled sds "
-            f"(equivalence_bound in raw units), Holm across the table; equivalence: {VERDICTS}. sd_ratio: "
-            "persona sd / reference sd with its F 95% CI (assumes normal scores); p_spread: Brown-Forsythe "
-            "test of equal spread, p_spread_holm after Holm.",
-            [read_report("scale_scores")],
-            [report_path("scale_score_distributions", "png"), report_path("persona_vs_reference", "png")],
+            "",
+            [
+                *_score_grids(scores),
+                report_table(
+                    scores,
+                    "Scale scores of the personas of each model × condition against the reference people of the "
+                    "same condition (one score per persona, repetitions averaged): means and sds, difference with "
+                    "Welch's t and its 95% CI, Cohen's d (pooled sd) with its noncentral-t 95% CI, Holm's "
+                    "correction across the table; mean |difference| per persona against its own reference person. "
+                    "TOST of equivalence within ± the bound (pooled sds; in raw units beside it), Holm across the "
+                    f"table; equivalence: {VERDICTS}. SD ratio: persona sd / reference sd with its F 95% CI "
+                    "(assumes normal scores); p (spread): Brown-Forsythe test of equal spread, Holm after it",
+                ),
+            ],
+            [
+                Figure(
+                    report_path("scale_score_distributions", "png"),
+                    "Distributions of the scale scores, personas of each model × condition beside the reference "
+                    "people of the condition.",
+                ),
+                Figure(
+                    report_path("persona_vs_reference", "png"),
+                    "Each persona's scale score against its reference person's, per scale.",
+                ),
+            ],
         ),
         Section(
             "Reliability: Cronbach's alpha, McDonald's omega total, Guttman's lambda6",
-            "Bootstrap 95% CIs of alpha and omega; omega from a one-factor ML model; listwise deletion of"
-            " respondents missing an item; undefined values are n/a with a note.",
-            [read_report("reliability")],
-            [report_path("alpha_forest", "png")],
+            "",
+            [
+                *_alpha_grids(reliability),
+                report_table(
+                    reliability,
+                    "Reliability per scale × model × condition and of the reference people: Cronbach's α with its "
+                    "bootstrap 95% CI, standardised α, McDonald's ω total (one-factor ML model) with its bootstrap "
+                    "95% CI, Guttman's λ6; listwise deletion of respondents missing an item; undefined values are "
+                    "n/a with a note. No test, no correction",
+                ),
+            ],
+            [
+                Figure(
+                    report_path("alpha_forest", "png"),
+                    "Cronbach's α with its bootstrap 95% CI per model × condition; the reference people's α dashed.",
+                )
+            ],
         ),
         Section("Cross-questionnaire validity", "Same trait, two questionnaires.", [read_report("validity")]),
         _agreement_section(),
@@ -935,11 +978,54 @@ def study_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         _robustness_section(),
     ]
     page = render_report("Persona study report", sections, f"Run {context.run.run_id}.")
+    exports = export_tables(prepare(sections).tables, settings.reports_dir() / "paper")
     path = report_path(f"study_report_{context.run.run_id[:8]}", "html")
     path.write_text(page)
     latest = report_path("study_report", "html")
     latest.write_text(page)
     context.log.info(f"study report: {path}")
     return dg.MaterializeResult(
-        metadata={"html": dg.MetadataValue.path(str(path)), "latest": dg.MetadataValue.path(str(latest))}
+        metadata={
+            "html": dg.MetadataValue.path(str(path)),
+            "latest": dg.MetadataValue.path(str(latest)),
+            "tables": len(exports) // 2,
+            "exports": dg.MetadataValue.path(str(settings.reports_dir() / "paper")),
+            "export_files": dg.MetadataValue.json([str(file) for file in exports]),
+        }
     )
+
+
+def _score_grids(scores: pl.DataFrame) -> list[Table]:
+    """The original study's Table 4 layout, one grid per questionnaire."""
+    return [
+        Table(
+            score_grid(scores, questionnaire),
+            caption(
+                f"{questionnaire_label(questionnaire)} scale scores, mean ± sd, per model × condition and of the "
+                "human reference of each condition (the original study's Table 4 layout). Markers: Welch's t of "
+                "the personas against the human reference of the same condition, Holm's correction across all "
+                "scales, models and conditions (the long table below)",
+                scores.filter(pl.col("questionnaire") == questionnaire),
+                per_group=True,
+            ),
+            GRID_LEGEND,
+        )
+        for questionnaire in dict.fromkeys(scores["questionnaire"])
+    ]
+
+
+def _alpha_grids(reliability: pl.DataFrame) -> list[Table]:
+    """The original study's Table 6 layout, one grid per questionnaire."""
+    return [
+        Table(
+            alpha_grid(reliability, questionnaire),
+            caption(
+                f"{questionnaire_label(questionnaire)}: Cronbach's α per scale, per model × condition and of the "
+                "human reference (the original study's Table 6 layout); n/a where α is undefined (the long table "
+                "says why). No test",
+                reliability.filter(pl.col("questionnaire") == questionnaire),
+                per_group=True,
+            ),
+        )
+        for questionnaire in dict.fromkeys(reliability["questionnaire"])
+    ]
