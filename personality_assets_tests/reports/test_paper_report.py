@@ -161,7 +161,7 @@ def test_tables_and_figures_are_numbered_with_captions(tmp_path):
     )
 
     page = render_report("Report", sections)
-    assert re.search(r"<b>Table 1\.</b>IPIP-50 scale scores\.", page)
+    assert re.search(r"<b>Table 1\.</b> IPIP-50 scale scores\.", page)
     assert "<b>Table 3.</b>" in page and "<b>Figure 1.</b>" in page
     assert page.count("*** p &lt; .001") == 2  # a legend under each table with markers
     assert "class='table-box" in page and "overflow-x: auto" in page

@@ -468,7 +468,7 @@ def test_report_asset_across_models_and_conditions(db_target):
     assert "Response styles" in page
     assert Path(report("study_report")["latest"].value).read_text() == page
     # Numbered, captioned tables: first the original's Table 4 grid of the IPIP-50, every table also as CSV and LaTeX.
-    assert "<b>Table 1.</b>IPIP-50 scale scores, mean ± sd, per model × condition" in page
+    assert "<b>Table 1.</b> IPIP-50 scale scores, mean ± sd, per model × condition" in page
     assert "Agreeableness (IPIP-50)" in page and "Human reference" in page and "p (Holm)" in page
     exports = [Path(file) for file in report("study_report")["export_files"].value]
     tables = report("study_report")["tables"].value

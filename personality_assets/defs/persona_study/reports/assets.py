@@ -43,6 +43,7 @@ from personality_assets.defs.persona_study.reports.paper import (
     export_tables,
     questionnaire_label,
     report_table,
+    scale_label,
     score_grid,
 )
 from personality_assets.defs.persona_study.reports.reliability import (
@@ -828,6 +829,13 @@ def robustness_report(context: dg.AssetExecutionContext, research_db: ResearchDa
     return dg.MaterializeResult(metadata=metadata)
 
 
+AGREEMENT_CAPTION = (
+    "Item-level agreement of each answer with the reference person's answer to the same item, per scale × model "
+    "× condition: accuracy; precision and recall with the keyed answer as positive (keyed-count questionnaires); "
+    "MAE and RMSE (Likert questionnaires). No test, no correction"
+)
+
+
 def _response_style_section() -> Section:
     if not report_path("response_style_comparison", "parquet").exists():
         return Section("Response styles", "response_style_report has not been materialised.")
@@ -840,18 +848,36 @@ def _response_style_section() -> Section:
         "toward the desirable pole in human sd units (positive: more desirable). Reply problems per model from "
         "the call records.",
         [
-            read_report("response_style_comparison"),
-            read_report("social_desirability"),
-            read_report("reply_problems"),
+            report_table(
+                read_report("response_style_comparison"),
+                "Response-style indices of the personas (one value per persona) against the reference people of the "
+                "same condition, per model × condition × presentation × questionnaire: Welch's t, Cohen's d, "
+                "Holm's correction across the table",
+            ),
+            report_table(
+                read_report("social_desirability"),
+                "Shift of the personas' scale means toward the desirable pole, in human sd units (positive: more "
+                "desirable), per scale and their mean; no test",
+            ),
+            report_table(
+                read_report("reply_problems"),
+                "Questionnaire calls per model whose first reply failed, that stayed invalid after retries, failed, "
+                "or were refusals, with shares; counts, no test",
+            ),
         ],
-        [report_path("response_styles", "png")],
+        [
+            Figure(
+                report_path("response_styles", "png"),
+                "Each response-style index per model × condition beside the reference people of the condition.",
+            )
+        ],
     )
 
 
 def _agreement_section() -> Section:
     title = "Item-level agreement with the reference person"
     if not report_path("individual_fidelity", "parquet").exists():
-        return Section(title, "", [read_report("agreement")])
+        return Section(title, "", [report_table(read_report("agreement"), AGREEMENT_CAPTION)])
     return Section(
         title + "; individual fidelity",
         "Agreement per scale; then per questionnaire × model × condition the Pearson r across items between "
@@ -859,8 +885,24 @@ def _agreement_section() -> Section:
         "personas), median, quartiles, share r > 0, against the baseline named in its column (random "
         "respondents of <condition>_random, or each persona against a random other person) and, with a "
         "<condition>_retest population, the humans' test-retest r (ceiling_r; normalised = mean r / ceiling_r).",
-        [read_report("agreement"), read_report("individual_fidelity")],
-        [report_path(FIDELITY_FIGURE, "png")],
+        [
+            report_table(read_report("agreement"), AGREEMENT_CAPTION),
+            report_table(
+                read_report("individual_fidelity"),
+                "Individual fidelity per questionnaire × model × condition: the Pearson r across items between each "
+                "persona's keyed answers and its reference person's, mean with its t 95% CI over personas, median, "
+                "quartiles, share r > 0; against a baseline (random respondents or a random other person) and, "
+                "with a retest population, the humans' test-retest r (ceiling; normalised = mean r / ceiling r). "
+                "No test, no correction",
+            ),
+        ],
+        [
+            Figure(
+                report_path(FIDELITY_FIGURE, "png"),
+                "Each persona's r with its reference person across items, per model × condition, a panel per "
+                "questionnaire; the baseline ×, the ceiling |.",
+            )
+        ],
     )
 
 
@@ -873,8 +915,26 @@ def _distribution_section() -> Section:
         "Wasserstein distance (scipy) between the personas' and the humans' answer distributions of the same "
         "condition, each experiment one administration; similarity = 1 - W / range (the answer codes' range for "
         "an item, the scale score's possible range for a scale). Scales first, then items worst first.",
-        [_scales_shown(read_report("distribution_scales")), _items_shown(read_report("distribution_items"))],
+        [
+            report_table(
+                _scales_shown(read_report("distribution_scales")),
+                "Wasserstein distance between the personas' and the reference people's scale score distributions of "
+                "the same condition, per scale × model × condition; similarity = 1 - W / the score's possible range. "
+                "No test, no correction",
+            ),
+            report_table(
+                _items_shown(read_report("distribution_items")),
+                "The same per item, worst (lowest similarity) first; range: the item's answer codes. No test, no "
+                "correction",
+            ),
+        ],
     )
+
+
+def _figure_scale(path: Path) -> str:
+    """``robustness_scatter_bigfive_AGR.png`` as "Agreeableness (IPIP-50)"."""
+    questionnaire, _, scale = path.stem.removeprefix(f"{ROBUSTNESS_FIGURES}_").rpartition("_")
+    return scale_label(questionnaire, scale)
 
 
 def _robustness_section() -> Section:
@@ -888,8 +948,18 @@ def _robustness_section() -> Section:
         "Each persona under each non-base level against itself under the base level, on matched cells; "
         f"paired t and Wilcoxon, Holm across the table, ICC(3,1) and ICC(2,1). Verdict: {THRESHOLDS}. "
         "Every column in robustness.csv; each persona's scores in robustness_levels.csv.",
-        [_robustness_shown(report)],
-        sorted(settings.reports_dir().glob(f"{ROBUSTNESS_FIGURES}_*.png")),
+        [
+            report_table(
+                _robustness_shown(report),
+                "Each persona under each non-base presentation level against itself under the base level, per "
+                "scale × model × condition: mean shift, d_av, paired t with Holm's correction across the table, "
+                f"ICC(3,1) and ICC(2,1) with 95% CIs. Verdict: {THRESHOLDS}",
+            )
+        ],
+        [
+            Figure(path, f"Each persona's {_figure_scale(path)} score under every level against the base level.")
+            for path in sorted(settings.reports_dir().glob(f"{ROBUSTNESS_FIGURES}_*.png"))
+        ],
     )
 
 
@@ -960,19 +1030,43 @@ def study_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
                 )
             ],
         ),
-        Section("Cross-questionnaire validity", "Same trait, two questionnaires.", [read_report("validity")]),
+        Section(
+            "Cross-questionnaire validity",
+            "Same trait, two questionnaires.",
+            [
+                report_table(
+                    read_report("validity"),
+                    "The same trait measured by two questionnaires, per model × condition and for the reference "
+                    "people: Pearson r with its Fisher-z 95% CI and p, Spearman ρ and p, each persona's repetitions "
+                    "averaged; no correction",
+                )
+            ],
+        ),
         _agreement_section(),
         _distribution_section(),
         Section(
             "Persona demographics",
             "z-tests against the base condition, Holm-corrected.",
-            [read_report("demographics").filter(pl.col("count") > 0)]
+            [
+                report_table(
+                    read_report("demographics").filter(pl.col("count") > 0),
+                    "Share of each category of the personas' demographics per model × condition; two-proportion "
+                    "z-test of each derived condition's share against its base condition's (same model), Holm's "
+                    "correction across the table",
+                )
+            ]
             + (
-                [read_report("demographics_vs_marginals")]
+                [
+                    report_table(
+                        read_report("demographics_vs_marginals"),
+                        "The personas' demographics against the external marginals per model × condition × "
+                        "attribute: total-variation distance and a χ² goodness-of-fit test; no correction",
+                    )
+                ]
                 if report_path("demographics_vs_marginals", "parquet").exists()
                 else []
             ),
-            [report_path("demographics", "png")],
+            [Figure(report_path("demographics", "png"), "Share of each demographic category per model × condition.")],
         ),
         _response_style_section(),
         _robustness_section(),

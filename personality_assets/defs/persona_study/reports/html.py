@@ -31,7 +31,7 @@ table { border-collapse: collapse; font-size: 12px; font-variant-numeric: tabula
 th, td { border-bottom: 1px solid #e0e0e0; padding: 3px 8px; text-align: left; white-space: nowrap; }
 th { background: #f4f4f4; position: sticky; top: 0; border-bottom: 2px solid #999; }
 td.num, th.num { text-align: right; }
-.caption { font-size: 14px; margin: 1.4em 0 0.2em; } .caption b { margin-right: 0.3em; }
+.caption { font-size: 14px; margin: 1.4em 0 0.2em; }
 .legend { color: #555; font-size: 12px; margin: 0.2em 0 1.2em; }
 figure { margin: 1.2em 0; } figcaption { font-size: 14px; color: #333; margin-top: 0.3em; }
 img { max-width: 100%; border: 1px solid #eee; } .note { color: #555; font-size: 13px; }
@@ -90,7 +90,7 @@ def prepare(sections: list[Section]) -> Numbered:
 def _table_html(table: Table) -> str:
     long = " long" if table.frame.height > LONG_TABLE_ROWS else ""
     parts = [
-        f"<p class='caption' id='table-{table.number}'><b>Table {table.number}.</b>{html.escape(table.caption)}</p>",
+        f"<p class='caption' id='table-{table.number}'><b>Table {table.number}.</b> {html.escape(table.caption)}</p>",
         f"<div class='table-box{long}'>{html_table(table.frame)}</div>",
     ]
     if table.legend:
