@@ -98,6 +98,8 @@ def test_scales_and_reference_people_have_readable_names():
     epqr = shown.filter(pl.col("Scale") == "Extraversion (EPQR-A)").row(0, named=True)
     assert epqr["Difference"] == "0.000" and epqr["p (Holm)"] == ".600"
     assert not any("-0.000" in value for column in shown.iter_columns() for value in column)
+    pairs = readable(pl.DataFrame({"a": ["epqr_a.E"], "b": ["bigfive.EXT"], "questionnaire": ["epqr_a"]}))
+    assert pairs.row(0) == ("Extraversion (EPQR-A)", "Extraversion (IPIP-50)", "EPQR-A")
 
 
 def test_table_4_grid_is_model_by_condition_with_a_column_per_scale():

@@ -277,14 +277,18 @@ def readable(frame: pl.DataFrame, digits: int = 3) -> pl.DataFrame:
     (IPIP-50)"), the reference people as "Human reference", CIs merged, p values APA style, numbers
     rounded (no -0.000), columns named by ``COLUMN_NAMES``. Every cell a string."""
     if {"questionnaire", "scale"} <= set(frame.columns):
-        labels = [scale_label(q, s) for q, s in zip(frame["questionnaire"], frame["scale"], strict=True)]
+        pairs = list(zip(frame["questionnaire"], frame["scale"], strict=True))
+        names = {pair: scale_label(*pair) for pair in set(pairs)}  # the definitions read once per scale
+        labels = [names[pair] for pair in pairs]
         position = frame.columns.index("questionnaire")
         frame = frame.drop("questionnaire", "scale").insert_column(position, pl.Series("scale", labels))
     elif "questionnaire" in frame.columns:
-        frame = frame.with_columns(pl.col("questionnaire").map_elements(questionnaire_label, return_dtype=pl.String))
+        names = {name: questionnaire_label(name) for name in frame["questionnaire"].unique().drop_nulls()}
+        frame = frame.with_columns(pl.col("questionnaire").replace(names))
     for column in ("a", "b"):
         if column in frame.columns and frame.schema[column] == pl.String:
-            frame = frame.with_columns(pl.col(column).map_elements(trait_label, return_dtype=pl.String))
+            names = {code: trait_label(code) for code in frame[column].unique().drop_nulls()}
+            frame = frame.with_columns(pl.col(column).replace(names))
     if "model" in frame.columns:
         frame = frame.with_columns(pl.col("model").replace({"reference": HUMAN_REFERENCE}))
     frame = _merge_cis(frame, digits)
