@@ -38,6 +38,10 @@ setup(
         "krippendorff>=0.9,<1",
         # The reliability report's omega total: the one-factor ML model (FactorAnalysis).
         "scikit-learn>=1.2",
+        # The HTML report's LaTeX tables (pandas' Styler.to_latex, which renders with jinja2); both
+        # already come with statsmodels and dagster, named here because the report uses them directly.
+        "pandas>=2.0",
+        "jinja2>=3.1",
         # The reports' figures (PNG, no display needed).
         "matplotlib>=3.8",
         # The shared rate limiter (PERSONALITY_ASSETS_REDIS_URL): Lua scripts through redis.asyncio.

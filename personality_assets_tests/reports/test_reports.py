@@ -467,6 +467,15 @@ def test_report_asset_across_models_and_conditions(db_target):
     assert "Distribution distance" in page and "individual fidelity" in page
     assert "Response styles" in page
     assert Path(report("study_report")["latest"].value).read_text() == page
+    # Numbered, captioned tables: first the original's Table 4 grid of the IPIP-50, every table also as CSV and LaTeX.
+    assert "<b>Table 1.</b> IPIP-50 scale scores, mean ± sd, per model × condition" in page
+    assert "Agreeableness (IPIP-50)" in page and "Human reference" in page and "p (Holm)" in page
+    exports = [Path(file) for file in report("study_report")["export_files"].value]
+    tables = report("study_report")["tables"].value
+    assert len(exports) == 2 * tables and page.count("<p class='caption'") == tables
+    assert all(file.exists() for file in exports) and exports[0].name == "table_1.csv"
+    assert pl.read_csv(exports[0]).columns[:3] == ["Model", "Condition", "Extraversion"]
+    assert "\\begin{tabular}" in exports[1].read_text()
 
 
 def test_reference_reports_cover_every_loaded_population(db_target):

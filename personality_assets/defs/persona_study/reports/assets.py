@@ -33,7 +33,19 @@ from personality_assets.defs.persona_study.reports.fidelity import (
     random_respondent_r,
     retest_r,
 )
-from personality_assets.defs.persona_study.reports.html import Section, render_report
+from personality_assets.defs.persona_study.reports.html import Section, prepare, render_report
+from personality_assets.defs.persona_study.reports.paper import (
+    GRID_LEGEND,
+    Figure,
+    Table,
+    alpha_grid,
+    caption,
+    export_tables,
+    questionnaire_label,
+    report_table,
+    scale_label,
+    score_grid,
+)
 from personality_assets.defs.persona_study.reports.reliability import (
     OMEGA_RESAMPLES,
     RESAMPLES,
@@ -817,6 +829,13 @@ def robustness_report(context: dg.AssetExecutionContext, research_db: ResearchDa
     return dg.MaterializeResult(metadata=metadata)
 
 
+AGREEMENT_CAPTION = (
+    "Item-level agreement of each answer with the reference person's answer to the same item, per scale × model "
+    "× condition: accuracy; precision and recall with the keyed answer as positive (keyed-count questionnaires); "
+    "MAE and RMSE (Likert questionnaires). No test, no correction"
+)
+
+
 def _response_style_section() -> Section:
     if not report_path("response_style_comparison", "parquet").exists():
         return Section("Response styles", "response_style_report has not been materialised.")
@@ -829,18 +848,36 @@ def _response_style_section() -> Section:
         "toward the desirable pole in human sd units (positive: more desirable). Reply problems per model from "
         "the call records.",
         [
-            read_report("response_style_comparison"),
-            read_report("social_desirability"),
-            read_report("reply_problems"),
+            report_table(
+                read_report("response_style_comparison"),
+                "Response-style indices of the personas (one value per persona) against the reference people of the "
+                "same condition, per model × condition × presentation × questionnaire: Welch's t, Cohen's d, "
+                "Holm's correction across the table",
+            ),
+            report_table(
+                read_report("social_desirability"),
+                "Shift of the personas' scale means toward the desirable pole, in human sd units (positive: more "
+                "desirable), per scale and their mean; no test",
+            ),
+            report_table(
+                read_report("reply_problems"),
+                "Questionnaire calls per model whose first reply failed, that stayed invalid after retries, failed, "
+                "or were refusals, with shares; counts, no test",
+            ),
         ],
-        [report_path("response_styles", "png")],
+        [
+            Figure(
+                report_path("response_styles", "png"),
+                "Each response-style index per model × condition beside the reference people of the condition.",
+            )
+        ],
     )
 
 
 def _agreement_section() -> Section:
     title = "Item-level agreement with the reference person"
     if not report_path("individual_fidelity", "parquet").exists():
-        return Section(title, "", [read_report("agreement")])
+        return Section(title, "", [report_table(read_report("agreement"), AGREEMENT_CAPTION)])
     return Section(
         title + "; individual fidelity",
         "Agreement per scale; then per questionnaire × model × condition the Pearson r across items between "
@@ -848,8 +885,24 @@ def _agreement_section() -> Section:
         "personas), median, quartiles, share r > 0, against the baseline named in its column (random "
         "respondents of <condition>_random, or each persona against a random other person) and, with a "
         "<condition>_retest population, the humans' test-retest r (ceiling_r; normalised = mean r / ceiling_r).",
-        [read_report("agreement"), read_report("individual_fidelity")],
-        [report_path(FIDELITY_FIGURE, "png")],
+        [
+            report_table(read_report("agreement"), AGREEMENT_CAPTION),
+            report_table(
+                read_report("individual_fidelity"),
+                "Individual fidelity per questionnaire × model × condition: the Pearson r across items between each "
+                "persona's keyed answers and its reference person's, mean with its t 95% CI over personas, median, "
+                "quartiles, share r > 0; against a baseline (random respondents or a random other person) and, "
+                "with a retest population, the humans' test-retest r (ceiling; normalised = mean r / ceiling r). "
+                "No test, no correction",
+            ),
+        ],
+        [
+            Figure(
+                report_path(FIDELITY_FIGURE, "png"),
+                "Each persona's r with its reference person across items, per model × condition, a panel per "
+                "questionnaire; the baseline ×, the ceiling |.",
+            )
+        ],
     )
 
 
@@ -862,8 +915,26 @@ def _distribution_section() -> Section:
         "Wasserstein distance (scipy) between the personas' and the humans' answer distributions of the same "
         "condition, each experiment one administration; similarity = 1 - W / range (the answer codes' range for "
         "an item, the scale score's possible range for a scale). Scales first, then items worst first.",
-        [_scales_shown(read_report("distribution_scales")), _items_shown(read_report("distribution_items"))],
+        [
+            report_table(
+                _scales_shown(read_report("distribution_scales")),
+                "Wasserstein distance between the personas' and the reference people's scale score distributions of "
+                "the same condition, per scale × model × condition; similarity = 1 - W / the score's possible range. "
+                "No test, no correction",
+            ),
+            report_table(
+                _items_shown(read_report("distribution_items")),
+                "The same per item, worst (lowest similarity) first; range: the item's answer codes. No test, no "
+                "correction",
+            ),
+        ],
     )
+
+
+def _figure_scale(path: Path) -> str:
+    """``robustness_scatter_bigfive_AGR.png`` as "Agreeableness (IPIP-50)"."""
+    questionnaire, _, scale = path.stem.removeprefix(f"{ROBUSTNESS_FIGURES}_").rpartition("_")
+    return scale_label(questionnaire, scale)
 
 
 def _robustness_section() -> Section:
@@ -877,8 +948,18 @@ def _robustness_section() -> Section:
         "Each persona under each non-base level against itself under the base level, on matched cells; "
         f"paired t and Wilcoxon, Holm across the table, ICC(3,1) and ICC(2,1). Verdict: {THRESHOLDS}. "
         "Every column in robustness.csv; each persona's scores in robustness_levels.csv.",
-        [_robustness_shown(report)],
-        sorted(settings.reports_dir().glob(f"{ROBUSTNESS_FIGURES}_*.png")),
+        [
+            report_table(
+                _robustness_shown(report),
+                "Each persona under each non-base presentation level against itself under the base level, per "
+                "scale × model × condition: mean shift, d_av, paired t with Holm's correction across the table, "
+                f"ICC(3,1) and ICC(2,1) with 95% CIs. Verdict: {THRESHOLDS}",
+            )
+        ],
+        [
+            Figure(path, f"Each persona's {_figure_scale(path)} score under every level against the base level.")
+            for path in sorted(settings.reports_dir().glob(f"{ROBUSTNESS_FIGURES}_*.png"))
+        ],
     )
 
 
@@ -899,47 +980,146 @@ def _robustness_section() -> Section:
 def study_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     """One self-contained HTML file of every report's table and figure, written per run
     (study_report_<first 8 characters of the run id>.html) and as study_report.html (the latest)."""
+    scores, reliability = read_report("scale_scores"), read_report("reliability")
     sections = [
         Section(
             "Scale scores: personas vs reference people",
-            "Welch's t, Cohen's d with its noncentral-t 95% CI, Holm correction across the table; "
-            "mean_abs_difference is per persona. TOST of equivalence within ± equivalence_bound_sd pooled sds "
-            f"(equivalence_bound in raw units), Holm across the table; equivalence: {VERDICTS}. sd_ratio: "
-            "persona sd / reference sd with its F 95% CI (assumes normal scores); p_spread: Brown-Forsythe "
-            "test of equal spread, p_spread_holm after Holm.",
-            [read_report("scale_scores")],
-            [report_path("scale_score_distributions", "png"), report_path("persona_vs_reference", "png")],
+            "",
+            [
+                *_score_grids(scores),
+                report_table(
+                    scores,
+                    "Scale scores of the personas of each model × condition against the reference people of the "
+                    "same condition (one score per persona, repetitions averaged): means and sds, difference with "
+                    "Welch's t and its 95% CI, Cohen's d (pooled sd) with its noncentral-t 95% CI, Holm's "
+                    "correction across the table; mean |difference| per persona against its own reference person. "
+                    "TOST of equivalence within ± the bound (pooled sds; in raw units beside it), Holm across the "
+                    f"table; equivalence: {VERDICTS}. SD ratio: persona sd / reference sd with its F 95% CI "
+                    "(assumes normal scores); p (spread): Brown-Forsythe test of equal spread, Holm after it",
+                ),
+            ],
+            [
+                Figure(
+                    report_path("scale_score_distributions", "png"),
+                    "Distributions of the scale scores, personas of each model × condition beside the reference "
+                    "people of the condition.",
+                ),
+                Figure(
+                    report_path("persona_vs_reference", "png"),
+                    "Each persona's scale score against its reference person's, per scale.",
+                ),
+            ],
         ),
         Section(
             "Reliability: Cronbach's alpha, McDonald's omega total, Guttman's lambda6",
-            "Bootstrap 95% CIs of alpha and omega; omega from a one-factor ML model; listwise deletion of"
-            " respondents missing an item; undefined values are n/a with a note.",
-            [read_report("reliability")],
-            [report_path("alpha_forest", "png")],
+            "",
+            [
+                *_alpha_grids(reliability),
+                report_table(
+                    reliability,
+                    "Reliability per scale × model × condition and of the reference people: Cronbach's α with its "
+                    "bootstrap 95% CI, standardised α, McDonald's ω total (one-factor ML model) with its bootstrap "
+                    "95% CI, Guttman's λ6; listwise deletion of respondents missing an item; undefined values are "
+                    "n/a with a note. No test, no correction",
+                ),
+            ],
+            [
+                Figure(
+                    report_path("alpha_forest", "png"),
+                    "Cronbach's α with its bootstrap 95% CI per model × condition; the reference people's α dashed.",
+                )
+            ],
         ),
-        Section("Cross-questionnaire validity", "Same trait, two questionnaires.", [read_report("validity")]),
+        Section(
+            "Cross-questionnaire validity",
+            "Same trait, two questionnaires.",
+            [
+                report_table(
+                    read_report("validity"),
+                    "The same trait measured by two questionnaires, per model × condition and for the reference "
+                    "people: Pearson r with its Fisher-z 95% CI and p, Spearman ρ and p, each persona's repetitions "
+                    "averaged; no correction",
+                )
+            ],
+        ),
         _agreement_section(),
         _distribution_section(),
         Section(
             "Persona demographics",
             "z-tests against the base condition, Holm-corrected.",
-            [read_report("demographics").filter(pl.col("count") > 0)]
+            [
+                report_table(
+                    read_report("demographics").filter(pl.col("count") > 0),
+                    "Share of each category of the personas' demographics per model × condition; two-proportion "
+                    "z-test of each derived condition's share against its base condition's (same model), Holm's "
+                    "correction across the table",
+                )
+            ]
             + (
-                [read_report("demographics_vs_marginals")]
+                [
+                    report_table(
+                        read_report("demographics_vs_marginals"),
+                        "The personas' demographics against the external marginals per model × condition × "
+                        "attribute: total-variation distance and a χ² goodness-of-fit test; no correction",
+                    )
+                ]
                 if report_path("demographics_vs_marginals", "parquet").exists()
                 else []
             ),
-            [report_path("demographics", "png")],
+            [Figure(report_path("demographics", "png"), "Share of each demographic category per model × condition.")],
         ),
         _response_style_section(),
         _robustness_section(),
     ]
     page = render_report("Persona study report", sections, f"Run {context.run.run_id}.")
+    exports = export_tables(prepare(sections).tables, settings.reports_dir() / "paper")
     path = report_path(f"study_report_{context.run.run_id[:8]}", "html")
     path.write_text(page)
     latest = report_path("study_report", "html")
     latest.write_text(page)
     context.log.info(f"study report: {path}")
     return dg.MaterializeResult(
-        metadata={"html": dg.MetadataValue.path(str(path)), "latest": dg.MetadataValue.path(str(latest))}
+        metadata={
+            "html": dg.MetadataValue.path(str(path)),
+            "latest": dg.MetadataValue.path(str(latest)),
+            "tables": len(exports) // 2,
+            "exports": dg.MetadataValue.path(str(settings.reports_dir() / "paper")),
+            "export_files": dg.MetadataValue.json([str(file) for file in exports]),
+        }
     )
+
+
+def _score_grids(scores: pl.DataFrame) -> list[Table]:
+    """The original study's Table 4 layout, one grid per questionnaire."""
+    return [
+        Table(
+            score_grid(scores, questionnaire),
+            caption(
+                f"{questionnaire_label(questionnaire)} scale scores, mean ± sd, per model × condition and of the "
+                "human reference of each condition (the original study's Table 4 layout). Markers: Welch's t of "
+                "the personas against the human reference of the same condition, Holm's correction across all "
+                "scales, models and conditions (the long table below)",
+                scores.filter(pl.col("questionnaire") == questionnaire),
+                per_group=True,
+            ),
+            GRID_LEGEND,
+        )
+        for questionnaire in dict.fromkeys(scores["questionnaire"])
+    ]
+
+
+def _alpha_grids(reliability: pl.DataFrame) -> list[Table]:
+    """The original study's Table 6 layout, one grid per questionnaire."""
+    return [
+        Table(
+            alpha_grid(reliability, questionnaire),
+            caption(
+                f"{questionnaire_label(questionnaire)}: Cronbach's α per scale, per model × condition and of the "
+                "human reference (the original study's Table 6 layout); n/a where α is undefined (the long table "
+                "says why). No test",
+                reliability.filter(pl.col("questionnaire") == questionnaire),
+                per_group=True,
+            ),
+        )
+        for questionnaire in dict.fromkeys(reliability["questionnaire"])
+    ]
