@@ -69,7 +69,7 @@ def test_simulated_study_two_models_two_populations(db_target):
             metadata = result.asset_materializations_for_node("questionnaire_scores")[0].metadata
             # 12 personas x 2 questionnaires (the simulator needs no item texts, so EPQR-A runs too)
             assert metadata["experiments"].value == 24 and "r_with_reference" in metadata["summary"].value
-            # Numbers per scale for the Plots tab: personas follow their reference people.
+            # Numbers per scale, charted over runs in the UI: personas follow their reference people.
             assert metadata["r_with_reference/bigfive.EXT"].value > 0.8
             assert 0 <= metadata["mean_abs_difference/epqr_a.E"].value < 2
 

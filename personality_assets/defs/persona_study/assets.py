@@ -282,7 +282,7 @@ def questionnaire_scores(context: dg.AssetExecutionContext, research_db: Researc
             "parquet": dg.MetadataValue.path(str(path)),
             "summary": markdown_table(score_summary(scores)),
             "dagster/column_schema": table_schema(dict(scores.schema)),
-            # Per scale, numbers the partition's Plots tab follows from run to run (the reports
+            # Per scale, numbers the UI charts from run to run (the metadata's Plots toggle) (the reports
             # compare partitions).
             **{
                 f"{name}/{row['questionnaire']}.{row['scale']}": row[name]

@@ -65,7 +65,7 @@ def llm_usage(context: dg.AssetExecutionContext, research_db: ResearchDatabase) 
 )
 def llm_usage_rollup() -> dg.MaterializeResult:
     """Every materialised day of llm_usage in one table, with spend per model over time
-    (cost per day per model as a figure; cost per model as numbers for the Plots tab)."""
+    (cost per day per model as a figure; cost per model as numbers the UI charts over runs)."""
     files = sorted(usage_dir().glob("day=*.parquet"))
     schema = {**USAGE_SCHEMA, "day": pl.Date}
     days = pl.concat([pl.read_parquet(f) for f in files]) if files else pl.DataFrame(schema=schema)
