@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import base64
 import datetime
+import math
+from collections.abc import Mapping
 from pathlib import Path
 
 import polars as pl
-from dagster import MetadataValue, TableColumn, TableColumnConstraints, TableSchema
+from dagster import MetadataValue, TableColumn, TableColumnConstraints, TableRecord, TableSchema
 
 # Owner of every asset (definitions.py sets it on those that name none). Dagster takes an email
 # address or "team:<name>".
@@ -40,6 +42,49 @@ def table_schema(schema: dict[str, pl.DataType], descriptions: dict[str, str] | 
             for name, dtype in schema.items()
         ]
     )
+
+
+# Rows of a table shown in the UI's metadata; the rest are in the CSV file named beside it.
+TABLE_ROWS = 50
+
+
+def _cell(value, digits: int):
+    """A value as a table record holds it: floats rounded (no -0.0), NaN/inf and nulls empty (None:
+    the UI shows an empty cell), anything else that is not a JSON scalar as text."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return None if not math.isfinite(value) else round(value, digits) + 0.0
+    return str(value)
+
+
+def table_metadata(
+    frame: pl.DataFrame,
+    descriptions: Mapping[str, str],
+    *,
+    max_rows: int = TABLE_ROWS,
+    digits: int = 3,
+    precise: Mapping[str, int] | None = None,
+) -> MetadataValue:
+    """The first ``max_rows`` rows of ``frame`` as Dagster table metadata, which the UI shows inline
+    (its "Show schema" link lists the columns with ``descriptions``). Floats are rounded to
+    ``digits`` decimals (``precise``: other decimals per column, e.g. 4 for p values); nulls and
+    NaN are empty cells. Every column needs a description: a table nobody can read is an error."""
+    missing = [name for name in frame.columns if not descriptions.get(name)]
+    if missing:
+        raise ValueError(f"columns without a description: {', '.join(missing)}")
+    precise = precise or {}
+    schema = table_schema(dict(frame.schema), descriptions)
+    records = [
+        TableRecord(data={name: _cell(value, precise.get(name, digits)) for name, value in row.items()})
+        for row in frame.head(max_rows).iter_rows(named=True)
+    ]
+    return MetadataValue.table(records=records, schema=schema)
+
+
+def table_entries(key: str, frame: pl.DataFrame, descriptions: Mapping[str, str], **kwargs) -> dict:
+    """``key``: the table's head (``table_metadata``), ``<key>_rows``: how many rows it has in all."""
+    return {key: table_metadata(frame, descriptions, **kwargs), f"{key}_rows": MetadataValue.int(frame.height)}
 
 
 _SQL_TYPES = {int: "int", float: "float", bool: "bool", datetime.datetime: "datetime", dict: "json"}

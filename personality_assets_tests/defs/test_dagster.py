@@ -68,7 +68,8 @@ def test_materialise_population_partition_with_metadata(empty_target):
     assert metadata["respondents"].value == 300
     assert metadata["dagster/row_count"].value == 300 * 74 == _answers(empty_target, "sample")
     assert metadata["excluded_rows"].value == 0 and metadata["synthetic"].value is True
-    assert "| bigfive" in metadata["scale_scores"].value and "| personality_id" in metadata["preview"].value
+    assert {record.data["questionnaire"] for record in metadata["scale_scores"].records} >= {"bigfive"}
+    assert metadata["preview"].schema.columns[0].name == "personality_id" and metadata["preview"].records
     assert 2.0 < metadata["bigfive.EXT.mean"].value < 4.0
     assert [c.name for c in metadata["dagster/column_schema"].schema.columns][:2] == ["population", "personality_id"]
 

@@ -121,6 +121,10 @@ def test_the_track_on_the_simulator(empty_target):
     assert metadata["written"] == 40 and "essays_per_dimension_plot" in metadata
     assert (metadata["grid_cells_covered"], metadata["grid_share_covered"]) == (40, 0.125)  # of 320
     assert "data:image/png;base64," in metadata["word_count_plot"]
+    # Tables inline, every column described: the essays per quality level add up to those written.
+    words = metadata["word_counts"]
+    assert sum(record.data["essays"] for record in words.records) == 40
+    assert all(column.description for column in words.schema.columns)
 
 
 def test_a_rerun_pays_for_nothing_and_a_larger_plan_extends_the_smaller(empty_target):

@@ -246,6 +246,10 @@ def test_agreement_report_baselines_and_retest_ceiling(db_target, tmp_path):
         )
     maxn = summary.filter(pl.col("condition") == "sample_maxN")
     assert set(maxn["baseline"]) == {PERMUTATION} and maxn["ceiling_r"].null_count() == maxn.height
-    assert "mean_r/simulated/sample/bigfive" in metadata and "normalised/simulated/sample/epqr_a" in metadata
+    assert metadata["min_mean_r"].value == pytest.approx(summary["mean_r"].min(), abs=1e-4)
+    assert metadata["min_normalised"].value == pytest.approx(summary["normalised"].min(), abs=1e-4)
+    shown = metadata["individual_fidelity"]
+    assert [record.data["mean_r"] for record in shown.records] == [round(r, 3) for r in summary["mean_r"]]
+    assert metadata["individual_fidelity_rows"].value == summary.height
     figure = metadata["individual_fidelity_figure"].value
     assert base64.b64decode(figure.split("data:image/png;base64,")[1].rstrip(")"))[:4] == b"\x89PNG"

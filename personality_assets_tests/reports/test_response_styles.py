@@ -387,11 +387,18 @@ def test_report_asset_stores_indices_and_compares_with_the_humans(db_target):
     assert comparison.select("item_order", "option_order").unique().height == 4
     assert comparison.group_by("item_order", "option_order").len()["len"].to_list() == [6 + 4] * 4
     assert metadata["tests"].value == comparison.filter(pl.col("p").is_not_null()).height > 0
-    assert "acquiescence_mean/simulated/sample/bigfive" in metadata
-    assert "desirability/simulated/sample" in metadata
+    tested = comparison.filter(pl.col("p").is_not_null())
+    assert metadata["max_abs_d"].value == pytest.approx(tested["cohens_d"].abs().max(), abs=1e-4)
+    table = metadata["table"]
+    assert metadata["table_rows"].value == comparison.height and len(table.records) == min(50, comparison.height)
+    assert {c.name for c in table.schema.columns} >= {"index", "presentation", "cohens_d", "p_holm"}
+    desirability = pl.read_csv(metadata["social_desirability_csv"].value)
+    overall = desirability.filter(pl.col("scale") == "overall")["shift"]
+    assert metadata["max_desirability_shift"].value == pytest.approx(overall.max(), abs=1e-4)
     problems = pl.read_csv(metadata["reply_problems_csv"].value)
     assert problems["model"].to_list() == ["simulated"] and problems["refusals"].to_list() == [0]
-    assert problems["requests"].item() > 0 and "refusal_share/simulated" in metadata
+    assert problems["requests"].item() > 0 and metadata["max_refusal_share"].value == 0
+    assert metadata["reply_problems"].records[0].data["model"] == "simulated"
     encoded = metadata["response_styles"].value.split("data:image/png;base64,")[1].rstrip(")")
     assert base64.b64decode(encoded)[:8] == b"\x89PNG\r\n\x1a\n"
 

@@ -287,7 +287,13 @@ def test_asset_empty_without_other_presentations_then_a_row_per_scale_and_level(
     assert report["alpha_base"].null_count() < report.height and report["icc"].null_count() < report.height
     levels = pl.read_parquet(metadata["levels"].value)
     assert levels.height == 9 * 2 * 8
-    assert "mean_shift/simulated/sample/bigfive.EXT/item_order=shuffled_1" in metadata
+    counts = dict(report["verdict"].value_counts().rows())
+    for level_verdict in ("stable", "shifts", "unstable"):
+        assert metadata[f"rows_{level_verdict}"].value == counts.get(level_verdict, 0)
+    assert metadata["min_icc"].value == pytest.approx(report["icc"].min(), abs=1e-4)
+    assert [record.data["icc"] for record in metadata["table"].records] == [
+        None if icc is None else round(icc, 3) for icc in report["icc"]
+    ]
     figure = metadata["figure/bigfive_EXT"].value
     assert base64.b64decode(figure.split("data:image/png;base64,")[1].rstrip(")"))[:4] == b"\x89PNG"
     assert len([key for key in metadata if key.startswith("figure/")]) == 9

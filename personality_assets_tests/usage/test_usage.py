@@ -154,6 +154,9 @@ def test_usage_per_day_its_rollup_and_the_cli(db_target, capsys, monkeypatch):
     assert metadata["days"].value == 2
     assert metadata["cost_usd/oa"].value == pytest.approx(4 * (1000 * 2.0 + 500 * 8.0) / 1e6)
     assert metadata["cost_per_day_plot"].value.startswith("**Cost per day per model**")
+    # Inline, most expensive model first, costs to the micro-dollar.
+    (oa_row, _) = metadata["per_model"].records
+    assert oa_row.data["model"] == "oa" and oa_row.data["cost_usd"] == metadata["cost_usd/oa"].value
 
     monkeypatch.setenv("PERSONALITY_ASSETS_DATABASE_URL", db_target.url)
     monkeypatch.setenv("PERSONALITY_ASSETS_EXPERIMENT_SCHEMA", db_target.experiment_schema)

@@ -12,7 +12,7 @@ from pydantic import Field
 from personality_assets import settings
 from personality_assets.db.engine import experiment_transaction
 from personality_assets.db.tables.essays import Essay, EssayPersona, ResearchSeed
-from personality_assets.defs.essays import plots
+from personality_assets.defs.essays import columns, plots
 from personality_assets.defs.essays.checks import ESSAY_CHECKS, essay_checks
 from personality_assets.defs.essays.dimensions import (
     DIMENSION_TABLES,
@@ -37,7 +37,7 @@ from personality_assets.defs.essays.tables import (
     topic_essays,
     word_count_table,
 )
-from personality_assets.defs.metadata import figure_metadata, markdown_table, sql_table_schema
+from personality_assets.defs.metadata import figure_metadata, sql_table_schema, table_metadata
 from personality_assets.defs.outputs import output_path
 from personality_assets.defs.partitions import partition_key
 from personality_assets.defs.resources import LLMEngineResource, ResearchDatabase
@@ -80,8 +80,9 @@ def essay_dimensions(research_db: ResearchDatabase) -> dg.MaterializeResult:
     with experiment_transaction(research_db.target) as connection:
         outcome = sync_dimensions(connection, dimensions)
     tables = {
-        name: markdown_table(
-            pl.DataFrame([level.model_dump(exclude={"parameters"}) for level in getattr(dimensions, name)])
+        name: table_metadata(
+            pl.DataFrame([level.model_dump(exclude={"parameters"}) for level in getattr(dimensions, name)]),
+            columns.DIMENSION_LEVELS,
         )
         for name in DIMENSION_TABLES
     }
@@ -145,7 +146,7 @@ def research_seeds(
             "angles": seed["angles"],
             "sources": seed["sources"],
             "simulated": bool(seed["simulated"]),
-            "angles_table": markdown_table(angles),
+            "angles_table": table_metadata(angles, columns.ANGLES),
             **outcome.summary.metadata(),
         }
     )
@@ -198,8 +199,9 @@ def essay_personas(
         "resumed_personas": outcome.resumed,
         "new_personas": outcome.new_personas,
         "selection_seconds": round(outcome.selection_s, 4),
-        "backgrounds": markdown_table(
-            essays.group_by("persona_background").len().sort("len", descending=True).rename({"len": "essays"})
+        "backgrounds": table_metadata(
+            essays.group_by("persona_background").len().sort("len", descending=True).rename({"len": "essays"}),
+            columns.BACKGROUNDS,
         ),
         "personas_cast": cast.height,
         **{f"repository/{key}": value for key, value in statistics.items()},
@@ -283,12 +285,16 @@ def essays(
             plots.word_counts(written, ranges, essay_figure(topic, "word_counts")),
             "Word counts per quality level",
         )
-        metadata["preview"] = markdown_table(
-            written.select("id", "stance", "evidence", "style", "quality", "word_count", "persona_background").head(5)
+        metadata["preview"] = table_metadata(
+            written.select("id", "stance", "evidence", "style", "quality", "word_count", "persona_background").head(5),
+            columns.PREVIEW,
         )
     metadata |= {
-        **{f"essays_per_{column}": markdown_table(table) for column, table in level_counts(written, order).items()},
-        "word_counts": markdown_table(word_count_table(written, ranges)),
+        **{
+            f"essays_per_{column}": table_metadata(table, columns.level_count_columns(column))
+            for column, table in level_counts(written, order).items()
+        },
+        "word_counts": table_metadata(word_count_table(written, ranges), columns.WORD_COUNTS),
         "mean_word_count": round(float(written["word_count"].mean()), 1) if written.height else 0.0,
         **{f"repository/{key}": value for key, value in statistics.items()},
         **outcome.summary.metadata(),

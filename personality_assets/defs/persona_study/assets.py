@@ -9,9 +9,10 @@ from pydantic import Field
 
 from personality_assets import settings
 from personality_assets.db.tables.persona_study import EvalQuestionnaire, ExperimentsList, Persona
-from personality_assets.defs.metadata import markdown_table, sql_table_schema, table_schema
+from personality_assets.defs.metadata import sql_table_schema, table_metadata, table_schema
 from personality_assets.defs.outputs import output_path
 from personality_assets.defs.partitions import experiment_partitions, model_and_population
+from personality_assets.defs.persona_study import columns
 from personality_assets.defs.persona_study.answering import (
     answer_questionnaires,
     answer_requests,
@@ -71,7 +72,10 @@ def personas(
     path = parquet_path("personas", model, population)
     frame.write_parquet(path)
     demographics = {
-        column: markdown_table(frame.group_by(column).len().sort("len", descending=True).rename({"len": "personas"}))
+        column: table_metadata(
+            frame.group_by(column).len().sort("len", descending=True).rename({"len": "personas"}),
+            columns.PERSONA_COUNTS,
+        )
         for column in ("gender", "race", "sexual_orientation")
     }
     return dg.MaterializeResult(
@@ -83,8 +87,9 @@ def personas(
             "simulated_personas": int(frame["simulated"].sum()) if frame.height else 0,
             "parquet": dg.MetadataValue.path(str(path)),
             **{f"{column}_counts": table for column, table in demographics.items()},
-            "preview": markdown_table(
-                frame.select("id", "ref_personality_id", "name", "age", "gender", "race", "occupation").head(5)
+            "preview": table_metadata(
+                frame.select("id", "ref_personality_id", "name", "age", "gender", "race", "occupation").head(5),
+                columns.PERSONA_PREVIEW,
             ),
             **outcome.summary.metadata(),
         }
@@ -175,7 +180,7 @@ def experiment_registrations(
     context.log.info(f"{int(counts['new'].sum())} new experiments; {calls} pending, about ${cost:,.4f} to answer")
     return dg.MaterializeResult(
         metadata={
-            "registrations": markdown_table(counts),
+            "registrations": table_metadata(counts, columns.REGISTRATIONS),
             "new_experiments": int(counts["new"].sum()),
             "presentations": counts.select(*FACTORS).unique().height,
             "pending_experiments": calls,
@@ -234,8 +239,8 @@ def questionnaire_answers(
     )
     metadata = {
         "dagster/row_count": answers.height,
-        "experiments": markdown_table(per_questionnaire),
-        "failure_reasons": markdown_table(failures),
+        "experiments": table_metadata(per_questionnaire, columns.ANSWERS),
+        "failure_reasons": table_metadata(failures, columns.FAILURES),
         **summary.metadata(),
     }
     failed = summary.failed + summary.invalid
@@ -274,21 +279,22 @@ def questionnaire_scores(context: dg.AssetExecutionContext, research_db: Researc
         pl.col("score").mean(), pl.col("reference_score").first(), pl.col("difference").mean()
     )
     per_scale = score_summary(scores.drop("experiments_group_id"))  # every configuration together
+    r_with_reference = per_scale["r_with_reference"].fill_nan(None).drop_nulls()
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": scores.height,
             "experiments": scores["experiment_id"].n_unique(),
             "personas": per_persona["persona_id"].n_unique(),
             "parquet": dg.MetadataValue.path(str(path)),
-            "summary": markdown_table(score_summary(scores)),
+            "summary": table_metadata(score_summary(scores), columns.SCORE_SUMMARY),
             "dagster/column_schema": table_schema(dict(scores.schema)),
-            # Per scale, numbers the partition's Plots tab follows from run to run (the reports
-            # compare partitions).
-            **{
-                f"{name}/{row['questionnaire']}.{row['scale']}": row[name]
-                for row in per_scale.iter_rows(named=True)
-                for name in ("mean_abs_difference", "r_with_reference")
-                if row[name] is not None and row[name] == row[name]  # not null, not NaN
-            },
+            # Headline numbers the UI charts from run to run (per scale: the summary; across
+            # partitions: the reports).
+            "min_r_with_reference": _number(r_with_reference.min()),
+            "median_r_with_reference": _number(r_with_reference.median()),
         }
     )
+
+
+def _number(value) -> float | None:
+    return None if value is None else round(float(value), 4)

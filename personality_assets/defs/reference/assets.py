@@ -4,13 +4,39 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from personality_assets.defs.metadata import markdown_table, table_schema
+from personality_assets.defs.metadata import table_metadata, table_schema
 from personality_assets.defs.partitions import partition_key, population_partitions
 from personality_assets.defs.resources import ResearchDatabase
 from personality_assets.populations.load import LoadOptions, load_population
 from personality_assets.populations.readers import LONG_SCHEMA
 from personality_assets.questionnaires import all_questionnaires
 from personality_assets.questionnaires.store import store_questionnaires
+
+QUESTIONNAIRE_COLUMNS = {
+    "questionnaire": "questionnaire name",
+    "items": "number of items",
+    "answers": "range of the answer codes",
+    "scales": "scales it scores",
+    "scoring": "how a scale score is computed (mean or sum of the keyed answers)",
+    "item texts": "whether the item texts are available to ask models",
+}
+SCALE_SCORE_COLUMNS = {
+    "questionnaire": "questionnaire",
+    "scale": "scale of the questionnaire",
+    "respondents": "people with a score on the scale",
+    "mean": "mean scale score",
+    "sd": "sd of the scale score",
+}
+
+
+def _preview_columns(columns: list[str]) -> dict[str, str]:
+    """personality_id, then one column per item (``<questionnaire>_q<number>``)."""
+    return {
+        column: "row number in the source file, or the id in a long CSV"
+        if column == "personality_id"
+        else "answer code to item " + column.replace("_q", " ", 1)
+        for column in columns
+    }
 
 
 @dg.asset(group_name="reference", kinds={"sql"})
@@ -39,7 +65,7 @@ def questionnaires(context: dg.AssetExecutionContext, research_db: ResearchDatab
             )
     return dg.MaterializeResult(
         metadata={
-            "questionnaires": markdown_table(summary),
+            "questionnaires": table_metadata(summary, QUESTIONNAIRE_COLUMNS),
             "dagster/row_count": sum(q.item_count for q in found),
             "database": research_db.target.safe_url,
         }
@@ -77,6 +103,7 @@ def reference_questionnaires(
     options = LoadOptions(**config.model_dump())
     result = load_population(research_db.target, population, options, log=context.log.info)
     summary = result.scale_summary()
+    preview = result.preview if result.preview is not None else pl.DataFrame(schema={"personality_id": pl.Int32})
     context.log.info(
         f"{population}: {result.respondents:,} respondents, {result.answers:,} answers; excluded: "
         f"{result.exclusions.total:,} rows, {result.exclusions.people:,} people"
@@ -100,8 +127,8 @@ def reference_questionnaires(
             "source_format": result.source_format,
             "synthetic": result.synthetic,
             "derived_from": result.derived_from or "",
-            "scale_scores": markdown_table(summary),
-            "preview": markdown_table(result.preview),
+            "scale_scores": table_metadata(summary, SCALE_SCORE_COLUMNS),
+            "preview": table_metadata(preview, _preview_columns(preview.columns)),
             "dagster/column_schema": table_schema(
                 {"population": pl.String, **LONG_SCHEMA},
                 {

@@ -9,11 +9,19 @@ import polars as pl
 
 from personality_assets import settings
 from personality_assets.db.engine import experiment_transaction
-from personality_assets.defs.metadata import figure_metadata, markdown_table
+from personality_assets.defs.metadata import figure_metadata, table_entries, table_metadata
 from personality_assets.defs.partitions import partition_key
 from personality_assets.defs.resources import ResearchDatabase
 from personality_assets.defs.usage import plots
-from personality_assets.defs.usage.report import USAGE_SCHEMA, day_bounds, read_cache_hits, read_calls, usage_table
+from personality_assets.defs.usage.report import (
+    COST_DIGITS,
+    USAGE_COLUMNS,
+    USAGE_SCHEMA,
+    day_bounds,
+    read_cache_hits,
+    read_calls,
+    usage_table,
+)
 
 GROUP = "usage"
 # Today is a partition too (end_offset=1): its usage so far.
@@ -48,8 +56,8 @@ def llm_usage(context: dg.AssetExecutionContext, research_db: ResearchDatabase) 
         "cache_hits": int(table["cache_hits"].sum()),
         "cost_usd": round(float(table["cost_usd"].sum()), 6),
         "parquet": dg.MetadataValue.path(str(path)),
-        "per_model": markdown_table(per_model),
-        "usage": markdown_table(table.drop("day")),
+        "per_model": table_metadata(per_model, USAGE_COLUMNS, precise=COST_DIGITS),
+        **table_entries("usage", table.drop("day"), USAGE_COLUMNS, precise=COST_DIGITS),
     }
     if calls.height:
         figure = plots.latency_distribution(calls, usage_dir() / f"latency_{day.isoformat()}.png")
@@ -65,7 +73,7 @@ def llm_usage(context: dg.AssetExecutionContext, research_db: ResearchDatabase) 
 )
 def llm_usage_rollup() -> dg.MaterializeResult:
     """Every materialised day of llm_usage in one table, with spend per model over time
-    (cost per day per model as a figure; cost per model as numbers for the Plots tab)."""
+    (cost per day per model as a figure; cost per model as numbers the UI charts over runs)."""
     files = sorted(usage_dir().glob("day=*.parquet"))
     schema = {**USAGE_SCHEMA, "day": pl.Date}
     days = pl.concat([pl.read_parquet(f) for f in files]) if files else pl.DataFrame(schema=schema)
@@ -80,7 +88,7 @@ def llm_usage_rollup() -> dg.MaterializeResult:
         "days": days["day"].n_unique(),
         "cost_usd": round(float(days["cost_usd"].sum()), 6),
         "parquet": dg.MetadataValue.path(str(path)),
-        "per_model": markdown_table(per_model.sort("cost_usd", descending=True)),
+        "per_model": table_metadata(per_model.sort("cost_usd", descending=True), USAGE_COLUMNS, precise=COST_DIGITS),
         **{f"cost_usd/{row['model']}": round(row["cost_usd"], 6) for row in per_model.iter_rows(named=True)},
     }
     if daily.height:

@@ -47,6 +47,30 @@ USAGE_SCHEMA = {
     "latency_p99_ms": pl.Float64,
     "json_invalid_first_share": pl.Float64,
 }
+# What each column means, for the UI's tables.
+USAGE_COLUMNS = {
+    "model": "model called",
+    "provider": "provider serving the model",
+    "purpose": "what the calls were for (personas, questionnaire, ...)",
+    "run_id": "Dagster run that made the calls",
+    "calls": "calls made (one per request after its retries)",
+    "ok": "calls with a valid reply",
+    "failed": "calls that got no reply",
+    "invalid": "calls whose reply stayed invalid after retries",
+    "retries": "retries made",
+    "cache_hits": "requests answered from the response cache (no call)",
+    "input_tokens": "input tokens",
+    "output_tokens": "output tokens",
+    "input_cost_usd": "cost of the input tokens, USD",
+    "output_cost_usd": "cost of the output tokens, USD",
+    "cost_usd": "cost, USD (at the price in force when each call was made)",
+    "latency_p50_ms": "median latency of a call, ms",
+    "latency_p95_ms": "95th percentile of the latency, ms",
+    "latency_p99_ms": "99th percentile of the latency, ms",
+    "json_invalid_first_share": "share of JSON replies invalid the first time",
+}
+# Costs keep six decimals in the UI's tables (a call costs fractions of a cent).
+COST_DIGITS = {name: 6 for name in ("input_cost_usd", "output_cost_usd", "cost_usd")}
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:

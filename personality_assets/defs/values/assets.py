@@ -20,12 +20,12 @@ import polars as pl
 from pydantic import Field
 
 from personality_assets import settings
-from personality_assets.defs.metadata import figure_metadata, markdown_table, table_schema
+from personality_assets.defs.metadata import figure_metadata, table_entries, table_metadata, table_schema
 from personality_assets.defs.outputs import output_path
 from personality_assets.defs.partitions import partition_key
 from personality_assets.defs.resources import LLMEngineResource
 from personality_assets.defs.steps import ModelKey, SpendCapConfig, check_specs, model_key_field, model_step
-from personality_assets.defs.values import plots
+from personality_assets.defs.values import columns, plots
 from personality_assets.defs.values.agreement import (
     AnnotationError,
     consensus_labels,
@@ -223,8 +223,12 @@ def value_personas(
             "seed": seed,
             "pools": dg.MetadataValue.path(str(pools_file())),
             "registry": dg.MetadataValue.path(store.uri(REGISTRY)),
-            "personas_by_attribute": markdown_table(by_attribute.sort("attribute", "len", descending=[False, True])),
-            "core_values": markdown_table(core),
+            **table_entries(
+                "personas_by_attribute",
+                by_attribute.sort("attribute", "len", descending=[False, True]),
+                columns.PERSONAS_BY_ATTRIBUTE,
+            ),
+            "core_values": table_metadata(core, columns.CORE_VALUES),
             "failed": len(failures),
             "dagster/column_schema": table_schema(dict(REGISTRY_SCHEMA)),
             **summary.metadata(),
@@ -302,7 +306,9 @@ def journal_entries(
         metadata={
             "dagster/row_count": entries.height,
             "personas": counts.height,
-            "entries_per_persona": markdown_table(counts.group_by("len").len(name="personas").sort("len")),
+            "entries_per_persona": table_metadata(
+                counts.group_by("len").len(name="personas").sort("len"), columns.ENTRIES_PER_PERSONA
+            ),
             "words_mean": round(float(words.mean() or 0), 1),
             "nudged_share": round(float(entries["nudge_question"].is_not_null().mean() or 0), 3),
             "answered_share": round(float(entries["nudge_answer"].is_not_null().mean() or 0), 3),
@@ -408,11 +414,11 @@ def judge_labels(
         "not_labelled": len(failures),
         "labels": dg.MetadataValue.path(store.uri(batch_file(batch, "judge_labels"))),
         "consolidated": dg.MetadataValue.path(store.uri(LABELS)),
-        "label_distribution": markdown_table(distribution),
+        "label_distribution": table_metadata(distribution, columns.LABEL_DISTRIBUTION),
         "label_distribution_plot": figure_metadata(figure, "Share of -1 / 0 / +1 per value"),
         "entries_with_3_or_more_signals": int(signal_counts(labels).filter(pl.col("signals") >= 3).height),
-        "core_values_expressed": markdown_table(core_value_expression(labels, registry)),
-        "sample": markdown_table(label_sample(labels, entries)),
+        "core_values_expressed": table_metadata(core_value_expression(labels, registry), columns.CORE_VALUE_EXPRESSION),
+        "sample": table_metadata(label_sample(labels, entries), columns.LABEL_SAMPLE),
         "dagster/column_schema": table_schema(dict(LABEL_FILE_SCHEMA)),
         **summary.metadata(),
     }
@@ -421,13 +427,9 @@ def judge_labels(
             "passes": config.passes,
             "consensus_ties": config.consensus_ties,
             "consensus": dg.MetadataValue.path(store.uri(batch_file(batch, "consensus_labels"))),
-            "self_consistency": markdown_table(consistency.with_columns(pl.selectors.float().round(3))),
+            "self_consistency": table_metadata(consistency, columns.SELF_CONSISTENCY),
             **_min_alpha("judge_krippendorff_alpha_ordinal", consistency),
-            **{
-                f"fleiss_kappa/{row['value']}": round(row["fleiss_kappa"], 4)
-                for row in consistency.iter_rows(named=True)
-                if row["fleiss_kappa"] is not None
-            },
+            **_lowest("min_fleiss_kappa", consistency["fleiss_kappa"]),
         }
     return dg.MaterializeResult(metadata=metadata, check_results=label_checks(labels, entries, consolidated))
 
@@ -449,6 +451,12 @@ def _check_consensus_files(store: ParquetStore, batch: str, schema: pl.Schema) -
 def _min_alpha(name: str, table: pl.DataFrame) -> dict[str, float]:
     """The headline: the lowest ordinal Krippendorff's α over the values (none when every α is undefined)."""
     lowest = table["krippendorff_alpha_ordinal"].min()
+    return {} if lowest is None else {name: round(float(lowest), 4)}
+
+
+def _lowest(name: str, values: pl.Series) -> dict[str, float]:
+    """``{name: the least value}`` (rounded), or nothing when every value is undefined."""
+    lowest = values.fill_nan(None).min()
     return {} if lowest is None else {name: round(float(lowest), 4)}
 
 
@@ -483,15 +491,12 @@ def judge_human_agreement(context: dg.AssetExecutionContext) -> dg.MaterializeRe
             "annotations": dg.MetadataValue.path(str(folder)),
             "entries": humans.select("persona_id", "t_index").unique().height,
             "annotators": humans["annotator"].n_unique(),
-            "cohen_kappa_judge_vs_humans": markdown_table(cohen.with_columns(pl.selectors.float().round(3))),
-            "fleiss_kappa_among_humans": markdown_table(fleiss.with_columns(pl.selectors.float().round(3))),
+            **table_entries("cohen_kappa_judge_vs_humans", cohen, columns.COHEN),
+            "fleiss_kappa_among_humans": table_metadata(fleiss, columns.FLEISS),
             **_min_alpha("judge_vs_humans_krippendorff_alpha_ordinal", mean),
             **_min_alpha("humans_krippendorff_alpha_ordinal", fleiss),
-            **{
-                f"cohens_kappa/{row['value']}": round(row["cohens_kappa"], 4)
-                for row in mean.iter_rows(named=True)
-                if row["cohens_kappa"] is not None
-            },
+            # The value the judge agrees least on with the humans (mean over annotators).
+            **_lowest("min_cohens_kappa", mean["cohens_kappa"]),
         }
     )
 

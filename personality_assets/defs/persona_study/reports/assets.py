@@ -1,6 +1,7 @@
 """Report assets: tables and figures across every materialised model × population partition of
 the study, each written as parquet + CSV (+ PNG) under <data dir>/reports and shown in the UI
-(markdown tables, embedded figures, and numeric metadata the Plots tab follows over time)."""
+(tables inline, the head of a long one with its row count and CSV; embedded figures; and a handful of
+headline numbers per asset, which the UI charts over materialisations)."""
 
 import itertools
 from pathlib import Path
@@ -10,11 +11,11 @@ import polars as pl
 from pydantic import Field
 
 from personality_assets import settings
-from personality_assets.defs.metadata import figure_metadata, markdown_table, table_schema
+from personality_assets.defs.metadata import figure_metadata, table_entries, table_schema
 from personality_assets.defs.outputs import output_path
 from personality_assets.defs.persona_study.assets import questionnaire_scores
 from personality_assets.defs.persona_study.presentation import FACTORS
-from personality_assets.defs.persona_study.reports import plots
+from personality_assets.defs.persona_study.reports import columns, plots
 from personality_assets.defs.persona_study.reports.agreement import agreement_table
 from personality_assets.defs.persona_study.reports.demographics import (
     demographics_table,
@@ -186,20 +187,14 @@ def scale_score_report(
     return dg.MaterializeResult(
         metadata={
             **write_table("scale_scores", report),
-            "significant_after_holm": int(models.filter(pl.col("p_holm") < 0.05).height),
             "tests": int(models["p"].is_not_null().sum()),
+            "significant_after_holm": int(models.filter(pl.col("p_holm") < 0.05).height),
             "equivalence_bound_sd": config.equivalence_bound_sd,
+            "max_abs_d": _number(models["cohens_d"].abs().max()),
             **_equivalence_headline(models),
-            "table": markdown_table(shown),
+            **table_entries("table", shown, columns.SCALE_SCORES, precise=columns.P_VALUES),
             "score_distributions": figure_metadata(distributions, "Scale scores, personas vs reference people"),
             "persona_vs_reference": figure_metadata(fidelity, "Each persona against its reference person"),
-            # One number per group, so the UI's Plots tab follows them across materialisations.
-            **{
-                f"{name}/{row['model']}/{row['condition']}/{row['questionnaire']}.{row['scale']}": _number(row[name])
-                for row in models.iter_rows(named=True)
-                for name in ("difference", "mean_abs_difference")
-                if row[name] is not None
-            },
         }
     )
 
@@ -214,7 +209,6 @@ def _equivalence_headline(models: pl.DataFrame) -> dict:
         "share_equivalent": share["equivalent"],
         "share_different": share["different"],
         "min_sd_ratio": _number(ratios.min()) if len(ratios) else None,
-        "median_sd_ratio": _number(ratios.median()) if len(ratios) else None,
     }
 
 
@@ -286,14 +280,10 @@ def reliability_report(
             "undefined_alpha": undefined.height,
             "undefined_omega": int(report["omega_total"].null_count()),
             # The least reliable scale any model × condition gives (the personas' rows), when defined.
-            **({"min_omega": _number(min_omega)} if (min_omega := personas["omega_total"].min()) is not None else {}),
-            "table": markdown_table(shown),
+            "min_alpha": _number(personas["alpha"].min()),
+            "min_omega": _number(personas["omega_total"].min()),
+            **table_entries("table", shown, columns.RELIABILITY),
             "alpha_forest": figure_metadata(forest, "Cronbach's alpha with bootstrap 95% CI"),
-            **{
-                f"alpha/{row['model']}/{row['condition']}/{row['questionnaire']}.{row['scale']}": _number(row["alpha"])
-                for row in report.iter_rows(named=True)
-                if row["alpha"] is not None
-            },
         }
     )
 
@@ -349,17 +339,16 @@ def validity_report(context: dg.AssetExecutionContext, research_db: ResearchData
         pl.col("note").fill_null(""),
         keys=("trait", "a", "b"),
     )
+    persona_rows = report.filter(pl.col("model") != REFERENCE)
     return dg.MaterializeResult(
         metadata={
             **write_table("validity", report),
             "trait_pairs_file": dg.MetadataValue.path(str(pairs_file)),
             "skipped_pairs": len(skipped),
-            "table": markdown_table(shown),
-            **{
-                f"pearson_r/{row['model']}/{row['condition']}/{row['a']}~{row['b']}": _number(row["pearson_r"])
-                for row in report.iter_rows(named=True)
-                if row["pearson_r"] is not None
-            },
+            # The weakest and the typical convergence of two questionnaires in the personas' rows.
+            "min_r": _number(persona_rows["pearson_r"].min()),
+            "median_r": _number(persona_rows["pearson_r"].median()),
+            **table_entries("table", shown, columns.VALIDITY),
         }
     )
 
@@ -452,23 +441,15 @@ def agreement_report(
             **write_table("agreement", report),
             "individual_fidelity_csv": write_table("individual_fidelity", summary)["csv"],
             "individual_fidelity_personas": write_table("individual_fidelity_personas", per_persona)["parquet"],
-            "table": markdown_table(report.with_columns(pl.selectors.float().round(3))),
-            "individual_fidelity": markdown_table(_fidelity_shown(summary)),
+            "median_accuracy": _number(report["accuracy"].median()),
+            "min_mean_r": _number(summary["mean_r"].min()),
+            "max_mean_r": _number(summary["mean_r"].max()),
+            "min_normalised": _number(summary["normalised"].min()),
+            **table_entries("table", report, columns.AGREEMENT),
+            **table_entries("individual_fidelity", _fidelity_shown(summary), columns.FIDELITY),
             "individual_fidelity_figure": figure_metadata(
                 figure, "Per-persona r with its reference person (baseline x, ceiling |)"
             ),
-            **{
-                f"accuracy/{row['model']}/{row['condition']}/{row['questionnaire']}.{row['scale']}": _number(
-                    row["accuracy"]
-                )
-                for row in report.iter_rows(named=True)
-            },
-            **{
-                f"{name}/{row['model']}/{row['condition']}/{row['questionnaire']}": _number(row[name])
-                for row in summary.iter_rows(named=True)
-                for name in ("mean_r", "normalised")
-                if row[name] is not None
-            },
         }
     )
 
@@ -504,15 +485,8 @@ def distribution_report(context: dg.AssetExecutionContext, research_db: Research
             "scales_csv": write_table("distribution_scales", scale_table)["csv"],
             "min_item_similarity": _number(least),
             "median_scale_similarity": _number(median),
-            "table": markdown_table(_items_shown(item_table)),
-            "scales": markdown_table(_scales_shown(scale_table)),
-            **{
-                f"similarity/{row['model']}/{row['condition']}/{row['questionnaire']}.{row['scale']}": _number(
-                    row["similarity"]
-                )
-                for row in scale_table.iter_rows(named=True)
-                if row["similarity"] is not None
-            },
+            **table_entries("table", _items_shown(item_table), columns.DISTRIBUTION_ITEMS),
+            **table_entries("scales", _scales_shown(scale_table), columns.DISTRIBUTION_SCALES),
         }
     )
 
@@ -563,10 +537,12 @@ def demographics_report(context: dg.AssetExecutionContext, research_db: Research
     metadata = {
         **write_table("demographics", report),
         "significant_shifts_after_holm": int(report.filter(pl.col("p_holm") < 0.05).height),
-        "table": markdown_table(
+        **table_entries(
+            "table",
             report.filter(pl.col("count") > 0).select(
-                "attribute", "category", "model", "condition", "count", pl.col("share").round(3), "significant"
-            )
+                "attribute", "category", "model", "condition", "count", "share", "significant"
+            ),
+            columns.DEMOGRAPHICS,
         ),
         "demographics": figure_metadata(bars, "Persona demographics per model and condition"),
     }
@@ -576,12 +552,9 @@ def demographics_report(context: dg.AssetExecutionContext, research_db: Research
         fit_files = write_table("demographics_vs_marginals", fit)
         metadata |= {
             "marginals_file": dg.MetadataValue.path(str(marginals_file)),
-            "vs_marginals": markdown_table(fit.with_columns(pl.selectors.float().round(4))),
+            **table_entries("vs_marginals", fit, columns.MARGINALS, digits=4),
             "vs_marginals_csv": fit_files["csv"],
-            **{
-                f"total_variation/{row['model']}/{row['condition']}/{row['attribute']}": _number(row["total_variation"])
-                for row in fit.iter_rows(named=True)
-            },
+            "max_total_variation": _number(fit["total_variation"].max()),
         }
     else:
         for suffix in ("parquet", "csv"):  # a comparison from an earlier run would no longer be true
@@ -592,12 +565,8 @@ def demographics_report(context: dg.AssetExecutionContext, research_db: Research
 
 
 def _presentation(frame: pl.DataFrame) -> pl.Expr:
-    """item_order / option_order / wording in one column, for the UI's tables and metadata keys."""
+    """item_order / option_order / wording in one column, for the UI's tables."""
     return pl.concat_str([pl.col(factor) for factor in PRESENTATION], separator="/").alias("presentation")
-
-
-def _at_base(row: dict) -> bool:
-    return all(row[factor] == base for factor, base in PRESENTATION.items())
 
 
 @step(group_name=GROUP, deps=[questionnaire_scores], kinds=KINDS)
@@ -700,29 +669,17 @@ def response_style_report(context: dg.AssetExecutionContext, research_db: Resear
             "comparison_csv": write_table("response_style_comparison", comparison)["csv"],
             "social_desirability_csv": write_table("social_desirability", desirability)["csv"],
             "reply_problems_csv": write_table("reply_problems", problems)["csv"],
-            "significant_after_holm": int(tested.filter(pl.col("p_holm") < 0.05).height),
             "tests": tested.height,
-            "table": markdown_table(shown),
-            "social_desirability": markdown_table(shown_desirability),
-            "reply_problems": markdown_table(problems.with_columns(pl.selectors.float().round(4))),
+            "significant_after_holm": int(tested.filter(pl.col("p_holm") < 0.05).height),
+            "max_abs_d": _number(tested["cohens_d"].abs().max()),
+            # The largest pull toward the desirable pole (mean over a questionnaire's scales).
+            "max_desirability_shift": _number(desirability.filter(pl.col("scale") == OVERALL)["shift"].max()),
+            "max_first_reply_invalid_share": _number(problems["first_reply_invalid_share"].max()),
+            "max_refusal_share": _number(problems["refusal_share"].max()),
+            **table_entries("table", shown, columns.RESPONSE_STYLES, precise=columns.P_VALUES),
+            **table_entries("social_desirability", shown_desirability, columns.DESIRABILITY),
+            **table_entries("reply_problems", problems, columns.REPLY_PROBLEMS, digits=4),
             "response_styles": figure_metadata(figure, "Response-style indices, personas vs reference people"),
-            # One number per group, so the UI's Plots tab follows them across materialisations.
-            **{
-                f"{row['index']}/{row['model']}/{row['condition']}/{row['questionnaire']}"
-                + ("" if _at_base(row) else "/" + "/".join(row[f] for f in PRESENTATION)): _number(row["difference"])
-                for row in comparison.iter_rows(named=True)
-                if row["difference"] is not None
-            },
-            **{
-                f"desirability/{row['model']}/{row['condition']}"
-                + ("" if _at_base(row) else "/" + "/".join(row[f] for f in PRESENTATION)): _number(row["shift"])
-                for row in desirability.filter(pl.col("scale") == OVERALL).iter_rows(named=True)
-            },
-            **{
-                f"{share}/{row['model']}": _number(row[share])
-                for row in problems.iter_rows(named=True)
-                for share in ("first_reply_invalid_share", "refusal_share")
-            },
         }
     )
 
@@ -804,7 +761,7 @@ def robustness_report(context: dg.AssetExecutionContext, research_db: ResearchDa
         **write_table("robustness", report),
         "levels": write_table("robustness_levels", levels)["parquet"],
         "thresholds": THRESHOLDS,
-        "table": markdown_table(_robustness_shown(report)),
+        **table_entries("table", _robustness_shown(report), columns.ROBUSTNESS, precise=columns.P_VALUES),
         **{
             f"figure/{path.stem.removeprefix(ROBUSTNESS_FIGURES + '_')}": figure_metadata(
                 path, f"Persona scores under each presentation level vs the base: {path.stem}"
@@ -817,14 +774,10 @@ def robustness_report(context: dg.AssetExecutionContext, research_db: ResearchDa
         context.log.info(NO_PRESENTATION_LEVELS)
     else:
         verdicts = report["verdict"].value_counts()
-        metadata |= {f"rows_{verdict}": int(count) for verdict, count in verdicts.rows() if verdict is not None}
-        metadata |= {
-            f"{name}/{row['model']}/{row['condition']}/{row['questionnaire']}.{row['scale']}/{row['factor']}="
-            f"{row['level']}": _number(row[name])
-            for row in report.iter_rows(named=True)
-            for name in ("mean_shift", "icc")
-            if row[name] is not None
-        }
+        counts = dict(verdicts.rows())
+        # The same keys every run (0 when no row has the verdict), so the UI charts them over runs.
+        metadata |= {f"rows_{verdict}": int(counts.get(verdict, 0)) for verdict in ("stable", "shifts", "unstable")}
+        metadata |= {"min_icc": _number(report["icc"].min()), "max_abs_d_av": _number(report["d_av"].abs().max())}
         context.log.info(f"{report.height} presentation comparisons: {dict(verdicts.rows())}")
     return dg.MaterializeResult(metadata=metadata)
 
