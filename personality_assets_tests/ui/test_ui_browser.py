@@ -167,13 +167,14 @@ def test_an_essay_topic_shows_its_tables_and_figures(served_study, page):
     base, _ = served_study
     _open(page, f"{base}/assets/essays?view=events&partition={urllib.parse.quote(ESSAY_TOPIC)}")
     page.get_by_text("essays_per_stance", exact=True).wait_for()
-    stances = page.locator("tr").filter(has=page.get_by_text("essays_per_stance", exact=True)).first
+    row = page.locator("tr").filter(has=page.get_by_text("essays_per_stance", exact=True)).first
+    # Inline table metadata, read without a click.
+    table = row.locator("table").first
+    table.wait_for()
+    assert table.locator("th").all_inner_texts()[:2] == ["stance", "essays"]
+    cells = [cell.split() for cell in table.locator("tbody tr").all_inner_texts()]
     # The balanced sample of 20: 4 essays at each of the five stances, in the dimensions file's order.
-    assert stances.locator("td").nth(1).inner_text().split() == [
-        "stance",
-        "essays",
-        *("strongly_for 4 for 4 neutral 4 against 4 strongly_against 4".split()),
-    ]
+    assert cells == [[stance, "4"] for stance in ("strongly_for", "for", "neutral", "against", "strongly_against")]
     figure = _show_markdown(page, "word_count_plot")
     image = figure.locator("img").first
     image.wait_for()
