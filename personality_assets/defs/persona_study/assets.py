@@ -15,15 +15,15 @@ from personality_assets.defs.partitions import experiment_partitions, model_and_
 from personality_assets.defs.persona_study import columns
 from personality_assets.defs.persona_study.answering import (
     answer_questionnaires,
-    answer_requests,
     answer_status,
     partition_answers,
 )
 from personality_assets.defs.persona_study.checks import ANSWER_CHECKS, answer_checks
+from personality_assets.defs.persona_study.estimate import pending_cost
 from personality_assets.defs.persona_study.personas import generate_personas, population_tag, read_personas
 from personality_assets.defs.persona_study.presentation import DEFAULT_ORDER_SEED, FACTORS
 from personality_assets.defs.persona_study.prompts import DEFAULT_SYSTEM_ROLE
-from personality_assets.defs.persona_study.reference import Reference, reference_answers
+from personality_assets.defs.persona_study.reference import reference_answers
 from personality_assets.defs.persona_study.registration import RegistrationConfig, register_experiments
 from personality_assets.defs.persona_study.scoring import score_partition, score_summary, store_scores
 from personality_assets.defs.persona_study.wordings import WordingError
@@ -172,11 +172,7 @@ def experiment_registrations(
         counts = register_experiments(target, load_models_config(), model, population, config.registration(names))
     except (ValueError, QuestionnaireError, WordingError) as error:  # e.g. a wording that does not exist
         raise dg.Failure(str(error), allow_retries=False) from error
-    pending = llm.engine(context).estimate(
-        answer_requests(target, model, population, Reference.load(target, population))
-    )
-    calls = int(pending["calls"].sum()) if pending.height else 0
-    cost = float(pending["cost_usd"].sum()) if pending.height else 0.0
+    calls, cost = pending_cost(llm.engine(context), target, model, population)
     context.log.info(f"{int(counts['new'].sum())} new experiments; {calls} pending, about ${cost:,.4f} to answer")
     return dg.MaterializeResult(
         metadata={

@@ -12,10 +12,8 @@ from sqlalchemy import func, select
 from personality_assets import settings
 from personality_assets.db.engine import experiment_transaction
 from personality_assets.db.tables.persona_study import ExperimentsGroup, ExperimentsList, Persona, QuestionnaireScore
-from personality_assets.defs.persona_study.answering import answer_requests
-from personality_assets.defs.persona_study.estimate import estimate_study
+from personality_assets.defs.persona_study.estimate import estimate_study, pending_cost
 from personality_assets.defs.persona_study.presentation import DEFAULT_ORDER_SEED
-from personality_assets.defs.persona_study.reference import Reference
 from personality_assets.defs.persona_study.registration import RegistrationConfig, register_experiments
 from personality_assets.defs.resources import ResearchDatabase, default_llm_resource
 from personality_assets.llm.config import load_models_config
@@ -112,9 +110,7 @@ def register(
     registration = _registration(questionnaire, repetitions, item_order, orders, order_seed, option_order, wording)
     counts = register_experiments(target, load_models_config(), model, population, registration)
     _print(counts)
-    pending = engine.estimate(answer_requests(target, model, population, Reference.load(target, population)))
-    calls = int(pending["calls"].sum()) if pending.height else 0
-    cost = float(pending["cost_usd"].sum()) if pending.height else 0.0
+    calls, cost = pending_cost(engine, target, model, population)
     print(f"{int(counts['new'].sum()):,} new experiments; {calls:,} pending, about ${cost:,.2f} to answer")
 
 

@@ -85,3 +85,11 @@ def estimate_study(
     return pl.concat(frames, how="diagonal").select(
         "step", "model", "calls", "cached", "input_tokens", "output_tokens", "cost_usd"
     )
+
+
+def pending_cost(engine: CallEngine, target: DatabaseTarget, model: str, population: str) -> tuple[int, float]:
+    """Calls and estimated cost (USD) of the partition's pending experiments, without calling."""
+    pending = engine.estimate(answer_requests(target, model, population, Reference.load(target, population)))
+    if not pending.height:
+        return 0, 0.0
+    return int(pending["calls"].sum()), float(pending["cost_usd"].sum())
