@@ -21,7 +21,7 @@ from personality_assets.defs.persona_study.answering import (
 from personality_assets.defs.persona_study.checks import ANSWER_CHECKS, answer_checks
 from personality_assets.defs.persona_study.estimate import pending_cost
 from personality_assets.defs.persona_study.personas import generate_personas, population_tag, read_personas
-from personality_assets.defs.persona_study.presentation import DEFAULT_ORDER_SEED, FACTORS
+from personality_assets.defs.persona_study.presentation import DEFAULT_ORDER_SEED, DEFAULT_SHUFFLES, FACTORS
 from personality_assets.defs.persona_study.prompts import DEFAULT_SYSTEM_ROLE
 from personality_assets.defs.persona_study.reference import reference_answers
 from personality_assets.defs.persona_study.registration import RegistrationConfig, register_experiments
@@ -107,7 +107,9 @@ class RegistrationsConfig(dg.Config):
         default="as_defined",
         description="shuffled: every persona answers the items as defined AND in `orders` seeded shuffles",
     )
-    orders: int = Field(default=2, ge=1, description="with item_order shuffled: how many seeded shuffles")
+    orders: int = Field(
+        default=DEFAULT_SHUFFLES, ge=1, description="with item_order shuffled: how many seeded shuffles"
+    )
     order_seed: int = Field(default=DEFAULT_ORDER_SEED, description="seed of the shuffles (stored with each group)")
     option_orders: list[str] = Field(
         default=["ascending"],

@@ -13,7 +13,7 @@ from personality_assets import settings
 from personality_assets.db.engine import experiment_transaction
 from personality_assets.db.tables.persona_study import ExperimentsGroup, ExperimentsList, Persona, QuestionnaireScore
 from personality_assets.defs.persona_study.estimate import estimate_study, pending_cost
-from personality_assets.defs.persona_study.presentation import DEFAULT_ORDER_SEED
+from personality_assets.defs.persona_study.presentation import DEFAULT_ORDER_SEED, DEFAULT_SHUFFLES
 from personality_assets.defs.persona_study.registration import RegistrationConfig, register_experiments
 from personality_assets.defs.resources import ResearchDatabase, default_llm_resource
 from personality_assets.llm.config import load_models_config
@@ -65,7 +65,7 @@ def estimate(
     repetitions: Repetitions = 1,
     questionnaire: Questionnaires = None,
     item_order: ItemOrder = "as_defined",
-    orders: Orders = 2,
+    orders: Orders = DEFAULT_SHUFFLES,
     order_seed: OrderSeed = DEFAULT_ORDER_SEED,
     option_order: OptionOrders = None,
     wording: Wordings = None,
@@ -97,7 +97,7 @@ def register(
     repetitions: Repetitions = 1,
     questionnaire: Questionnaires = None,
     item_order: ItemOrder = "as_defined",
-    orders: Orders = 2,
+    orders: Orders = DEFAULT_SHUFFLES,
     order_seed: OrderSeed = DEFAULT_ORDER_SEED,
     option_order: OptionOrders = None,
     wording: Wordings = None,

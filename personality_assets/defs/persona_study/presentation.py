@@ -17,6 +17,7 @@ from personality_assets.questionnaires import Questionnaire
 FACTORS = {"item_order": "as_defined", "option_order": "ascending", "wording": "original"}
 OPTION_ORDERS = ("ascending", "descending")
 DEFAULT_ORDER_SEED = 20241120
+DEFAULT_SHUFFLES = 2  # item_order shuffled: seeded shuffles besides the as-defined order
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def presentations(
     questionnaire: Questionnaire,
     *,
     item_order: str = "as_defined",
-    orders: int = 1,
+    orders: int = DEFAULT_SHUFFLES,
     order_seed: int = DEFAULT_ORDER_SEED,
     option_orders: list[str] | tuple[str, ...] = ("ascending",),
     wordings: list[str] | tuple[str, ...] = ("original",),

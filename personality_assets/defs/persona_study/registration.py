@@ -1,5 +1,6 @@
-"""Experiment registration: an experiments_groups row per questionnaire and configuration, an
-experiments_list row per persona and repetition; idempotent by the configuration's hash."""
+"""Experiment registration: an experiments_groups row per questionnaire, presentation and
+configuration, an experiments_list row per persona and repetition; idempotent by the
+configuration's hash."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from personality_assets.db.tables.persona_study import ExperimentsGroup, Experim
 from personality_assets.defs.persona_study.personas import population_tag, read_personas
 from personality_assets.defs.persona_study.presentation import (
     DEFAULT_ORDER_SEED,
+    DEFAULT_SHUFFLES,
     FACTORS,
     Presentation,
     presentations,
@@ -64,7 +66,7 @@ class RegistrationConfig:
     system_role: str = DEFAULT_SYSTEM_ROLE
     # Presentation conditions (presentation.py): every combination is registered for every persona.
     item_order: str = "as_defined"
-    orders: int = 1
+    orders: int = DEFAULT_SHUFFLES
     order_seed: int = DEFAULT_ORDER_SEED
     option_orders: list[str] = field(default_factory=lambda: ["ascending"])
     wordings: list[str] = field(default_factory=lambda: ["original"])
