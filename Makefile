@@ -27,7 +27,7 @@ ESSAY_TOPICS ?= examples/essays/topics.txt
 ESSAYS_PER_TOPIC ?= 40
 ESSAY_WRITER ?= simulated
 
-.PHONY: install lock run test lint format docs docs-serve ui validate clean instance-config sample-populations celery-workers celery-study celery-stop
+.PHONY: install lock run test lint format docs docs-serve ui explorer validate clean instance-config sample-populations celery-workers celery-study celery-stop
 
 # Installs the versions pinned in requirements.lock (the ones the suite last passed with).
 $(BIN)/.installed: setup.py pyproject.toml requirements.lock
@@ -104,8 +104,15 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# The Dagster UI on :3000 with the results explorer beside it on :3001 (stopped with the UI).
 ui: install instance-config
+	$(BIN)/python -m personality_assets.explorer & explorer=$$!; \
+	trap 'kill $$explorer 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+# The results explorer alone (read-only, over the research database): http://127.0.0.1:3001
+explorer: install
+	$(BIN)/python -m personality_assets.explorer
 
 # Past one machine (docs/scale.md): Celery workers in the background, then the study
 # of each sample population on them at once. Needs the PostgreSQL instance (DAGSTER_CONFIG=
