@@ -1,6 +1,8 @@
 """The results explorer over a real study on both engines: the overview counts what was run, the
 experiments list filters and pages in the database."""
 
+from urllib.parse import urlsplit
+
 import dagster as dg
 import pytest
 from sqlalchemy import update
@@ -29,11 +31,11 @@ def study(db_target):
             .where(ExperimentsList.experiment_id == failed_id)
             .values(succeeded=None, llm_explanation="reply is not valid JSON: planted")
         )
-    return db_target, failed_id
+    return db_target, failed_id, instance
 
 
 def test_overview_and_experiment_filters(study):
-    target, failed_id = study
+    target, failed_id, _ = study
     client = TestClient(create_app(target))
     overview = client.get("/")
     assert overview.status_code == 200
@@ -56,3 +58,19 @@ def test_overview_and_experiment_filters(study):
     assert page.status_code == 200
     assert f'href="/experiments/{failed_id}"' in page.text and "planted" in page.text
     assert "1 experiments match" in page.text
+
+
+def test_the_answers_asset_links_to_its_experiments_in_the_explorer(study, monkeypatch):
+    target, failed_id, instance = study
+    event = instance.get_latest_materialization_event(dg.AssetKey("questionnaire_answers"))
+    metadata = event.asset_materialization.metadata
+    client = TestClient(create_app(target))
+    answered = urlsplit(metadata["explorer"].url)
+    failures = urlsplit(metadata["explorer_failures"].url)
+    assert answered.netloc == "127.0.0.1:3001"  # PERSONALITY_ASSETS_EXPLORER_URL's default
+    page = client.get(f"{answered.path}?{answered.query}")
+    with queries.read_only(target) as connection:
+        (row,) = queries.studies(connection)
+    assert f"{row['experiments']} experiments match" in page.text
+    failed_page = client.get(f"{failures.path}?{failures.query}")
+    assert f'href="/experiments/{failed_id}"' in failed_page.text
