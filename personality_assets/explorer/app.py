@@ -15,7 +15,7 @@ from starlette.templating import Jinja2Templates
 
 from personality_assets import settings
 from personality_assets.db.engine import DatabaseTarget
-from personality_assets.explorer import queries, values
+from personality_assets.explorer import essays, queries, values
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
 
@@ -74,6 +74,7 @@ def create_app(target: DatabaseTarget | None = None) -> Starlette:
             Route("/", index, name="index"),
             Route("/experiments", experiments, name="experiments"),
             *values.ROUTES,
+            *essays.ROUTES,
         ]
     )
     app.state.target = target or default_target()
