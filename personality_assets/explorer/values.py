@@ -131,8 +131,7 @@ def _conditions(selected: ValueFilter) -> list[pl.Expr]:
 def entries_frame(store: ParquetStore, selected: ValueFilter) -> pl.LazyFrame:
     """Every entry matching ``selected``, batch by batch in name order, each in its file's order
     (persona, then position in the journal), with the persona's name (lazy: nothing read yet)."""
-    names = [selected.batch] if selected.batch else batches(store)
-    names = [name for name in names if store.exists(batch_file(name, "journal_entries"))]
+    names = [name for name in batches(store) if name == selected.batch or not selected.batch]
     if not names:
         return pl.LazyFrame(schema={"batch": pl.String, **dict.fromkeys(KEY, pl.String)}).head(0)
     frame = pl.concat([_batch_entries(store, name) for name in names], how="vertical")
@@ -176,6 +175,8 @@ def _reasons(rationales_json: str | None) -> dict[str, str]:
 def entry(store: ParquetStore, batch: str, persona_id: str, t_index: int) -> dict | None:
     """An entry in full: the journal entry and its follow-up, each judge pass's labels and reasons
     per value beside the consensus, and its persona (registry row and the batch's details)."""
+    if batch not in batches(store):  # also keeps a crafted name from reaching the store's paths
+        return None
     found = _one(store, batch_file(batch, "journal_entries"), persona_id, t_index)
     if found.is_empty():
         return None

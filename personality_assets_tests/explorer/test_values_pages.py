@@ -80,6 +80,7 @@ def _the_list_filters_and_pages_the_files(client, store):
 
     everything, total = page()
     assert total == len(everything) == sum(frame.height for frame in entries.values())
+    assert page(batch="nope") == ([], 0) and page(batch="..") == ([], 0)
     k3, k3_total = page(batch="k3")
     assert k3_total == entries["k3"].height and {r["batch"] for r in k3} == {"k3"}
     assert [(r["persona_id"], r["t_index"]) for r in k3] == list(entries["k3"].select(KEY).iter_rows())
@@ -170,3 +171,11 @@ def _an_entry_shows_its_texts_the_passes_the_consensus_and_its_persona(client, s
     assert single.status_code == 200 and "pass 0" in single.text and "pass 1" not in single.text
     assert "≠" not in single.text and str(escape(solo["entry"])) in single.text
     assert client.get(f"/values/k3/{solo['persona_id']}/0").status_code == 404
+    assert client.get(f"/values/nope/{solo['persona_id']}/0").status_code == 404
+
+
+def test_the_value_pages_before_any_batch(tmp_path):
+    client = TestClient(create_app(DatabaseTarget(f"sqlite:///{tmp_path / 'research.sqlite'}")))
+    response = client.get("/values", params={"batch": "wave1", "value": "benevolence", "label": "+1"})
+    assert response.status_code == 200
+    assert "0 entries match" in response.text and "No journal entries in" in response.text
