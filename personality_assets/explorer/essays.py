@@ -70,16 +70,21 @@ def _joined(levels):
     return joined
 
 
-def _where(levels, selected: EssayFilter) -> list:
+def _where(selected: EssayFilter) -> list:
+    """The filter as conditions on the essays table alone (a level by its key through a subquery
+    on its small table), so that counting needs no join."""
     essays = Essay.__table__
     conditions = []
     if selected.topic.isdigit():
         conditions.append(essays.c.topic_id == int(selected.topic))
     if selected.persona.isdigit():
         conditions.append(essays.c.persona_id == int(selected.persona))
-    for name, level in levels.items():
+    for name, model in DIMENSIONS.items():
         if getattr(selected, name):
-            conditions.append(level.c.key == getattr(selected, name))
+            levels = model.__table__
+            conditions.append(
+                essays.c[f"{name}_id"].in_(select(levels.c.id).where(levels.c.key == getattr(selected, name)))
+            )
     if selected.status == "written":
         conditions.append(essays.c.content.is_not(None))
     elif selected.status == "pending":
@@ -92,11 +97,14 @@ def _where(levels, selected: EssayFilter) -> list:
 def essays_page(
     connection: Connection, selected: EssayFilter, page: int = 1, size: int = PAGE_SIZE
 ) -> tuple[list[dict], int]:
-    """One page of essays matching ``selected`` (topic by topic, in each topic's plan order) and
-    how many match, both counted and sliced in the database."""
+    """One page of essays matching ``selected`` (in the order they were planned: by id, each
+    topic's in its plan order) and how many match, both counted and sliced in the database (the
+    page's rows only are joined with their topic, levels and persona)."""
     essays, topics, personas = Essay.__table__, EssayTopic.__table__, EssayPersona.__table__
     levels = _levels()
-    joined, where = _joined(levels), _where(levels, selected)
+    where = _where(selected)
+    ids = select(essays.c.id).where(*where).order_by(essays.c.id).limit(size).offset((max(page, 1) - 1) * size)
+    ids = ids.subquery()
     query = (
         select(
             essays.c.id,
@@ -111,14 +119,11 @@ def essays_page(
             essays.c.error,
             essays.c.content.is_not(None).label("is_written"),
         )
-        .select_from(joined)
-        .where(*where)
-        .order_by(essays.c.topic_id, essays.c.plan_position, essays.c.id)
-        .limit(size)
-        .offset((max(page, 1) - 1) * size)
+        .select_from(_joined(levels).join(ids, ids.c.id == essays.c.id))
+        .order_by(essays.c.id)
     )
     rows = [dict(row) for row in connection.execute(query).mappings()]
-    total = connection.execute(select(func.count()).select_from(joined).where(*where)).scalar_one()
+    total = connection.execute(select(func.count()).select_from(essays).where(*where)).scalar_one()
     return rows, total
 
 

@@ -59,21 +59,14 @@ class ValueFilter:
         return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name)}
 
 
-def batches(store: ParquetStore) -> list[str]:
-    """The batches that have journal entries, by name."""
-    return sorted(path.split("/")[1] for path in store.list("batches/") if path.endswith("/journal_entries.parquet"))
-
-
-def _judged_passes(store: ParquetStore, batch: str) -> int:
-    """How many passes the batch's judge ran (0: not judged yet)."""
-    path = batch_file(batch, "judge_passes")
-    if not store.exists(path):
-        return 0
-    return int(store.scan(path).select(pl.col("pass").max()).collect().item() or 0) + 1
+def batches(store: ParquetStore, files: list[str] | None = None) -> list[str]:
+    """The batches that have journal entries, by name (``files``: the store's list of batches/)."""
+    files = store.list("batches/") if files is None else files
+    return sorted(path.split("/")[1] for path in files if path.endswith("/journal_entries.parquet"))
 
 
 def _labels_file(store: ParquetStore, batch: str, passes: int) -> str | None:
-    """The batch's consensus labels: the consensus file after several passes (a consensus file left
+    """An entry's consensus labels: the consensus file after several passes (a consensus file left
     by an earlier run with more passes is not the current one), else the single pass's labels."""
     consensus, single = batch_file(batch, "consensus_labels"), batch_file(batch, "judge_labels")
     if passes > 1 and store.exists(consensus):
@@ -81,31 +74,12 @@ def _labels_file(store: ParquetStore, batch: str, passes: int) -> str | None:
     return single if store.exists(single) else None
 
 
-def _batch_entries(store: ParquetStore, batch: str) -> pl.LazyFrame:
-    """One batch's entries with their consensus labels and per-value disagreement (lazy)."""
-    frame = (
-        store.scan(batch_file(batch, "journal_entries"))
-        .select(*KEY, "date", "title", pl.col("nudge_question").is_not_null().alias("nudged"))
-        .with_columns(pl.lit(batch).alias("batch"))
-    )
-    passes = _judged_passes(store, batch)
-    labels = _labels_file(store, batch, passes)
-    if labels is None:
-        return frame.with_columns(
-            pl.lit(0, pl.Int64).alias("passes"),
-            *(pl.lit(None, pl.Int64).alias(c) for c in LABEL_COLUMNS),
-            *(pl.lit(None, pl.Boolean).alias(c) for c in DISAGREE_COLUMNS),
-        )
-    agreement = (
-        store.scan(batch_file(batch, "judge_passes"))
-        .group_by(KEY)
-        .agg(
-            pl.len().cast(pl.Int64).alias("passes"),
-            *(pl.col(c).n_unique().gt(1).alias(d) for c, d in zip(LABEL_COLUMNS, DISAGREE_COLUMNS, strict=True)),
-        )
-    )
-    return frame.join(store.scan(labels).select(*KEY, *LABEL_COLUMNS), on=KEY, how="left", maintain_order="left").join(
-        agreement, on=KEY, how="left", maintain_order="left"
+def _scan(store: ParquetStore, batch: str, name: str, columns: list[str]) -> pl.LazyFrame:
+    """The batch files ``name`` of one batch, or of every batch (a glob: a single scan), with the
+    batch each row comes from."""
+    pattern = batch_file(batch or "*", name)
+    return store.scan(pattern, include_file_paths="_path", extra_columns="ignore").select(
+        pl.col("_path").str.extract(r"batches/([^/]+)/[^/]+\.parquet$", 1).alias("batch"), *columns
     )
 
 
@@ -129,12 +103,58 @@ def _conditions(selected: ValueFilter) -> list[pl.Expr]:
 
 
 def entries_frame(store: ParquetStore, selected: ValueFilter) -> pl.LazyFrame:
-    """Every entry matching ``selected``, batch by batch in name order, each in its file's order
-    (persona, then position in the journal), with the persona's name (lazy: nothing read yet)."""
-    names = [name for name in batches(store) if name == selected.batch or not selected.batch]
+    """Every entry matching ``selected`` (lazy: nothing is read until it is collected), with its
+    consensus labels, how many judge passes it has, per value whether they disagree, and the
+    persona's name: one scan of each kind of batch file, over every batch or the selected one.
+    Batches in name order, each in its file's order (persona, then position in the journal)."""
+    files = store.list("batches/")
+    names = [name for name in batches(store, files) if name == selected.batch or not selected.batch]
     if not names:
-        return pl.LazyFrame(schema={"batch": pl.String, **dict.fromkeys(KEY, pl.String)}).head(0)
-    frame = pl.concat([_batch_entries(store, name) for name in names], how="vertical")
+        return pl.LazyFrame(schema={"batch": pl.String, "persona_id": pl.String, "t_index": pl.Int64})
+    batch = selected.batch if selected.batch else ""
+    present = {path.rsplit("/", 1)[1].removesuffix(".parquet") for path in files if path.split("/")[1] in names}
+    key = ["batch", *KEY]
+    frame = _scan(
+        store, batch, "journal_entries", [*KEY, "date", "title", pl.col("nudge_question").is_not_null().alias("nudged")]
+    )
+    if "judge_passes" in present:
+        agreement = (
+            _scan(store, batch, "judge_passes", [*KEY, *LABEL_COLUMNS])
+            .group_by(key)
+            .agg(
+                pl.len().cast(pl.Int64).alias("passes"),
+                *(pl.col(c).n_unique().gt(1).alias(d) for c, d in zip(LABEL_COLUMNS, DISAGREE_COLUMNS, strict=True)),
+            )
+        )
+        frame = frame.join(agreement, on=key, how="left", maintain_order="left")
+    else:
+        frame = frame.with_columns(
+            pl.lit(None, pl.Int64).alias("passes"), *(pl.lit(None, pl.Boolean).alias(d) for d in DISAGREE_COLUMNS)
+        )
+    single = [pl.col(c).alias(f"_single_{c}") for c in LABEL_COLUMNS]
+    if "judge_labels" in present:
+        frame = frame.join(
+            _scan(store, batch, "judge_labels", [*KEY, *single]), on=key, how="left", maintain_order="left"
+        )
+    else:
+        frame = frame.with_columns(pl.lit(None, pl.Int64).alias(f"_single_{c}") for c in LABEL_COLUMNS)
+    if "consensus_labels" in present:
+        consensus = [pl.col(c).alias(f"_consensus_{c}") for c in LABEL_COLUMNS]
+        frame = frame.join(
+            _scan(store, batch, "consensus_labels", [*KEY, *consensus]), on=key, how="left", maintain_order="left"
+        )
+        labels = [
+            pl.when((pl.col("passes") > 1) & pl.col(f"_consensus_{c}").is_not_null())
+            .then(pl.col(f"_consensus_{c}"))
+            .otherwise(pl.col(f"_single_{c}"))
+            .alias(c)
+            for c in LABEL_COLUMNS
+        ]
+    else:
+        labels = [pl.col(f"_single_{c}").alias(c) for c in LABEL_COLUMNS]
+    frame = frame.select(
+        "batch", *KEY, "date", "title", "nudged", pl.col("passes").fill_null(0), *labels, *DISAGREE_COLUMNS
+    )
     conditions = _conditions(selected)
     if conditions:
         frame = frame.filter(*conditions)
