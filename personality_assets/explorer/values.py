@@ -104,9 +104,9 @@ def _conditions(selected: ValueFilter) -> list[pl.Expr]:
 
 def entries_frame(store: ParquetStore, selected: ValueFilter) -> pl.LazyFrame:
     """Every entry matching ``selected`` (lazy: nothing is read until it is collected), with its
-    consensus labels, how many judge passes it has, per value whether they disagree, and the
-    persona's name: one scan of each kind of batch file, over every batch or the selected one.
-    Batches in name order, each in its file's order (persona, then position in the journal)."""
+    consensus labels, how many judge passes it has and per value whether they disagree: one scan
+    of each kind of batch file, over every batch or the selected one. Batches in name order, each
+    in its file's order (persona, then position in the journal)."""
     files = store.list("batches/")
     names = [name for name in batches(store, files) if name == selected.batch or not selected.batch]
     if not names:
@@ -123,7 +123,10 @@ def entries_frame(store: ParquetStore, selected: ValueFilter) -> pl.LazyFrame:
             .group_by(key)
             .agg(
                 pl.len().cast(pl.Int64).alias("passes"),
-                *(pl.col(c).n_unique().gt(1).alias(d) for c, d in zip(LABEL_COLUMNS, DISAGREE_COLUMNS, strict=True)),
+                *(
+                    (pl.col(c).max() != pl.col(c).min()).alias(d)
+                    for c, d in zip(LABEL_COLUMNS, DISAGREE_COLUMNS, strict=True)
+                ),
             )
         )
         frame = frame.join(agreement, on=key, how="left", maintain_order="left")
@@ -156,13 +159,16 @@ def entries_frame(store: ParquetStore, selected: ValueFilter) -> pl.LazyFrame:
         "batch", *KEY, "date", "title", "nudged", pl.col("passes").fill_null(0), *labels, *DISAGREE_COLUMNS
     )
     conditions = _conditions(selected)
-    if conditions:
-        frame = frame.filter(*conditions)
-    if store.exists(REGISTRY):
-        frame = frame.join(
-            store.scan(REGISTRY).select("persona_id", "name"), on="persona_id", how="left", maintain_order="left"
-        )
-    return frame
+    return frame.filter(*conditions) if conditions else frame
+
+
+def _with_names(store: ParquetStore, frame: pl.LazyFrame) -> pl.LazyFrame:
+    """The persona's name from the registry beside each entry."""
+    if not store.exists(REGISTRY):
+        return frame.with_columns(pl.lit(None, pl.String).alias("name"))
+    return frame.join(
+        store.scan(REGISTRY).select("persona_id", "name"), on="persona_id", how="left", maintain_order="left"
+    )
 
 
 def entries_page(
@@ -170,8 +176,11 @@ def entries_page(
 ) -> tuple[list[dict], int]:
     """One page of entries matching ``selected`` and how many match: the filtered scan, sliced."""
     frame = entries_frame(store, selected)
-    rows = frame.slice((max(page, 1) - 1) * size, size).collect().to_dicts()
-    total = frame.select(pl.len()).collect().item()
+    # One run of both: the count and the page share the scans and joins (common subplans).
+    shown, counted = pl.collect_all(
+        [_with_names(store, frame.slice((max(page, 1) - 1) * size, size)), frame.select(pl.len())]
+    )
+    rows, total = shown.to_dicts(), counted.item()
     for row in rows:
         row["labels"] = [
             (value, row.get(f"alignment_{value}"), row.get(f"disagree_{value}")) for value in SCHWARTZ_VALUES
