@@ -15,9 +15,10 @@ from personality_assets.defs.resources import LLMEngineResource, ResearchDatabas
 from personality_assets.defs.values.assets import REGISTRY, batch_file, journal_entries, judge_labels, value_personas
 from personality_assets.defs.values.contract import VALUE_NAMES
 from personality_assets.defs.values.replies import SCHWARTZ_VALUES
-from personality_assets.defs.values.storage import values_store
+from personality_assets.defs.values.storage import ROOT_VARIABLE, values_store
 from personality_assets.explorer import values
 from personality_assets.explorer.app import create_app
+from personality_assets.store.parquet import ParquetStore
 
 KEY = ["persona_id", "t_index"]
 COLUMNS = [f"alignment_{value}" for value in SCHWARTZ_VALUES]
@@ -44,7 +45,7 @@ def batches(tmp_path):
             run_config={"ops": config},
         ).success
     target = DatabaseTarget(research_db.url)
-    return TestClient(create_app(target)), values_store()
+    return TestClient(create_app(target)), values_store(), instance, resources
 
 
 def _frame(rows: list[dict], *columns: str) -> pl.DataFrame:
@@ -61,11 +62,52 @@ def _disagreeing(passes: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def test_the_value_pages_over_two_batches_the_track_wrote(batches):
+def test_the_value_pages_over_two_batches_the_track_wrote(batches, s3_env, monkeypatch):
     """One test over one pair of batches (the track takes most of its time)."""
-    client, store = batches
+    client, store, instance, resources = batches
     _the_list_filters_and_pages_the_files(client, store)
     _an_entry_shows_its_texts_the_passes_the_consensus_and_its_persona(client, store)
+    _the_same_files_on_an_s3_root(client, store, s3_env, monkeypatch)
+    _a_consensus_file_of_an_earlier_run_is_not_shown(store, instance, resources)
+
+
+def _the_same_files_on_an_s3_root(client, store, s3_env, monkeypatch):
+    """The store's files copied under an s3:// root: the pages read them there (glob scans, paths)."""
+    remote = ParquetStore(f"s3://{s3_env.create_bucket()}/values")
+    for path in store.list():
+        remote.write(path, store.read(path))
+    everything, total = values.entries_page(store, values.ValueFilter(), size=1000)
+    assert values.entries_page(remote, values.ValueFilter(), size=1000) == (everything, total)
+    disagreeing = values.ValueFilter(batch="k3", agreement="disagree")
+    assert values.entries_page(remote, disagreeing) == values.entries_page(store, disagreeing)
+    monkeypatch.setenv(ROOT_VARIABLE, remote.root)
+    row = everything[0]
+    page = client.get(f"/values/{row['batch']}/{row['persona_id']}/{row['t_index']}")
+    assert page.status_code == 200
+    entry = store.read(batch_file(row["batch"], "journal_entries")).row(0, named=True)
+    assert str(escape(entry["entry"])) in page.text
+    monkeypatch.delenv(ROOT_VARIABLE)
+
+
+def _a_consensus_file_of_an_earlier_run_is_not_shown(store, instance, resources):
+    """k3 judged again with one pass: its consensus file stays behind; the labels shown are the new pass's."""
+    assert dg.materialize(
+        [judge_labels],
+        partition_key="k3",
+        resources=resources,
+        instance=instance,
+        run_config={"ops": {"judge_labels": {"config": {"passes": 1}}}},
+    ).success
+    # The file left behind, made to differ everywhere from the new labels: none of it may show.
+    stale = store.read(batch_file("k3", "consensus_labels"))
+    store.write(batch_file("k3", "consensus_labels"), stale.with_columns(pl.lit(1, pl.Int64).alias(c) for c in COLUMNS))
+    single = store.read(batch_file("k3", "judge_labels")).select(*KEY, *COLUMNS)
+    rows, _ = values.entries_page(store, values.ValueFilter(batch="k3"), size=1000)
+    assert _frame(rows, *KEY, *COLUMNS).equals(single) and {r["passes"] for r in rows} == {1}
+    assert values.entries_page(store, values.ValueFilter(agreement="disagree"))[1] == 0
+    some = single.row(0, named=True)
+    shown = values.entry(store, "k3", some["persona_id"], some["t_index"])
+    assert shown["consensus_file"] == batch_file("k3", "judge_labels") and shown["pass_numbers"] == [0]
 
 
 def _the_list_filters_and_pages_the_files(client, store):
