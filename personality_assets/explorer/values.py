@@ -4,10 +4,11 @@ lazy scans, filtered and sliced before anything is collected.
 
 ``entries_page`` and ``entry`` know no web framework; ``ROUTES`` are the Starlette pages over them.
 
-Per batch (``batches/<batch>/``, see defs/values/assets.py) the list joins journal_entries with
-the batch's labels: consensus_labels when the judge ran more than one pass, else judge_labels (the
-single pass's labels are its consensus), and with the judge_passes, which say per value whether
-the passes disagree. A batch whose judge has not run yet lists its entries unlabelled."""
+The list joins the batches' journal_entries (``batches/<batch>/``, see defs/values/assets.py;
+one glob scan per kind of file, over every batch) with each entry's labels: consensus_labels when
+the entry has more than one judge pass, else judge_labels (a single pass's labels are its
+consensus), and with judge_passes, which say per value whether the passes disagree. A batch whose
+judge has not run yet lists its entries unlabelled."""
 
 from __future__ import annotations
 
@@ -213,7 +214,6 @@ def entry(store: ParquetStore, batch: str, persona_id: str, t_index: int) -> dic
     labels_file = _labels_file(store, batch, passes.height)
     consensus = _one(store, labels_file, persona_id, t_index) if labels_file else pl.DataFrame()
     consensus_row = consensus.row(0, named=True) if consensus.height else None
-    consensus_reasons = _reasons(consensus_row["rationales_json"]) if consensus_row else {}
     pass_rows = [(row["pass"], row, _reasons(row["rationales_json"])) for row in passes.iter_rows(named=True)]
     values = []
     for value in SCHWARTZ_VALUES:
@@ -225,7 +225,6 @@ def entry(store: ParquetStore, batch: str, persona_id: str, t_index: int) -> dic
                 "name": VALUE_NAMES[value],
                 "passes": [{"label": row[column], "reason": reasons.get(value)} for _, row, reasons in pass_rows],
                 "consensus": consensus_row[column] if consensus_row else None,
-                "consensus_reason": consensus_reasons.get(value),
                 "confidence": (consensus_row or {}).get(f"confidence_{value}"),
                 "disagree": len(set(labels)) > 1,
             }
