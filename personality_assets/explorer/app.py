@@ -15,7 +15,7 @@ from starlette.templating import Jinja2Templates
 
 from personality_assets import settings
 from personality_assets.db.engine import DatabaseTarget
-from personality_assets.explorer import queries
+from personality_assets.explorer import essays, queries, values
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
 
@@ -73,6 +73,8 @@ def create_app(target: DatabaseTarget | None = None) -> Starlette:
         routes=[
             Route("/", index, name="index"),
             Route("/experiments", experiments, name="experiments"),
+            *values.ROUTES,
+            *essays.ROUTES,
         ]
     )
     app.state.target = target or default_target()
