@@ -2,6 +2,8 @@
 and PostgreSQL: the list filters and pages in the database, an essay's page shows its text, its
 dimensions, its student persona, its prompt and the research seed."""
 
+from urllib.parse import urlsplit
+
 import dagster as dg
 import polars as pl
 import pytest
@@ -47,11 +49,12 @@ def topic(empty_target):
         connection.execute(
             update(Essay).where(Essay.id == failed).values(content=None, word_count=None, error="planted: timed out")
         )
-    return empty_target, frame, failed
+    link = instance.get_latest_materialization_event(dg.AssetKey("essays")).asset_materialization.metadata
+    return empty_target, frame, failed, urlsplit(link["explorer"].url)
 
 
 def test_the_essay_pages_over_a_topic_the_track_wrote(topic):
-    target, frame, failed = topic
+    target, frame, failed, _ = topic
     client = TestClient(create_app(target))
     written = frame.filter(pl.col("id") != failed)
 
@@ -110,3 +113,9 @@ def test_the_essay_pages_over_a_topic_the_track_wrote(topic):
     pending = client.get(f"/essays/{failed}")
     assert pending.status_code == 200 and "planted: timed out" in pending.text and 'id="essay-text"' not in pending.text
     assert client.get(f"/essays/{max(frame['id']) + 1}").status_code == 404
+
+
+def test_the_essays_asset_links_to_its_topic_in_the_explorer(topic):
+    target, _, _, link = topic
+    listed = TestClient(create_app(target)).get(f"{link.path}?{link.query}")
+    assert listed.status_code == 200 and f"{ESSAYS} essays match" in listed.text

@@ -268,7 +268,7 @@ def essays(
         "grid_share_covered": share,
         "pending_at_start": outcome.pending,
         "parquet": dg.MetadataValue.path(str(path)),
-        "explorer": explorer_link("/essays", topic=topic),
+        "explorer": explorer_link("/essays", topic=str(topic_id)),
     }
     if outcome.generation_run_id is None:
         writers = ", ".join(sorted(set(written["model_name"]))) or "nobody"
