@@ -1,0 +1,349 @@
+"""The explorer's persona-study drill-down over a real simulated study on both engines: the persona
+and experiment pages show what was sent and what came back as stored, the answers and scores the
+database holds; failures show their reasons and the raw replies that failed; the side-by-side
+numbers equal polars' on the same rows; the search finds descriptions."""
+
+from __future__ import annotations
+
+import json
+import math
+from html.parser import HTMLParser
+
+import dagster as dg
+import polars as pl
+import pytest
+from markupsafe import escape
+from sqlalchemy import insert, select, update
+from starlette.testclient import TestClient
+
+from personality_assets.db.engine import experiment_transaction, get_engine
+from personality_assets.db.tables.persona_study import (
+    EvalQuestionnaire,
+    ExperimentRequestMetadata,
+    ExperimentsList,
+    Persona,
+    QuestionnaireScore,
+)
+from personality_assets.db.tables.reference import ReferenceQuestionnaire
+from personality_assets.db.tables.usage import LLMCall
+from personality_assets.explorer import study as study_queries
+from personality_assets.explorer.app import create_app
+from personality_assets.explorer.queries import read_only
+from personality_assets.questionnaires import get_questionnaire
+from personality_assets_tests.support.study import load_populations, materialize_study, research_resources
+
+PEOPLE = 3
+MODELS = ("simulated", "simulated_alt")
+INVALID_TEXT = '{"answers": {"1": "perhaps"}}  <- not a code'
+
+
+class Rows(HTMLParser):
+    """Every table row of a page: its attributes and its cells' text (``<td>`` and ``<th>``)."""
+
+    def __init__(self, html: str):
+        super().__init__()
+        self.rows: list[tuple[dict, list[str]]] = []
+        self._cell: list[str] | None = None
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "tr":
+            self.rows.append((dict(attrs), []))
+        elif tag in ("td", "th") and self.rows:
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self.rows[-1][1].append(" ".join("".join(self._cell).split()))
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+    def with_attribute(self, name: str) -> dict[str, list[str]]:
+        return {attrs[name]: cells for attrs, cells in self.rows if name in attrs}
+
+
+def frame(target, query) -> pl.DataFrame:
+    with get_engine(target).connect() as connection:
+        result = connection.execute(query)
+        return pl.DataFrame([dict(row) for row in result.mappings()], infer_schema_length=None)
+
+
+def decoded(value):
+    return json.loads(value) if isinstance(value, str) else value
+
+
+@pytest.fixture
+def study(db_target):
+    """sample with PEOPLE personas per model answered by the simulator. One experiment failed once
+    and was asked again (two requests), another failed with a reason; the study's calls include an
+    invalid reply, and another track's invalid call."""
+    resources = research_resources(db_target)
+    instance = dg.DagsterInstance.ephemeral()
+    load_populations(resources, instance, ["sample"])
+    for model in MODELS:
+        assert materialize_study(resources, instance, model, "sample", max_people=PEOPLE).success
+    experiments = ExperimentsList.__table__
+    with experiment_transaction(db_target) as connection:
+        first, second = connection.execute(
+            select(experiments.c.experiment_id)
+            .where(experiments.c.model == MODELS[0])
+            .order_by(experiments.c.experiment_id)
+            .limit(2)
+        ).scalars()
+        connection.execute(
+            update(experiments)
+            .where(experiments.c.experiment_id == first)
+            .values(succeeded=None, llm_explanation="reply is not valid JSON: asked again")
+        )
+    # The re-run asks the pending experiment again (a second request row), and only it.
+    assert materialize_study(resources, instance, MODELS[0], "sample", max_people=PEOPLE).success
+    with experiment_transaction(db_target) as connection:
+        connection.execute(
+            update(experiments)
+            .where(experiments.c.experiment_id == second)
+            .values(succeeded=None, llm_explanation="answers missing for items [3, 7]: planted")
+        )
+        template = dict(
+            connection.execute(select(LLMCall.__table__).where(LLMCall.purpose == "questionnaire").limit(1))
+            .mappings()
+            .one()
+        )
+        template.pop("id")
+        connection.execute(
+            insert(LLMCall),
+            [
+                template
+                | {
+                    "status": "invalid",
+                    "attempts": 3,
+                    "error": "answer to item 1 is not one of the codes: planted",
+                    "response_text": INVALID_TEXT,
+                    "tag": str((second, "bigfive", "ascending")),
+                    "cache_key": "planted-invalid",
+                },
+                template
+                | {
+                    "purpose": "essay",
+                    "status": "invalid",
+                    "error": "another track's invalid reply",
+                    "response_text": "essay text",
+                    "cache_key": "planted-essay",
+                },
+            ],
+        )
+    return db_target, first, second
+
+
+def check_persona_page_shows_what_was_sent_and_stored(target, client):
+    personas = frame(target, select(Persona.__table__).order_by(Persona.id))
+    persona = personas.row(0, named=True)
+    page = client.get(f"/personas/{persona['id']}")
+    assert page.status_code == 200
+    text = page.text
+    assert str(escape(persona["description"])) in text  # in full
+    for field in ("occupation", "location", "political_orientation"):
+        if persona[field]:
+            assert str(escape(persona[field])) in text
+    assert persona["model"] in text and f"{persona['ref_personality_id']}</strong> of" in text
+
+    experiment_ids = frame(
+        target,
+        select(ExperimentsList.experiment_id).where(ExperimentsList.personality_id == persona["id"]),
+    )["experiment_id"].to_list()
+    assert len(experiment_ids) == 2  # bigfive and epqr_a
+    requests = frame(
+        target,
+        select(ExperimentRequestMetadata.__table__).where(ExperimentRequestMetadata.experiment_id.in_(experiment_ids)),
+    )
+    calls = frame(
+        target,
+        select(LLMCall.__table__).where(LLMCall.purpose == "questionnaire", LLMCall.status == "ok"),
+    )
+    assert requests.height == 3  # persona 1's first experiment was asked twice
+    for request in requests.iter_rows(named=True):
+        # The engine's record of the call that answered this experiment.
+        (call,) = calls.filter(pl.col("tag").str.starts_with(f"({request['experiment_id']}, ")).iter_rows(named=True)
+        # What was sent: the stored request, or for a reply served from the cache, the request of
+        # the call that answered it.
+        sent = decoded(request["request_json"]) or decoded(call["request_json"])
+        (system, user) = sent["messages"]
+        assert system[0] == "system" and persona["description"] in system[1]
+        assert str(escape(system[1])) in text and str(escape(user[1])) in text  # the prompt, whole
+        reply = decoded(request["response_json"])
+        assert reply["text"] == call["response_text"]
+        assert str(escape(reply["text"])) in text  # the raw reply
+
+    rows = Rows(text)
+    answers = frame(
+        target,
+        select(
+            EvalQuestionnaire.experiment_id,
+            EvalQuestionnaire.questionnaire,
+            EvalQuestionnaire.question_number,
+            EvalQuestionnaire.answer,
+        ).where(EvalQuestionnaire.experiment_id.in_(experiment_ids)),
+    )
+    reference = frame(
+        target,
+        select(ReferenceQuestionnaire.__table__).where(
+            ReferenceQuestionnaire.population == persona["ref_population"],
+            ReferenceQuestionnaire.personality_id == persona["ref_personality_id"],
+        ),
+    )
+    assert answers.height == 50 + 24
+    with read_only(target) as connection:
+        tables = study_queries.persona_page(connection, persona["id"])["answer_tables"]
+    for table in tables:
+        definition = get_questionnaire(table["questionnaire"])
+        stored = answers.filter(pl.col("questionnaire") == table["questionnaire"])
+        (experiment_id,) = stored["experiment_id"].unique().to_list()
+        by_item = dict(stored.select("question_number", "answer").iter_rows())
+        their = dict(
+            reference.filter(pl.col("questionnaire") == table["questionnaire"])
+            .select("question_number", "answer")
+            .iter_rows()
+        )
+        assert [r["answers"][0]["code"] for r in table["rows"]] == [by_item[r["number"]] for r in table["rows"]]
+        assert [r["reference"]["code"] for r in table["rows"]] == [their[r["number"]] for r in table["rows"]]
+        # The page shows each item's reference answer and the persona's, with the codes' labels.
+        html_rows = [cells for attrs, cells in rows.rows if "data-item" in attrs]
+        for number, answer in by_item.items():
+            expected = [
+                f"{their[number]} {definition.answer_codes[their[number]]}",
+                f"{answer} {definition.answer_codes[answer]}",
+            ]
+            assert any(cells[0] == str(number) and cells[3:] == expected for cells in html_rows), number
+
+    scores = frame(
+        target, select(QuestionnaireScore.__table__).where(QuestionnaireScore.experiment_id.in_(experiment_ids))
+    )
+    shown = [cells for attrs, cells in rows.rows if "data-scale" in attrs]
+    assert len(shown) == scores.height == 5 + 4
+    for score in scores.iter_rows(named=True):
+        title = study_queries.scale_title(score["questionnaire"], score["scale"])
+        assert [
+            f"{title} ({score['scale']})",
+            f"{score['score']:.3f}",
+            f"{score['reference_score']:.3f}",
+            f"{score['difference']:.3f}",
+        ] in shown
+
+
+def check_experiment_page_shows_every_request(target, client, asked_again, failed):
+    requests = frame(
+        target,
+        select(ExperimentRequestMetadata.__table__)
+        .where(ExperimentRequestMetadata.experiment_id == asked_again)
+        .order_by(ExperimentRequestMetadata.id),
+    )
+    assert requests.height == 2
+    page = client.get(f"/experiments/{asked_again}")
+    assert page.status_code == 200
+    assert "Request history (2 requests" in page.text
+    for request_id in requests["id"]:
+        assert f'id="request-{request_id}"' in page.text
+    metadata = [m if isinstance(m, dict) else json.loads(m) for m in requests["request_metadata"]]
+    # The second request was served from the engine's cache.
+    assert [m["cached"] for m in metadata] == [False, True]
+
+    failed_page = client.get(f"/experiments/{failed}")
+    assert "answers missing for items [3, 7]: planted" in failed_page.text
+    assert str(escape(INVALID_TEXT)) in failed_page.text  # the engine's invalid call for it
+    assert client.get("/experiments/999999").status_code == 404
+    assert client.get("/personas/999999").status_code == 404
+
+
+def check_failures_show_reasons_and_invalid_replies(target, client, failed):
+    page = client.get("/failures")
+    assert page.status_code == 200
+    reasons = Rows(page.text)
+    failed_rows = [cells for attrs, cells in reasons.rows if attrs.get("class") == "failed"]
+    assert ["simulated", "sample", "1", "answers missing for items [3, 7]: planted"] in failed_rows
+    assert str(escape(INVALID_TEXT)) in page.text
+    assert "answer to item 1 is not one of the codes: planted" in page.text
+    assert f'href="/experiments/{failed}"' in page.text
+    assert "another track" not in page.text and 'id="call-count">1 calls' in page.text
+    assert 'id="call-count">0 calls' in client.get("/failures", params={"model": MODELS[1]}).text
+
+
+def check_compare_equals_polars_on_the_same_rows(target, client):
+    scores = frame(
+        target,
+        select(QuestionnaireScore.__table__).where(
+            QuestionnaireScore.questionnaire == "bigfive", QuestionnaireScore.scale == "EXT"
+        ),
+    )
+    params = {
+        "qs": "bigfive|EXT",
+        "a_model": MODELS[0],
+        "a_population": "sample",
+        "b_model": MODELS[1],
+        "b_population": "sample",
+    }
+    page = client.get("/compare", params=params)
+    assert page.status_code == 200
+    rows = Rows(page.text)
+    summary = rows.with_attribute("data-side")
+    for side, model in zip("AB", MODELS, strict=True):
+        mine = scores.filter(pl.col("model") == model)
+        people = mine.unique("ref_personality_id")
+        cells = summary[side]
+        assert int(cells[2]) == mine.height == PEOPLE
+        assert float(cells[3]) == pytest.approx(mine["score"].mean(), abs=5e-5)
+        assert float(cells[4]) == pytest.approx(mine["score"].std(ddof=1), abs=5e-5)
+        assert int(cells[5]) == people.height
+        assert float(cells[6]) == pytest.approx(people["reference_score"].mean(), abs=5e-5)
+        assert float(cells[7]) == pytest.approx(people["reference_score"].std(ddof=1), abs=5e-5)
+    per_person = rows.with_attribute("data-person")
+    expected = (
+        scores.group_by("ref_personality_id", "model")
+        .agg(pl.col("score").mean(), pl.col("reference_score").first())
+        .pivot("model", index=["ref_personality_id", "reference_score"], values="score")
+    )
+    assert len(per_person) == expected.height == PEOPLE
+    for row in expected.iter_rows(named=True):
+        cells = per_person[str(row["ref_personality_id"])]
+        assert cells[1] == f"{row['reference_score']:.3f}"
+        assert cells[2] == f"{row[MODELS[0]]:.3f} (1)" and cells[3] == f"{row[MODELS[1]]:.3f} (1)"
+        assert cells[4] == f"{row[MODELS[1]] - row[MODELS[0]]:.3f}"
+    assert "<svg" in page.text and page.text.count("<rect") == 12 * 3
+
+    # Paged in the database: pages of one person each cover the table in order.
+    with read_only(target) as connection:
+        a = study_queries.Side(model=MODELS[0], population="sample")
+        b = study_queries.Side(model=MODELS[1], population="sample")
+        everything, total = study_queries.comparison_page(connection, "bigfive", "EXT", a, b)
+        paged = [
+            study_queries.comparison_page(connection, "bigfive", "EXT", a, b, page=p, size=1)[0] for p in (1, 2, 3)
+        ]
+    assert total == PEOPLE and [p[0] for p in paged] == everything
+    # A presentation no experiment had: an empty side, no error.
+    empty = client.get("/compare", params=params | {"b_option_order": "descending"})
+    assert empty.status_code == 200 and Rows(empty.text).with_attribute("data-side")["B"][2] == "0"
+    assert math.isfinite(float(summary["A"][3]))
+
+
+def check_search_over_descriptions(target, client):
+    personas = frame(target, select(Persona.id, Persona.description).order_by(Persona.id))
+    word = max(personas["description"][0].split(), key=len).strip(".,;:")
+    expected = personas.filter(pl.col("description").str.to_lowercase().str.contains(word.lower(), literal=True))
+    page = client.get("/personas", params={"q": word.upper()})
+    assert page.status_code == 200
+    assert f'id="match-count">{expected.height} personas match' in page.text
+    for persona_id in expected["id"]:
+        assert f'href="/personas/{persona_id}"' in page.text
+    assert 'id="match-count">0 personas match' in client.get("/personas", params={"q": "100%_"}).text
+
+
+def test_study_pages(study):
+    """One study per engine serves every check (building it is most of the time)."""
+    target, asked_again, failed = study
+    client = TestClient(create_app(target))
+    check_persona_page_shows_what_was_sent_and_stored(target, client)
+    check_experiment_page_shows_every_request(target, client, asked_again, failed)
+    check_failures_show_reasons_and_invalid_replies(target, client, failed)
+    check_compare_equals_polars_on_the_same_rows(target, client)
+    check_search_over_descriptions(target, client)
