@@ -167,7 +167,10 @@ def compare(request: Request):
         choices = queries.filter_choices(connection)
         context["choices"] = choices
         context["questionnaires"] = study.compare_choices(choices["questionnaire"])
-        if questionnaire and scale:
+        # A set is within one population: its people are that population's (a derived condition
+        # keeps its people's ids, so rows pair a person across conditions).
+        context["needs_population"] = bool(questionnaire) and not (a.population and b.population)
+        if questionnaire and scale and a.population and b.population:
             summaries = {
                 "A": study.side_summary(connection, a, questionnaire, scale),
                 "B": study.side_summary(connection, b, questionnaire, scale),
@@ -187,6 +190,7 @@ def compare(request: Request):
                 "total": total,
                 "pages": pages_of(total),
                 "svg": study.histogram_svg(bins, SIDE_COLOURS),
+                "series": list(series),
                 "scale_title": study.scale_title(questionnaire, scale),
                 "questionnaire_title": study.questionnaire_title(questionnaire),
             }

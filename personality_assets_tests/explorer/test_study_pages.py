@@ -324,6 +324,9 @@ def check_compare_equals_polars_on_the_same_rows(target, client):
     empty = client.get("/compare", params=params | {"b_option_order": "descending"})
     assert empty.status_code == 200 and Rows(empty.text).with_attribute("data-side")["B"][2] == "0"
     assert math.isfinite(float(summary["A"][3]))
+    # A set is within one population: without one, nothing is compared.
+    unset = client.get("/compare", params={k: v for k, v in params.items() if k != "b_population"})
+    assert "Choose a population" in unset.text and 'data-side="A"' not in unset.text
 
 
 def check_search_over_descriptions(target, client):
