@@ -35,6 +35,7 @@ from personality_assets_tests.support.study import load_populations, materialize
 PEOPLE = 3
 MODELS = ("simulated", "simulated_alt")
 FAILING = "gpt4o"  # behind the local OpenAI-compatible server
+BEDROCK = "llama31_70b"  # behind the local Bedrock Converse endpoint
 
 
 class Rows(HTMLParser):
@@ -66,9 +67,13 @@ class Rows(HTMLParser):
 
 
 def frame(target, query) -> pl.DataFrame:
+    """The query's rows; JSON documents as their text (see decoded)."""
     with get_engine(target).connect() as connection:
-        result = connection.execute(query)
-        return pl.DataFrame([dict(row) for row in result.mappings()], infer_schema_length=None)
+        rows = [
+            {k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in row.items()}
+            for row in connection.execute(query).mappings()
+        ]
+    return pl.DataFrame(rows, infer_schema_length=None)
 
 
 def decoded(value):
@@ -84,12 +89,17 @@ def leaves_out_item_7(request_json: dict) -> str:
 
 
 @pytest.fixture
-def study(db_target, openai_server, monkeypatch):
+def study(db_target, openai_server, bedrock_server, monkeypatch):
     """sample with PEOPLE personas per simulated model. One experiment failed once and was asked
     again (two requests). A model behind the local OpenAI-compatible server leaves out an item, so
     its experiments fail with the reason and their invalid replies are in llm_calls; another
     track's invalid call is there too."""
-    resources = study_resources(db_target, monkeypatch, openai_url=openai_server.base_url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIATEST")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test-secret")
+    bedrock_server.configure(reply=study_reply)
+    resources = study_resources(
+        db_target, monkeypatch, openai_url=openai_server.base_url, bedrock_url=bedrock_server.url
+    )
     instance = dg.DagsterInstance.ephemeral()
     load_populations(resources, instance, ["sample"])
     for model in MODELS:
@@ -106,6 +116,7 @@ def study(db_target, openai_server, monkeypatch):
         )
     # The re-run asks the pending experiment again (a second request row), and only it.
     assert materialize_study(resources, instance, MODELS[0], "sample", max_people=PEOPLE).success
+    assert materialize_study(resources, instance, BEDROCK, "sample", max_people=1).success
     openai_server.configure(reply=leaves_out_item_7)
     result = materialize_study(resources, instance, FAILING, "sample", max_people=1, raise_on_error=False)
     assert not result.success  # every experiment failed: more than max_failed_share
@@ -285,6 +296,25 @@ def check_a_failed_experiment_shows_why(target, client):
         assert call["response_text"] == reply and str(escape(call["error"])) in page.text
 
 
+def check_bedrock_request_and_reply(target, client):
+    """Bedrock Converse sends the system prompt apart and every text in content blocks."""
+    (persona_id,) = frame(target, select(Persona.id).where(Persona.model == BEDROCK))["id"]
+    page = client.get(f"/personas/{persona_id}")
+    requests = frame(
+        target,
+        select(ExperimentRequestMetadata.request_json, ExperimentRequestMetadata.response_json)
+        .join(ExperimentsList, ExperimentsList.experiment_id == ExperimentRequestMetadata.experiment_id)
+        .where(ExperimentsList.personality_id == persona_id),
+    )
+    assert requests.height == 1
+    body, response = decoded(requests["request_json"][0]), decoded(requests["response_json"][0])
+    texts = [part["text"] for part in body["system"]]
+    texts += [part["text"] for message in body["messages"] for part in message["content"]]
+    assert len(texts) == 2 and all(str(escape(text)) in page.text for text in texts)
+    (reply,) = [part["text"] for part in response["output"]["message"]["content"]]
+    assert str(escape(reply)) in page.text
+
+
 def check_failures_show_reasons_and_invalid_replies(target, client):
     failed = failed_experiments(target)
     page = client.get("/failures")
@@ -390,6 +420,7 @@ def test_study_pages(study):
     check_persona_page_shows_what_was_sent_and_stored(target, client)
     check_experiment_page_shows_every_request(target, client, asked_again)
     check_a_failed_experiment_shows_why(target, client)
+    check_bedrock_request_and_reply(target, client)
     check_failures_show_reasons_and_invalid_replies(target, client)
     check_compare_equals_polars_on_the_same_rows(target, client)
     check_search_over_descriptions(target, client)
