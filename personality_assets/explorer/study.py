@@ -282,10 +282,30 @@ def answer_tables(details: list[dict], reference: dict[str, dict]) -> list[dict]
                 "title": questionnaire_title(name),
                 "experiments": experiments,
                 "rows": rows,
+                "scales": _scale_rows(definition, experiments),
                 "has_reference": bool(person),
             }
         )
     return tables
+
+
+def _scale_rows(definition: Questionnaire | None, experiments: list[dict]) -> list[dict]:
+    """Per scale: its title, the reference person's score and each experiment's (None: not scored)."""
+    scored = [{s["scale"]: s for s in e["scores"]} for e in experiments]
+    codes = list(definition.scales) if definition else sorted({code for by_scale in scored for code in by_scale})
+    rows = []
+    for code in codes:
+        found = [by_scale.get(code) for by_scale in scored]
+        reference = next((s["reference_score"] for s in found if s is not None), None)
+        rows.append(
+            {
+                "scale": code,
+                "title": definition.scales.get(code, code) if definition else code,
+                "reference_score": reference,
+                "scores": [s["score"] if s is not None else None for s in found],
+            }
+        )
+    return rows
 
 
 def _coded(code: int | None, labels: dict[int, str]) -> dict | None:

@@ -234,6 +234,16 @@ def check_persona_page_shows_what_was_sent_and_stored(target, client):
             f"{score['reference_score']:.3f}",
             f"{score['difference']:.3f}",
         ] in shown
+    # The overview above each questionnaire's items: per scale, the reference score and each experiment's.
+    overview = rows.with_attribute("data-scale-score")
+    assert len(overview) == scores.height
+    for score in scores.iter_rows(named=True):
+        title = study_queries.scale_title(score["questionnaire"], score["scale"])
+        assert overview[f"{score['questionnaire']}:{score['scale']}"] == [
+            f"{title} ({score['scale']})",
+            f"{score['reference_score']:.3f}",
+            f"{score['score']:.3f}",
+        ]
 
 
 def check_experiment_page_shows_every_request(target, client, asked_again):
