@@ -5,20 +5,16 @@ a transaction that is rolled back."""
 from __future__ import annotations
 
 import math
-from pathlib import Path
-from urllib.parse import urlencode
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.routing import Route
-from starlette.templating import Jinja2Templates
 
 from personality_assets import settings
 from personality_assets.db.engine import DatabaseTarget
 from personality_assets.explorer import essays, queries, study, values
-
-TEMPLATES = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
+from personality_assets.explorer.web import page_number, render
 
 
 def default_target() -> DatabaseTarget:
@@ -30,21 +26,10 @@ def read(request: Request):
     return queries.read_only(request.app.state.target)
 
 
-def page_number(request: Request) -> int:
-    value = request.query_params.get("page", "1")
-    return int(value) if value.isdigit() and int(value) > 0 else 1
-
-
-def link(path: str, **query) -> str:
-    """A URL of this app with the non-empty query parameters."""
-    query = {k: v for k, v in query.items() if v not in ("", None)}
-    return f"{path}?{urlencode(query)}" if query else path
-
-
 def index(request: Request):
     with read(request) as connection:
         studies = queries.studies(connection)
-    return TEMPLATES.TemplateResponse(request, "index.html", {"studies": studies, "link": link})
+    return render(request, "index.html", {"studies": studies})
 
 
 def experiments(request: Request):
@@ -53,28 +38,22 @@ def experiments(request: Request):
     with read(request) as connection:
         rows, total = queries.experiments_page(connection, selected, page)
         choices = queries.filter_choices(connection)
-    pages = max(1, math.ceil(total / queries.PAGE_SIZE))
-    return TEMPLATES.TemplateResponse(
+    return render(
         request,
         "experiments.html",
         {
             "rows": rows,
             "total": total,
             "page": page,
-            "pages": pages,
+            "pages": pages_of(total),
             "selected": selected,
             "choices": choices,
-            "link": link,
         },
     )
 
 
 def pages_of(total: int) -> int:
     return max(1, math.ceil(total / queries.PAGE_SIZE))
-
-
-def render(request: Request, template: str, context: dict, status_code: int = 200):
-    return TEMPLATES.TemplateResponse(request, template, {"link": link, **context}, status_code=status_code)
 
 
 def persona_page(request: Request):

@@ -1,6 +1,6 @@
-"""What the track pages (values.py, essays.py) share: their templates (the explorer's templates
-folder, base.html included) and the helpers for links and page numbers. Kept apart from app.py,
-which imports the pages' routes."""
+"""What every page of the explorer shares (app.py's, values.py's, essays.py's): the templates
+(base.html included) and the helpers for links and page numbers. Kept apart from app.py, which
+imports the pages' routes."""
 
 from __future__ import annotations
 
@@ -24,5 +24,5 @@ def link(path: str, **query) -> str:
     return f"{path}?{urlencode(query)}" if query else path
 
 
-def render(request: Request, template: str, context: dict):
-    return TEMPLATES.TemplateResponse(request, template, {**context, "link": link})
+def render(request: Request, template: str, context: dict, status_code: int = 200):
+    return TEMPLATES.TemplateResponse(request, template, {"link": link, **context}, status_code=status_code)
