@@ -613,12 +613,14 @@ def histogram_svg(histogram_data: dict, colours: dict[str, str], width: int = 56
     bins = len(edges) - 1
     shares = {name: [c / (sum(values) or 1) for c in values] for name, values in counts.items()}
     top = max((s for values in shares.values() for s in values), default=0) or 1
-    pad, bottom = 30, 24
-    slot = (width - pad) / bins
+    pad, right, bottom = 30, 24, 36  # the last tick's label and the axis title fit inside
+    slot = (width - pad - right) / bins
     bar = slot * 0.8 / max(len(shares), 1)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" class="histogram">',
-        f'<line x1="{pad}" y1="{height - bottom}" x2="{width}" y2="{height - bottom}" stroke="#999"/>',
+        f'<line x1="{pad}" y1="{height - bottom}" x2="{width - right}" y2="{height - bottom}" stroke="#999"/>',
+        f'<text x="{(width + pad - right) / 2:.1f}" y="{height - 4}" font-size="11" text-anchor="middle">'
+        "scale score (bars: share of each set's scores per bin)</text>",
     ]
     for i in range(bins):
         x0 = pad + i * slot + slot * 0.1
@@ -631,7 +633,7 @@ def histogram_svg(histogram_data: dict, colours: dict[str, str], width: int = 56
             )
     for i in (0, bins // 2, bins):
         parts.append(
-            f'<text x="{pad + i * slot:.1f}" y="{height - 6}" font-size="11" text-anchor="middle">{edges[i]:.2f}</text>'
+            f'<text x="{pad + i * slot:.1f}" y="{height - 20}" font-size="11" text-anchor="middle">{edges[i]:.2f}</text>'
         )
     parts.append("</svg>")
     return "".join(parts)
