@@ -26,9 +26,15 @@ import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from pathlib import Path
 
-TAIL_LINES = 30
+TAIL_LINES = 25
+# Left out of the tail a failing step shows (they stay in the log): Dagster's DEBUG events, and
+# the frames of stack traces (a "File ..." line and the indented source lines under it).
+DEBUG_EVENT = re.compile(r" - DEBUG - ")
+STACK_FRAME = re.compile(r'^\s+File "')
+FRAME_SOURCE = re.compile(r"^\s{4,}\S")
 # Dagster's event log ("... - STEP_START - Started execution of step "personas".") and the engine's
 # progress ("... - 1,464/2,400 (61%), 233.2 calls/s, ETA 4s, ...", llm/engine.py _log_progress).
 DAGSTER_STEP = re.compile(r' - STEP_START - Started execution of step "(?P<step>[^"]+)"')
@@ -38,6 +44,22 @@ ENGINE_PROGRESS = re.compile(r"(?P<done>[\d,]+)/(?P<total>[\d,]+) \(\d+%\), [\d,
 def duration(seconds: float) -> str:
     seconds = round(seconds)
     return f"{seconds} s" if seconds < 60 else f"{seconds // 60} min {seconds % 60} s"
+
+
+class Tail:
+    """The last lines of a step's output that say what went wrong."""
+
+    def __init__(self):
+        self.lines: deque[str] = deque(maxlen=TAIL_LINES)
+        self.in_frame = False
+
+    def add(self, line: str) -> None:
+        if STACK_FRAME.match(line) or (self.in_frame and FRAME_SOURCE.match(line)):
+            self.in_frame = True
+        else:
+            self.in_frame = False
+            if not DEBUG_EVENT.search(line):
+                self.lines.append(line)
 
 
 class State:
@@ -122,7 +144,7 @@ def run_step(log: Path, run: str, label: str, command: list[str], verbose: bool 
     ticker = threading.Thread(target=status.tick, args=(stop,), daemon=True)
     if live:
         ticker.start()
-    output: list[str] = []
+    tail = Tail()
     code = None
     with log.open("a", encoding="utf-8", errors="replace") as out:
         out.write(f"\n===== [{number}] {label}: {' '.join(command)}\n")
@@ -133,7 +155,7 @@ def run_step(log: Path, run: str, label: str, command: list[str], verbose: bool 
             )
         except OSError as exc:
             out.write(f"{exc}\n")
-            output.append(f"{exc}\n")
+            tail.add(f"{exc}\n")
             code = 127
         else:
             try:
@@ -141,8 +163,7 @@ def run_step(log: Path, run: str, label: str, command: list[str], verbose: bool 
                     line = raw.decode("utf-8", errors="replace")
                     out.write(line)
                     out.flush()
-                    output.append(line)
-                    del output[:-TAIL_LINES]
+                    tail.add(line)
                     status.see(line)
                     if verbose:
                         sys.stdout.write(line)
@@ -162,8 +183,8 @@ def run_step(log: Path, run: str, label: str, command: list[str], verbose: bool 
         return 0
     what = "interrupted" if code == 130 else f"failed (exit code {code})"
     print(f"{what} after {elapsed}", flush=True)
-    print(f"----- the last {len(output)} lines of its output:", file=sys.stderr)
-    sys.stderr.write("".join(output))
+    print("----- the end of its output (without Dagster's DEBUG lines and stack frames):", file=sys.stderr)
+    sys.stderr.write("".join(tail.lines))
     print(f"----- all of it: {log}", file=sys.stderr, flush=True)
     return code or 1
 

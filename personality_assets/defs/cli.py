@@ -153,7 +153,7 @@ def summary() -> None:
         if target.dialect == "sqlite":
             print(f"  reference schema  -> {target.sqlite_file(target.reference_schema)}")
             print(f"  experiment schema -> {target.sqlite_file(target.experiment_schema)}")
-        print(f"Reference populations ({len(rows)}, their sources below the table):")
+        print(f"Reference populations ({len(rows)}), their sources below the table:")
         if rows:  # the sources below the table, in full (a file path or a derivation can be long)
             width = max(len(r.population) for r in rows)
             print(f"{frame}\n" + "\n".join(f"  {r.population:<{width}}  {r.source}" for r in rows))
