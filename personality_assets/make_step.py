@@ -176,6 +176,7 @@ def run_step(log: Path, run: str, label: str, command: list[str], verbose: bool 
     if live:
         ticker.join()
         status.clear()
+    if live or verbose:  # the step's line again, in full (not continued from its start)
         print(head, end=" ... ")
     elapsed = duration(time.monotonic() - started)
     if code == 0:

@@ -92,3 +92,17 @@ def test_every_command_of_make_run_and_the_install_goes_through_the_wrapper():
     assert len(commands) >= 10 and any("-m venv" in line for line in commands)
     for line in commands:
         assert re.search(r'\$\(STEP\) "[^"]+" (\$\(LAUNCH\)|\$\(BIN\)/|\$\(PYTHON\))', line), line
+
+
+def test_verbose_shows_the_output_as_well_as_logging_it(tmp_path):
+    log = tmp_path / "make-run.log"
+    arguments = [sys.executable, str(SCRIPT), "--log", str(log), "--run", "1", "--verbose", "the step"]
+    result = subprocess.run(
+        [*arguments, sys.executable, "-c", "print('pip says a lot')"], capture_output=True, text=True
+    )
+    assert result.returncode == 0
+    lines = result.stdout.splitlines()
+    assert (
+        lines[0] == "[1] the step ..." and lines[1] == "pip says a lot" and lines[2].startswith("[1] the step ... done")
+    )
+    assert "pip says a lot" in log.read_text()
