@@ -102,16 +102,21 @@ class Status:
         elif match := ENGINE_PROGRESS.search(line):
             self.progress = (int(match["done"].replace(",", "")), int(match["total"].replace(",", "")))
 
-    def text(self) -> str:
-        parts = [self.head]
-        if self.step:
-            parts.append(self.step)
-        if self.progress:
-            done, total = self.progress
-            filled = int(20 * done / max(total, 1))
-            parts.append(f"{'█' * filled}{'░' * (20 - filled)} {done:,}/{total:,} calls")
-        parts.append(duration(time.monotonic() - self.started))
-        return "  ".join(parts)
+    def text(self, width: int) -> str:
+        """The label, the time so far, the Dagster step and a bar of the calls, within ``width``
+        (the bar shrinks first, then the step's name goes)."""
+        base = f"{self.head}  {duration(time.monotonic() - self.started)}"
+        step = f"  {self.step}" if self.step else ""
+        if not self.progress:
+            return (base + step)[:width]
+        done, total = self.progress
+        count = f" {done:,}/{total:,}"
+        room = width - len(base) - len(step) - len(count) - 2
+        if room < 10:
+            step, room = "", width - len(base) - len(count) - 2
+        bar = max(min(room, 30), 0)
+        filled = bar * done // max(total, 1)
+        return f"{base}{step}  {'█' * filled}{'░' * (bar - filled)}{count}"[:width]
 
     def tick(self, stop: threading.Event) -> None:
         self.draw()
@@ -121,7 +126,7 @@ class Status:
     def draw(self) -> None:
         width = shutil.get_terminal_size().columns - 1
         with self.lock:
-            sys.stdout.write("\r\033[K" + self.text()[:width])
+            sys.stdout.write("\r\033[K" + self.text(width))
             sys.stdout.flush()
 
     def clear(self) -> None:

@@ -5,6 +5,7 @@ path and the command's exit code. Run as the Makefile runs it (a script, before 
 import re
 import subprocess
 import sys
+import time
 
 from personality_assets_tests.support.helpers import ROOT
 
@@ -12,6 +13,7 @@ SCRIPT = ROOT / "personality_assets" / "make_step.py"
 # A step that fails as a Dagster run does: DEBUG events, a traceback, then the error.
 FAILING = """
 import sys
+import time
 print('2026-12-06 15:44:22 +0000 - dagster - DEBUG - job - run - 1 - RUN_START - Started execution of run.')
 print('2026-12-06 15:44:22 +0000 - dagster - ERROR - job - run - personas - no API key: set OPENAI_API_KEY')
 sys.stdout.flush()
@@ -106,3 +108,21 @@ def test_verbose_shows_the_output_as_well_as_logging_it(tmp_path):
         lines[0] == "[1] the step ..." and lines[1] == "pip says a lot" and lines[2].startswith("[1] the step ... done")
     )
     assert "pip says a lot" in log.read_text()
+
+
+def test_the_live_status_follows_the_dagster_step_and_the_engines_progress_within_the_width():
+    from personality_assets.make_step import Status
+
+    status = Status("[8] persona study simulated|sample", started=time.monotonic())
+    status.see(
+        '2026-12-06 - dagster - DEBUG - j - r - 1 - personas - STEP_START - Started execution of step "personas".'
+    )
+    assert "personas" in status.text(80) and "█" not in status.text(80)
+    status.see(
+        '2026-12-06 - dagster - DEBUG - j - r - 1 - questionnaire_answers - STEP_START - Started execution of step "questionnaire_answers".'
+    )
+    status.see("2026-12-06 - dagster - INFO - j - r - questionnaire_answers - 1,200/2,400 (50%), 233.2 calls/s, ETA 4s")
+    wide = status.text(120)
+    assert "questionnaire_answers" in wide and wide.endswith(" 1,200/2,400") and wide.count("█") == wide.count("░")
+    narrow = status.text(70)
+    assert len(narrow) <= 70 and narrow.endswith(" 1,200/2,400") and "█" in narrow  # the step's name gave way
