@@ -5,6 +5,7 @@ nothing to show is not written."""
 
 from __future__ import annotations
 
+import html
 import re
 
 import numpy as np
@@ -15,7 +16,10 @@ from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
 from personality_assets.defs.figures import has_data, plt, save_figure
+from personality_assets.defs.persona_study.reports import figure_captions as captions
 from personality_assets.defs.persona_study.reports import plots
+from personality_assets.defs.persona_study.reports.html import Section, render_report
+from personality_assets.defs.persona_study.reports.paper import Figure
 from personality_assets.defs.persona_study.reports.response_styles import INDICES
 
 MODELS = ("gpt", "claude")
@@ -324,3 +328,47 @@ def test_report_figures_render_to_png(tmp_path):
         plots.robustness_scatter(_levels(), "bigfive", "AGR", tmp_path / "robustness.png"),
     ]
     assert all(path.read_bytes()[:4] == b"\x89PNG" for path in written)
+
+
+def test_captions_use_readable_names_and_say_what_is_compared_and_n():
+    frame = _distribution_frame()
+    scale_scores = frame.group_by("model", "condition", "questionnaire", "scale").agg(
+        pl.len().cast(pl.Int64).alias("n")
+    )
+    text = captions.score_distributions(scale_scores)
+    assert "n = 12 per model × condition; human reference n = 12." in text
+    assert "mean with its t 95% CI" in text and "median" in text
+    assert captions.alpha_forest(_reliability()).endswith("n = 12 per model × condition; human reference n = 300.")
+    assert "Wilson 95% CI" in captions.demographic_bars(_demographics())
+    n = _demographics()["n"]
+    assert captions.demographic_bars(_demographics()).endswith(f"n = {n.min()}–{n.max()} per model × condition.")
+    styles = captions.response_styles(pl.concat([_indices(), _indices()]))  # repetitions count once
+    assert styles.endswith("n = 10 per model × condition; human reference n = 10.")
+    robustness = captions.robustness_scatter(_levels(), "bigfive", "AGR")
+    assert "Agreeableness (IPIP-50)" in robustness and robustness.endswith(
+        "n = 15 personas per model × condition × level."
+    )
+    for text in (robustness, styles, captions.persona_vs_reference(scale_scores)):
+        assert not re.search(r"\b(bigfive|epqr_a)\b", text), text
+
+
+def test_html_numbers_the_figures_made_and_leaves_out_one_not_made(tmp_path):
+    made = plots.alpha_forest(_reliability(), tmp_path / "alpha.png")
+    missing = plots.demographic_bars(_demographics().with_columns(pl.lit(0).alias("count")), tmp_path / "bars.png")
+    assert missing is None
+    sections = [
+        Section(
+            "Reliability",
+            images=[
+                Figure(made, captions.alpha_forest(_reliability())),
+                Figure(tmp_path / "bars.png", "never drawn"),
+                Figure(made, "the same again"),
+            ],
+        )
+    ]
+    page = render_report("Report", sections)
+    assert (
+        f"<b>Figure 1.</b> {html.escape(captions.alpha_forest(_reliability()))}<" in page
+        and "<b>Figure 2.</b> the same again" in page
+    )
+    assert "never drawn" not in page and "Figure 3." not in page
