@@ -35,8 +35,10 @@ def save_figure(figure, path: Path, dpi: int = 80) -> Path | None:
     if figure is None:
         path.unlink(missing_ok=True)
         return None
-    if figure.get_layout_engine() is None:  # a constrained layout (figure legends) lays itself out
+    if figure.get_layout_engine() is None:
         figure.tight_layout()
-    figure.savefig(path, dpi=dpi)
+        figure.savefig(path, dpi=dpi)
+    else:  # a constrained layout (figure legends) lays itself out; nothing past the edge is cut
+        figure.savefig(path, dpi=dpi, bbox_inches="tight", pad_inches=0.05)
     plt.close(figure)
     return path

@@ -133,6 +133,9 @@ def _levels() -> pl.DataFrame:
     return pl.DataFrame(rows, schema=columns, orient="row")
 
 
+SHARE_TITLES = {plots.INDEX_NAMES[index][0] for index in plots.SHARE_INDICES}
+
+
 def _visible(figure):
     return [axis for axis in figure.axes if axis.get_visible()]
 
@@ -215,10 +218,9 @@ def test_response_styles_average_per_respondent_and_draw_shares_on_zero_to_one()
     titles = [a.get_title() for a in axes]
     assert len(axes) == 6 + 4  # yes/no items have no extreme or midpoint panel
     assert all(not t.startswith(("bigfive", "epqr_a")) for t in titles)
-    for axis, title in zip(axes, titles, strict=True):
-        if "Share" in title or "share of pairs" in title:
-            assert axis.get_xlim() == (-0.02, 1.02)
-    run = axes[titles.index("IPIP-50: " + plots.INDEX_NAMES["longest_run"])]
+    shares = [a for a, t in zip(axes, titles, strict=True) if t.split(": ")[1] in SHARE_TITLES]
+    assert len(shares) == 4 + 2 and all(axis.get_xlim() == (-0.02, 1.02) for axis in shares)
+    run = axes[titles.index("IPIP-50: " + plots.INDEX_NAMES["longest_run"][0])]
     labels = [t.get_text() for t in run.get_yticklabels()]
     assert all(label.endswith("(n = 10)") for label in labels)  # repetitions averaged, not counted twice
     means = run.containers[0].lines[0].get_xdata()

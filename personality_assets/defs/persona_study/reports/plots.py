@@ -31,13 +31,13 @@ REFERENCE_ALPHA_LABEL = "Human reference α"
 ALPHA_AXIS = "Cronbach's α (95% CI)"
 GROUP_AXIS = "Model / condition"
 SHARE_INDICES = {"acquiescence_pairs", "extreme_share", "midpoint_share", "modal_share"}  # 0..1 by definition
-INDEX_NAMES = {
-    "acquiescence_mean": "Acquiescence (mean answer over keyed/reversed pairs)",
-    "acquiescence_pairs": "Acquiescence (share of pairs both agreed with)",
-    "extreme_share": "Share of extreme answers",
-    "midpoint_share": "Share of midpoint answers",
-    "longest_run": "Longest run of identical answers",
-    "modal_share": "Share of the most frequent answer",
+INDEX_NAMES = {  # panel title, axis label
+    "acquiescence_mean": ("Acquiescence (mean answer)", "Mean answer over keyed/reversed pairs"),
+    "acquiescence_pairs": ("Acquiescence (pairs agreed)", "Share of keyed/reversed pairs both agreed with"),
+    "extreme_share": ("Extreme answers", "Share of answers at either end of the scale"),
+    "midpoint_share": ("Midpoint answers", "Share of answers at the midpoint"),
+    "longest_run": ("Longest run", "Identical answers in a row (longest run)"),
+    "modal_share": ("Most frequent answer", "Share of the most frequent answer"),
 }
 
 
@@ -138,6 +138,11 @@ def _box_panel(axis, groups: list[tuple[str, str, np.ndarray]]) -> None:
     axis.invert_yaxis()  # the first group on top, as in the tables
 
 
+def _box_height(frame: pl.DataFrame) -> float:
+    """A box panel's height: room for a readable row per model × condition."""
+    return max(3.4, 1.2 + 0.15 * frame.select("model", "condition").n_unique())
+
+
 def _box_legend(figure) -> None:
     handles = [
         Patch(
@@ -183,7 +188,7 @@ def draw_score_distributions(scores: pl.DataFrame):
         .agg(pl.col("score").min().alias("low"), pl.col("score").max().alias("high"))
         .rows()
     }
-    figure, axes = _grid(len(panels), width=5.0, height=3.4, constrained=True)
+    figure, axes = _grid(len(panels), width=5.0, height=_box_height(scores), constrained=True)
     for axis, (questionnaire, scale) in zip(axes, panels, strict=False):
         panel = scores.filter((pl.col("questionnaire") == questionnaire) & (pl.col("scale") == scale))
         _box_panel(axis, _groups(panel, "score"))
@@ -419,14 +424,15 @@ def draw_response_styles(indices: pl.DataFrame, indices_shown: tuple[str, ...]):
     ][:MAX_PANELS]
     if not panels:
         return None
-    figure, axes = _grid(len(panels), width=5.0, height=3.4, constrained=True)
+    figure, axes = _grid(len(panels), width=5.0, height=_box_height(indices), constrained=True)
     for axis, (questionnaire, index) in zip(axes, panels, strict=False):
         panel = indices.filter((pl.col("questionnaire") == questionnaire) & pl.col(index).is_finite())
         _box_panel(axis, _groups(panel, index))
         if index in SHARE_INDICES:
             axis.set_xlim(-0.02, 1.02)
-        axis.set_title(f"{questionnaire_label(questionnaire)}: {INDEX_NAMES.get(index, index)}", fontsize=9)
-        axis.set_xlabel(INDEX_NAMES.get(index, index) + " per respondent", fontsize=7)
+        title, label = INDEX_NAMES.get(index, (index, index))
+        axis.set_title(f"{questionnaire_label(questionnaire)}: {title}", fontsize=9)
+        axis.set_xlabel(f"{label}, per respondent", fontsize=7)
     _box_legend(figure)
     return figure
 
