@@ -314,6 +314,7 @@ def test_no_figure_and_no_file_when_there_is_nothing_to_plot(tmp_path):
     assert plots.score_distributions(_distribution_frame().clear(), tmp_path / "a.png") is None
     assert plots.demographic_bars(_demographics().with_columns(pl.lit(0).alias("count")), tmp_path / "b.png") is None
     assert plots.draw_robustness_scatter(_levels(), "bigfive", "EXT") is None
+    assert plots.draw_alpha_forest(_reliability().filter(pl.col("model") == "reference")) is None  # nothing compared
     assert not list(tmp_path.glob("[ab].png"))
     assert not has_data([None, float("nan")]) and not has_data([0, 0], zero_is_empty=True) and has_data([0.0])
     assert save_figure(None, tmp_path / "none.png") is None

@@ -207,12 +207,10 @@ def draw_alpha_forest(reliability: pl.DataFrame):
     """Cronbach's α with its bootstrap 95% CI per model × condition, one panel per scale, the α
     axis the same in every panel; the human reference's α of each condition as one dashed line per
     panel, drawn over that condition's rows and named in the legend. Undefined α: an x at 0."""
-    if reliability.is_empty():
-        return None
     personas = reliability.filter(pl.col("model") != REFERENCE)
-    if personas.is_empty() and not has_data(reliability["alpha"]):
-        return None
-    panels = reliability.select("questionnaire", "scale").unique().sort("questionnaire", "scale").rows()[:MAX_PANELS]
+    if personas.is_empty():
+        return None  # the human reference alone: nothing compared (the table has its α)
+    panels = personas.select("questionnaire", "scale").unique().sort("questionnaire", "scale").rows()[:MAX_PANELS]
     drawn = pl.concat([reliability["alpha"], reliability["ci_low"], reliability["ci_high"]]).drop_nulls()
     low = min(-0.2, float(drawn.min())) if drawn.len() else -0.2  # an x at 0 marks an undefined α
     high = max(1.0, float(drawn.max())) if drawn.len() else 1.0
@@ -246,10 +244,8 @@ def draw_alpha_forest(reliability: pl.DataFrame):
         for (condition,), group in panel.filter(pl.col("model") == REFERENCE).group_by("condition"):
             alpha = group["alpha"][0]
             positions = [y[id(row)] for row in rows if row["condition"] == condition]
-            if alpha is not None:
-                segments.append(
-                    (alpha, *((min(positions) - 0.45, max(positions) + 0.45) if positions else (-0.5, 0.5)))
-                )
+            if alpha is not None and positions:  # a condition without personas here has nothing to compare
+                segments.append((alpha, min(positions) - 0.45, max(positions) + 0.45))
         if segments:
             xs, starts, ends = zip(*sorted(segments, key=lambda s: s[1]), strict=True)
             axis.vlines(xs, starts, ends, colors="#555555", linestyles="--", linewidth=1.2, label=REFERENCE_ALPHA_LABEL)
