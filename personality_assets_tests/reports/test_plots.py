@@ -269,6 +269,33 @@ def test_scatters_print_pearson_r_and_n_of_the_plotted_data():
             assert r == pytest.approx(stats.pearsonr(group["base_score"], group["score"]).statistic, abs=0.005)
 
 
+def test_individual_fidelity_boxes_with_mean_baseline_and_ceiling():
+    rng = np.random.default_rng(7)
+    personas = pl.DataFrame(
+        [(m, c, q, float(rng.uniform(-0.2, 0.9))) for m in MODELS for c in CONDITIONS for q in ("bigfive", "epqr_a")]
+        * 15,
+        schema=["model", "condition", "questionnaire", "r"],
+        orient="row",
+    )
+    summary = personas.group_by("questionnaire", "model", "condition").agg(
+        pl.lit(0.05).alias("baseline_r"), pl.lit(0.8).alias("ceiling_r")
+    )
+    figure = plots.draw_individual_fidelity(personas, summary)
+    _assert_labelled(figure)
+    axis = _visible(figure)[0]
+    assert axis.get_title() == "IPIP-50: r with the reference person"
+    labels = [t.get_text() for t in axis.get_yticklabels()]
+    assert labels[0] == "claude / sample (n = 15)"
+    group = personas.filter(
+        (pl.col("questionnaire") == "bigfive") & (pl.col("model") == "claude") & (pl.col("condition") == "sample")
+    )["r"]
+    assert axis.containers[0].lines[0].get_xdata()[0] == pytest.approx(group.mean())
+    baseline = [line for line in axis.lines if line.get_marker() == "x"]
+    assert len(baseline) == len(labels) and all(line.get_xdata()[0] == pytest.approx(0.05) for line in baseline)
+    legend = [t.get_text() for t in figure.legends[0].get_texts()]
+    assert "Baseline mean r" in legend and "Retest ceiling r" in legend
+
+
 def test_undefined_r_is_said_not_drawn_as_a_number():
     assert plots.r_text(None, 2) == "r = n/a, n = 2"
     assert plots.r_text(-0.056, 30) == "r = -.06, n = 30"

@@ -109,8 +109,9 @@ def individual_fidelity(summary: pl.DataFrame) -> str:
     """``summary``: the individual fidelity table (n personas with an r per row)."""
     return caption(
         "Each persona's Pearson r with its reference person across a questionnaire's items, per model × "
-        "condition, a panel per questionnaire; boxes: median (line) and quartiles, whiskers to 1.5 IQR; ×: the "
-        "baseline's mean r; |: the humans' test–retest r (the ceiling) where a retest population is loaded",
+        "condition, a panel per questionnaire; boxes: median (line) and quartiles, whiskers to 1.5 IQR; "
+        "diamonds: the mean r with its t 95% CI; ×: the baseline's mean r; |: the humans' test–retest r (the "
+        "ceiling) where a retest population is loaded",
         summary,
         per_group=True,
     )

@@ -497,36 +497,38 @@ def robustness_scatter(
 
 def draw_individual_fidelity(personas: pl.DataFrame, summary: pl.DataFrame):
     """Box plots of the per-persona r (each persona against its reference person, across a
-    questionnaire's items) per model × condition, one panel per questionnaire; the baseline's mean
-    r as a red x and the humans' test-retest ceiling as a green bar where loaded.
-    ``personas``: model, condition, questionnaire, r. ``summary``: the individual_fidelity table."""
+    questionnaire's items) per model × condition with the mean r and its t 95% CI, one panel per
+    questionnaire; the baseline's mean r as a red x and the humans' test-retest ceiling as a green
+    bar where loaded. ``personas``: model, condition, questionnaire, r. ``summary``: the
+    individual_fidelity table."""
     personas = personas.filter(pl.col("r").is_finite())
     if not has_data(personas["r"]):
         return None
     names = sorted(personas["questionnaire"].unique())[:MAX_PANELS]
-    figure, axes = _grid(len(names), width=5.0, height=3.4)
+    figure, axes = _grid(len(names), width=5.0, height=_box_height(personas), constrained=True)
     for axis, name in zip(axes, names, strict=False):
-        panel = personas.filter(pl.col("questionnaire") == name)
-        groups = panel.group_by("model", "condition").agg(pl.col("r")).sort("condition", "model")
+        groups = _groups(personas.filter(pl.col("questionnaire") == name), "r")
+        _box_panel(axis, groups)
         rows = summary.filter(pl.col("questionnaire") == name)
-        box = axis.boxplot(groups["r"].to_list() or [[]], orientation="horizontal", patch_artist=True, showfliers=False)
-        for patch in box["boxes"]:
-            patch.set_facecolor(PERSONA_COLOUR)
-        for y, (model, condition) in enumerate(groups.select("model", "condition").rows(), start=1):
+        for y, (model, condition, _) in enumerate(groups, start=1):
             row = rows.filter((pl.col("model") == model) & (pl.col("condition") == condition))
             baseline = row["baseline_r"][0] if row.height else None
             ceiling = row["ceiling_r"][0] if row.height else None
             if baseline is not None:
-                axis.plot([baseline], [y], marker="x", color=MEAN_COLOUR, markersize=8, zorder=5)
+                axis.plot([baseline], [y], marker="x", color="#7d3c98", markersize=8, zorder=6)
             if ceiling is not None:
-                axis.plot([ceiling], [y], marker="|", color="#2e8b57", markersize=14, markeredgewidth=2, zorder=5)
-        labels = [_label(m, c, len(r)) for m, c, r in groups.select("model", "condition", "r").rows()]
-        axis.set_yticks(range(1, len(labels) + 1), labels, fontsize=7)
-        axis.set_ylabel(GROUP_AXIS, fontsize=7)
+                axis.plot([ceiling], [y], marker="|", color="#2e8b57", markersize=14, markeredgewidth=2, zorder=6)
         axis.axvline(0, color="#888888", linewidth=0.8)
         axis.set_xlim(-1.02, 1.02)
         axis.set_title(f"{questionnaire_label(name)}: r with the reference person", fontsize=9)
-        axis.set_xlabel("Per-persona r (x: baseline mean r, |: retest ceiling)", fontsize=7)
+        axis.set_xlabel("Pearson r of each persona with its reference person, across items", fontsize=7)
+    handles = [
+        Patch(facecolor=PERSONA_COLOUR, edgecolor="black", label="Personas: median (line), quartiles (box)"),
+        Line2D([], [], color=MEAN_COLOUR, marker="D", markersize=4, label="Mean r with its 95% CI (t)"),
+        Line2D([], [], color="#7d3c98", marker="x", linestyle="none", label="Baseline mean r"),
+        Line2D([], [], color="#2e8b57", marker="|", linestyle="none", markersize=10, label="Retest ceiling r"),
+    ]
+    figure.legend(handles=handles, loc="outside upper center", ncols=2, fontsize=7, frameon=False)
     return figure
 
 
