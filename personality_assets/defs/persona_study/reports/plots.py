@@ -454,7 +454,8 @@ def draw_robustness_scatter(levels: pl.DataFrame, questionnaire: str, scale: str
     shown = panels[:MAX_ROBUSTNESS_PANELS]
     series = scale_levels.select("factor", "level").unique().sort("factor", "level").rows()
     style = {key: (f"C{i % 10}", _LEVEL_MARKERS[i % len(_LEVEL_MARKERS)]) for i, key in enumerate(series)}
-    figure, axes = _grid(len(shown), width=4.2, height=3.6)
+    beside = len(series) > LEGEND_INSIDE  # a long legend goes right of its panel, not over the points
+    figure, axes = _grid(len(shown), width=6.6 if beside else 4.2, height=3.6)
     for axis, (model, condition) in zip(axes, shown, strict=False):
         panel = scale_levels.filter((pl.col("model") == model) & (pl.col("condition") == condition))
         for (factor, level), group in sorted(panel.group_by("factor", "level"), key=lambda g: g[0]):
@@ -479,7 +480,10 @@ def draw_robustness_scatter(levels: pl.DataFrame, questionnaire: str, scale: str
         axis.set_title(_label(model, condition), fontsize=9)
         axis.set_xlabel("Score under the base level", fontsize=7)
         axis.set_ylabel("Score under the level", fontsize=7)
-        axis.legend(fontsize=6, markerscale=1.5, loc="upper left", framealpha=0.8)  # "best" searches every point
+        if beside:
+            axis.legend(fontsize=6, markerscale=1.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+        else:
+            axis.legend(fontsize=6, markerscale=1.5, loc="upper left", framealpha=0.8)  # "best" searches every point
     hidden = len(panels) - len(shown)
     figure.suptitle(
         f"{scale_label(questionnaire, scale)}: each persona under another presentation vs the base"
