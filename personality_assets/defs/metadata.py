@@ -120,6 +120,12 @@ def figure_metadata(path: Path, caption: str) -> MetadataValue:
     return MetadataValue.md(f"**{caption}** ({path})\n\n![{caption}]({png_data_uri(path)})")
 
 
+def figure_entry(key: str, path: Path | None, caption: str) -> dict[str, MetadataValue]:
+    """``{key: the figure}`` for an asset's metadata, or nothing when no figure was made (a
+    plots function returns ``None`` when there was nothing to plot)."""
+    return {} if path is None else {key: figure_metadata(path, caption)}
+
+
 def png_data_uri(path: Path) -> str:
     """A PNG file as a data URI, for markdown metadata and self-contained HTML."""
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()

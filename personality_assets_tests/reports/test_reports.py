@@ -2,6 +2,7 @@
 
 import base64
 import math
+import re
 from pathlib import Path
 
 import dagster as dg
@@ -488,6 +489,14 @@ def test_report_asset_across_models_and_conditions(db_target):
     assert page.count("<img") == 6 and "Cronbach" in page and "Item-level agreement" in page
     assert "Distribution distance" in page and "individual fidelity" in page
     assert "Response styles" in page
+    # Every figure numbered, its caption readable (no questionnaire codes) and saying n.
+    figcaptions = re.findall(r"<figcaption><b>Figure (\d+)\.</b> ([^<]*)</figcaption>", page)
+    assert [int(number) for number, _ in figcaptions] == list(range(1, 7))
+    for _, text in figcaptions:
+        assert "n = " in text and not re.search(r"\b(bigfive|epqr_a)\b", text), text
+    alpha_caption = report("reliability_report")["alpha_forest"].value.split("**")[1]
+    assert "Human reference" in alpha_caption or "human reference" in alpha_caption
+    assert "n = " in alpha_caption
     assert Path(report("study_report")["latest"].value).read_text() == page
     # Numbered, captioned tables: first the original's Table 4 grid of the IPIP-50, every table also as CSV and LaTeX.
     assert "<b>Table 1.</b> IPIP-50 scale scores, mean ± sd, per model × condition" in page

@@ -295,6 +295,7 @@ def test_asset_empty_without_other_presentations_then_a_row_per_scale_and_level(
         None if icc is None else round(icc, 3) for icc in report["icc"]
     ]
     figure = metadata["figure/bigfive_EXT"].value
+    assert figure.startswith("**Each persona's Extraversion (IPIP-50) score under every non-base presentation level")
     assert base64.b64decode(figure.split("data:image/png;base64,")[1].rstrip(")"))[:4] == b"\x89PNG"
     assert len([key for key in metadata if key.startswith("figure/")]) == 9
 

@@ -2,22 +2,28 @@
 
 A small study is materialised with the real CLI into a temporary DAGSTER_HOME, then
 `dagster-webserver` serves it and the browser opens what a researcher would: the reliability
-report (its alpha table and its forest plot, rendered) and a run that failed (its message).
+report (its alpha table and its forest plot, rendered) and a run that failed (its message). The
+results explorer serves the same data: a persona with its prompt and raw reply, the failures of a
+model behind the local OpenAI-compatible server, two models side by side; and the HTML report's
+Table 1 caption.
 Skips with a reason when no chromium is installed, except under CI=true, where it fails
 (`.ci/run` installs Debian's chromium when it is missing).
 """
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 import urllib.parse
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
+from personality_assets_tests.explorer.test_study_pages import leaves_out_item_7
 from personality_assets_tests.support.helpers import (
     MATERIALIZE,
     ROOT,
@@ -26,6 +32,7 @@ from personality_assets_tests.support.helpers import (
     serving,
     skip_unless_ci,
 )
+from personality_assets_tests.support.llm_servers import FakeOpenAIServer
 
 ESSAY_TOPIC = "Should homework be banned?"
 CHROMIUM = os.environ.get("PERSONALITY_ASSETS_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -44,30 +51,49 @@ def _browser_or_skip() -> None:
         skip_unless_ci(reason)
 
 
+STUDY = "personas,experiment_registrations,questionnaire_answers,questionnaire_scores"
+FAILING = "gpt4o"  # behind the local OpenAI-compatible server, leaving out item 7
+
+
+def _study_command(partition: str, people: int, answers_config: dict | None = None) -> list[str]:
+    config = {
+        "execution": {"config": {"in_process": {}}},
+        "ops": {
+            "personas": {"config": {"max_people": people}},
+            "questionnaire_answers": {"config": answers_config or {}},
+        },
+    }
+    return [
+        *MATERIALIZE[:-2],
+        "--select",
+        STUDY,
+        "--partition",
+        partition,
+        "--config-json",
+        json.dumps(config),
+    ]
+
+
 @pytest.fixture(scope="module")
 def served_study(tmp_path_factory):
-    """A study of 2 conditions x 20 people on the simulator, its reports, one failed run, and the
-    webserver over them. Yields (base URL, failed run id)."""
+    """A study of 2 conditions x 20 people on the simulator (and simulated_alt on sample), a model
+    whose replies leave out an item (its experiments fail with the reason), the reports, one
+    failed run, and the webserver and the explorer over them."""
     _browser_or_skip()
     root = tmp_path_factory.mktemp("ui")
     env = new_dagster_home(root / "home", root / "data")
     cli = [sys.executable, "-m", "personality_assets.cli"]
     run_command([*MATERIALIZE, "--select", "questionnaires"], env)
     run_command([*cli, "populations", "add", "sample", "sample_maxN", "nowhere"], env)
+    run_command([*cli, "models", "add", "simulated", "simulated_alt", FAILING], env)
     for population in ("sample", "sample_maxN"):
         run_command([*MATERIALIZE, "--select", "reference_questionnaires", "--partition", population], env)
-        run_command(
-            [
-                *MATERIALIZE[:-2],
-                "--select",
-                "personas,experiment_registrations,questionnaire_answers,questionnaire_scores",
-                "--partition",
-                f"simulated|{population}",
-                "--config-json",
-                '{"execution": {"config": {"in_process": {}}}, "ops": {"personas": {"config": {"max_people": 20}}}}',
-            ],
-            env,
-        )
+        run_command(_study_command(f"simulated|{population}", 20), env)
+    run_command(_study_command("simulated_alt|sample", 20), env)
+    with FakeOpenAIServer(reply=leaves_out_item_7) as server:
+        failing_env = {**env, "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "sk-test-browser"}
+        # Every experiment fails; max_failed_share 1 keeps the run green so the reports follow.
+        run_command(_study_command(f"{FAILING}|sample", 2, {"max_failed_share": 1.0}), failing_env)
     run_command([*MATERIALIZE, "--select", "group:reports"], env)
     # The essay track: one topic, a balanced sample of 20 essays.
     run_command([*cli, "topics", "add", ESSAY_TOPIC], env)
@@ -98,8 +124,20 @@ def served_study(tmp_path_factory):
         failed_runs = instance.get_run_records(dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE]))
     assert len(failed_runs) == 1
     command = [str(Path(sys.executable).with_name("dagster-webserver")), "-m", "personality_assets.definitions"]
-    with serving(command, env, root / "webserver.log", timeout=90) as base:
-        yield base, failed_runs[0].dagster_run.run_id
+    explorer = [sys.executable, "-m", "personality_assets.explorer"]
+    with (
+        serving(command, env, root / "webserver.log", timeout=90) as base,
+        serving(explorer, env, root / "explorer.log", timeout=60, flags=("--host", "--port"), ready="/") as explorer,
+    ):
+        yield Served(base, failed_runs[0].dagster_run.run_id, explorer, root / "data")
+
+
+@dataclass
+class Served:
+    base: str  # the Dagster webserver
+    failed_run_id: str
+    explorer: str
+    data: Path
 
 
 @pytest.fixture
@@ -132,7 +170,7 @@ def _show_markdown(page, key: str):
 
 @pytest.mark.slow
 def test_reliability_report_shows_the_alpha_table_and_a_rendered_plot(served_study, page):
-    base, _ = served_study
+    base = served_study.base
     _open(page, f"{base}/assets/reliability_report")
     page.get_by_text("missing_item_policy").wait_for()
     assert page.get_by_text("min_alpha", exact=True).count() == 1  # a headline number, not one per row
@@ -155,7 +193,7 @@ def test_reliability_report_shows_the_alpha_table_and_a_rendered_plot(served_stu
 
 @pytest.mark.slow
 def test_a_failed_run_shows_the_clear_error(served_study, page):
-    base, run_id = served_study
+    base, run_id = served_study.base, served_study.failed_run_id
     _open(page, f"{base}/runs/{run_id}")
     message = page.get_by_text("reference population 'nowhere' is not loaded").first
     message.wait_for()
@@ -164,7 +202,7 @@ def test_a_failed_run_shows_the_clear_error(served_study, page):
 
 @pytest.mark.slow
 def test_an_essay_topic_shows_its_tables_and_figures(served_study, page):
-    base, _ = served_study
+    base = served_study.base
     _open(page, f"{base}/assets/essays?view=events&partition={urllib.parse.quote(ESSAY_TOPIC)}")
     page.get_by_text("essays_per_stance", exact=True).wait_for()
     row = page.locator("tr").filter(has=page.get_by_text("essays_per_stance", exact=True)).first
@@ -180,3 +218,54 @@ def test_an_essay_topic_shows_its_tables_and_figures(served_study, page):
     image.wait_for()
     assert image.get_attribute("src").startswith("data:image/png;base64,")
     assert page.wait_for_function("img => img.complete && img.naturalWidth > 400", arg=image.element_handle())
+
+
+@pytest.mark.slow
+def test_the_explorer_opens_a_persona_with_its_prompt_and_raw_reply(served_study, page):
+    _open(page, f"{served_study.explorer}/experiments?model=simulated&population=sample")
+    page.locator("#experiments tbody tr").first.get_by_role("link").nth(1).click()  # its persona
+    page.get_by_role("heading", name="Answers beside the reference person's").wait_for()
+    assert page.get_by_role("heading", level=1).inner_text().startswith("Persona ")
+    prompt = page.locator("pre.message-user").first
+    assert prompt.is_visible() and "Answer every statement of this questionnaire" in prompt.inner_text()
+    reply = page.locator("pre.reply").first
+    assert reply.is_visible() and '"answers"' in reply.inner_text()
+
+
+@pytest.mark.slow
+def test_the_explorer_filters_the_failures_with_their_reason(served_study, page):
+    _open(page, f"{served_study.explorer}/experiments")
+    page.locator("select[name=status]").select_option("failed")
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url("**status=failed**")
+    rows = page.locator("#experiments tbody tr")
+    assert rows.count() == 4  # 2 personas x 2 questionnaires of the failing model, and nothing else
+    assert set(rows.locator("td:nth-child(2)").all_inner_texts()) == {FAILING}
+    assert all("7" in reason for reason in rows.locator("td:last-child").all_inner_texts())
+    _open(page, f"{served_study.explorer}/failures")
+    assert page.locator("#failed-calls tbody tr").count() >= 4  # the invalid replies, with their text
+
+
+@pytest.mark.slow
+def test_the_explorer_shows_two_models_side_by_side(served_study, page):
+    _open(page, f"{served_study.explorer}/compare")
+    page.locator("select[name=qs]").select_option("bigfive|AGR")
+    for side, model in (("a", "simulated"), ("b", "simulated_alt")):
+        page.locator(f"select[name={side}_model]").select_option(model)
+        page.locator(f"select[name={side}_population]").select_option("sample")
+    page.get_by_role("button", name="Compare").click()
+    summary = page.locator("#summary")
+    summary.wait_for()
+    labels = summary.locator("tbody tr td:nth-child(2)").all_inner_texts()
+    assert labels == ["simulated · sample", "simulated_alt · sample"]
+    assert summary.locator("td.n").all_inner_texts() == ["20", "20"]
+    assert page.locator("svg.histogram").is_visible()
+
+
+@pytest.mark.slow
+def test_the_html_report_has_table_1_with_its_caption_and_fits_the_window(served_study, page):
+    _open(page, (served_study.data / "reports" / "study_report.html").as_uri())
+    caption = page.locator("#table-1")
+    assert caption.is_visible() and caption.inner_text().startswith("Table 1.")
+    assert "mean ± sd" in caption.inner_text() and "Holm" in caption.inner_text()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")

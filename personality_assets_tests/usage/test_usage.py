@@ -240,3 +240,21 @@ def test_calls_in_flight_hold_their_worst_case_under_a_cap(db_target, openai_ser
     rows = stored_calls(db_target)
     assert min(r["cost_usd"] for r in rows) >= 0.9 * worst  # the premise: replies cost their worst case
     assert 4 <= len(rows) and sum(r["cost_usd"] for r in rows) <= cap
+
+
+def test_rollup_of_free_calls_makes_no_cost_chart(tmp_path, monkeypatch):
+    """Simulated calls cost nothing: the rollup shows no empty cost chart, and removes an earlier one."""
+    from personality_assets.defs.usage.report import USAGE_SCHEMA
+
+    monkeypatch.setenv("PERSONALITY_ASSETS_DATA_DIR", str(tmp_path))
+    row = {name: 0 for name in USAGE_SCHEMA} | {"model": "simulated", "provider": "simulated", "purpose": "persona"}
+    day = pl.DataFrame([row | {"calls": 4, "ok": 4, "run_id": "run-1"}], schema=USAGE_SCHEMA)
+    day.with_columns(pl.lit(datetime(2026, 3, 1).date()).alias("day")).write_parquet(
+        usage_dir() / "day=2026-03-01.parquet"
+    )
+    (usage_dir() / "cost_per_day.png").write_bytes(b"an earlier run's chart")
+    result = dg.materialize([llm_usage_rollup], instance=dg.DagsterInstance.ephemeral())
+    metadata = result.asset_materializations_for_node("llm_usage_rollup")[0].metadata
+    assert metadata["days"].value == 1 and metadata["cost_usd"].value == 0
+    assert "cost_per_day_plot" not in metadata
+    assert not (usage_dir() / "cost_per_day.png").exists()

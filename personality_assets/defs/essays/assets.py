@@ -37,7 +37,7 @@ from personality_assets.defs.essays.tables import (
     topic_essays,
     word_count_table,
 )
-from personality_assets.defs.metadata import explorer_link, figure_metadata, sql_table_schema, table_metadata
+from personality_assets.defs.metadata import explorer_link, figure_entry, sql_table_schema, table_metadata
 from personality_assets.defs.outputs import output_path
 from personality_assets.defs.partitions import partition_key
 from personality_assets.defs.resources import LLMEngineResource, ResearchDatabase
@@ -279,10 +279,13 @@ def essays(
     else:
         metadata["generation_run_id"] = outcome.generation_run_id
     if written.height:  # figures first: the UI lists metadata in this order
-        metadata["essays_per_dimension_plot"] = figure_metadata(
-            plots.essays_per_dimension(written, order, essay_figure(topic, "dimensions")), "Essays per dimension level"
+        metadata |= figure_entry(
+            "essays_per_dimension_plot",
+            plots.essays_per_dimension(written, order, essay_figure(topic, "dimensions")),
+            "Essays per dimension level",
         )
-        metadata["word_count_plot"] = figure_metadata(
+        metadata |= figure_entry(
+            "word_count_plot",
             plots.word_counts(written, ranges, essay_figure(topic, "word_counts")),
             "Word counts per quality level",
         )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import polars as pl
 
-from personality_assets.defs.figures import plt, save_figure
+from personality_assets.defs.figures import has_data, plt, save_figure
 
 DIMENSIONS = (
     ("stance", "stances"),
@@ -17,10 +17,12 @@ DIMENSIONS = (
 )
 
 
-def essays_per_dimension(essays: pl.DataFrame, order: dict[str, list[str]], path: Path) -> Path:
+def essays_per_dimension(essays: pl.DataFrame, order: dict[str, list[str]], path: Path) -> Path | None:
     """Four bar panels: written essays per level of each dimension (``essays``: one row per essay
     with the level keys in columns stance, evidence, style, quality; ``order``: each column's
-    levels in the dimensions file's order)."""
+    levels in the dimensions file's order); none without an essay."""
+    if essays.is_empty():
+        return save_figure(None, path)
     figure, axes = plt.subplots(1, 4, figsize=(13, 3.4), sharey=True)
     for axis, (column, title) in zip(axes, DIMENSIONS, strict=True):
         counts = dict(essays.group_by(column).len().iter_rows())
@@ -28,13 +30,16 @@ def essays_per_dimension(essays: pl.DataFrame, order: dict[str, list[str]], path
         axis.bar(keys, [counts.get(key, 0) for key in keys], color="#2e86c1")
         axis.set_title(title)
         axis.tick_params(axis="x", labelrotation=35, labelsize=8)
-    axes[0].set_ylabel("essays")
+        axis.set_xlabel(f"{column} level")
+        axis.set_ylabel("essays")
     return save_figure(figure, path)
 
 
-def word_counts(essays: pl.DataFrame, levels: pl.DataFrame, path: Path) -> Path:
+def word_counts(essays: pl.DataFrame, levels: pl.DataFrame, path: Path) -> Path | None:
     """Box plots of word counts per quality level, its min-max range shaded (``levels``: quality,
-    min_words, max_words in the dimensions file's order)."""
+    min_words, max_words in the dimensions file's order); none without a word count."""
+    if not has_data(essays["word_count"]):
+        return save_figure(None, path)
     figure, axis = plt.subplots(figsize=(7, 3.6))
     keys = levels["quality"].to_list()
     data = [essays.filter(pl.col("quality") == key)["word_count"].to_list() for key in keys]
@@ -43,6 +48,7 @@ def word_counts(essays: pl.DataFrame, levels: pl.DataFrame, path: Path) -> Path:
             [position - 0.4, position + 0.4], row["min_words"], row["max_words"], color="#d5f5e3", zorder=0
         )
     axis.boxplot(data, tick_labels=keys, widths=0.5)
+    axis.set_xlabel("quality level")
     axis.set_ylabel("words")
     axis.set_title("word count per quality level (shaded: the level's range)")
     return save_figure(figure, path)

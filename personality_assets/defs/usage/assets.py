@@ -9,7 +9,7 @@ import polars as pl
 
 from personality_assets import settings
 from personality_assets.db.engine import experiment_transaction
-from personality_assets.defs.metadata import figure_metadata, table_entries, table_metadata
+from personality_assets.defs.metadata import figure_entry, table_entries, table_metadata
 from personality_assets.defs.partitions import partition_key
 from personality_assets.defs.resources import ResearchDatabase
 from personality_assets.defs.usage import plots
@@ -59,9 +59,8 @@ def llm_usage(context: dg.AssetExecutionContext, research_db: ResearchDatabase) 
         "per_model": table_metadata(per_model, USAGE_COLUMNS, precise=COST_DIGITS),
         **table_entries("usage", table.drop("day"), USAGE_COLUMNS, precise=COST_DIGITS),
     }
-    if calls.height:
-        figure = plots.latency_distribution(calls, usage_dir() / f"latency_{day.isoformat()}.png")
-        metadata["latency_plot"] = figure_metadata(figure, "Call latency per model")
+    figure = plots.latency_distribution(calls, usage_dir() / f"latency_{day.isoformat()}.png")
+    metadata |= figure_entry("latency_plot", figure, "Call latency per model")
     return dg.MaterializeResult(metadata=metadata)
 
 
@@ -91,9 +90,9 @@ def llm_usage_rollup() -> dg.MaterializeResult:
         "per_model": table_metadata(per_model.sort("cost_usd", descending=True), USAGE_COLUMNS, precise=COST_DIGITS),
         **{f"cost_usd/{row['model']}": round(row["cost_usd"], 6) for row in per_model.iter_rows(named=True)},
     }
-    if daily.height:
-        figure = plots.cost_per_day(daily, usage_dir() / "cost_per_day.png")
-        metadata["cost_per_day_plot"] = figure_metadata(figure, "Cost per day per model")
+    # None when every cost is 0 (simulated models): no empty chart, no entry.
+    figure = plots.cost_per_day(daily, usage_dir() / "cost_per_day.png")
+    metadata |= figure_entry("cost_per_day_plot", figure, "Cost per day per model")
     return dg.MaterializeResult(metadata=metadata)
 
 

@@ -20,7 +20,7 @@ import polars as pl
 from pydantic import Field
 
 from personality_assets import settings
-from personality_assets.defs.metadata import explorer_link, figure_metadata, table_entries, table_metadata, table_schema
+from personality_assets.defs.metadata import explorer_link, figure_entry, table_entries, table_metadata, table_schema
 from personality_assets.defs.outputs import output_path
 from personality_assets.defs.partitions import partition_key
 from personality_assets.defs.resources import LLMEngineResource
@@ -416,7 +416,7 @@ def judge_labels(
         "explorer": explorer_link("/values", batch=batch),
         "consolidated": dg.MetadataValue.path(store.uri(LABELS)),
         "label_distribution": table_metadata(distribution, columns.LABEL_DISTRIBUTION),
-        "label_distribution_plot": figure_metadata(figure, "Share of -1 / 0 / +1 per value"),
+        **figure_entry("label_distribution_plot", figure, "Share of -1 / 0 / +1 per value"),
         "entries_with_3_or_more_signals": int(signal_counts(labels).filter(pl.col("signals") >= 3).height),
         "core_values_expressed": table_metadata(core_value_expression(labels, registry), columns.CORE_VALUE_EXPRESSION),
         "sample": table_metadata(label_sample(labels, entries), columns.LABEL_SAMPLE),

@@ -11,11 +11,12 @@ import polars as pl
 from pydantic import Field
 
 from personality_assets import settings
-from personality_assets.defs.metadata import explorer_link, figure_metadata, table_entries, table_schema
+from personality_assets.defs.metadata import explorer_link, figure_entry, table_entries, table_schema
 from personality_assets.defs.outputs import output_path
 from personality_assets.defs.persona_study.assets import questionnaire_scores
 from personality_assets.defs.persona_study.presentation import FACTORS
 from personality_assets.defs.persona_study.reports import columns, plots
+from personality_assets.defs.persona_study.reports import figure_captions as captions
 from personality_assets.defs.persona_study.reports.agreement import agreement_table
 from personality_assets.defs.persona_study.reports.demographics import (
     demographics_table,
@@ -44,7 +45,6 @@ from personality_assets.defs.persona_study.reports.paper import (
     export_tables,
     questionnaire_label,
     report_table,
-    scale_label,
     score_grid,
 )
 from personality_assets.defs.persona_study.reports.reliability import (
@@ -178,8 +178,12 @@ def scale_score_report(
         _interval("sd_ratio", "sd_ratio_ci_low", "sd_ratio_ci_high", 2).alias("sd ratio [95% CI]"),
         pl.col("p_spread_holm").round(4),
     )
+    # One score per persona (its repetitions averaged), as the tests compare them.
+    per_persona = personas.group_by("model", "condition", "questionnaire", "scale", "persona_id").agg(
+        pl.col("score").mean()
+    )
     distributions = plots.score_distributions(
-        pl.concat([personas.select(humans.drop("respondent").columns), humans.drop("respondent")]),
+        pl.concat([per_persona.select(humans.drop("respondent").columns), humans.drop("respondent")]),
         report_path("scale_score_distributions", "png"),
     )
     fidelity = plots.persona_vs_reference(personas, report_path("persona_vs_reference", "png"))
@@ -194,8 +198,8 @@ def scale_score_report(
             "explorer": explorer_link("/compare"),
             **_equivalence_headline(models),
             **table_entries("table", shown, columns.SCALE_SCORES, precise=columns.P_VALUES),
-            "score_distributions": figure_metadata(distributions, "Scale scores, personas vs reference people"),
-            "persona_vs_reference": figure_metadata(fidelity, "Each persona against its reference person"),
+            **figure_entry("score_distributions", distributions, captions.score_distributions(report)),
+            **figure_entry("persona_vs_reference", fidelity, captions.persona_vs_reference(report)),
         }
     )
 
@@ -284,7 +288,7 @@ def reliability_report(
             "min_alpha": _number(personas["alpha"].min()),
             "min_omega": _number(personas["omega_total"].min()),
             **table_entries("table", shown, columns.RELIABILITY),
-            "alpha_forest": figure_metadata(forest, "Cronbach's alpha with bootstrap 95% CI"),
+            **figure_entry("alpha_forest", forest, captions.alpha_forest(report)),
         }
     )
 
@@ -448,9 +452,7 @@ def agreement_report(
             "min_normalised": _number(summary["normalised"].min()),
             **table_entries("table", report, columns.AGREEMENT),
             **table_entries("individual_fidelity", _fidelity_shown(summary), columns.FIDELITY),
-            "individual_fidelity_figure": figure_metadata(
-                figure, "Per-persona r with its reference person (baseline x, ceiling |)"
-            ),
+            **figure_entry("individual_fidelity_figure", figure, captions.individual_fidelity(summary)),
         }
     )
 
@@ -545,7 +547,7 @@ def demographics_report(context: dg.AssetExecutionContext, research_db: Research
             ),
             columns.DEMOGRAPHICS,
         ),
-        "demographics": figure_metadata(bars, "Persona demographics per model and condition"),
+        **figure_entry("demographics", bars, captions.demographic_bars(report)),
     }
     if marginals_file.exists():
         marginals = read_marginals(marginals_file)
@@ -680,7 +682,7 @@ def response_style_report(context: dg.AssetExecutionContext, research_db: Resear
             **table_entries("table", shown, columns.RESPONSE_STYLES, precise=columns.P_VALUES),
             **table_entries("social_desirability", shown_desirability, columns.DESIRABILITY),
             **table_entries("reply_problems", problems, columns.REPLY_PROBLEMS, digits=4),
-            "response_styles": figure_metadata(figure, "Response-style indices, personas vs reference people"),
+            **figure_entry("response_styles", figure, captions.response_styles(indices)),
         }
     )
 
@@ -697,20 +699,21 @@ NO_PRESENTATION_LEVELS = (
 )
 
 
-def _robustness_figures(levels: pl.DataFrame) -> list[Path]:
-    """One scatter per questionnaire × scale (the figures of an earlier run are removed first, so
-    a scale no longer compared leaves no stale figure)."""
+def _robustness_figures(levels: pl.DataFrame) -> dict:
+    """One scatter per questionnaire × scale with something to plot, as metadata entries (the
+    figures of an earlier run are removed first, so a scale no longer compared leaves no stale
+    figure)."""
     for stale in settings.reports_dir().glob(f"{ROBUSTNESS_FIGURES}_*.png"):
         stale.unlink()
-    return [
-        plots.robustness_scatter(
+    entries = {}
+    for questionnaire, scale in levels.select("questionnaire", "scale").unique().sort("questionnaire", "scale").rows():
+        path = plots.robustness_scatter(
             levels, questionnaire, scale, report_path(f"{ROBUSTNESS_FIGURES}_{questionnaire}_{scale}", "png")
         )
-        for questionnaire, scale in levels.select("questionnaire", "scale")
-        .unique()
-        .sort("questionnaire", "scale")
-        .rows()
-    ]
+        entries |= figure_entry(
+            f"figure/{questionnaire}_{scale}", path, captions.robustness_scatter(levels, questionnaire, scale)
+        )
+    return entries
 
 
 def _robustness_shown(report: pl.DataFrame) -> pl.DataFrame:
@@ -757,18 +760,12 @@ def robustness_report(context: dg.AssetExecutionContext, research_db: ResearchDa
         rows.append(compare_levels(partition, _keyed(respondents)))
     report = with_verdicts(pl.concat(rows) if rows else compare_levels(scores.clear()))
     levels = persona_level_scores(scores)  # only partitions with a non-base level have rows
-    figures = _robustness_figures(levels)
     metadata = {
         **write_table("robustness", report),
         "levels": write_table("robustness_levels", levels)["parquet"],
         "thresholds": THRESHOLDS,
         **table_entries("table", _robustness_shown(report), columns.ROBUSTNESS, precise=columns.P_VALUES),
-        **{
-            f"figure/{path.stem.removeprefix(ROBUSTNESS_FIGURES + '_')}": figure_metadata(
-                path, f"Persona scores under each presentation level vs the base: {path.stem}"
-            )
-            for path in figures
-        },
+        **_robustness_figures(levels),
     }
     if report.is_empty():
         metadata["note"] = NO_PRESENTATION_LEVELS
@@ -822,7 +819,7 @@ def _response_style_section() -> Section:
         [
             Figure(
                 report_path("response_styles", "png"),
-                "Each response-style index per model × condition beside the reference people of the condition.",
+                captions.response_styles(read_report("response_style_indices")),
             )
         ],
     )
@@ -850,13 +847,7 @@ def _agreement_section() -> Section:
                 "No test, no correction",
             ),
         ],
-        [
-            Figure(
-                report_path(FIDELITY_FIGURE, "png"),
-                "Each persona's r with its reference person across items, per model × condition, a panel per "
-                "questionnaire; the baseline ×, the ceiling |.",
-            )
-        ],
+        [Figure(report_path(FIDELITY_FIGURE, "png"), captions.individual_fidelity(read_report("individual_fidelity")))],
     )
 
 
@@ -885,10 +876,10 @@ def _distribution_section() -> Section:
     )
 
 
-def _figure_scale(path: Path) -> str:
-    """``robustness_scatter_bigfive_AGR.png`` as "Agreeableness (IPIP-50)"."""
+def _figure_keys(path: Path) -> tuple[str, str]:
+    """``robustness_scatter_epqr_a_N.png`` as ("epqr_a", "N")."""
     questionnaire, _, scale = path.stem.removeprefix(f"{ROBUSTNESS_FIGURES}_").rpartition("_")
-    return scale_label(questionnaire, scale)
+    return questionnaire, scale
 
 
 def _robustness_section() -> Section:
@@ -897,6 +888,7 @@ def _robustness_section() -> Section:
     report = read_report("robustness")
     if report.is_empty():
         return Section("Robustness to presentation", NO_PRESENTATION_LEVELS + ".")
+    levels = read_report("robustness_levels")
     return Section(
         "Robustness to presentation: item order, option order, wording",
         "Each persona under each non-base level against itself under the base level, on matched cells; "
@@ -911,7 +903,7 @@ def _robustness_section() -> Section:
             )
         ],
         [
-            Figure(path, f"Each persona's {_figure_scale(path)} score under every level against the base level.")
+            Figure(path, captions.robustness_scatter(levels, *_figure_keys(path)))
             for path in sorted(settings.reports_dir().glob(f"{ROBUSTNESS_FIGURES}_*.png"))
         ],
     )
@@ -953,15 +945,8 @@ def study_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
                 ),
             ],
             [
-                Figure(
-                    report_path("scale_score_distributions", "png"),
-                    "Distributions of the scale scores, personas of each model × condition beside the reference "
-                    "people of the condition.",
-                ),
-                Figure(
-                    report_path("persona_vs_reference", "png"),
-                    "Each persona's scale score against its reference person's, per scale.",
-                ),
+                Figure(report_path("scale_score_distributions", "png"), captions.score_distributions(scores)),
+                Figure(report_path("persona_vs_reference", "png"), captions.persona_vs_reference(scores)),
             ],
         ),
         Section(
@@ -977,12 +962,7 @@ def study_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
                     "n/a with a note. No test, no correction",
                 ),
             ],
-            [
-                Figure(
-                    report_path("alpha_forest", "png"),
-                    "Cronbach's α with its bootstrap 95% CI per model × condition; the reference people's α dashed.",
-                )
-            ],
+            [Figure(report_path("alpha_forest", "png"), captions.alpha_forest(reliability))],
         ),
         Section(
             "Cross-questionnaire validity",
@@ -1020,7 +1000,7 @@ def study_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
                 if report_path("demographics_vs_marginals", "parquet").exists()
                 else []
             ),
-            [Figure(report_path("demographics", "png"), "Share of each demographic category per model × condition.")],
+            [Figure(report_path("demographics", "png"), captions.demographic_bars(read_report("demographics")))],
         ),
         _response_style_section(),
         _robustness_section(),

@@ -78,10 +78,12 @@ def _what(section: Section) -> str:
 
 def prepare(sections: list[Section]) -> Numbered:
     """Turns each section's raw tables into captioned ``Table``s (the section's title and note as
-    caption) and its figure paths into ``Figure``s, then numbers them in the order shown."""
+    caption) and its figure paths into ``Figure``s, then numbers them in the order shown. A figure
+    whose file is absent (nothing to plot: no figure was made) is left out, unnumbered."""
     items = []
     for section in sections:
-        section.images = [i if isinstance(i, Figure) else Figure(i, section.title) for i in section.images]
+        figures = [i if isinstance(i, Figure) else Figure(i, section.title) for i in section.images]
+        section.images = [figure for figure in figures if figure.path.exists()]
         section.tables = [t if isinstance(t, Table) else report_table(t, _what(section)) for t in section.tables]
         items += [*section.tables, *section.images]
     return number(items)
