@@ -64,6 +64,7 @@ sample-populations: install instance-config
 # the value-alignment batch; the essay track for ESSAY_TOPICS; all into the SQLite research
 # database and parquet under ./data.
 run: sample-populations
+	$(BIN)/python -m personality_assets.cli models add $(MODEL) $(ACQUIESCENT_MODEL)
 	for model in $(MODEL) $(ACQUIESCENT_MODEL); do \
 		$(LAUNCH) --job persona_study --partition "$$model|sample" --config-json \
 			'{"execution":{"config":{"in_process":{}}},"ops":{"experiment_registrations":{"config":$(CONDITIONS)}}}' || exit 1; \
@@ -120,6 +121,7 @@ celery-workers: install instance-config
 	@echo "$(CELERY_WORKERS) Celery workers started (logs: $(DAGSTER_HOME)/celery_*.log); stop them with 'make celery-stop'"
 
 celery-study: sample-populations
+	$(BIN)/python -m personality_assets.cli models add $(MODEL)
 	pids=""; for population in $(SAMPLE_POPULATIONS); do \
 		$(LAUNCH) --job persona_study_celery --partition "$(MODEL)|$$population" --config celery.yaml & \
 		pids="$$pids $$!"; \

@@ -183,6 +183,7 @@ def test_two_materialize_processes_of_one_model_stay_under_its_limit_together(
     instance = dg.DagsterInstance.ephemeral()
     populations = ["sample", "sample_random"]
     load_populations(resources, instance, populations)
+    instance.add_dynamic_partitions("model", ["gpt4o"])
     partitions = [dg.MultiPartitionKey({"model": "gpt4o", "population": p}) for p in populations]
     for partition in partitions:
         assert dg.materialize(

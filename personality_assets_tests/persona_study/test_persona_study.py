@@ -251,13 +251,14 @@ def test_a_killed_run_resumes_without_losing_or_repeating(tmp_path, openai_serve
     def run(*args, check=True):
         return subprocess.run([*MATERIALIZE, *args], cwd=ROOT, env=env, capture_output=True, text=True, check=check)
 
-    subprocess.run(
-        [sys.executable, "-m", "personality_assets.cli", "populations", "add", "sample"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+    for partitions in (["populations", "add", "sample"], ["models", "add", "gpt4o"]):
+        subprocess.run(
+            [sys.executable, "-m", "personality_assets.cli", *partitions],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
     run("--select", "questionnaires")
     run("--select", "reference_questionnaires", "--partition", "sample")
     run("--select", "personas,experiment_registrations", "--partition", "gpt4o|sample")

@@ -54,6 +54,7 @@ def served_study(tmp_path_factory):
     cli = [sys.executable, "-m", "personality_assets.cli"]
     run_command([*MATERIALIZE, "--select", "questionnaires"], env)
     run_command([*cli, "populations", "add", "sample", "sample_maxN", "nowhere"], env)
+    run_command([*cli, "models", "add", "simulated"], env)
     for population in ("sample", "sample_maxN"):
         run_command([*MATERIALIZE, "--select", "reference_questionnaires", "--partition", population], env)
         run_command(
