@@ -83,6 +83,7 @@ run: sample-populations
 		$(LAUNCH) --job essay_generation --partition "$$topic" --config-json \
 			'{"execution":{"config":{"in_process":{}}},"ops":{"essay_personas":{"config":{"essays":$(ESSAYS_PER_TOPIC)}},"essays":{"config":{"writer_model":"$(ESSAY_WRITER)"}}}}' || exit 1; \
 	done
+	$(LAUNCH) --assets llm_usage,llm_usage_rollup --partition $$(date -u +%F) $(IN_PROCESS)
 	$(BIN)/python -m personality_assets.cli summary
 	@echo "Dagster runs and metadata: $(DAGSTER_HOME) -- browse them with 'make ui' (http://127.0.0.1:3000)"
 
