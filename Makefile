@@ -26,14 +26,22 @@ VALUE_BATCH ?= sample_batch
 ESSAY_TOPICS ?= examples/essays/topics.txt
 ESSAYS_PER_TOPIC ?= 40
 ESSAY_WRITER ?= simulated
+# Each step of install and run prints one line (a live status with a progress bar on a terminal);
+# what the step's command prints goes to RUN_LOG, of which a failing step shows the end
+# (personality_assets/make_step.py). `make run VERBOSE=1` shows the commands and their output too.
+RUN_LOG ?= $(DAGSTER_HOME)/make-run.log
+RUN_ID := $(shell echo $$PPID-$$(date +%s))
+STEP = $(PYTHON) personality_assets/make_step.py --log $(RUN_LOG) --run $(RUN_ID) $(if $(VERBOSE),--verbose)
+ifndef VERBOSE
+.SILENT: $(BIN)/.installed instance-config sample-populations run
+endif
 
-.PHONY: install lock run test lint format docs docs-serve ui validate clean instance-config sample-populations celery-workers celery-study celery-stop
+.PHONY: install lock run test lint format docs docs-serve ui explorer validate clean instance-config sample-populations celery-workers celery-study celery-stop
 
 # Installs the versions pinned in requirements.lock (the ones the suite last passed with).
 $(BIN)/.installed: setup.py pyproject.toml requirements.lock
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c requirements.lock -e ".[test]"
+	$(STEP) "create $(VENV) with the latest pip" $(PYTHON) -m venv --upgrade-deps $(VENV)
+	$(STEP) "install the pinned dependencies and the project into $(VENV) (pip)" $(BIN)/pip install -c requirements.lock -e ".[test]"
 	touch $@
 
 install: $(BIN)/.installed
@@ -51,10 +59,10 @@ instance-config:
 
 # The questionnaires, the sample population and its derived populations (run and celery-study).
 sample-populations: install instance-config
-	$(BIN)/python -m personality_assets.cli populations add $(SAMPLE_POPULATIONS)
-	$(LAUNCH) --job reference_data --partition sample $(IN_PROCESS)
+	$(STEP) "population partitions added" $(BIN)/python -m personality_assets.cli populations add $(SAMPLE_POPULATIONS)
+	$(STEP) "questionnaires and the sample population loaded" $(LAUNCH) --job reference_data --partition sample $(IN_PROCESS)
 	for population in $(DERIVED_POPULATIONS); do \
-		$(LAUNCH) --job load_population --partition $$population $(IN_PROCESS) || exit 1; \
+		$(STEP) "population $$population derived" $(LAUNCH) --job load_population --partition $$population $(IN_PROCESS) || exit 1; \
 	done
 
 # The main jobs on the embedded defaults: reference_data (the questionnaires and the sample
@@ -64,28 +72,29 @@ sample-populations: install instance-config
 # the value-alignment batch; the essay track for ESSAY_TOPICS; all into the SQLite research
 # database and parquet under ./data.
 run: sample-populations
-	$(BIN)/python -m personality_assets.cli models add $(MODEL) $(ACQUIESCENT_MODEL)
+	$(STEP) "model partitions added" $(BIN)/python -m personality_assets.cli models add $(MODEL) $(ACQUIESCENT_MODEL)
 	for model in $(MODEL) $(ACQUIESCENT_MODEL); do \
-		$(LAUNCH) --job persona_study --partition "$$model|sample" --config-json \
+		$(STEP) "persona study $$model|sample" $(LAUNCH) --job persona_study --partition "$$model|sample" --config-json \
 			'{"execution":{"config":{"in_process":{}}},"ops":{"experiment_registrations":{"config":$(CONDITIONS)}}}' || exit 1; \
 	done
 	for population in $(DERIVED_POPULATIONS); do \
-		$(LAUNCH) --job persona_study --partition "$(MODEL)|$$population" $(IN_PROCESS) || exit 1; \
+		$(STEP) "persona study $(MODEL)|$$population" $(LAUNCH) --job persona_study --partition "$(MODEL)|$$population" $(IN_PROCESS) || exit 1; \
 	done
 	# an example of external marginals for demographics_report (yours replace it; see README, Reports)
 	test -e $${PERSONALITY_ASSETS_DATA_DIR:-data}/marginals.csv || cp examples/marginals/us_census_2020.csv $${PERSONALITY_ASSETS_DATA_DIR:-data}/marginals.csv
-	$(LAUNCH) --job reports $(IN_PROCESS)
-	$(BIN)/python -m personality_assets.cli batches add $(VALUE_BATCH)
-	$(LAUNCH) --job value_alignment --partition $(VALUE_BATCH) $(IN_PROCESS)
-	$(BIN)/python -m personality_assets.cli topics add --file $(ESSAY_TOPICS)
-	$(LAUNCH) --assets essay_dimensions $(IN_PROCESS)
+	$(STEP) "reports" $(LAUNCH) --job reports $(IN_PROCESS)
+	$(STEP) "value batch partition added" $(BIN)/python -m personality_assets.cli batches add $(VALUE_BATCH)
+	$(STEP) "value alignment $(VALUE_BATCH)" $(LAUNCH) --job value_alignment --partition $(VALUE_BATCH) $(IN_PROCESS)
+	$(STEP) "essay topic partitions added" $(BIN)/python -m personality_assets.cli topics add --file $(ESSAY_TOPICS)
+	$(STEP) "essay dimensions" $(LAUNCH) --assets essay_dimensions $(IN_PROCESS)
 	grep -v '^#' $(ESSAY_TOPICS) | while IFS= read -r topic; do \
-		$(LAUNCH) --job essay_generation --partition "$$topic" --config-json \
+		$(STEP) "essays: $$topic" $(LAUNCH) --job essay_generation --partition "$$topic" --config-json \
 			'{"execution":{"config":{"in_process":{}}},"ops":{"essay_personas":{"config":{"essays":$(ESSAYS_PER_TOPIC)}},"essays":{"config":{"writer_model":"$(ESSAY_WRITER)"}}}}' || exit 1; \
 	done
-	$(LAUNCH) --assets llm_usage,llm_usage_rollup --partition $$(date -u +%F) $(IN_PROCESS)
+	$(STEP) "usage of today (UTC) and its rollup" $(LAUNCH) --assets llm_usage,llm_usage_rollup --partition $$(date -u +%F) $(IN_PROCESS)
+	$(STEP) --finished
 	$(BIN)/python -m personality_assets.cli summary
-	@echo "Dagster runs and metadata: $(DAGSTER_HOME) -- browse them with 'make ui' (http://127.0.0.1:3000)"
+	echo "Dagster runs and metadata: $(DAGSTER_HOME) -- browse them with 'make ui' (http://127.0.0.1:3000)"
 
 # Formatting, lint and the docs first (a drift or a broken link fails CI), then the suite on every core.
 test: install lint docs
@@ -106,8 +115,15 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# The Dagster UI on :3000 with the results explorer beside it on :3001 (stopped with the UI).
 ui: install instance-config
+	$(BIN)/python -m personality_assets.explorer & explorer=$$!; \
+	trap 'kill $$explorer 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+# The results explorer alone (read-only, over the research database): http://127.0.0.1:3001
+explorer: install
+	$(BIN)/python -m personality_assets.explorer
 
 # Past one machine (docs/scale.md): Celery workers in the background, then the study
 # of each sample population on them at once. Needs the PostgreSQL instance (DAGSTER_CONFIG=

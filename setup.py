@@ -8,7 +8,7 @@ setup(
     # Every folder of the package is a package (the migration histories and the questionnaire
     # definitions are folders without __init__.py), shipped with its data files.
     packages=find_namespace_packages(include=["personality_assets", "personality_assets.*"], exclude=["*.__pycache__"]),
-    package_data={"": ["*.yaml", "*.toml", "*.csv", "*.mako"]},
+    package_data={"": ["*.yaml", "*.toml", "*.csv", "*.mako", "*.html"]},
     install_requires=[
         "dagster==1.13.*",
         "dagster-webserver==1.13.*",
@@ -48,6 +48,10 @@ setup(
         "redis>=6.4,<9",
         # The persona_study_celery job: steps on Celery workers (RabbitMQ broker, Redis results).
         "dagster-celery>=0.29,<0.30",
+        # The results explorer: server-rendered pages (Jinja2) on Starlette under uvicorn, the stack
+        # Dagster's own webserver runs on.
+        "starlette>=0.40",
+        "uvicorn>=0.30",
         # The command line: a Typer app per track.
         "typer>=0.29,<0.30",
     ],

@@ -11,6 +11,7 @@
 | PERSONALITY_ASSETS_WORDINGS | the shipped defs/persona_study/wordings.toml (the persona study's prompt wordings) |
 | PERSONALITY_ASSETS_MARGINALS | <data dir>/marginals.csv (optional: no file, no comparison) |
 | PERSONALITY_ASSETS_QUESTIONNAIRES_DIR | <data dir>/questionnaires (the user's questionnaire definitions) |
+| PERSONALITY_ASSETS_EXPLORER_URL | http://127.0.0.1:3001 (where the results explorer is served; asset metadata links there) |
 | PERSONALITY_ASSETS_ESSAY_DIMENSIONS | <data dir>/essay_dimensions.yaml if present, else the shipped defs/essays/dimensions.yaml |
 """
 
@@ -72,3 +73,8 @@ def essay_dimensions_file() -> Path:
 def questionnaires_dir() -> Path:
     """The user's questionnaire definitions (``*.toml`` + items CSV), read beside the shipped ones."""
     return Path(os.environ.get("PERSONALITY_ASSETS_QUESTIONNAIRES_DIR") or data_dir() / "questionnaires")
+
+
+def explorer_url() -> str:
+    """The results explorer's address, without a trailing slash."""
+    return os.environ.get("PERSONALITY_ASSETS_EXPLORER_URL", "http://127.0.0.1:3001").rstrip("/")

@@ -21,6 +21,7 @@ from personality_assets.defs.tracks import track_modules
 from personality_assets.populations.names import PopulationNameError, check_population_name
 
 app = typer.Typer()
+SUMMARY_WIDTH = 120  # the summary's tables fit a terminal this wide
 
 
 def population_names(names: list[str]) -> list[str]:
@@ -134,23 +135,28 @@ def summary() -> None:
                 "excluded_rows": r.excluded_rows,
                 "excluded_people": r.excluded_people,
                 "synthetic": r.synthetic,
-                "source": r.source[:60],
             }
             for r in rows
         ]
     )
+    # Every track's tables too: compact (a markdown table is two lines shorter than a boxed one), a
+    # row within SUMMARY_WIDTH characters, a longer cell wrapped onto more lines rather than cut.
     with pl.Config(
         tbl_rows=-1,
         tbl_hide_dataframe_shape=True,
         tbl_hide_column_data_types=True,
-        fmt_str_lengths=60,
-        tbl_width_chars=160,
+        tbl_formatting="ASCII_MARKDOWN",
+        fmt_str_lengths=1000,
+        tbl_width_chars=SUMMARY_WIDTH,
     ):
-        print(f"\nResearch database: {target.safe_url}")
+        print(f"Research database: {target.safe_url}")
         if target.dialect == "sqlite":
             print(f"  reference schema  -> {target.sqlite_file(target.reference_schema)}")
             print(f"  experiment schema -> {target.sqlite_file(target.experiment_schema)}")
-        print(f"Reference populations ({len(rows)}):\n{frame}")
+        print(f"Reference populations ({len(rows)}), their sources below the table:")
+        if rows:  # the sources below the table, in full (a file path or a derivation can be long)
+            width = max(len(r.population) for r in rows)
+            print(f"{frame}\n" + "\n".join(f"  {r.population:<{width}}  {r.source}" for r in rows))
         for module in track_modules("cli"):
             if hasattr(module, "summary"):
                 module.summary(target)

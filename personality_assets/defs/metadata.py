@@ -8,6 +8,7 @@ import datetime
 import math
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlencode
 
 import polars as pl
 from dagster import MetadataValue, TableColumn, TableColumnConstraints, TableRecord, TableSchema
@@ -29,6 +30,15 @@ def table_schema(schema: dict[str, pl.DataType], descriptions: dict[str, str] | 
             for name, dtype in schema.items()
         ]
     )
+
+
+def explorer_link(path: str, **filters: str) -> MetadataValue:
+    """A link to a page of the results explorer (``make ui`` serves it beside the Dagster UI, at
+    PERSONALITY_ASSETS_EXPLORER_URL) with these filters: the prompts and replies behind a number."""
+    from personality_assets import settings
+
+    query = urlencode({name: value for name, value in filters.items() if value})
+    return MetadataValue.url(f"{settings.explorer_url()}{path}" + (f"?{query}" if query else ""))
 
 
 # Rows of a table shown in the UI's metadata; the rest are in the CSV file named beside it.

@@ -134,13 +134,16 @@ def new_postgres_dagster_home(home: Path, data_dir: Path) -> dict:
 
 
 @contextmanager
-def serving(command: list[str], env: dict, log: Path, timeout: float = 180) -> Iterator[str]:
-    """Starts a Dagster server command (`dagster dev`, `dagster-webserver`) on a free port, waits
-    until it serves, yields its base URL, then stops its whole process group."""
+def serving(
+    command: list[str], env: dict, log: Path, timeout: float = 180, flags=("-h", "-p"), ready="/server_info"
+) -> Iterator[str]:
+    """Starts a server command (`dagster dev`, `dagster-webserver`; the explorer with
+    flags=("--host", "--port"), ready="/") on a free port, waits until ``ready`` answers, yields its
+    base URL, then stops its whole process group."""
     port = free_port()
     with log.open("w") as output:
         server = subprocess.Popen(
-            [*command, "-h", "127.0.0.1", "-p", str(port)],
+            [*command, flags[0], "127.0.0.1", flags[1], str(port)],
             cwd=ROOT,
             env=env,
             stdout=output,
@@ -152,7 +155,7 @@ def serving(command: list[str], env: dict, log: Path, timeout: float = 180) -> I
         deadline = time.monotonic() + timeout
         while True:
             try:
-                urllib.request.urlopen(f"{base}/server_info", timeout=2)
+                urllib.request.urlopen(f"{base}{ready}", timeout=2)
                 break
             except OSError:  # not serving yet
                 if server.poll() is not None or time.monotonic() > deadline:

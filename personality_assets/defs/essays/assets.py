@@ -37,7 +37,7 @@ from personality_assets.defs.essays.tables import (
     topic_essays,
     word_count_table,
 )
-from personality_assets.defs.metadata import figure_metadata, sql_table_schema, table_metadata
+from personality_assets.defs.metadata import explorer_link, figure_metadata, sql_table_schema, table_metadata
 from personality_assets.defs.outputs import output_path
 from personality_assets.defs.partitions import partition_key
 from personality_assets.defs.resources import LLMEngineResource, ResearchDatabase
@@ -268,6 +268,7 @@ def essays(
         "grid_share_covered": share,
         "pending_at_start": outcome.pending,
         "parquet": dg.MetadataValue.path(str(path)),
+        "explorer": explorer_link("/essays", topic=str(topic_id)),
     }
     if outcome.generation_run_id is None:
         writers = ", ".join(sorted(set(written["model_name"]))) or "nobody"

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from personality_assets import settings
 from personality_assets.db.tables.persona_study import EvalQuestionnaire, ExperimentsList, Persona
-from personality_assets.defs.metadata import sql_table_schema, table_metadata, table_schema
+from personality_assets.defs.metadata import explorer_link, sql_table_schema, table_metadata, table_schema
 from personality_assets.defs.outputs import output_path
 from personality_assets.defs.partitions import experiment_partitions, model_and_population
 from personality_assets.defs.persona_study import columns
@@ -84,6 +84,7 @@ def personas(
             "new_personas": outcome.new,
             "reference_people": outcome.people,
             "population_tag": population_tag(model, population),
+            "explorer": explorer_link("/experiments", model=model, population=population),
             "simulated_personas": int(frame["simulated"].sum()) if frame.height else 0,
             "parquet": dg.MetadataValue.path(str(path)),
             **{f"{column}_counts": table for column, table in demographics.items()},
@@ -239,6 +240,8 @@ def questionnaire_answers(
         "dagster/row_count": answers.height,
         "experiments": table_metadata(per_questionnaire, columns.ANSWERS),
         "failure_reasons": table_metadata(failures, columns.FAILURES),
+        "explorer": explorer_link("/experiments", model=model, population=population),
+        "explorer_failures": explorer_link("/experiments", model=model, population=population, status="failed"),
         **summary.metadata(),
     }
     failed = summary.failed + summary.invalid
@@ -283,6 +286,7 @@ def questionnaire_scores(context: dg.AssetExecutionContext, research_db: Researc
             "dagster/row_count": scores.height,
             "experiments": scores["experiment_id"].n_unique(),
             "personas": per_persona["persona_id"].n_unique(),
+            "explorer": explorer_link("/compare"),
             "parquet": dg.MetadataValue.path(str(path)),
             "summary": table_metadata(score_summary(scores), columns.SCORE_SUMMARY),
             "dagster/column_schema": table_schema(dict(scores.schema)),

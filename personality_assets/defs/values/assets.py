@@ -20,7 +20,7 @@ import polars as pl
 from pydantic import Field
 
 from personality_assets import settings
-from personality_assets.defs.metadata import figure_metadata, table_entries, table_metadata, table_schema
+from personality_assets.defs.metadata import explorer_link, figure_metadata, table_entries, table_metadata, table_schema
 from personality_assets.defs.outputs import output_path
 from personality_assets.defs.partitions import partition_key
 from personality_assets.defs.resources import LLMEngineResource
@@ -413,6 +413,7 @@ def judge_labels(
         "consolidated_rows": consolidated.height,
         "not_labelled": len(failures),
         "labels": dg.MetadataValue.path(store.uri(batch_file(batch, "judge_labels"))),
+        "explorer": explorer_link("/values", batch=batch),
         "consolidated": dg.MetadataValue.path(store.uri(LABELS)),
         "label_distribution": table_metadata(distribution, columns.LABEL_DISTRIBUTION),
         "label_distribution_plot": figure_metadata(figure, "Share of -1 / 0 / +1 per value"),

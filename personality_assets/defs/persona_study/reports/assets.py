@@ -11,7 +11,7 @@ import polars as pl
 from pydantic import Field
 
 from personality_assets import settings
-from personality_assets.defs.metadata import figure_metadata, table_entries, table_schema
+from personality_assets.defs.metadata import explorer_link, figure_metadata, table_entries, table_schema
 from personality_assets.defs.outputs import output_path
 from personality_assets.defs.persona_study.assets import questionnaire_scores
 from personality_assets.defs.persona_study.presentation import FACTORS
@@ -191,6 +191,7 @@ def scale_score_report(
             "significant_after_holm": int(models.filter(pl.col("p_holm") < 0.05).height),
             "equivalence_bound_sd": config.equivalence_bound_sd,
             "max_abs_d": _number(models["cohens_d"].abs().max()),
+            "explorer": explorer_link("/compare"),
             **_equivalence_headline(models),
             **table_entries("table", shown, columns.SCALE_SCORES, precise=columns.P_VALUES),
             "score_distributions": figure_metadata(distributions, "Scale scores, personas vs reference people"),
