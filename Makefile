@@ -72,6 +72,7 @@ sample-populations: install instance-config
 # the value-alignment batch; the essay track for ESSAY_TOPICS; all into the SQLite research
 # database and parquet under ./data.
 run: sample-populations
+	$(STEP) "model partitions added" $(BIN)/python -m personality_assets.cli models add $(MODEL) $(ACQUIESCENT_MODEL)
 	for model in $(MODEL) $(ACQUIESCENT_MODEL); do \
 		$(STEP) "persona study $$model|sample" $(LAUNCH) --job persona_study --partition "$$model|sample" --config-json \
 			'{"execution":{"config":{"in_process":{}}},"ops":{"experiment_registrations":{"config":$(CONDITIONS)}}}' || exit 1; \
@@ -90,6 +91,7 @@ run: sample-populations
 		$(STEP) "essays: $$topic" $(LAUNCH) --job essay_generation --partition "$$topic" --config-json \
 			'{"execution":{"config":{"in_process":{}}},"ops":{"essay_personas":{"config":{"essays":$(ESSAYS_PER_TOPIC)}},"essays":{"config":{"writer_model":"$(ESSAY_WRITER)"}}}}' || exit 1; \
 	done
+	$(STEP) "usage of today (UTC) and its rollup" $(LAUNCH) --assets llm_usage,llm_usage_rollup --partition $$(date -u +%F) $(IN_PROCESS)
 	$(STEP) --finished
 	$(BIN)/python -m personality_assets.cli summary
 	echo "Dagster runs and metadata: $(DAGSTER_HOME) -- browse them with 'make ui' (http://127.0.0.1:3000)"
@@ -136,6 +138,7 @@ celery-workers: install instance-config
 	@echo "$(CELERY_WORKERS) Celery workers started (logs: $(DAGSTER_HOME)/celery_*.log); stop them with 'make celery-stop'"
 
 celery-study: sample-populations
+	$(BIN)/python -m personality_assets.cli models add $(MODEL)
 	pids=""; for population in $(SAMPLE_POPULATIONS); do \
 		$(LAUNCH) --job persona_study_celery --partition "$(MODEL)|$$population" --config celery.yaml & \
 		pids="$$pids $$!"; \

@@ -137,6 +137,7 @@ def measure(config: str, args) -> dict:
             incoming / f"{population}.csv"
         )
     run([sys.executable, "-m", "personality_assets.cli", "populations", "add", *POPULATIONS], env)
+    run([sys.executable, "-m", "personality_assets.cli", "models", "add", "gpt4o"], env)
     run([*launch, "--assets", "questionnaires", *IN_PROCESS], env)
     for population in POPULATIONS:
         run([*launch, "--job", "load_population", "--partition", population, *IN_PROCESS], env)

@@ -2,6 +2,7 @@
 each track's own (defs/<track>/cli.py), registered here. For example:
 
 python -m personality_assets.cli populations add sample sample_maxN   # register partitions
+python -m personality_assets.cli models add simulated gpt4o            # models of the persona study
 python -m personality_assets.cli topics add --file topics.txt          # essay topics
 python -m personality_assets.cli db upgrade | downgrade REVISION | current
 python -m personality_assets.cli summary                              # what is in the database

@@ -90,6 +90,7 @@ def test_the_study_runs_on_two_celery_workers(tmp_path, monkeypatch):
     in_process = ["--config-json", '{"execution":{"config":{"in_process":{}}}}']
     launch = [str(BIN / "dg"), "launch", "-m", "personality_assets.definitions"]
     run(sys.executable, "-m", "personality_assets.cli", "populations", "add", *POPULATIONS)
+    run(sys.executable, "-m", "personality_assets.cli", "models", "add", "simulated")
     run(*launch, "--job", "reference_data", "--partition", "sample", *in_process)
     run(*launch, "--job", "load_population", "--partition", "sample_random", *in_process)
 

@@ -10,12 +10,13 @@ import pytest
 from sqlalchemy import create_engine, delete, func, insert, select, text
 from sqlalchemy.engine import make_url
 
+from personality_assets.cli import main as run_cli
 from personality_assets.db import migrate
 from personality_assets.db.engine import experiment_transaction
 from personality_assets.db.tables.persona_study import Persona
 from personality_assets.db.tables.reference import ReferenceQuestionnaire
 from personality_assets.definitions import defs
-from personality_assets.defs.partitions import population_partitions
+from personality_assets.defs.partitions import experiment_partitions, population_partitions
 from personality_assets.defs.reference.assets import questionnaires, reference_questionnaires
 from personality_assets.defs.reference.sensors import load_population_job, population_drop_sensor
 from personality_assets.defs.resources import ResearchDatabase
@@ -211,6 +212,37 @@ def test_cli_adds_only_valid_names_and_removes_partitions_and_data(tmp_path):
         assert instance.get_dynamic_partitions("population") == []
     with experiment_transaction(target) as connection:
         assert connection.execute(select(func.count()).select_from(ReferenceQuestionnaire)).scalar_one() == 0
+
+
+def test_cli_enables_only_configured_models_and_disables_them(tmp_path, monkeypatch, capsys):
+    """`models add` makes model partitions of configured keys only (nothing when one is not);
+    `models remove` deletes them. The study covers only the models enabled."""
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    (tmp_path / "dagster.yaml").write_text("")
+
+    def enabled() -> list[str]:
+        with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+            return instance.get_dynamic_partitions("model")
+
+    with pytest.raises(SystemExit) as refused:
+        run_cli(["models", "add", "simulated", "gpt5_typo"])
+    assert refused.value.code == 2
+    error = capsys.readouterr().err
+    assert "'gpt5_typo': a model key of the models configuration (" in error and "simulated_alt" in error
+    assert enabled() == []
+    run_cli(["models", "add", "simulated", "simulated_acquiescent", "simulated"])
+    assert "model partitions added: ['simulated', 'simulated_acquiescent']" in capsys.readouterr().out
+    assert enabled() == ["simulated", "simulated_acquiescent"]
+    run_cli(["models", "remove", "simulated_acquiescent", "gpt4o"])
+    out = capsys.readouterr().out
+    assert "removed model partitions: ['simulated_acquiescent']; not partitions: ['gpt4o']" in out
+    assert enabled() == ["simulated"]
+    with (
+        dg.DagsterInstance.from_config(str(tmp_path)) as instance,
+        dg.partition_loading_context(dynamic_partitions_store=instance),
+    ):
+        instance.add_dynamic_partitions("population", ["sample", "sample_maxN"])
+        assert experiment_partitions.get_partition_keys() == ["simulated|sample", "simulated|sample_maxN"]
 
 
 def test_drop_folder_scan_refuses_colliding_names_and_ignores_links_out_of_the_folder(tmp_path):

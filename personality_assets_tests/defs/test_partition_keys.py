@@ -98,6 +98,8 @@ UNKNOWN_KEYS = {
     "model|population": [
         ("simulated|nopop", ["'nopop' is not a population partition", "populations add NAME"]),
         ("nomodel|sample", ["'nomodel' is not a model partition", "simulated", "models.yaml"]),
+        # configured, but not enabled for the study
+        ("simulated_alt|sample", ["'simulated_alt' is not a model partition: add it with", "models add KEY"]),
         ("garbage", ["'garbage' is not written <model>|<population>"]),
     ],
     "day": [
@@ -134,9 +136,40 @@ def test_every_track_s_partitioned_assets_are_covered():
 def test_a_run_for_a_key_that_is_no_partition_fails_first_with_the_rule(isolated_data_dir, asset, key, says):
     """A run submitted with only the dagster/partition tag (as the GraphQL API and scripts can):
     Dagster starts it; the asset's first step fails at once, nothing asked or written."""
+    _fails_first(isolated_data_dir, asset, key, says, {"population": ["sample"], "model": ["simulated"]})
+
+
+# Keys that break their definition's rule, though added to the instance as the UI's "add
+# partition" (or a script) adds any string: (the dynamic definition, the key, the run's key, what
+# the refusal says).
+RULE_BREAKERS = {
+    "value_batch": ("value_batch", "no such batch", "no such batch", ["a name must use letters", "batches add NAME"]),
+    "essay_topic": ("essay_topic", "Free, or not?", "Free, or not?", ["a comma is not allowed", "topics add"]),
+    "model|population": ("model", "nomodel", "nomodel|sample", ["a model key of the models configuration"]),
+    "population": ("population", "no pop", "no pop", ["a name must use letters", "populations add NAME"]),
+}
+
+
+@pytest.mark.parametrize(("asset", "kind"), [(asset, kind) for asset, kind in PARTITIONED if kind in RULE_BREAKERS])
+def test_a_partition_added_to_the_instance_against_the_rule_fails_first_with_the_rule(isolated_data_dir, asset, kind):
+    """Dagster stores whatever key it is given; the asset's first step still refuses it."""
+    definition, partition, key, says = RULE_BREAKERS[kind]
+    _fails_first(
+        isolated_data_dir,
+        asset,
+        key,
+        [f"{partition!r} is not a", *says],
+        {"population": ["sample"], "model": ["simulated"], definition: [partition]},
+    )
+
+
+def _fails_first(isolated_data_dir, asset, key, says, partitions):
+    """Run the asset for the key on an instance holding these dynamic partitions: its step fails
+    first, saying each of ``says``, and nothing is asked or written."""
     job = REPOSITORY.get_implicit_global_asset_job_def()
     with dg.instance_for_test() as instance:
-        instance.add_dynamic_partitions("population", ["sample"])
+        for definition, keys in partitions.items():
+            instance.add_dynamic_partitions(definition, keys)
         result = job.execute_in_process(
             tags={"dagster/partition": key},
             asset_selection=[dg.AssetKey(asset)],

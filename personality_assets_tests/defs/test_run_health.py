@@ -62,6 +62,7 @@ def test_killed_runs_are_failed_and_freed_and_the_queued_run_finishes(tmp_path, 
         return done.stdout
 
     run(*cli, "populations", "add", "sample")
+    run(*cli, "models", "add", "gpt4o")
     run(*MATERIALIZE, "--select", "questionnaires")
     run(*MATERIALIZE, "--select", "reference_questionnaires", "--partition", "sample")
 

@@ -183,6 +183,7 @@ def test_two_materialize_processes_of_one_model_stay_under_its_limit_together(
     instance = dg.DagsterInstance.ephemeral()
     populations = ["sample", "sample_random"]
     load_populations(resources, instance, populations)
+    instance.add_dynamic_partitions("model", ["gpt4o"])
     partitions = [dg.MultiPartitionKey({"model": "gpt4o", "population": p}) for p in populations]
     for partition in partitions:
         assert dg.materialize(
@@ -213,8 +214,9 @@ def test_two_materialize_processes_of_one_model_stay_under_its_limit_together(
         "PERSONALITY_ASSETS_MODEL_GPT4O_TPM": "100000000",
     }
     (tmp_path / "home").mkdir()
-    cli = [sys.executable, "-m", "personality_assets.cli", "populations", "add", *populations]
-    subprocess.run(cli, cwd=ROOT, env=env, check=True, capture_output=True)
+    cli = [sys.executable, "-m", "personality_assets.cli"]
+    subprocess.run([*cli, "populations", "add", *populations], cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run([*cli, "models", "add", "gpt4o"], cwd=ROOT, env=env, check=True, capture_output=True)
     config = json.dumps(
         {"execution": {"config": {"in_process": {}}}, "resources": {"llm": {"config": {"rate_window_s": window}}}}
     )

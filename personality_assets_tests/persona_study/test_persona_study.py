@@ -251,13 +251,14 @@ def test_a_killed_run_resumes_without_losing_or_repeating(tmp_path, openai_serve
     def run(*args, check=True):
         return subprocess.run([*MATERIALIZE, *args], cwd=ROOT, env=env, capture_output=True, text=True, check=check)
 
-    subprocess.run(
-        [sys.executable, "-m", "personality_assets.cli", "populations", "add", "sample"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+    for partitions in (["populations", "add", "sample"], ["models", "add", "gpt4o"]):
+        subprocess.run(
+            [sys.executable, "-m", "personality_assets.cli", *partitions],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
     run("--select", "questionnaires")
     run("--select", "reference_questionnaires", "--partition", "sample")
     run("--select", "personas,experiment_registrations", "--partition", "gpt4o|sample")
@@ -393,20 +394,26 @@ def test_schedule_asks_for_partitions_with_pending_experiments(db_target):
 
     from personality_assets.defs.persona_study.jobs import pending_experiments_schedule
 
-    instance = dg.DagsterInstance.ephemeral()
     resources = study_resources(db_target)
-    load_populations(resources, instance, ["sample"])
-    materialize_study(resources, instance, "simulated", "sample", max_people=3)
-    context = dg.build_schedule_context(
-        instance=instance,
-        resources={"research_db": resources["research_db"]},
-        scheduled_execution_time=datetime.now(UTC),
-    )
-    assert isinstance(pending_experiments_schedule(context), dg.SkipReason)
-    with experiment_transaction(db_target) as connection:
-        connection.execute(update(ExperimentsList).where(ExperimentsList.experiment_id == 1).values(succeeded=None))
-    (request,) = pending_experiments_schedule(context)
-    assert request.partition_key == "simulated|sample"
+    with dg.instance_for_test() as instance:  # persistent: the schedule's context reads its partitions
+        load_populations(resources, instance, ["sample"])
+        materialize_study(resources, instance, "simulated", "sample", max_people=3)
+        context = dg.build_schedule_context(
+            instance=instance,
+            resources={"research_db": resources["research_db"]},
+            scheduled_execution_time=datetime.now(UTC),
+        )
+        assert isinstance(pending_experiments_schedule(context), dg.SkipReason)
+        with experiment_transaction(db_target) as connection:
+            table = ExperimentsList.__table__
+            connection.execute(update(table).where(table.c.experiment_id == 1).values(succeeded=None))
+        (request,) = pending_experiments_schedule(context)
+        assert request.partition_key == "simulated|sample"
+        # The model disabled: its pending experiments wait (a run request for it would fail the tick).
+        instance.delete_dynamic_partition("model", "simulated")
+        skipped = pending_experiments_schedule(context)
+        assert isinstance(skipped, dg.SkipReason)
+        assert "pending experiments only in simulated|sample: not partitions" in skipped.skip_message
 
 
 def test_a_population_that_answered_only_epqr_a(db_target, tmp_path, monkeypatch):

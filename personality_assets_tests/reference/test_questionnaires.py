@@ -443,6 +443,7 @@ def test_the_bfi44_example_runs_through_the_study_and_the_report(db_target, isol
     instance = dg.DagsterInstance.ephemeral()
     resources = research_resources(db_target)
     instance.add_dynamic_partitions("population", ["sample", "bfi_people"])
+    instance.add_dynamic_partitions("model", ["simulated"])
     assert dg.materialize([questionnaires], resources=resources, instance=instance).success
     assert dg.materialize([reference_questionnaires], partition_key="sample", resources=resources, instance=instance)
     assert dg.materialize(
@@ -528,6 +529,7 @@ def test_a_six_point_user_questionnaire_runs_through_the_study(db_target, isolat
     instance = dg.DagsterInstance.ephemeral()
     resources = research_resources(db_target)
     instance.add_dynamic_partitions("population", ["sample"])
+    instance.add_dynamic_partitions("model", ["simulated"])
     assert dg.materialize([questionnaires], resources=resources, instance=instance).success
     assert dg.materialize([reference_questionnaires], partition_key="sample", resources=resources, instance=instance)
     result = dg.materialize(

@@ -347,6 +347,7 @@ def test_report_asset_across_models_and_conditions(db_target):
     instance = dg.DagsterInstance.ephemeral()
     resources = research_resources(db_target)
     instance.add_dynamic_partitions("population", ["sample", "sample_maxN"])
+    instance.add_dynamic_partitions("model", ["simulated", "simulated_alt"])
     assert dg.materialize([questionnaires], resources=resources, instance=instance).success
     for population in ("sample", "sample_maxN"):
         dg.materialize([reference_questionnaires], partition_key=population, resources=resources, instance=instance)
@@ -529,6 +530,7 @@ def test_reference_reports_cover_every_loaded_population(db_target):
     for table in reports():
         assert set(table["model"]) == {"reference"}
         assert set(table["condition"]) == {"sample", "sample_maxN"}
+    instance.add_dynamic_partitions("model", ["simulated"])
     key = dg.MultiPartitionKey({"model": "simulated", "population": "sample"})
     study = [personas, experiment_registrations, questionnaire_answers, questionnaire_scores]
     config = {"ops": {"personas": {"config": {"max_people": 5}}}}

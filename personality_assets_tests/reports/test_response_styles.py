@@ -340,6 +340,7 @@ def test_report_asset_stores_indices_and_compares_with_the_humans(db_target):
     instance = dg.DagsterInstance.ephemeral()
     resources = research_resources(db_target)
     instance.add_dynamic_partitions("population", ["sample"])
+    instance.add_dynamic_partitions("model", ["simulated"])
     assert dg.materialize([questionnaires], resources=resources, instance=instance).success
     dg.materialize([reference_questionnaires], partition_key="sample", resources=resources, instance=instance)
     study = [personas, experiment_registrations, questionnaire_answers, questionnaire_scores]

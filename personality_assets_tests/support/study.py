@@ -41,7 +41,9 @@ STUDY = [personas, experiment_registrations, questionnaire_answers, questionnair
 
 
 def materialize_study(resources, instance, model, population, max_people=12, run_config=None, raise_on_error=True):
-    """The study's four steps for one model × population, the first ``max_people`` people."""
+    """The study's four steps for one model × population, the first ``max_people`` people (the
+    model enabled first, as `models add` does)."""
+    instance.add_dynamic_partitions("model", [model])
     config = {"ops": {"personas": {"config": {"max_people": max_people}}, **(run_config or {})}}
     return dg.materialize(
         STUDY,

@@ -169,6 +169,41 @@ def test_usage_per_day_its_rollup_and_the_cli(db_target, capsys, monkeypatch):
     assert "1 cache hits" in capsys.readouterr().out
 
 
+def test_the_rollup_follows_the_materialised_days_though_earlier_days_are_missing(db_target):
+    """Automation (what the daemon evaluates): no rollup before any day; once days since the first
+    recorded one are materialised (every earlier day since usage_days' start missing), the rollup
+    is requested; once it has run, nothing changed, nothing is requested; a day re-materialised
+    requests it again."""
+    research_db = ResearchDatabase(
+        url=db_target.url, reference_schema=db_target.reference_schema, experiment_schema=db_target.experiment_schema
+    )
+    instance = dg.DagsterInstance.ephemeral()
+    defs = dg.Definitions(assets=[llm_usage, llm_usage_rollup], resources={"research_db": research_db})
+    cursor = None
+
+    def rollup_requested() -> bool:
+        nonlocal cursor
+        result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)
+        cursor = result.cursor
+        return result.get_num_requested(llm_usage_rollup.key) == 1
+
+    def materialize(asset, day=None) -> None:
+        resources = {"research_db": research_db}
+        assert dg.materialize([asset], partition_key=day, resources=resources, instance=instance).success
+
+    assert not rollup_requested()  # no usage recorded yet
+    today = datetime.now(UTC).date()
+    days = [(today - timedelta(days=n)).isoformat() for n in (3, 2, 1)]
+    for day in days:
+        materialize(llm_usage, day)
+    assert rollup_requested()
+    materialize(llm_usage_rollup)
+    assert not rollup_requested()
+    assert not rollup_requested()
+    materialize(llm_usage, days[-1])
+    assert rollup_requested()
+
+
 def test_a_models_own_cap_stops_the_run_before_it_is_passed(db_target, openai_server):
     # A call's worst case: 2,048 output tokens at $8/M, $0.0164; each reply costs about $0.004.
     openai_server.configure(reply=lambda request: "x" * 2000)

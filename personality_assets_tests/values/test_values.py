@@ -257,6 +257,12 @@ def test_human_annotations_against_the_judge(tmp_path, monkeypatch):
     folder = tmp_path / "annotations"
     folder.mkdir()
     monkeypatch.setenv("PERSONALITY_ASSETS_VALUES_ANNOTATIONS", str(folder))
+    # No annotations yet: materialised, saying why nothing was compared and what to add where.
+    empty = dg.materialize([judge_human_agreement], resources=resources, instance=instance)
+    said = empty.asset_materializations_for_node("judge_human_agreement")[0].metadata
+    assert said["entries"].value == 0
+    assert said["compared"].value.startswith(f"nothing: no human annotations in {folder}; add CSV files")
+    assert values_store().read("judge_labels/human_agreement_cohen.parquet") is None
     columns = [f"alignment_{v}" for v in SCHWARTZ_VALUES]
     for annotator in ("ann", "bob"):
         frame = labels.select("persona_id", "t_index", pl.lit(annotator).alias("annotator"), *columns)

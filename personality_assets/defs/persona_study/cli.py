@@ -1,17 +1,21 @@
-"""Commands of the persona study: the cost of a partition before any call, and its part of the
-summary."""
+"""Commands of the persona study: the models it covers (model partitions), the cost of a partition
+before any call, and its part of the summary."""
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import polars as pl
 import typer
+from dagster import DagsterInstance
 from sqlalchemy import func, select
 
 from personality_assets import settings
 from personality_assets.db.engine import experiment_transaction
 from personality_assets.db.tables.persona_study import ExperimentsGroup, ExperimentsList, Persona, QuestionnaireScore
+from personality_assets.defs.cli import add_partitions
+from personality_assets.defs.partitions import model_partitions, model_problem
 from personality_assets.defs.persona_study.estimate import estimate_study, pending_cost
 from personality_assets.defs.persona_study.presentation import DEFAULT_ORDER_SEED, DEFAULT_SHUFFLES
 from personality_assets.defs.persona_study.registration import RegistrationConfig, register_experiments
@@ -20,6 +24,36 @@ from personality_assets.llm.config import load_models_config
 from personality_assets.questionnaires import all_questionnaires
 
 app = typer.Typer()
+models = typer.Typer(help="enable models: the persona study's model partitions")
+app.add_typer(models, name="models")
+
+ModelKeys = Annotated[list[str], typer.Argument(metavar="KEY", show_default=False)]
+
+
+@models.command("add")
+def add_models(keys: ModelKeys) -> None:
+    """Enable models for the persona study (model partitions; e.g. simulated gpt4o): each a
+    configured model key."""
+    problems = [f"{key!r}: {problem}" for key in keys if (problem := model_problem(key))]
+    if problems:
+        print("\n".join(problems) + "\nnothing added", file=sys.stderr)
+        sys.exit(2)
+    add_partitions(model_partitions, keys, "model")
+
+
+@models.command("remove")
+def remove_models(keys: ModelKeys) -> None:
+    """Disable models (delete their model partitions): their runs' history stays in Dagster's event
+    log and their personas, experiments and answers in the research database."""
+    instance = DagsterInstance.get()
+    existing = set(instance.get_dynamic_partitions(model_partitions.name))
+    for key in keys:
+        if key in existing:
+            instance.delete_dynamic_partition(model_partitions.name, key)
+    print(
+        f"removed model partitions: {[k for k in keys if k in existing] or 'none'}; "
+        f"not partitions: {[k for k in keys if k not in existing] or 'none'}"
+    )
 
 
 Model = Annotated[str, typer.Option(help="model key, e.g. gpt4o", show_default=False)]

@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from personality_assets.db.engine import experiment_transaction
 from personality_assets.db.tables.persona_study import ExperimentsGroup, ExperimentsList
+from personality_assets.defs.partitions import experiment_partitions
 from personality_assets.defs.resources import ResearchDatabase
 from personality_assets.defs.tracks import COLLECTS_BATCHES
 
@@ -54,8 +55,14 @@ def partitions_with_pending(research_db: ResearchDatabase) -> list[dg.MultiParti
 )
 def pending_experiments_schedule(context: dg.ScheduleEvaluationContext, research_db: ResearchDatabase):
     """Hourly: one run per partition that still has pending experiments (failed ones are retried
-    this way). Turn it on in the UI (Automation) when a study is running."""
-    keys = partitions_with_pending(research_db)
+    this way). Turn it on in the UI (Automation) when a study is running. Experiments of a model
+    disabled since (`models remove`) or of a removed population wait until it is a partition again."""
+    pending = partitions_with_pending(research_db)
+    with dg.partition_loading_context(dynamic_partitions_store=context.instance):
+        keys = [key for key in pending if experiment_partitions.has_partition_key(key)]
+    if not keys and pending:
+        outside = ", ".join(str(key) for key in pending)
+        return dg.SkipReason(f"pending experiments only in {outside}: not partitions (models add / populations add)")
     if not keys:
         return dg.SkipReason("no pending experiments")
     return [

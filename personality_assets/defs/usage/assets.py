@@ -64,11 +64,25 @@ def llm_usage(context: dg.AssetExecutionContext, research_db: ResearchDatabase) 
     return dg.MaterializeResult(metadata=metadata)
 
 
+# Eager, except that it waits for no missing day: every day since usage_days' start is a partition
+# of llm_usage, and the days before the first recorded call (or with no call, or not yet
+# materialised) never will be, so eager's "no dependency missing" would never hold. Instead: once
+# a day is materialised, and whenever one is again.
+ROLLUP_CONDITION = (
+    dg.AutomationCondition.eager()
+    .replace(
+        ~dg.AutomationCondition.any_deps_missing(),
+        dg.AutomationCondition.any_deps_match(~dg.AutomationCondition.missing()).with_label("a day materialised"),
+    )
+    .with_label("eager from the first materialised day")
+)
+
+
 @dg.asset(
     group_name=GROUP,
     deps=[llm_usage],
     kinds={"parquet"},
-    automation_condition=dg.AutomationCondition.eager(),
+    automation_condition=ROLLUP_CONDITION,
 )
 def llm_usage_rollup() -> dg.MaterializeResult:
     """Every materialised day of llm_usage in one table, with spend per model over time

@@ -472,7 +472,12 @@ def judge_human_agreement(context: dg.AssetExecutionContext) -> dg.MaterializeRe
     Fleiss' kappa among the humans, over the entries they labelled, each with Krippendorff's alpha
     (nominal and ordinal). Annotations are CSV files
     (persona_id, t_index, annotator and the ten values) in <data dir>/values_annotations or
-    $PERSONALITY_ASSETS_VALUES_ANNOTATIONS; none there, nothing to compare."""
+    $PERSONALITY_ASSETS_VALUES_ANNOTATIONS; none there, nothing to compare.
+
+    Materialise it yourself once people have labelled entries: it needs human labels, which no
+    model can supply and the sample does not have, so `make run` leaves it unmaterialised. It is
+    not in the value_alignment job either: that job is one batch, this compares the judge's labels
+    of every batch."""
     folder = annotations_dir()
     try:
         humans = read_human_annotations(folder)
@@ -481,8 +486,16 @@ def judge_human_agreement(context: dg.AssetExecutionContext) -> dg.MaterializeRe
     store = values_store()
     judge = store.read(LABELS)
     if humans.is_empty() or judge is None:
-        context.log.info(f"no human annotations in {folder} (or no judge labels yet): nothing to compare")
-        return dg.MaterializeResult(metadata={"annotations": dg.MetadataValue.path(str(folder)), "entries": 0})
+        if humans.is_empty():
+            why = (
+                f"no human annotations in {folder}; add CSV files of human labels (persona_id, t_index, "
+                "annotator, the ten values) there and materialise again"
+            )
+        else:
+            why = "no judge labels yet; run the value_alignment job for a batch first"
+        context.log.info(f"nothing to compare: {why}")
+        metadata = {"annotations": dg.MetadataValue.path(str(folder)), "entries": 0, "compared": f"nothing: {why}"}
+        return dg.MaterializeResult(metadata=metadata)
     cohen, fleiss = human_agreement(judge, humans)
     store.write("judge_labels/human_agreement_cohen.parquet", cohen)
     store.write("judge_labels/human_agreement_fleiss.parquet", fleiss)
