@@ -68,18 +68,19 @@ sample-populations: install instance-config
 # The main jobs on the embedded defaults: reference_data (the questionnaires and the sample
 # population), load_population for its derived MaxN/MaxP and random-baseline populations, then
 # persona_study (personas, registrations, answers, scores) with MODEL (default: the offline
-# simulator) for each (for sample under CONDITIONS, also with ACQUIESCENT_MODEL), then reports;
-# the value-alignment batch; the essay track for ESSAY_TOPICS; all into the SQLite research
-# database and parquet under ./data.
+# simulator) and ACQUIESCENT_MODEL, enabled as model partitions first, for each population (sample
+# under CONDITIONS), so every partition of the study is filled; then reports; the value-alignment
+# batch; the essay track for ESSAY_TOPICS; today's usage and its rollup; all into the SQLite
+# research database and parquet under ./data.
 run: sample-populations
 	$(STEP) "model partitions added" $(BIN)/python -m personality_assets.cli models add $(MODEL) $(ACQUIESCENT_MODEL)
 	for model in $(MODEL) $(ACQUIESCENT_MODEL); do \
 		$(STEP) "persona study $$model|sample" $(LAUNCH) --job persona_study --partition "$$model|sample" --config-json \
 			'{"execution":{"config":{"in_process":{}}},"ops":{"experiment_registrations":{"config":$(CONDITIONS)}}}' || exit 1; \
 	done
-	for population in $(DERIVED_POPULATIONS); do \
-		$(STEP) "persona study $(MODEL)|$$population" $(LAUNCH) --job persona_study --partition "$(MODEL)|$$population" $(IN_PROCESS) || exit 1; \
-	done
+	for model in $(MODEL) $(ACQUIESCENT_MODEL); do for population in $(DERIVED_POPULATIONS); do \
+		$(STEP) "persona study $$model|$$population" $(LAUNCH) --job persona_study --partition "$$model|$$population" $(IN_PROCESS) || exit 1; \
+	done; done
 	# an example of external marginals for demographics_report (yours replace it; see README, Reports)
 	test -e $${PERSONALITY_ASSETS_DATA_DIR:-data}/marginals.csv || cp examples/marginals/us_census_2020.csv $${PERSONALITY_ASSETS_DATA_DIR:-data}/marginals.csv
 	$(STEP) "reports" $(LAUNCH) --job reports $(IN_PROCESS)
