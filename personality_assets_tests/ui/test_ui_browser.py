@@ -226,9 +226,12 @@ def test_the_explorer_opens_a_persona_with_its_prompt_and_raw_reply(served_study
     page.locator("#experiments tbody tr").first.get_by_role("link").nth(1).click()  # its persona
     page.get_by_role("heading", name="Answers beside the reference person's").wait_for()
     assert page.get_by_role("heading", level=1).inner_text().startswith("Persona ")
-    prompt = page.locator("pre.message-user").first
+    first = page.locator("section.experiment").first  # its first experiment, folded on the persona page
+    first.locator("summary", has_text="Prompt sent").click()
+    prompt = first.locator("pre.message-user")
     assert prompt.is_visible() and "Answer every statement of this questionnaire" in prompt.inner_text()
-    reply = page.locator("pre.reply").first
+    first.locator("summary", has_text="Raw reply").click()
+    reply = first.locator("pre.reply")
     assert reply.is_visible() and '"answers"' in reply.inner_text()
 
 
@@ -239,11 +242,18 @@ def test_the_explorer_filters_the_failures_with_their_reason(served_study, page)
     page.get_by_role("button", name="Filter").click()
     page.wait_for_url("**status=failed**")
     rows = page.locator("#experiments tbody tr")
-    assert rows.count() == 4  # 2 personas x 2 questionnaires of the failing model, and nothing else
-    assert set(rows.locator("td:nth-child(2)").all_inner_texts()) == {FAILING}
+    # Every experiment of the failing model (2 personas x the questionnaires with item texts), and nothing else.
+    failed = rows.count()
+    assert failed >= 2 and set(rows.locator("td:nth-child(2)").all_inner_texts()) == {FAILING}
+    assert page.locator("#match-count").inner_text() == f"{failed} experiments match."
+    _open(page, f"{served_study.explorer}/experiments?model={FAILING}")
+    assert page.locator("#match-count").inner_text() == f"{failed} experiments match."
+    _open(page, f"{served_study.explorer}/experiments?status=failed")
     assert all("7" in reason for reason in rows.locator("td:last-child").all_inner_texts())
     _open(page, f"{served_study.explorer}/failures")
-    assert page.locator("#failed-calls tbody tr").count() >= 4  # the invalid replies, with their text
+    # Each failed experiment's invalid reply (one call each), with what failed validation.
+    calls = page.locator("#failed-calls tbody tr")
+    assert calls.count() == failed and all(FAILING in row for row in calls.all_inner_texts())
 
 
 @pytest.mark.slow
