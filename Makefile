@@ -95,7 +95,8 @@ run: sample-populations
 	$(STEP) "usage of today (UTC) and its rollup" $(LAUNCH) --assets llm_usage,llm_usage_rollup --partition $$(date -u +%F) $(IN_PROCESS)
 	$(STEP) --finished
 	$(BIN)/python -m personality_assets.cli summary
-	echo "Dagster runs and metadata: $(DAGSTER_HOME) -- browse them with 'make ui' (http://127.0.0.1:3000)"
+	echo "Dagster runs and metadata: $(DAGSTER_HOME) -- browse them with 'make ui' (http://127.0.0.1:3000),"
+	echo "  and every prompt and reply behind them in the results explorer it serves beside (http://127.0.0.1:3001)"
 
 # Formatting, lint and the docs first (a drift or a broken link fails CI), then the suite on every core.
 test: install lint docs
