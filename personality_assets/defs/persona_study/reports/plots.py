@@ -215,7 +215,10 @@ def draw_alpha_forest(reliability: pl.DataFrame):
     low = min(-0.2, float(drawn.min())) if drawn.len() else -0.2  # an x at 0 marks an undefined α
     high = max(1.0, float(drawn.max())) if drawn.len() else 1.0
     xlim = (low - 0.02, high + 0.02)
-    figure, axes = _grid(len(panels), width=4.6, height=3.4)
+    groups = personas.select("model", "condition").unique().height
+    # Wide panels, laid out by matplotlib (long row labels never run into the next panel), each
+    # legend under its axis (never over a point).
+    figure, axes = _grid(len(panels), width=6.4, height=max(3.4, 0.22 * groups + 1.6), constrained=True)
     for axis, (questionnaire, scale) in zip(axes, panels, strict=False):
         panel = reliability.filter((pl.col("questionnaire") == questionnaire) & (pl.col("scale") == scale))
         models = panel.filter(pl.col("model") != REFERENCE).sort("condition", "model")
@@ -255,7 +258,7 @@ def draw_alpha_forest(reliability: pl.DataFrame):
         axis.set_xlabel(ALPHA_AXIS, fontsize=7)
         axis.set_ylabel(GROUP_AXIS, fontsize=7)
         axis.set_title(scale_label(questionnaire, scale), fontsize=9)
-        axis.legend(fontsize=6, loc="lower left", framealpha=0.8)
+        axis.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=3, frameon=False)
     return figure
 
 
