@@ -30,7 +30,13 @@ from personality_assets.explorer import study as study_queries
 from personality_assets.explorer.app import create_app
 from personality_assets.explorer.queries import read_only
 from personality_assets.questionnaires import get_questionnaire
-from personality_assets_tests.support.study import load_populations, materialize_study, study_reply, study_resources
+from personality_assets_tests.support.study import (
+    leaves_out_item_7,
+    load_populations,
+    materialize_study,
+    study_reply,
+    study_resources,
+)
 
 PEOPLE = 3
 MODELS = ("simulated", "simulated_alt")
@@ -78,14 +84,6 @@ def frame(target, query) -> pl.DataFrame:
 
 def decoded(value):
     return json.loads(value) if isinstance(value, str) else value
-
-
-def leaves_out_item_7(request_json: dict) -> str:
-    """A model that writes personas, then answers every questionnaire but item 7."""
-    reply = json.loads(study_reply(request_json))
-    if "answers" in reply:
-        reply["answers"].pop("7")
-    return json.dumps(reply)
 
 
 @pytest.fixture

@@ -88,3 +88,11 @@ def study_reply(request_json: dict) -> str:
         )
     numbers = re.findall(r"^(\d+)\. ", text, flags=re.MULTILINE)
     return json.dumps({"answers": {n: 3 for n in numbers}})
+
+
+def leaves_out_item_7(request_json: dict) -> str:
+    """A model that writes personas, then answers every questionnaire but item 7."""
+    reply = json.loads(study_reply(request_json))
+    if "answers" in reply:
+        reply["answers"].pop("7")
+    return json.dumps(reply)

@@ -23,7 +23,6 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from personality_assets_tests.explorer.test_study_pages import leaves_out_item_7
 from personality_assets_tests.support.helpers import (
     MATERIALIZE,
     ROOT,
@@ -33,6 +32,7 @@ from personality_assets_tests.support.helpers import (
     skip_unless_ci,
 )
 from personality_assets_tests.support.llm_servers import FakeOpenAIServer
+from personality_assets_tests.support.study import leaves_out_item_7
 
 ESSAY_TOPIC = "Should homework be banned?"
 CHROMIUM = os.environ.get("PERSONALITY_ASSETS_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
